@@ -82,7 +82,7 @@ from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.io.holdings import lock_action, lock_reason
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
-from pma_lab.plan.household import LEFT_AS_THEY_ARE
+from pma_lab.plan.household import LEFT_AS_THEY_ARE, left_names_count
 from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
@@ -1301,9 +1301,11 @@ def go_to_target_note(front, analysis) -> str:
     if f is not None and LEFT_FOR_HOUSEHOLD in f.note:
         # its step today left names the household's other accounts would trade the other
         # way (pma_lab.plan.household.without_pairs): not the frontier's account-alone point
+        n = left_names_count(f.note)
+        names = f"the {n} names" if n > 1 else "the name" if n == 1 else "the names"
         return (f"“Go to target” is the trade “{move}” would make today in this account "
                 f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
-                "the plans compared leaves today the names your other accounts would trade "
+                f"the plans compared leaves today {names} your other accounts would trade "
                 f"the other way, and shows {fmt_usd(year1)}, its whole tax for "
                 f"{int(run.years.year.iloc[0])}.")
     if abs(end - year1) < 0.5:
@@ -1626,7 +1628,7 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
         figures = _failed_figures(row, plan, bm, h)
     else:
-        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis))
+        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis), plan)
     at = next(i for i, (k, _) in enumerate(figures) if k.startswith(f"Tracking error to the "
                                                                      f"{bm}"))
     figures.insert(at + 1, target)
@@ -1766,11 +1768,12 @@ def client_mix_parts(analysis) -> tuple[float, float]:
 
 
 def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
-             mix: tuple[float, float] = (math.nan, math.nan)) -> list:
+             mix: tuple[float, float] = (math.nan, math.nan), plan=None) -> list:
     """Page one's figures of a plan that was completed (``(label, value)`` pairs).
 
     ``mix``: its "Against holding" split into its stock/bond mix's part and the rest
-    (:func:`client_mix_parts`; NaN: not said).
+    (:func:`client_mix_parts`; NaN: not said); ``plan``: the plan (an immediate one says
+    the names its first step left, :func:`_years_to_target`).
     """
     split = "" if missing(mix[0]) else MIX_FIGURE.format(mix=_signed(mix[0]),
                                                          rest=_signed(mix[1]))
@@ -1778,7 +1781,8 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
         (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
         (f"Tax over {labels.years(h)}{net} (present value)",
          f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
-        ("Time to reach the target", fmt_years(row.years_to_target, h)),
+        ("Time to reach the target", _years_to_target(row.years_to_target, h, plan,
+                                                       row.notes)),
         (f"Tracking error to the {bm}", " \u2192 ".join(
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
@@ -1842,6 +1846,20 @@ def headline(analysis) -> ReportTable:
     return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
 
 
+def _years_to_target(years: object, h: int, plan, note: object) -> str:
+    """"Time to reach the target" in words, with the names "Move now" leaves today.
+
+    An immediate plan whose first step left names for the household's other accounts
+    (:func:`pma_lab.plan.household.left_names_note`) reaches the target at a later step:
+    its cell says how many names it left today ("0.3 years (26 names left today)"), as
+    its note does, not only the later step's time (reviewer 1, session 20).
+    """
+    words = fmt_years(years, h)
+    immediate = getattr(plan, "kind", "") == "immediate"
+    left = left_names_count(note) if immediate and isinstance(note, str) else 0
+    return f"{words} ({left} name{'s' * (left != 1)} left today)" if left else words
+
+
 def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
     """The values of one comparison figure, one per plan: numbers, or text already worded.
 
@@ -1851,6 +1869,9 @@ def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
     if m.key == "after_tax_range":
         out = [labels.after_tax_range(a, b) for a, b in
                zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
+    elif m.key == "years_to_target":
+        out = [_years_to_target(v, h, p, n) for v, p, n in
+               zip(c[m.key], c._plan, c.notes, strict=True)]
     elif m.format == "years":
         out = [fmt_years(v, h) for v in c[m.key]]
     else:
