@@ -24,6 +24,7 @@ __all__ = [
     "InputError",
     "LotDataError",
     "ProfileError",
+    "ClientFilesError",
     "BlotterError",
     "ModelFileError",
     "BenchmarkFileError",
@@ -145,7 +146,7 @@ class InputError(DataError):
         errors = [i for i in self.issues if i.severity is Severity.ERROR]
         head = (
             f"{source}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in the "
-            f"{self.kind} file; nothing was loaded"
+            f"{self.kind} file{'s' if ' and ' in self.kind else ''}; nothing was loaded"
         )
         shown = sorted(self.issues, key=lambda i: (i.severity is not Severity.ERROR,
                                                    i.row if i.row is not None else -1))
@@ -171,9 +172,26 @@ class LotDataError(InputError):
 
 
 class ProfileError(InputError):
-    """A client profile (TOML) is malformed. Fix the named keys."""
+    """A client profile (TOML) is malformed. Fix the named keys.
+
+    ``lots``: what :func:`pma_lab.io.profile.load_profile` could read of the profile's
+    ``[lots]`` section, accounts and date despite the errors (``None`` if nothing), so the
+    lots files can still be checked and their errors reported with the profile's.
+    """
 
     kind = "profile"
+    lots: object | None = None
+
+
+class ClientFilesError(ProfileError):
+    """A profile and its lots files both have problems, every one listed.
+
+    Each names its file, row, column and fix (:func:`pma_lab.io.client.load_client`), so
+    fixing the profile does not only reveal the lots' errors on the next run. A
+    :class:`ProfileError`, so whatever handles a profile's errors handles these.
+    """
+
+    kind = "profile and lots"
 
 
 class BlotterError(InputError):

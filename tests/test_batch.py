@@ -159,6 +159,29 @@ def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
     assert res.failed == 2
 
 
+def test_summary_names_a_relative_clients_folders_files_absolute_as_the_lots(
+        tmp_path, monkeypatch):
+    """Reviewer 1 (session 20): with the clients folder given relative, the error cell
+    named the profile relative (``clients/x/profile.toml``) and its lots file absolute
+    (the profile resolves the files it names). Both are absolute now, as ``output`` is."""
+    src = _clients(tmp_path, "balanced-6040")
+    prof, lots = src / "balanced-6040" / "profile.toml", src / "balanced-6040" / "lots.csv"
+    prof.write_text(prof.read_text().replace('filing_status = "single"',
+                                             'filing_status = "singel"'))
+    lots.write_text(lots.read_text().replace("BA-0002,taxable,ABT,2014-10-14,305,",
+                                             "BA-0002,taxable,ABT,2014-10-14,-305,"))
+    monkeypatch.chdir(tmp_path)
+    # local workers (started here, so in this folder: a relative path reaches them)
+    res = run_batch(Path("clients"), tmp_path / "out", workers=1, job=lots_job,
+                    progress=False)
+    error = res.summary.set_index("client").loc["balanced-6040", "error"]
+    real = str(src.resolve() / "balanced-6040")
+    assert f"{real}/profile.toml, column 'tax.filing_status'" in error
+    assert f"{real}/lots.csv, row 3, column 'shares'" in error
+    assert " clients/" not in error and not error.startswith("clients/")
+    assert error.count("/profile.toml") == error.count(f"{real}/profile.toml") == 2
+
+
 def test_reruns_keep_untouched_rows_and_follow_the_disk(tmp_path, scheduler):
     src = _clients(tmp_path, "young-pro", "household", bad=("broken",))
     out = tmp_path / "out"

@@ -162,3 +162,45 @@ def test_a_min_cash_above_the_accounts_value_is_refused_with_the_inputs(tmp_path
     prof.write_text(text.replace("cash = 2500.0\n", "cash = 2500.0\nmin_cash = 252124.0\n"),
                     encoding="utf-8")
     assert load_client(prof).profile.accounts[2].min_cash == 252_124.0
+
+
+def test_a_profile_error_does_not_hide_the_lots_files_errors(tmp_path, capsys):
+    """Reviewer 1 (session 20): load_client stopped at the profile's errors, so the lots
+    file's errors showed only once the profile was fixed. One error now lists both, each
+    with its file, row, column and fix; a profile whose accounts or [lots] are wrong
+    (the lots cannot be read as it says) still reports its own errors alone."""
+    import shutil
+
+    from pma_lab.app.cli import main
+    from pma_lab.errors import ClientFilesError, ProfileError
+
+    src = clients_dir() / "balanced-6040"
+    for f in ("profile.toml", "lots.csv"):
+        shutil.copy(src / f, tmp_path / f)
+    prof, lots = tmp_path / "profile.toml", tmp_path / "lots.csv"
+    text = prof.read_text(encoding="utf-8")
+    prof.write_text(text.replace('filing_status = "single"', 'filing_status = "singel"'),
+                    encoding="utf-8")
+    rows = lots.read_text(encoding="utf-8").splitlines()
+    assert rows[2].startswith("BA-0002,taxable,ABT,")
+    rows[2] = rows[2].replace(",305,", ",-305,")
+    lots.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(ClientFilesError) as e:
+        load_client(prof)
+    assert isinstance(e.value, ProfileError)
+    where = [(i.file, i.row, i.column) for i in e.value.issues]
+    assert where == [(str(prof), None, "tax.filing_status"),
+                     (str(lots.resolve()), 3, "shares")]
+    assert str(e.value).startswith(f"{prof}, {lots.resolve()}: 2 problems found in the "
+                                   "profile and lots files")
+    assert main(["lots", "validate", "--profile", str(prof)]) == 2
+    err = capsys.readouterr().err
+    assert "tax.filing_status" in err and "row 3, column 'shares'" in err
+    # the lots file named wrongly: the profile's error alone (the lots cannot be read)
+    prof.write_text(text.replace('filing_status = "single"', 'filing_status = "singel"')
+                    .replace('files = ["lots.csv"]', 'files = ["nolots.csv"]'),
+                    encoding="utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_client(prof)
+    assert not isinstance(e.value, ClientFilesError)
+    assert {i.column for i in e.value.issues} == {"tax.filing_status", "lots.files[0]"}

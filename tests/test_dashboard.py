@@ -338,6 +338,25 @@ def test_bad_uploads_report_the_engines_issue(name):
     assert f'data-code="{exp.code}"' in up._panel.value
 
 
+def test_a_profile_with_errors_shows_its_lots_files_errors_too(tmp_path):
+    """A client whose profile and lots file both have errors: the dashboard lists both,
+    as load_client does (reviewer 1, session 20), and says "files"."""
+    src = clients_dir() / "balanced-6040"
+    for f in ("profile.toml", "lots.csv"):
+        shutil.copy(src / f, tmp_path / f)
+    prof = tmp_path / "profile.toml"
+    prof.write_text(prof.read_text().replace('filing_status = "single"',
+                                             'filing_status = "singel"'))
+    lots = tmp_path / "lots.csv"
+    lots.write_text(lots.read_text().replace("BA-0002,taxable,ABT,2014-10-14,305,",
+                                             "BA-0002,taxable,ABT,2014-10-14,-305,"))
+    up = HoldingsUpload()
+    up.profile_path = str(prof)
+    assert up.client is None
+    assert "2 problems found in the profile and lots files; nothing was loaded" in up.error
+    assert {i.column for i in up.issues} == {"tax.filing_status", "shares"}
+
+
 def test_upload_size_limit_and_xlsx():
     up = HoldingsUpload(max_bytes=1_000)
     up.profile_path = str(clients_dir() / "retiree" / "profile.toml")

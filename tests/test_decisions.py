@@ -105,3 +105,23 @@ def test_the_vectorised_decisions_are_the_lot_by_lot_ones(problem, te_cap):
         w = problem.h - problem.A @ x
         pd.testing.assert_frame_equal(lot_decisions(problem, x, dropped, w, s),
                                       _decisions_lot_by_lot(problem, x, dropped, w, s))
+
+
+def test_a_glide_lot_sold_beyond_its_glide_says_which_part_is_the_optimisers():
+    """Reviewer 1 (session 20): retiree's SLB lot (316 shares, a long-term loss) is sold
+    whole on the first step of a 3-year glide that needs 54 of SLB's 645 shares; it read
+    "sold along its glide" alone. The reason now gives the glide's shares and the rest as
+    the optimiser's harvest; a lot sold within its glide's step keeps the glide's words."""
+    from pma_lab.plan.transition import TransitionSettings, first_trades
+
+    c = load_client(samples_dir() / "clients" / "retiree" / "profile.toml")
+    d = first_trades(prepare(c), settings=TransitionSettings(mc_paths=0)).decisions
+    d = d.set_index("lot_id")
+    slb = d.loc["positions_2026-07-31:83"]
+    assert slb.sold_fraction == 1.0 and slb.action == "harvest"
+    assert slb.reason == (
+        "restriction: sold along its glide (sell_within): the glide needs 54 of the 316 SLB "
+        "shares sold; the other 262 are the optimiser's choice (harvest LT loss)")
+    xom = d.loc["positions_2026-07-31:98"]
+    assert 0 < xom.sold_fraction < 1
+    assert xom.reason == "restriction: sold along its glide (sell_within)"

@@ -993,3 +993,22 @@ def test_a_copied_or_pickled_ledger_starts_without_the_kept_checks():
     for other in (copy.deepcopy(led), pickle.loads(pickle.dumps(led))):
         assert other._memo is None
         assert other.check_trades(day, "T", sales, buys) == first
+
+
+def test_locks_say_the_day_of_the_trade_that_set_them_and_the_names_a_client_reads():
+    """A lock's ``since`` is the loss sale or purchase that sets its date (the latest of
+    several), and ``names`` its group as a client reads it (``META (was FB)``, not the
+    joined ``FB,META``: reviewer 1, session 20)."""
+    ident = IdentityTable({"FB": "META", "META": "META"}, frozenset({"FB"}))
+    led = ledger(identity=ident)
+    led.buy(d("2021-01-04"), "T", "FB", D(10), D(50))
+    led.buy(d("2021-02-20"), "T", "X", D(3), D(20))
+    led.buy(d("2021-02-25"), "T", "X", D(3), D(20))  # the later purchase sets the date
+    led.sell(d("2021-03-01"), "T", "FB", D(10), D(40))  # a loss: no buys through 03-31
+    locks = led.locks(d("2021-03-05")).set_index(["lock", "group"])
+    assert locks.loc[("no_buy", "META"), "since"] == d("2021-03-01")
+    assert locks.loc[("no_buy", "META"), "until"] == d("2021-03-31")
+    assert locks.loc[("no_buy", "META"), "tickers"] == "FB,META"
+    assert locks.loc[("no_buy", "META"), "names"] == "META (was FB)"
+    assert locks.loc[("no_loss_sale", "X"), "since"] == d("2021-02-25")
+    assert locks.loc[("no_loss_sale", "X"), "names"] == "X"

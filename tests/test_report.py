@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import html
 import json
+import math
 import multiprocessing as mp
 import os
 import re
@@ -35,6 +36,7 @@ from pma_lab.errors import DataError, PmaLabError, SettingsError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
+from pma_lab.plan.household import left_names_count
 from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
 from pma_lab.report import labels, shelf
 from pma_lab.report import proposal as report
@@ -609,6 +611,36 @@ def test_pdf_of_one_client(runs, api, tmp_path):
     assert len(shown) == len(expected) >= 10 and shown == expected
 
 
+def test_the_printed_trade_list_keeps_each_lot_id_and_date_on_one_line(tmp_path, monkeypatch):
+    """Reviewer 1 (session 20): the PDF's trade list (14 columns) was too wide for the page,
+    so the printer let every cell wrap: retiree's lot ids read "positions_2026-" /
+    "07-31:26", its dates "2011-06-" / "21", "Long-" / "term". The print CSS sets the trade
+    list (``pma-table-trades``) in a smaller type that fits, each cell on one line."""
+    _chromium_or_skip()
+    n = 18
+    frame = pd.DataFrame({
+        "Account": ["XXXX-1234"] * n, "Symbol": ["CMCSA"] * n, "Action": ["SELL"] * n,
+        "Quantity": [466.0] * n, "Lot ID": [f"positions_2026-07-31:{i}" for i in range(n)],
+        "Est. Price": [196.83] * n, "Est. Amount": [11_165.0] * n,
+        "Term": ["Short-term"] * n, "Est. Gain": [-11_748.0] * n, "Order Type": ["Market"] * n,
+        "Time in Force": ["Day"] * n, "Wash Sale": ["no"] * n,
+        "Acquired": [f"2021-09-{i + 10}" for i in range(n)], "Cost per Share": [195.76] * n})
+    monkeypatch.setattr(report, "custodian_trades", lambda result: frame)
+    table = report.trade_list(None)._repr_html_()
+    assert '<table class="pma-table pma-table-trades">' in table
+    template = (report.TEMPLATES_DIR / report.TEMPLATE_NAME / "index.html.j2").read_text()
+    style = template[template.index('<style type="text/css">'):template.index("</style>") + 8]
+    style = re.sub(r"\{\{[^}]*\}\}", "Letter", style)
+    page = tmp_path / "trades.html"
+    page.write_text(f"<html><head><meta charset='utf-8'>{style}</head><body class="
+                    "'jp-Notebook'><main><div class='jp-RenderedHTMLCommon'>"
+                    f"{table}</div></main></body></html>", encoding="utf-8")
+    text = _pdf_text(report.html_to_pdf(page, tmp_path / "trades.pdf"))
+    for i in range(n):
+        line = next(ln for ln in text.splitlines() if f"positions_2026-07-31:{i} " in ln)
+        assert f"2021-09-{i + 10}" in line and "Short-term" in line, line
+
+
 def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):
     page = tmp_path / "p.html"
     page.write_text("<html><body>x</body></html>")
@@ -1112,8 +1144,45 @@ def test_calendar_names_locks_by_the_symbols_the_client_holds():
     lock_rows = cal[cal.Event.str.startswith("do not")]
     assert "META" in set(lock_rows.Symbol)
     assert not lock_rows.Symbol.str.contains("FB").any()
+    assert summary.locks.set_index("tickers").loc["FB,META", "names"] == "META (was FB)"
     # a lock on a name no longer held (KLAC, sold at a loss) still names it
     assert "KLAC" in set(lock_rows.Symbol)
+
+
+def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
+    """Reviewer 1 (session 20): household's META lot turning long-term read "sold before:
+    short-term" beside a do-not-sell-at-a-loss lock on META; each row now says what the
+    client may do and why, with the day of the purchase or loss sale behind each lock, in
+    the CLI's words (``lots summarize``)."""
+    from pma_lab.io.holdings import summarize_lots
+
+    summary = summarize_lots(load_client(clients_dir() / "household" / "profile.toml"))
+    cal = report.calendar(summary).frame.set_index(["Event", "Symbol"])
+    assert not cal.Why.str.contains("sold before").any()
+    assert cal.loc[("do not buy through", "KLAC"), "Why"] == \
+        "loss sale on 2026-07-21 (wash sale)"
+    assert cal.loc[("do not sell at a loss through", "META"), "Why"] == \
+        "purchase on 2026-07-08 (wash sale)"
+    # the META lot turns long-term on 08-13, its loss sales locked through 08-07
+    assert cal.loc[("turns long-term", "META"), "Why"] == (
+        "a loss sold from 2026-08-08 to 2026-08-12 is short-term; before, a wash sale "
+        "(purchase on 2026-07-08)")
+    text = summary.to_text()
+    assert "do not buy KLAC through 2026-08-20: loss sale on 2026-07-21 (wash sale)" in text
+    assert ("do not sell at a loss META (was FB) through 2026-08-07: purchase on "
+            "2026-07-08 (wash sale)") in text
+
+
+def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
+    lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
+                         "since": [dt.date(2026, 8, 2)]}).iloc[0]
+    on = dt.date(2026, 8, 20)
+    assert report._short_term_words(on, 10.0, lock) == \
+        "a gain sold before this date is short-term"
+    assert report._short_term_words(on, -10.0) == \
+        "a loss sold before this date is short-term"
+    assert report._short_term_words(on, -10.0, lock) == \
+        "do not sell at a loss through 2026-09-01: purchase on 2026-08-02 (wash sale)"
 
 
 def test_calendar_after_todays_trades_locks_todays_loss_sales():
@@ -1536,11 +1605,17 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     mv = next(x for x in an.runs if x.path == "expected" and x.plan.kind == "immediate")
     assert mv.first_step.note.startswith(report.LEFT_FOR_HOUSEHOLD)
     c = an.comparison.set_index("plan").tax_year1
+    # ... and how many names, as "Move now"'s note and its time to the target say
+    # (reviewer 1, session 20: the sentence gave no count, the time read "0.3 years")
+    n = left_names_count(mv.first_step.note)
+    assert n >= 2
     assert report.go_to_target_note(front, an) == (
         f"“Go to target” is the trade “Move now” would make today in this account alone: "
         f"{usd} of tax this year against doing nothing; “Move now” in the plans compared "
-        "leaves today the names your other accounts would trade the other way, and shows "
-        f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026.")
+        f"leaves today the {n} names your other accounts would trade the other way, and "
+        f"shows {report.fmt_usd(c['immediate'])}, its whole tax for 2026.")
+    cell = report.comparison_table(an).frame.loc["immediate", "years_to_target"]
+    assert cell.endswith(f" ({n} names left today)"), cell
 
 
 def test_trade_summary_adds_todays_tax_up_to_the_plans_year_part_by_part():
@@ -1579,6 +1654,19 @@ def test_trade_summary_adds_todays_tax_up_to_the_plans_year_part_by_part():
         f"dividends and {report.fmt_usd(y.tax_dividends)} of tax on the year's dividends.")
     assert "later" not in note
     assert note in report.trade_summary(setup, ft, an).caption
+
+
+def test_time_to_target_says_the_names_an_immediate_plan_leaves_today():
+    from pma_lab.plan.plans import parse_plan
+
+    note = ("today's trades leave 26 names ($444,965 of trades) as they are in this "
+            "account and take the rest to the target (...): your other accounts would ...")
+    move, budget = parse_plan("immediate"), parse_plan("budget:25000")
+    assert report._years_to_target(0.27, 5, move, note) == "0.3 years (26 names left today)"
+    assert report._years_to_target(0.27, 5, move, "today's trades leave CAT as it is in "
+                                   "this account") == "0.3 years (1 name left today)"
+    assert report._years_to_target(0.27, 5, move, "") == "0.3 years"
+    assert report._years_to_target(math.nan, 5, budget, note) == "not within 5 years"
 
 
 def test_go_to_target_note_words_a_gift_of_stock_as_such():

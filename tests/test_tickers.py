@@ -83,6 +83,17 @@ def test_default_table_groups_by_issuer():
     assert IdentityTable.default() is t  # cached
 
 
+def test_default_table_names_groups_as_a_client_reads_them():
+    """Reviewer 1 (session 20): a lock on Meta read "FB,META"; the renamed-from symbols
+    follow the current ones, share classes trading today are listed side by side."""
+    t = IdentityTable.default()
+    assert t.label("FB") == t.label("META") == "META (was FB)"
+    assert t.label("DISCA") == "WBD (was DISCA, DISCK)"
+    assert t.label("GOOGL") == "GOOG, GOOGL"
+    assert t.label("AAPL") == "AAPL"
+    assert t.with_groups([["AAPL", "ZZZZ"]]).label("FB") == "META (was FB)"  # kept
+
+
 def test_issuer_links_take_the_constituents_columns_from_the_manifest_vintages():
     import dataclasses
 

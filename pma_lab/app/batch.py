@@ -408,6 +408,26 @@ def _read_summary(path: Path) -> dict[str, dict]:
     return rows
 
 
+def _absolute_paths(row: dict, client: Path) -> dict:
+    """``row`` with its client folder's paths in its error absolute, as its lots paths are.
+
+    A profile is named as the clients folder was given (``clients/x/profile.toml`` when it
+    was relative), the files it names resolved (``/home/.../clients/x/lots.csv``): one
+    error cell mixed both (reviewer 1, session 20). ``client`` is the client's folder as
+    the batch found it; its paths are written as the lots are, absolute and resolved, like
+    the ``output`` column.
+    """
+    text = row.get("error")
+    if not isinstance(text, str) or not text:
+        return row
+    real = str(client.resolve())
+    for given in dict.fromkeys((str(client), str(client.absolute()))):
+        if given == real:
+            continue
+        text = re.sub(rf"(?<![\w/.~-]){re.escape(given)}(?=[/\\])", lambda _: real, text)
+    return {**row, "error": text}
+
+
 def _on_disk(row: dict, folder: Path) -> dict:
     """An ``ok`` row whose outputs are gone or changed becomes ``missing``."""
     if row["status"] != "ok":
@@ -658,7 +678,8 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
                     c.close(timeout=10)
         if procs is not None:
             procs.stop()
-        merged = {**previous, **rows}
+        merged = {**previous, **{n: _absolute_paths(r, names[n].parent) if n in names else r
+                                 for n, r in rows.items()}}
         summary = pd.DataFrame([_on_disk(merged[n], out / n) for n in sorted(merged)],
                                columns=list(SUMMARY_COLUMNS))
         write_csv(summary, out / SUMMARY_FILE)

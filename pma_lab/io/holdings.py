@@ -24,9 +24,29 @@ from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_mar
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
 
-__all__ = ["LotsSummary", "summarize_lots", "prices_at"]
+__all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason"]
 
 HORIZONS = (30, 60, 90)
+
+
+def lock_action(lock: str) -> str:
+    """What a wash-sale lock forbids, in the client's words (CLI and proposal alike).
+
+    >>> lock_action("no_buy"), lock_action("no_loss_sale")
+    ('do not buy', 'do not sell at a loss')
+    """
+    return "do not buy" if lock == "no_buy" else "do not sell at a loss"
+
+
+def lock_reason(lock: str, since: dt.date) -> str:
+    """Why a wash-sale lock runs to its date: the loss sale or purchase that set it.
+
+    >>> lock_reason("no_buy", dt.date(2026, 7, 31))
+    'loss sale on 2026-07-31 (wash sale)'
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 8))
+    'purchase on 2026-07-08 (wash sale)'
+    """
+    return f"{'loss sale' if lock == 'no_buy' else 'purchase'} on {since.isoformat()} (wash sale)"
 
 
 def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
@@ -208,8 +228,8 @@ class LotsSummary:
         if len(self.locks):
             lines.append("  wash-sale locks:")
             for r in self.locks.itertuples():
-                what = "do not buy" if r.lock == "no_buy" else "do not sell at a loss"
-                lines.append(f"    {what} {r.tickers} through {r.until}")
+                lines.append(f"    {lock_action(r.lock)} {r.names} through {r.until}: "
+                             f"{lock_reason(r.lock, r.since)}")
         lines.append("")
         hold = self.holdings.copy()
         with pd.option_context("display.max_rows", 500, "display.width", 140,

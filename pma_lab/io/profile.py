@@ -114,6 +114,20 @@ class LotsSpec:
 
 
 @dataclass(frozen=True)
+class LotsReadable:
+    """What a profile with errors still says of its lots: enough to read the lots files.
+
+    Set as :attr:`pma_lab.errors.ProfileError.lots` when no error concerns the accounts,
+    the ``[lots]`` section or the as-of date (:func:`pma_lab.io.client.load_client` then
+    lists the lots files' errors with the profile's).
+    """
+
+    spec: LotsSpec
+    account_ids: tuple[str, ...]
+    as_of: dt.date | None
+
+
+@dataclass(frozen=True)
 class Budgets:
     """Capital-gains budgets per tax year in USD of net realised gain (``None``: no cap)."""
 
@@ -1131,7 +1145,15 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         c.err("tax", "missing_key", "the tax rates could not be determined",
               "give st_rate and lt_rate, or taxable_income with a tabulated tax_year")
     if any(i.severity is Severity.ERROR for i in c.issues):
-        raise ProfileError(file, c.issues)
+        err = ProfileError(file, c.issues)
+        if not any(i.severity is Severity.ERROR and str(i.column or "").startswith(
+                ("accounts", "lots", "client.as_of")) for i in c.issues) and paths:
+            # the lots files can still be read as the profile names them: load_client
+            # reports their errors with the profile's (LotsReadable)
+            err.lots = LotsReadable(
+                LotsSpec(tuple(paths), default_account, date_order, sheet, delim, None, policy,
+                         tuple(extra)), tuple(sorted(ids)), as_of)
+        raise err
     return ClientProfile(
         client_id, name, as_of, description, tax, cf_st, cf_lt, tuple(accounts),
         LotsSpec(tuple(paths), default_account, date_order, sheet, delim, recent_path, policy,

@@ -97,10 +97,13 @@ class IdentityTable:
     """Map from ticker to wash-sale identity group.
 
     Tickers not mentioned are their own group. The group name is the alphabetically first
-    member, so results do not depend on the order groups were declared in.
+    member, so results do not depend on the order groups were declared in. ``former``
+    holds the tickers a security no longer trades under (FB after its rename to META), so
+    a group can be named as a client knows it (:meth:`label`).
     """
 
     _group_of: Mapping[str, str] = field(default_factory=dict)
+    former: frozenset[str] = frozenset()
 
     @classmethod
     def default(cls, share_classes_identical: bool = True) -> IdentityTable:
@@ -132,8 +135,10 @@ class IdentityTable:
         """
         keep = links if share_classes_identical else links[links.relation == "renamed"]
         current = set(links.ticker_a[links.current_a]) | set(links.ticker_b[links.current_b])
-        return cls().with_groups(zip(keep.ticker_a, keep.ticker_b, strict=True),
-                                 prefer=current)
+        named = set(links.ticker_a) | set(links.ticker_b)
+        table = cls().with_groups(zip(keep.ticker_a, keep.ticker_b, strict=True),
+                                  prefer=current)
+        return cls(table._group_of, frozenset(named - current))
 
     def with_groups(self, groups: Iterable[Iterable[str]],
                     prefer: Iterable[str] = ()) -> IdentityTable:
@@ -164,7 +169,7 @@ class IdentityTable:
             keep.append(s)
             merged = keep
         mapping = {t: min(s & prefer or s) for s in merged if len(s) > 1 for t in s}
-        return IdentityTable(mapping)
+        return IdentityTable(mapping, self.former)
 
     def group(self, ticker: str) -> str:
         """Identity group of ``ticker`` (the ticker itself when it is in no group)."""
@@ -176,6 +181,26 @@ class IdentityTable:
         out = {t for t, gg in self._group_of.items() if gg == g}
         out.add(ticker)
         return frozenset(out)
+
+    def label(self, ticker: str) -> str:
+        """The identity group of ``ticker`` named as a client reads it.
+
+        The symbols it trades under, then the former ones: ``"META (was FB)"``,
+        ``"GOOG, GOOGL"``, ``"WBD (was DISCA, DISCK)"``; a group with no current symbol
+        lists them all (``"ABC, XYZ"``).
+
+        Examples
+        --------
+        >>> t = IdentityTable({"FB": "META", "META": "META"}, frozenset({"FB"}))
+        >>> t.label("FB")
+        'META (was FB)'
+        """
+        members = sorted(self.members(ticker))
+        now = [m for m in members if m not in self.former]
+        was = [m for m in members if m in self.former]
+        if not now or not was:
+            return ", ".join(members)
+        return f"{', '.join(now)} (was {', '.join(was)})"
 
     def groups(self) -> tuple[frozenset[str], ...]:
         """The non-trivial groups, sorted by name."""

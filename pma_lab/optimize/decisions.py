@@ -8,6 +8,7 @@ the CLI writes to ``decisions.csv`` and the proposal shows.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,6 +74,7 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
         reasons[j] = f"wash-sale lock until {st.wash_no_loss_sale[tick[j]]}"
     for j in np.flatnonzero(case == _SOON):
         reasons[j] = cols.turns_long_text[j]
+    _glide_beyond(p, x, frac, w_after, cols, case, reasons)
     part = frac < 1 - 1e-9
     sold_action = np.where(loss, np.where(part, "harvest (part)", "harvest"),
                            np.where(part, "sell (part)", "sell"))
@@ -101,6 +103,39 @@ def _fixed_columns(p: RebalanceProblem) -> dict[str, pd.api.extensions.Extension
     return fixed
 
 
+def _glide_beyond(p: RebalanceProblem, x: np.ndarray, frac: np.ndarray, w_after: np.ndarray,
+                  cols: object, case: np.ndarray, reasons: np.ndarray) -> None:
+    """Say, for a glide name sold beyond its glide's step, which part is the optimiser's.
+
+    A ``sell_within`` name must come down to its cap (``state.max_weight``) at this step:
+    the shares that takes, rounded up to whole shares, are the glide's; the shares sold
+    beyond them are the optimiser's choice (a loss harvested, or a move toward the target).
+    Reviewer 1 (session 20): a glide lot sold 100 % read "sold along its glide" alone where
+    most of the sale was the optimiser's. ``reasons`` is updated in place.
+    """
+    glide_sold = np.flatnonzero(case == _GLIDE)
+    if not glide_sold.size:
+        return
+    tick, shares, gains, terms = cols.ticker, cols.shares, cols.gain, cols.term
+    for t in dict.fromkeys(tick[glide_sold].tolist()):
+        lots = np.flatnonzero(tick == t)
+        per_share = p.v[lots[0]] / shares[lots[0]] if shares[lots[0]] > 0 else 0.0
+        if not per_share > 0 or t not in p.asset_index:
+            continue
+        sold = float(x[lots].sum())
+        need = max(0.0, float(w_after[p.asset_index[t]]) + sold - p.state.max_weight[t])
+        sold_sh = float((frac[lots] * shares[lots]).sum())
+        need_sh = min(math.ceil(need / per_share - 1e-6), round(sold_sh))
+        if sold_sh - need_sh < 1 - 1e-6:  # the glide's step, up to its whole-share round-up
+            continue
+        for j in lots[case[lots] == _GLIDE]:
+            rest = (f"harvest {terms[j]} loss" if gains[j] < 0 else
+                    "rebalance toward the target (tracking error)")
+            reasons[j] = (f"{_REASONS[_GLIDE]}: the glide needs {need_sh:,} of the "
+                          f"{round(sold_sh):,} {t} shares sold; the other "
+                          f"{round(sold_sh) - need_sh:,} are the optimiser's choice ({rest})")
+
+
 # the reason of each case of :func:`lot_decisions` (the harvest, lock and deferral cases
 # name the lot's term or date)
 _REASONS = (
@@ -117,4 +152,4 @@ _REASONS = (
     "tax cost exceeds the tracking-error benefit",
     "kept: a sale would raise tracking error more than the tax saving",
 )
-_HARVEST, _LOCK, _SOON = 3, 6, 7
+_GLIDE, _HARVEST, _LOCK, _SOON = 1, 3, 6, 7

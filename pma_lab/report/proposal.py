@@ -79,9 +79,10 @@ from pma_lab.formatting import (
     round_usd,
 )
 from pma_lab.io.client import Client, load_client, to_date
+from pma_lab.io.holdings import lock_action, lock_reason
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
-from pma_lab.plan.household import LEFT_AS_THEY_ARE
+from pma_lab.plan.household import LEFT_AS_THEY_ARE, left_names_count
 from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
@@ -323,7 +324,8 @@ class ReportTable:
                     f'<tbody>{"".join(rows[k:n - k])}</tbody>'
                     f'<tbody class="pma-keep">{"".join(rows[n - k:])}</tbody>')
         note = f'<p class="pma-table-note">{e(self.note)}</p>' if self.note else ""
-        return (f'<div class="{wrap}"><table class="pma-table">{cap}<thead><tr>'
+        named = f" pma-table-{e(self.name)}" if self.name else ""  # for the print CSS
+        return (f'<div class="{wrap}"><table class="pma-table{named}">{cap}<thead><tr>'
                 f"{head}</tr></thead>{body}</table>{note}</div>")
 
     def __repr__(self) -> str:
@@ -1299,9 +1301,11 @@ def go_to_target_note(front, analysis) -> str:
     if f is not None and LEFT_FOR_HOUSEHOLD in f.note:
         # its step today left names the household's other accounts would trade the other
         # way (pma_lab.plan.household.without_pairs): not the frontier's account-alone point
+        n = left_names_count(f.note)
+        names = f"the {n} names" if n > 1 else "the name" if n == 1 else "the names"
         return (f"“Go to target” is the trade “{move}” would make today in this account "
                 f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
-                "the plans compared leaves today the names your other accounts would trade "
+                f"the plans compared leaves today {names} your other accounts would trade "
                 f"the other way, and shows {fmt_usd(year1)}, its whole tax for "
                 f"{int(run.years.year.iloc[0])}.")
     if abs(end - year1) < 0.5:
@@ -1624,7 +1628,7 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
         figures = _failed_figures(row, plan, bm, h)
     else:
-        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis))
+        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis), plan)
     at = next(i for i, (k, _) in enumerate(figures) if k.startswith(f"Tracking error to the "
                                                                      f"{bm}"))
     figures.insert(at + 1, target)
@@ -1764,11 +1768,12 @@ def client_mix_parts(analysis) -> tuple[float, float]:
 
 
 def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
-             mix: tuple[float, float] = (math.nan, math.nan)) -> list:
+             mix: tuple[float, float] = (math.nan, math.nan), plan=None) -> list:
     """Page one's figures of a plan that was completed (``(label, value)`` pairs).
 
     ``mix``: its "Against holding" split into its stock/bond mix's part and the rest
-    (:func:`client_mix_parts`; NaN: not said).
+    (:func:`client_mix_parts`; NaN: not said); ``plan``: the plan (an immediate one says
+    the names its first step left, :func:`_years_to_target`).
     """
     split = "" if missing(mix[0]) else MIX_FIGURE.format(mix=_signed(mix[0]),
                                                          rest=_signed(mix[1]))
@@ -1776,7 +1781,8 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
         (f"Tax this year ({int(y.year.iloc[0])}{net})", fmt_usd(row.tax_year1)),
         (f"Tax over {labels.years(h)}{net} (present value)",
          f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
-        ("Time to reach the target", fmt_years(row.years_to_target, h)),
+        ("Time to reach the target", _years_to_target(row.years_to_target, h, plan,
+                                                       row.notes)),
         (f"Tracking error to the {bm}", " \u2192 ".join(
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
@@ -1840,6 +1846,20 @@ def headline(analysis) -> ReportTable:
     return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
 
 
+def _years_to_target(years: object, h: int, plan, note: object) -> str:
+    """"Time to reach the target" in words, with the names "Move now" leaves today.
+
+    An immediate plan whose first step left names for the household's other accounts
+    (:func:`pma_lab.plan.household.left_names_note`) reaches the target at a later step:
+    its cell says how many names it left today ("0.3 years (26 names left today)"), as
+    its note does, not only the later step's time (reviewer 1, session 20).
+    """
+    words = fmt_years(years, h)
+    immediate = getattr(plan, "kind", "") == "immediate"
+    left = left_names_count(note) if immediate and isinstance(note, str) else 0
+    return f"{words} ({left} name{'s' * (left != 1)} left today)" if left else words
+
+
 def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
     """The values of one comparison figure, one per plan: numbers, or text already worded.
 
@@ -1849,6 +1869,9 @@ def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
     if m.key == "after_tax_range":
         out = [labels.after_tax_range(a, b) for a, b in
                zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
+    elif m.key == "years_to_target":
+        out = [_years_to_target(v, h, p, n) for v, p, n in
+               zip(c[m.key], c._plan, c.notes, strict=True)]
     elif m.format == "years":
         out = [fmt_years(v, h) for v in c[m.key]]
     else:
@@ -3004,16 +3027,37 @@ def decision_ledger(result) -> ReportTable:
                        "Decision for every lot", wrap=("Reason",))
 
 
-def _lock_symbols(tickers: str, held: set[str]) -> str:
+def _lock_symbols(tickers: str, held: set[str], names: str) -> str:
     """A lock's symbols as the client knows them: the held ones of its identity group.
 
     The ledger's identity group carries every symbol the security ever had (FB and META);
     the client holds, and can trade, only the current one. When no member is held (a lock
-    from a recent loss sale of a name sold out) every member is shown.
+    from a recent loss sale of a name sold out) the group's ``names`` are shown
+    (``META (was FB)``, :meth:`pma_lab.market.tickers.IdentityTable.label`).
     """
-    members = tickers.split(",")
-    mine = [t for t in members if t in held]
-    return ", ".join(mine or members)
+    mine = [t for t in tickers.split(",") if t in held]
+    return ", ".join(mine) if mine else names
+
+
+def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None) -> str:
+    """The calendar's "why" of a lot turning long-term: what selling it earlier means.
+
+    ``lock`` is the ledger's ``no_loss_sale`` lock of the lot's identity group (a row of
+    :meth:`pma_lab.tax.ledger.Ledger.locks`), if any: a loss lot cannot be sold at a loss
+    through its date without a wash sale, so the days it can be sold for a short-term loss
+    start after it (said with the purchase that set the lock).
+    """
+    if unrealised >= 0:
+        return "a gain sold before this date is short-term"
+    last = long_term_on - dt.timedelta(days=1)
+    if lock is None:
+        return "a loss sold before this date is short-term"
+    if lock.until >= last:
+        return (f"{lock_action(lock.lock)} through {lock.until.isoformat()}: "
+                f"{lock_reason(lock.lock, lock.since)}")
+    first = lock.until + dt.timedelta(days=1)
+    return (f"a loss sold from {first.isoformat()} to {last.isoformat()} is short-term; "
+            f"before, a wash sale (purchase on {lock.since.isoformat()})")
 
 
 def holdings_after(client: Client, trades) -> Any:
@@ -3061,22 +3105,24 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
     held = set(summary.lots.ticker)
     soon = summary.turning_long_term
     soon = soon[soon.days_to_long_term <= days]
+    no_loss = {t: r for r in summary.locks.itertuples() if r.lock == "no_loss_sale"
+               for t in r.tickers.split(",")}
     for r in soon.itertuples():
         rows.append((r.long_term_on, int(r.days_to_long_term), "turns long-term", r.ticker,
                      _account_cells(client, [r.account])[0], r.lot_id, float(r.unrealized),
-                     "sold before: short-term"))
+                     _short_term_words(r.long_term_on, float(r.unrealized),
+                                       no_loss.get(r.ticker))))
     for r in summary.locks.itertuples():
-        if (after and r.lock != "no_buy" and r.until <= summary.as_of
-                and not set(r.tickers) & held):
+        if after and r.lock != "no_buy" and r.until <= summary.as_of:
             # a purchase sold today locks loss sales through today only (the ledger's
-            # same-day rule, docs/tax_rules.md): after today's trades no account holds the
-            # stock, so no sale it could lock is left: not an event of the coming days
+            # same-day rule, docs/tax_rules.md): today's sales are the trade list's, so no
+            # sale it could lock is left: not an event of the coming days (balanced-6040's
+            # COST, still held in a gain lot; the test of held symbols this replaces
+            # compared a set of the lock's letters, and so never found one)
             continue
-        what, why = (("do not buy through", "recent loss sale (wash sale)")
-                     if r.lock == "no_buy" else
-                     ("do not sell at a loss through", "recent purchase (wash sale)"))
-        rows.append((r.until, (r.until - summary.as_of).days, what,
-                     _lock_symbols(r.tickers, held), every, "", math.nan, why))
+        rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
+                     _lock_symbols(r.tickers, held, r.names), every, "", math.nan,
+                     lock_reason(r.lock, r.since)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):

@@ -1886,11 +1886,18 @@ class Ledger:
         ``no_loss_sale``: shares purchased in the last 30 days can still absorb a loss;
         selling another lot of the group at a loss on or before ``until`` is a wash sale
         (inherited and gifted lots never lock).
+        ``since``: the day of the loss sale (``no_buy``) or of the purchase
+        (``no_loss_sale``) that sets ``until`` (the latest one when several do), so a
+        client can be told why the lock runs to that date. ``names``: the group as a
+        client reads it (:meth:`IdentityTable.label`: ``META (was FB)``, not ``FB,META``).
         """
+        since: dict[tuple[str, str], dt.date] = {}
         out = [{"lock": k[0], "group": k[1],
-                "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v}
-               for k, v in sorted(self._lock_rows(as_of).items())]
-        return pd.DataFrame(out, columns=["lock", "group", "tickers", "until"])
+                "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v,
+                "since": since[k], "names": self.identity.label(k[1])}
+               for k, v in sorted(self._lock_rows(as_of, since).items())]
+        return pd.DataFrame(out, columns=["lock", "group", "tickers", "until", "since",
+                                          "names"])
 
     def lock_rows(self, as_of: dt.date) -> list[tuple[str, str, dt.date]]:
         """The rows of :meth:`locks` as ``(lock, group, until)`` tuples, in its order.
@@ -1912,22 +1919,27 @@ class Ledger:
             (no_buy if kind == "no_buy" else no_loss).add(group)
         return no_buy, no_loss
 
-    def _lock_rows(self, as_of: dt.date) -> dict[tuple[str, str], dt.date]:
-        """``(lock, group) -> until`` of :meth:`locks`."""
+    def _lock_rows(self, as_of: dt.date, since: dict[tuple[str, str], dt.date] | None = None
+                   ) -> dict[tuple[str, str], dt.date]:
+        """``(lock, group) -> until`` of :meth:`locks`; ``since`` gets each lock's event day."""
         self._settle()
         lo = as_of - _WINDOW
         rows: dict[tuple[str, str], dt.date] = {}
+        seen: dict[tuple[str, str], dt.date] = {} if since is None else since
+
+        def note(key: tuple[str, str], until: dt.date, day: dt.date) -> None:
+            if key not in rows or until > rows[key] or (until == rows[key]
+                                                        and day > seen[key]):
+                rows[key], seen[key] = until, day
+
         for g, losses in self._pending.items():
             for p in losses:
                 if p.q_left > 0 and lo <= p.sold <= as_of:
-                    until = first_clean_buy_date(p.sold) - _ONE_DAY
-                    rows[("no_buy", g)] = max(rows.get(("no_buy", g), until), until)
+                    note(("no_buy", g), first_clean_buy_date(p.sold) - _ONE_DAY, p.sold)
         for lots in self._lots.values():
             for lt in lots:
                 if lo <= lt.acquired <= as_of and lt.q > 0 and not lt.used and lt.repl:
-                    key = ("no_loss_sale", lt.group)
-                    until = lt.acquired + _WINDOW
-                    rows[key] = max(rows.get(key, until), until)
+                    note(("no_loss_sale", lt.group), lt.acquired + _WINDOW, lt.acquired)
         # purchases already sold still replace: an IRA's for 30 days after its purchase, a
         # taxable account's on the day of its sale (see _L)
         for cands in self._cands.values():
@@ -1935,9 +1947,8 @@ class Ledger:
                 gd = c.gd
                 if (c.gone and c.q > 0 and not c.used and lo <= c.acquired <= as_of
                         and (gd is None or (gd.sold == as_of and gd.state != _MATCHED))):
-                    key = ("no_loss_sale", c.group)
-                    until = c.acquired + _WINDOW if gd is None else as_of
-                    rows[key] = max(rows.get(key, until), until)
+                    note(("no_loss_sale", c.group),
+                         c.acquired + _WINDOW if gd is None else as_of, c.acquired)
         return rows
 
 
