@@ -209,16 +209,19 @@ def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)
 
 
-def test_the_ascent_steps_a_flat_multiplier_down_to_its_bound(market):
-    """Session 20: started with the gain budgets' multipliers at 1 (budgets that do not
-    bind: no curvature, a large negative gradient) and the binding sector limit's above
-    its optimum, where its names are sold out (no curvature either), Newton leaves those
-    multipliers, the kink search's first step (scaled by the other rows' curvature)
-    overshoots past the bound, where the clipped path is flat, and stops there (the
-    ascent stalls, projected gradient > 1e-3), and halving them is not enough: on the
-    old code the ascent ended ~1500 below the optimum (young-pro's plan steps: gap 1.18,
-    each QP to PIQP). The bound step (along the projected gradient up to the first bound,
-    :func:`dual_qp._bound_step`) reaches the maximum, the cvxpy solve's optimum."""
+def test_the_kink_search_stops_at_a_falling_multipliers_bound(market):
+    """Sessions 20-21: started with the gain budgets' multipliers at 1 (budgets that do
+    not bind: no curvature, a large negative gradient) and the binding sector limit's
+    above its optimum, where its names are sold out (no curvature either), Newton leaves
+    those multipliers and the kink search (:func:`pattern_bound._kink_step`) runs. Its
+    first step, scaled by the other rows' curvature, overshot far past the bound (0) of
+    the falling multipliers, where the clipped path is flat, and the search stopped there
+    with no better point: the ascent stalled ~3,000 below the optimum (projected gradient
+    ~1e3; young-pro's plan steps: gap 1.18, each QP to PIQP, until session 20's
+    ``dual_qp._bound_step`` patched :func:`dual_qp._ascend` alone). Now the search stops at
+    the path's first breakpoint and searches the piece before it: ``maximise`` alone
+    reaches the maximum, the cvxpy solve's optimum, and the solution it writes passes the
+    certificate (constraints within FEAS_TOL, gap within GAP_TOL) from every such start."""
     rm, px, sectors = market
     led, sub, target = random_book(np.random.default_rng(2), rm, px, sectors, 40)
     tax = TaxProfile.from_rates(0.408, 0.238)
@@ -240,13 +243,21 @@ def test_the_ascent_steps_a_flat_multiplier_down_to_its_bound(market):
                                                True, kinks=True)
     k = 4 + int(np.argmax(y_opt[4:4 + ns]))  # the binding limit's multiplier
     assert y_opt[k] > 1.0 and np.all(y_opt[1:4] == 0.0)
-    for raised in (1.15, 1.2, 1.25):
+    dual = DualQP(p)
+    for raised in (1.15, 1.2, 1.25, 2.0, 3.0):
         y0 = dual_qp_module.cold_start(c)
         y0[1:4] = 1.0
         y0[k] = raised * y_opt[k]
-        y, D, g, _, _ = pattern_bound.maximise(c.with_memo(), y0, np.inf, 40, True, kinks=True)
-        stalled = pattern_bound._stationarity(c, y, g)
-        assert stalled > 1e-3 and D < optimum - 1e-3
+        trades: dict = {}
+        y, D, g, _, _ = pattern_bound.maximise(c.with_memo(), y0, np.inf, 40, True,
+                                               kinks=True, trades=trades)
+        assert pattern_bound._stationarity(c, y, g) < 1e-12  # was ~1e3: stalled
+        assert optimum - 1e-9 <= D <= optimum + 1e-12  # was ~3,000 below
+        # the certificate DualQP checks, on the solution maximise's trades write
+        assert dual._write(p, c, y, trades) == "optimal"
+        viol, value = violation_and_objective(p._exact_problem(False), {})
+        assert viol <= dual_qp_module.FEAS_TOL
+        assert abs(value - D) <= dual_qp_module.GAP_TOL
         got = dual_qp_module._ascend(c, y0, 40)
         assert got is not None
         assert optimum - 1e-9 <= got[1] <= optimum + 1e-12

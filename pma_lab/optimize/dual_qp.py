@@ -140,7 +140,11 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
     halved (a function of the data: deterministic), and the better end kept. Still
     stalled (session 20: young-pro's held fund, a sector limit's multiplier with no
     curvature 23 % above its optimum, gap 1.18), up to :data:`BOUND_ROUNDS` bound steps
-    (:func:`_bound_step`), each followed by the ascent, while ``D`` rises.
+    (:func:`_bound_step`), each followed by the ascent, while ``D`` rises. Since session
+    21 the kink search itself stops at such a bound (:func:`pattern_bound._kink_step
+    <pma_lab.optimize.pattern_bound.maximise>`): young-pro's ascents no longer stall there
+    and need no bound step (3 before); the plans' other stalls that reach it (tech-exec:
+    4, two budget multipliers zigzagging) it does not cure either.
     """
     # the pattern's fixed arrays computed once, shared by its copies (this ascent's and
     # _weighed's), and the lots' order kept per budget multipliers (pattern_bound._dual)
