@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import cvxpy as cp
 import numpy as np
@@ -261,6 +262,33 @@ def test_the_kink_search_stops_at_a_falling_multipliers_bound(market):
         got = dual_qp_module._ascend(c, y0, 40)
         assert got is not None
         assert optimum - 1e-9 <= got[1] <= optimum + 1e-12
+
+
+def test_the_ascent_leaves_a_singular_pair_of_budget_multipliers(monkeypatch):
+    """Session 21: one of tech-exec's zero-gain-budget plan steps (the sign-fixed QP's
+    Lagrangian data as ``DualQP`` built it, saved from the plans' replay,
+    ``benchmarks/bench_dual_replay.py``). The names whose sale ends inside a lot there sell
+    long-term lots only, so the total and long-term budgets' Hessian rows are equal (the
+    two budgets too, $0 of gain left): ``D`` is linear along their multipliers'
+    difference on these pieces, Newton's step along it is ~1e7 and every halving fails,
+    and the kink search along the projected gradient zigzags with the cash multiplier
+    (~3e-8 a step): the ascent ended at projected gradient 3.2e-4 and the certificate
+    failed (PIQP solved it). The null-space step (:func:`dual_qp._null_step`: the gradient's
+    part in the free block's singular directions, searched to the next kink) reaches the
+    maximum; without it (``NULL_ROUNDS = 0``) the ascent stalls as before."""
+    with np.load(Path(__file__).parent / "fixtures" / "dual_qp" /
+                 "tech_exec_singular_budgets.npz") as f:
+        data = {k: (f[k].item() if f[k].ndim == 0 else f[k]) for k in f.files}
+    data["n"] = int(data["n"])
+    c = pattern_bound.PatternData(**data, fund=None)
+    at: dict = {}
+    y, D, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at)
+    assert pattern_bound._stationarity(c, y, at["g"]) < 1e-12
+    monkeypatch.setattr(dual_qp_module, "NULL_ROUNDS", 0)
+    at0: dict = {}
+    y0, D0, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at0)
+    assert pattern_bound._stationarity(c, y0, at0["g"]) > 1e-4  # stalled
+    assert D > D0 + 1e-3  # ~1.7e-3 above the stall: far beyond the certificate's 1e-10
 
 
 def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):
