@@ -73,12 +73,29 @@ def fields_of(c) -> dict:  # noqa: ANN001 - a PatternData
     return d
 
 
-def record(name: str) -> list[tuple[dict, float | None]]:
-    """Every sign-fixed QP's Lagrangian data (and TE cap^2) of the client's plan comparison."""
+def record(name: str) -> tuple[list[tuple[dict, float | None]], dict]:
+    """Every sign-fixed QP's Lagrangian data (and TE cap^2) of the client's plan comparison.
+
+    Also returns the comparison's counts (session 21): the dual's evaluations
+    (``_dual`` calls, a held fund's names' inside ``_fund_dual`` included, and
+    ``_fund_dual`` calls), :class:`~pma_lab.optimize.dual_qp.DualQP`'s and
+    :class:`~pma_lab.optimize.relax_dual.RelaxDual`'s outcomes (certified, rejected, not
+    covered: each of the last two a cvxpy solve), ``cvxpy.Problem.solve`` calls, and the
+    CPU seconds of a second, uninstrumented pass of the comparison (one BLAS thread).
+    """
+    import cvxpy as cp
+
+    from pma_lab.optimize import relax_dual
+
     client = load_client(clients_dir() / name / "profile.toml")
     setup = prepare(client, **report.models(client, None, None, None).prepare_args())
     seen = []
     real = dual_qp._setup
+    counts = {"dual_calls": 0, "fund_dual_calls": 0, "cvxpy_solves": 0}
+    outcomes = {"dual_qp": {}, "relax_dual": {}}
+    real_dual, real_fund = pattern_bound_now._dual, pattern_bound_now._fund_dual
+    real_solve = cp.Problem.solve
+    real_done = {"dual_qp": dual_qp.DualQP._done, "relax_dual": relax_dual.RelaxDual._done}
 
     def kept(p, *args):  # noqa: ANN001, ANN002
         c = real(p, *args)
@@ -87,12 +104,44 @@ def record(name: str) -> list[tuple[dict, float | None]]:
             seen.append((fields_of(c), cap2))
         return c
 
+    def dual(*args, **kwargs):  # noqa: ANN002, ANN003
+        counts["dual_calls"] += 1
+        return real_dual(*args, **kwargs)
+
+    def fund(*args, **kwargs):  # noqa: ANN002, ANN003
+        counts["fund_dual_calls"] += 1
+        return real_fund(*args, **kwargs)
+
+    def solve(*args, **kwargs):  # noqa: ANN002, ANN003
+        counts["cvxpy_solves"] += 1
+        return real_solve(*args, **kwargs)
+
+    def done_of(key: str):  # noqa: ANN202
+        def done(self, what, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+            outcomes[key][what] = outcomes[key].get(what, 0) + 1
+            return real_done[key](self, what, *args, **kwargs)
+        return done
+
     dual_qp._setup = kept
+    pattern_bound_now._dual = dual_qp._dual = relax_dual._dual = dual
+    pattern_bound_now._fund_dual = fund
+    cp.Problem.solve = solve
+    dual_qp.DualQP._done = done_of("dual_qp")
+    relax_dual.RelaxDual._done = done_of("relax_dual")
     try:
         report.transition(setup, PLANS, 5, False)
     finally:
         dual_qp._setup = real
-    return seen
+        pattern_bound_now._dual = dual_qp._dual = relax_dual._dual = real_dual
+        pattern_bound_now._fund_dual = real_fund
+        cp.Problem.solve = real_solve
+        dual_qp.DualQP._done = real_done["dual_qp"]
+        relax_dual.RelaxDual._done = real_done["relax_dual"]
+    with one_thread():
+        t0 = time.process_time()
+        report.transition(setup, PLANS, 5, False)
+        counts["comparison_cpu_s_second_pass"] = round(time.process_time() - t0, 3)
+    return seen, {**counts, **outcomes}
 
 
 def replay(pb: types.ModuleType, dq: types.ModuleType, qps: list) -> tuple[list, int, float]:
@@ -162,7 +211,7 @@ def main() -> None:
                  "base": args.base if base is not None else "not found (no git): skipped",
                  "clients": {}}
     for name in args.clients.split(","):
-        qps = record(name)
+        qps, counts = record(name)
         cpu: dict[str, list[float]] = {k: [] for k in codes}
         res, evals = {}, {}
         for _ in range(args.rounds):
@@ -172,7 +221,8 @@ def main() -> None:
         first = next(iter(res))
         row = {"sign_fixed_qps": len(qps),
                "with_a_fund": sum(1 for d, _ in qps if d["fund"] is not None),
-               "with_a_te_cap": sum(1 for _, cap2 in qps if cap2 is not None)}
+               "with_a_te_cap": sum(1 for _, cap2 in qps if cap2 is not None),
+               "comparison": counts}
         for k in codes:
             row[k] = {"cpu_s_min": round(min(cpu[k]), 3),
                       "cpu_s_median": round(statistics.median(cpu[k]), 3),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import cvxpy as cp
 import numpy as np
@@ -209,16 +210,19 @@ def test_the_kink_search_reaches_the_maximum_where_newton_stalls(market):
     assert float(p.exact.value) == pytest.approx(optimum, abs=1e-9)
 
 
-def test_the_ascent_steps_a_flat_multiplier_down_to_its_bound(market):
-    """Session 20: started with the gain budgets' multipliers at 1 (budgets that do not
-    bind: no curvature, a large negative gradient) and the binding sector limit's above
-    its optimum, where its names are sold out (no curvature either), Newton leaves those
-    multipliers, the kink search's first step (scaled by the other rows' curvature)
-    overshoots past the bound, where the clipped path is flat, and stops there (the
-    ascent stalls, projected gradient > 1e-3), and halving them is not enough: on the
-    old code the ascent ended ~1500 below the optimum (young-pro's plan steps: gap 1.18,
-    each QP to PIQP). The bound step (along the projected gradient up to the first bound,
-    :func:`dual_qp._bound_step`) reaches the maximum, the cvxpy solve's optimum."""
+def test_the_kink_search_stops_at_a_falling_multipliers_bound(market):
+    """Sessions 20-21: started with the gain budgets' multipliers at 1 (budgets that do
+    not bind: no curvature, a large negative gradient) and the binding sector limit's
+    above its optimum, where its names are sold out (no curvature either), Newton leaves
+    those multipliers and the kink search (:func:`pattern_bound._kink_step`) runs. Its
+    first step, scaled by the other rows' curvature, overshot far past the bound (0) of
+    the falling multipliers, where the clipped path is flat, and the search stopped there
+    with no better point: the ascent stalled ~3,000 below the optimum (projected gradient
+    ~1e3; young-pro's plan steps: gap 1.18, each QP to PIQP, until session 20's
+    ``dual_qp._bound_step`` patched :func:`dual_qp._ascend` alone). Now the search stops at
+    the path's first breakpoint and searches the piece before it: ``maximise`` alone
+    reaches the maximum, the cvxpy solve's optimum, and the solution it writes passes the
+    certificate (constraints within FEAS_TOL, gap within GAP_TOL) from every such start."""
     rm, px, sectors = market
     led, sub, target = random_book(np.random.default_rng(2), rm, px, sectors, 40)
     tax = TaxProfile.from_rates(0.408, 0.238)
@@ -240,16 +244,51 @@ def test_the_ascent_steps_a_flat_multiplier_down_to_its_bound(market):
                                                True, kinks=True)
     k = 4 + int(np.argmax(y_opt[4:4 + ns]))  # the binding limit's multiplier
     assert y_opt[k] > 1.0 and np.all(y_opt[1:4] == 0.0)
-    for raised in (1.15, 1.2, 1.25):
+    dual = DualQP(p)
+    for raised in (1.15, 1.2, 1.25, 2.0, 3.0):
         y0 = dual_qp_module.cold_start(c)
         y0[1:4] = 1.0
         y0[k] = raised * y_opt[k]
-        y, D, g, _, _ = pattern_bound.maximise(c.with_memo(), y0, np.inf, 40, True, kinks=True)
-        stalled = pattern_bound._stationarity(c, y, g)
-        assert stalled > 1e-3 and D < optimum - 1e-3
+        trades: dict = {}
+        y, D, g, _, _ = pattern_bound.maximise(c.with_memo(), y0, np.inf, 40, True,
+                                               kinks=True, trades=trades)
+        assert pattern_bound._stationarity(c, y, g) < 1e-12  # was ~1e3: stalled
+        assert optimum - 1e-9 <= D <= optimum + 1e-12  # was ~3,000 below
+        # the certificate DualQP checks, on the solution maximise's trades write
+        assert dual._write(p, c, y, trades) == "optimal"
+        viol, value = violation_and_objective(p._exact_problem(False), {})
+        assert viol <= dual_qp_module.FEAS_TOL
+        assert abs(value - D) <= dual_qp_module.GAP_TOL
         got = dual_qp_module._ascend(c, y0, 40)
         assert got is not None
         assert optimum - 1e-9 <= got[1] <= optimum + 1e-12
+
+
+def test_the_ascent_leaves_a_singular_pair_of_budget_multipliers(monkeypatch):
+    """Session 21: one of tech-exec's zero-gain-budget plan steps (the sign-fixed QP's
+    Lagrangian data as ``DualQP`` built it, saved from the plans' replay,
+    ``benchmarks/bench_dual_replay.py``). The names whose sale ends inside a lot there sell
+    long-term lots only, so the total and long-term budgets' Hessian rows are equal (the
+    two budgets too, $0 of gain left): ``D`` is linear along their multipliers'
+    difference on these pieces, Newton's step along it is ~1e7 and every halving fails,
+    and the kink search along the projected gradient zigzags with the cash multiplier
+    (~3e-8 a step): the ascent ended at projected gradient 3.2e-4 and the certificate
+    failed (PIQP solved it). The null-space step (:func:`dual_qp._null_step`: the gradient's
+    part in the free block's singular directions, searched to the next kink) reaches the
+    maximum; without it (``NULL_ROUNDS = 0``) the ascent stalls as before."""
+    with np.load(Path(__file__).parent / "fixtures" / "dual_qp" /
+                 "tech_exec_singular_budgets.npz") as f:
+        data = {k: (f[k].item() if f[k].ndim == 0 else f[k]) for k in f.files}
+    data["n"] = int(data["n"])
+    c = pattern_bound.PatternData(**data, fund=None)
+    at: dict = {}
+    y, D, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at)
+    assert pattern_bound._stationarity(c, y, at["g"]) < 1e-12
+    monkeypatch.setattr(dual_qp_module, "NULL_ROUNDS", 0)
+    at0: dict = {}
+    y0, D0, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at0)
+    assert pattern_bound._stationarity(c, y0, at0["g"]) > 1e-4  # stalled
+    assert D > D0 + 1e-3  # ~1.7e-3 above the stall: far beyond the certificate's 1e-10
 
 
 def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):

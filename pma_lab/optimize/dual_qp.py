@@ -71,6 +71,7 @@ from pma_lab.optimize.pattern_bound import (
     _SCALE,
     PatternData,
     _dual,
+    _kink_step,
     _lower,
     _setup,
     _stationarity,
@@ -140,7 +141,14 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
     halved (a function of the data: deterministic), and the better end kept. Still
     stalled (session 20: young-pro's held fund, a sector limit's multiplier with no
     curvature 23 % above its optimum, gap 1.18), up to :data:`BOUND_ROUNDS` bound steps
-    (:func:`_bound_step`), each followed by the ascent, while ``D`` rises.
+    (:func:`_bound_step`), each followed by the ascent, while ``D`` rises. Since session
+    21 the kink search itself stops at such a bound (:func:`pattern_bound._kink_step
+    <pma_lab.optimize.pattern_bound.maximise>`): young-pro's ascents no longer stall there
+    and need no bound step (3 before). Still stalled (session 21: tech-exec, two budget
+    multipliers whose Hessian rows are equal, zigzagging with the cash multiplier), up to
+    :data:`NULL_ROUNDS` null-space steps (:func:`_null_step`), each followed by the ascent,
+    while ``D`` rises. Both run only where the ascent before them ended stalled, so every
+    QP certified before is solved as before.
     """
     # the pattern's fixed arrays computed once, shared by its copies (this ascent's and
     # _weighed's), and the lots' order kept per budget multipliers (pattern_bound._dual)
@@ -172,6 +180,20 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
         if g3 is None or not D3 > D:
             break
         y, D, g, H, w, trades = y3, D3, g3, H3, w3, trades3
+    for _ in range(NULL_ROUNDS):
+        # still stalled: free multipliers whose Hessian block is singular (Newton's step
+        # along it is huge and every halving fails); search along the gradient's part there
+        if _stationarity(c, y, g) <= RESTART_STATIONARY:
+            break
+        y_n = _null_step(c, y, D, g, H)
+        if y_n is None:
+            break
+        trades4: dict = {}
+        y4, D4, g4, H4, w4 = maximise(c, y_n, np.inf, steps, True, kinks=True,
+                                      trades=trades4)
+        if g4 is None or not D4 > D:
+            break
+        y, D, g, H, w, trades = y4, D4, g4, H4, w4, trades4
     if at is not None:
         at.update(g=g, w=w, c=c)
     return y, float(D), trades, _te2(c, trades), H
@@ -236,6 +258,50 @@ def _bound_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray) -> np.nd
             break
         t = root.point()
     return best_y
+
+
+NULL_ROUNDS = 3
+"""Null-space steps (:func:`_null_step`), each followed by an ascent, at most in :func:`_ascend`."""
+
+
+def _null_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray,
+               H: np.ndarray) -> np.ndarray | None:
+    """The best multipliers along the gradient's part in the free rows' singular directions.
+
+    Where two free multipliers' rows of the Hessian are equal on the names' current
+    pieces (session 21, tech-exec's zero-gain-budget steps: the total and long-term gain
+    budgets, where the names whose sale ends inside a lot sell long-term lots only), ``D``
+    is linear along their difference there:
+    Newton's step along it is ~1e7 (the 1e-12 regularisation), every halving of it
+    fails, and the kink search along the projected gradient zigzags with the cash
+    multiplier, gaining ~3e-8 a step (the ascent ended at projected gradient 3e-4 and
+    9e-3; the certificate failed, PIQP solved them). Here the gradient is projected onto
+    the free block's near-null eigenvectors (eigenvalues below ``1e-9`` of the largest)
+    and :func:`pattern_bound._kink_step <pma_lab.optimize.pattern_bound.maximise>`
+    searches along it, to the next kink or bound.
+
+    Returns
+    -------
+    np.ndarray | None
+        The best point found, if ``D`` is higher there than at ``y``; else ``None`` (also
+        when the free block has no such direction or the gradient has no part in it).
+    """
+    lo = _lower(c, len(y))
+    curv = -np.diag(H)
+    free = ((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())
+    if not free.any():
+        return None
+    ev, V = np.linalg.eigh(-H[np.ix_(free, free)])
+    small = ev <= 1e-9 * ev.max()
+    if not small.any():
+        return None
+    Vs = V[:, small]
+    d = np.zeros(len(y))
+    d[free] = Vs @ (Vs.T @ g[free])
+    if not float(g @ d) > 0:
+        return None
+    y_k, D_k = _kink_step(c, y, D, d, H, lo)[:2]
+    return y_k if D_k > D else None
 
 
 def _weighed(c: PatternData, t: float) -> PatternData:

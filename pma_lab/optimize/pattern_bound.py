@@ -926,6 +926,20 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     variant of the secant (regula falsi) finds its zero, to a millionth of the first
     slope. ``keep``: the best point's ``trades`` (:func:`_dual`) too, else ``None``. The
     best point's Hessian is a :class:`_Lazy` (formed when the ascent reads it).
+
+    The path ``max(y + t d, lo)`` bends where a multiplier falling along ``d`` reaches its
+    bound (a gain budget's or sector limit's 0: a breakpoint); past it that multiplier
+    stays, so where it was the only one moving the path is flat there, its slope 0 but no
+    maximum. Where the search has found no better point yet, a point with a slope that
+    small past a breakpoint (beyond the last point known to rise) sends it back to that
+    breakpoint (session 21): if the slope there (the multiplier still moving) has
+    turned, the zero is before it; if it still rises, the search goes on past it only if
+    the path still rises there (the multiplier stopped), else the breakpoint is the best
+    point. Before, a first step scaled by the other rows' curvature could land far past
+    the bound of a multiplier with no curvature and stop there with no better point: the
+    ascent stalled (young-pro's held fund, gap 1.18; session 20's ``dual_qp._bound_step``
+    patched :func:`pma_lab.optimize.dual_qp._ascend` alone). Every other search (one that
+    gained, or whose slope never flattened past a breakpoint) is as before, to the bit.
     """
     d = np.where(y > lo, g, np.maximum(g, 0.0))
     diag = -np.diag(H)
@@ -936,20 +950,48 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     root = Illinois(0.0, s0, np.inf, -np.inf)  # no upper end yet
     curv = -float(d @ H @ d)
     t = s0 / curv if curv > 1e-9 * ref * dd else 1.0 / ref
+    # the path's breakpoints: where each multiplier falling along d reaches its bound
+    down = (d < 0) & (lo > -np.inf)
+    reach = np.full(len(y), np.inf)
+    reach[down] = (lo[down] - y[down]) / d[down]
+    back = False  # t is a breakpoint the search came back to
+    t_flat = t  # the flat point past it
     seen: dict[bytes, tuple] = {}  # the search can return to a point (retiree: 1 in 5)
     for _ in range(40):
         y_t = np.maximum(y + t * d, lo)
+        if back:
+            y_t[reach <= t] = lo[reach <= t]  # exactly at the bound
         got = seen.get(key := y_t.tobytes())
         if got is None:
             tr_t = {} if keep else None
             got = seen[key] = (*_dual(c, y_t, tr_t, "lazy"), tr_t)  # H formed for the best alone
         D_t, g_t, H_t, w_t, tr_t = got
-        # the path's own direction: components clipped at their bound stay there
-        s_t = -np.inf if g_t is None else float(g_t @ np.where(y + t * d > lo, d, 0.0))
+        # the path's own direction: components clipped at their bound stay there (at a
+        # breakpoint, the multiplier reaching its bound still moves: the piece before it)
+        if g_t is None:
+            s_t = -np.inf
+        elif back:
+            s_t = float(g_t @ np.where(reach >= t, d, 0.0))
+        else:
+            s_t = float(g_t @ np.where(y + t * d > lo, d, 0.0))
         if g_t is not None and D_t > best[1]:
             best = (y_t, D_t, g_t, H_t, w_t, tr_t)
         if abs(s_t) <= 1e-6 * s0:
-            break
+            passed = reach[(reach > root.t_lo) & (reach < t)]
+            if back or not len(passed) or best[1] > D:
+                break
+            # flat past a breakpoint with no gain: back to the breakpoint
+            t_flat, t, back = t, float(passed.min()), True
+            continue
+        if back and s_t > 0:
+            # still rising at the bound: on past it if the path still rises there
+            s_past = float(g_t @ np.where(reach > t, d, 0.0))
+            if not s_past > 1e-6 * s0:
+                break
+            root = Illinois(t, s_past, np.inf, -np.inf)
+            t, back = (t_flat if t_flat > t else 4.0 * t), False
+            continue
+        back = False
         root.update(t, s_t)
         if root.t_hi < np.inf and root.t_hi - root.t_lo <= 1e-12 * root.t_hi:
             break
