@@ -10,6 +10,7 @@ be tested on its own. Weights are fractions of the account's value ``V``.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -323,7 +324,7 @@ def _new_sector_sale(data: RoundingData, x: np.ndarray, b: np.ndarray, k: int, o
 
 
 def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
-                     lot_px: np.ndarray, lot_of: list[np.ndarray], whole: bool,
+                     lot_px: np.ndarray, lot_of: _LotsOf, whole: bool,
                      mt: float) -> np.ndarray:
     """Lower the gain sales of names not forced to sell until ``brows @ x <= budget``.
 
@@ -359,6 +360,90 @@ def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
         if mt > 0 and 0 < val < mt - 0.005 and float(data.g_eff[js] @ x[js]) >= 0:
             x[js] = 0.0
     return x
+
+
+class _LotsOf:
+    """Each asset's lots, ``lots_of[i]``: ``np.split(order, bounds)[i]``, made when read.
+
+    ``order`` is the lots' positions sorted by asset (stable), ``bounds`` where each asset
+    after the first starts in it; an asset's lots are the same view of ``order`` that
+    ``np.split`` gives, without making one array per asset up front (most are never read).
+    """
+
+    def __init__(self, order: np.ndarray, bounds: np.ndarray) -> None:
+        self.order = order
+        self.edges = [0, *bounds.tolist(), len(order)]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.order[self.edges[i]:self.edges[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self.edges) - 1
+
+
+# each tracking term's diagonal (a plan's steps share a few terms; computed once each)
+_DIAGONALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _diagonal(tracking: TrackingVariance) -> np.ndarray:
+    """``tracking.diagonal()``, computed once per term (the terms are frozen)."""
+    diag = _DIAGONALS.get(tracking)
+    if diag is None:
+        diag = _DIAGONALS[tracking] = tracking.diagonal()
+        diag.flags.writeable = False
+    return diag
+
+
+class _MoveCost:
+    """The change of ``TE^2`` of a whole-share move: ``2 dl' Sigma a + dl' Sigma dl``.
+
+    ``dw`` maps assets to weight changes; ``dl`` is its look-through change (a model
+    name's entry, a held fund's column of ``M``), made as :func:`round_trades` always made
+    it: a zero vector, each item added in ``dw``'s order. ``dl' Sigma dl`` depends on
+    ``dw`` alone, so it is computed once per ``dw`` (the same items in the same order give
+    the same ``dl`` and the same product) and read again in later rounds of the TE-cap
+    step; each held fund's dense column of ``M`` is made once.
+
+    For one model name ``i`` (``dl = d e_i``) the linear part is ``2 (d sa_i)``: ``dl @ sa``
+    is a sum of ``d sa_i`` and products ``0 sa_j`` (zeros), and adding zeros, in any order
+    a BLAS sums in, leaves ``d sa_i`` as it is, so the two are the same double.
+    """
+
+    def __init__(self, data: RoundingData) -> None:
+        self.data = data
+        self.cols: dict[int, np.ndarray] = {}
+        self.quad: dict[tuple, float] = {}
+
+    def look(self, dw: dict[int, float]) -> np.ndarray:
+        """``dl``: the look-through change of the asset weight changes ``dw``."""
+        nm = self.data.nm
+        dl = np.zeros(nm)
+        for i, d in dw.items():
+            if i >= nm:
+                col = self.cols.get(i)
+                if col is None:
+                    col = self.cols[i] = self.data.M[:, i].toarray().ravel()
+                dl += d * col
+            else:
+                # d times the unit vector, added: only entry i changes (the others add a
+                # signed zero to a value that is never -0.0)
+                dl[i] += d
+        return dl
+
+    def __call__(self, dw: dict[int, float], sa: np.ndarray) -> float:
+        """The change of ``TE^2`` of the move ``dw`` at ``sa = Sigma a``."""
+        key = tuple(dw.items())
+        quad = self.quad.get(key)
+        dl = None
+        if quad is None:
+            dl = self.look(dw)
+            quad = self.quad[key] = float(dl @ self.data.tracking.sigma(dl))
+        if len(key) == 1 and key[0][0] < self.data.nm:
+            i, d = key[0]
+            return 2 * float(d * sa[i]) + quad
+        if dl is None:
+            dl = self.look(dw)
+        return 2 * float(dl @ sa) + quad
 
 
 def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
@@ -400,7 +485,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     whole, mt = s.whole_shares, float(s.min_trade)
     # each asset's lots, in lot order (one stable sort, not a scan of every lot per asset)
     order = np.argsort(data.lot_asset, kind="stable")
-    lot_of = np.split(order, np.searchsorted(data.lot_asset[order], np.arange(1, data.na)))
+    lot_of = _LotsOf(order, np.searchsorted(data.lot_asset[order], np.arange(1, data.na)))
     w_cap = data.w_cap
     # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
     # restriction forces: rounded up, exempt from the minimum trade
@@ -456,7 +541,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     cash0 = data.cash0
     target_cash = s.cash_target
     step = px / V
-    sig_ii = data.tracking.diagonal()
+    sig_ii = _diagonal(data.tracking)
     hi = np.ones(len(data.sec_names))
     for sec, lim in st.sector_limits.items():
         if sec in data.sec_names:
@@ -467,10 +552,16 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
         if sec in sec_index:
             sec_of[i] = sec_index[sec]
 
-    def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        w = data.h + b - data.A @ x
-        a = data.M @ w - data.wt
-        return w, a, cash0 + float((data.A @ x).sum()) - float(b.sum())
+    cur: dict[str, np.ndarray] = {}  # of the last state_of: A @ x and the look-through M @ w
+
+    def state_of(x: np.ndarray, b: np.ndarray, ax: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
+        # ``ax``: ``A @ x`` when the caller has it (the same x: the same product)
+        ax = data.A @ x if ax is None else ax
+        w = data.h + b - ax
+        look = data.M @ w
+        cur["ax"], cur["look"] = ax, look
+        return w, look - data.wt, cash0 + float(ax.sum()) - float(b.sum())
 
     def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray, memo: dict) -> bool:
         # ``memo``: the names held and the sector weights of ``w``, computed once for the
@@ -532,7 +623,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     def keeps(x: np.ndarray) -> bool:
         # what step 2b and the added constraints ask of sales ``x`` (with the buys ``b``):
         # fund_cash's least-gain sales give back sales, which raises those names' weights
-        w = state_of(x, b)[0]
+        w = data.h + b - data.A @ x  # (state_of's w, without changing its ``cur``)
         if np.any((sec_load @ w > hi + 1e-12) & (hi < 1)):
             return False
         return data.user_ok is None or data.user_ok(x, b)
@@ -574,7 +665,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:
                 ok &= ~new_name
             if len(hi):
-                sec_w = data.S @ (data.M @ w)
+                sec_w = data.S @ cur["look"]
                 k = sec_of[cand]
                 ok &= (k < 0) | (sec_w[np.maximum(k, 0)] + d <= hi[np.maximum(k, 0)]
                                  + 1e-12)
@@ -589,29 +680,21 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 if best < 0:
                     break
             b[cand[best]] += d[best]
-            w, a, cash = state_of(x, b)
+            w, a, cash = state_of(x, b, cur["ax"])  # x is unchanged: the same A @ x
     # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
     # one more share of a lot being sold, or sell one share less)
     if s.te_cap is not None:
+        te2 = _MoveCost(data)  # the moves' TE^2 changes, their quadratic parts memoised
+        limit = budget + 1e-12
         while data.te(a + data.wt) > s.te_cap:
-            sold_names = np.flatnonzero((data.A @ x > 0) & ~must)
+            ax = cur["ax"]  # A @ x of this round's x (state_of's)
+            sold_names = np.flatnonzero((ax > 0) & ~must)
             sa = data.tracking.sigma(a)
-            look = data.M @ w
-
-            def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
-                dl = np.zeros(nm)
-                for i, d in dw.items():
-                    if i >= nm:
-                        dl += d * data.M[:, i].toarray().ravel()
-                    else:
-                        # d times the unit vector, added: only entry i changes (the others
-                        # add a signed zero to a value that is never -0.0)
-                        dl[i] += d
-                return 2 * float(dl @ sa) + float(dl @ data.tracking.sigma(dl))
+            look = cur["look"]  # M @ w
 
             # lots that can fund a purchase: more whole shares of lots of names being
             # sold, least gain first
-            selling = (data.A @ x > 0)[data.lot_asset] & (x < data.v) & ~(
+            selling = (ax > 0)[data.lot_asset] & (x < data.v) & ~(
                 data.locked_loss & (s.wash_sale_mode == "forbid"))
             pool = np.flatnonzero(selling)
             pool = pool[np.argsort(data.g_eff[pool], kind="stable")]
@@ -640,7 +723,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 dx = np.zeros(data.nl)
                 for _, j, d in out:
                     dx[j] = d
-                if np.any(data.brows @ (x + dx) > budget + 1e-12):
+                if (data.brows @ (x + dx) > limit).any():
                     return None
                 return out
 
@@ -664,15 +747,17 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                         for _, j, dx in extra:
                             k = int(data.lot_asset[j])
                             dw[k] = dw.get(k, 0.0) - dx
-                        moves.append((d_te2(dw), [("b", i, d), *extra]))
+                        moves.append((te2(dw, sa), [("b", i, d), *extra]))
                         continue
                     moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
-            used = data.brows @ x  # (x is the same for every candidate below)
-            for j in np.flatnonzero((x > 0) & (x < data.v)):  # one share more
-                d = min(lot_px[j] / V, data.v[j] - x[j])
-                if np.any(used + data.brows[:, j] * d > budget + 1e-12):
-                    continue
-                moves.append((d_te2({int(data.lot_asset[j]): -d}), [("x", j, d)]))
+            # one share more of a lot being sold (x is the same for every candidate: the
+            # budget test of all lots at once, element by element as one lot's test)
+            more = np.flatnonzero((x > 0) & (x < data.v))
+            d_more = np.minimum(lot_px[more] / V, data.v[more] - x[more])
+            fits = ~((data.brows @ x)[:, None] + data.brows[:, more] * d_more
+                     > limit[:, None]).any(axis=0)
+            for j, d in zip(more[fits].tolist(), d_more[fits].tolist(), strict=True):
+                moves.append((te2({int(data.lot_asset[j]): -d}, sa), [("x", j, d)]))
             for i in sold_names:  # one share less (or none of the name's sale)
                 js = [j for j in lot_of[i] if x[j] > 0]
                 j = js[-1]
@@ -685,11 +770,11 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 for _, jj, d in change:
                     dx[jj] = d
                 freed = float(dx.sum())  # negative: less cash
-                if (np.any(data.brows @ (x + dx) > budget + 1e-12)
+                if ((data.brows @ (x + dx) > limit).any()
                         or cash + freed < target_cash - 1e-12
-                        or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
+                        or (sec_load @ w - sec_load[:, i] * freed > hi + 1e-12).any()):
                     continue
-                moves.append((d_te2({int(i): -freed}), change))
+                moves.append((te2({int(i): -freed}, sa), change))
             moves = [m for m in moves if m[0] < 0]
             if not moves:
                 raise InfeasibleError(
