@@ -394,6 +394,33 @@ def _diagonal(tracking: TrackingVariance) -> np.ndarray:
     return diag
 
 
+# per tracking term: the constants of _MoveCost.floor that depend on it alone (or None)
+_BOUNDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _quad_bound(tracking: TrackingVariance) -> tuple[np.ndarray, float, float] | None:
+    """``(||X_i|| per name, ||F||_F, max D)``: what bounds ``|dl|'(|X||F||X'| + D)|dl|``.
+
+    ``None`` (no pruning) when ``F`` is not positive semidefinite within ``1e-9 ||F||_F``,
+    a specific variance is negative or a number is not finite: ``dl' Sigma dl >= 0`` is
+    what :meth:`_MoveCost.floor` rests on. Computed once per term (the terms are frozen).
+    """
+    if tracking in _BOUNDS:
+        return _BOUNDS[tracking]
+    f = np.asarray(tracking.factor_cov, dtype=float)
+    d = np.asarray(tracking.specific_var, dtype=float)
+    x = np.asarray(tracking.exposures, dtype=float)
+    out = None
+    if np.all(np.isfinite(f)) and np.all(np.isfinite(d)) and np.all(np.isfinite(x)):
+        f_norm = float(np.linalg.norm(f))
+        if (float(d.min(initial=0.0)) >= 0
+                and float(np.linalg.eigvalsh((f + f.T) / 2).min(initial=0.0))
+                >= -1e-9 * f_norm):
+            out = (np.linalg.norm(x, axis=1), f_norm, float(d.max(initial=0.0)))
+    _BOUNDS[tracking] = out
+    return out
+
+
 class _MoveCost:
     """The change of ``TE^2`` of a whole-share move: ``2 dl' Sigma a + dl' Sigma dl``.
 
@@ -413,6 +440,62 @@ class _MoveCost:
         self.data = data
         self.cols: dict[int, np.ndarray] = {}
         self.quad: dict[tuple, float] = {}
+        self.bound = _quad_bound(data.tracking)
+        # per asset: sum_i |dl_i| ||X_i|| and sum_i |dl_i| of its move of weight 1
+        self.per: dict[int, tuple[float, float]] = {}
+
+    def floor(self, dw: dict[int, float]) -> float:
+        """``delta`` with ``dl' Sigma dl >= -delta`` as computed, for the move ``dw``.
+
+        ``dl' Sigma dl`` is at least 0 (``Sigma`` is positive semidefinite, up to
+        :func:`_quad_bound`'s allowance); the sums that compute it err by at most
+        ``gamma (|dl|'|X||F||X'||dl| + |dl|' D |dl|)`` with ``gamma`` ~ (number of terms)
+        x 1.1e-16, and ``|dl|'|X||F||X'||dl| <= ||F||_F (sum_i |dl_i| ||X_i||)^2``,
+        ``|dl|' D |dl| <= max D (sum_i |dl_i|)^2``; each sum is bounded by the moves'
+        items (``dl`` is their sum). ``delta`` takes 1e-8 for ``gamma`` (1e-12 for
+        10,000 names): a wide margin.
+        """
+        xn, f_norm, d_max = self.bound
+        sx = s1 = 0.0
+        for i, d in dw.items():
+            per = self.per.get(i)
+            if per is None:
+                if i < self.data.nm:  # a model name's move: its unit vector
+                    per = (float(xn[i]), 1.0)
+                else:  # a fund's: its column of M
+                    col = abs(self.column(i))
+                    per = (float(col @ xn), float(col.sum()))
+                self.per[i] = per
+            sx += abs(d) * per[0]
+            s1 += abs(d) * per[1]
+        return 1e-8 * (f_norm * sx * sx + d_max * s1 * s1)
+
+    def pruned(self, dw: dict[int, float], sa: np.ndarray, best: float) -> float | None:
+        """The move's cost, or None when it is at least ``best`` (a cost before it).
+
+        The move cannot be chosen then: :func:`round_trades` takes the first move of
+        least cost, and ``best`` is the cost of a move before it (or 0, the cost a move
+        needs to be taken at all). With ``L = dl @ sa`` computed as :meth:`__call__` does
+        and ``Q >= -delta`` (:meth:`floor`), the cost ``fl(2 L + Q)`` is at least
+        ``fl(2 L - delta)`` (rounding is monotone), so ``fl(2 L - delta) >= best``
+        proves the cost is ``>= best`` without computing ``Q`` (``Sigma dl``).
+        """
+        key = tuple(dw.items())
+        if key in self.quad or self.bound is None:
+            return self(dw, sa)
+        dl = self.look(dw)
+        lin = 2 * float(dl @ sa)
+        if lin - self.floor(dw) >= best:
+            return None
+        quad = self.quad[key] = float(dl @ self.data.tracking.sigma(dl))
+        return lin + quad
+
+    def column(self, i: int) -> np.ndarray:
+        """Asset ``i``'s column of ``M`` as a dense vector (made once)."""
+        col = self.cols.get(i)
+        if col is None:
+            col = self.cols[i] = self.data.M[:, i].toarray().ravel()
+        return col
 
     def look(self, dw: dict[int, float]) -> np.ndarray:
         """``dl``: the look-through change of the asset weight changes ``dw``."""
@@ -420,10 +503,7 @@ class _MoveCost:
         dl = np.zeros(nm)
         for i, d in dw.items():
             if i >= nm:
-                col = self.cols.get(i)
-                if col is None:
-                    col = self.cols[i] = self.data.M[:, i].toarray().ravel()
-                dl += d * col
+                dl += d * self.column(i)
             else:
                 # d times the unit vector, added: only entry i changes (the others add a
                 # signed zero to a value that is never -0.0)
@@ -444,6 +524,52 @@ class _MoveCost:
         if dl is None:
             dl = self.look(dw)
         return 2 * float(dl @ sa) + quad
+
+
+def _buy_moves(data: RoundingData, s: RebalanceSettings, cands: np.ndarray, b: np.ndarray,
+               w: np.ndarray, look: np.ndarray, sa: np.ndarray, sig_ii: np.ndarray,
+               step: np.ndarray, px: np.ndarray, allowed: np.ndarray, sec_of: np.ndarray,
+               hi: np.ndarray, room: float) -> tuple[tuple[list, ...], tuple[list, ...]]:
+    """The one-name moves of :func:`round_trades`' TE-cap step, for all candidates.
+
+    For each candidate ``i`` (in ``cands``' order), buying a share more (``n = 1``; a
+    name not bought yet: the shares of the minimum trade) and giving one back
+    (``n = -1``): whether the move may be made, its weight ``d`` and its cost
+    ``2 d sa_i + d^2 Sigma_ii``; for a purchase also whether it needs sales to fund it
+    (``d`` above the cash ``room`` over the target). The same tests and arithmetic, element
+    by element, as one candidate's in turn: a purchase is allowed (``allowed``), keeps the
+    name count (``s.max_names``: a name not held needs one free) and its sector's limit
+    (``hi``: the sector's look-through weight plus ``d``); a share given back leaves no
+    bought weight below ``-1e-15`` nor a purchase below the minimum trade.
+
+    Returns
+    -------
+    tuple[tuple[list, ...], tuple[list, ...]]
+        ``(ok, d, funded, cost)`` of the purchases and ``(ok, d, cost)`` of the shares
+        given back, each a list over ``cands`` (Python numbers).
+    """
+    V, mt = data.V, float(s.min_trade)
+    bc, stc, sac, sgc = b[cands], step[cands], sa[cands], sig_ii[cands]
+    # a share more: a name not bought yet buys the shares of the minimum trade
+    rest = bc + stc
+    d_up = np.where(bc <= 0, np.maximum(1.0, np.ceil((mt - 0.005) / px[cands])) * stc, stc)
+    ok_up = ~(rest < -1e-15) & allowed[cands]
+    if s.max_names is not None and int((w > 1e-9).sum()) + 1 > s.max_names:
+        ok_up &= ~(w[cands] <= 1e-9)  # a name not held needs a free place
+    k = sec_of[cands]
+    if len(hi):
+        sectors = data.S @ look
+        kk = np.maximum(k, 0)
+        ok_up &= (k < 0) | (sectors[kk] + d_up <= hi[kk] + 1e-12)
+    funded = d_up > room + 1e-12
+    c_up = 2 * d_up * sac + d_up * d_up * sgc
+    # a share given back
+    d_dn = -stc
+    rest = bc + d_dn
+    ok_dn = ~((rest < -1e-15) | ((0 < rest * V) & (rest * V < mt - 0.005)))
+    c_dn = 2 * d_dn * sac + d_dn * d_dn * sgc
+    return ((ok_up.tolist(), d_up.tolist(), funded.tolist(), c_up.tolist()),
+            (ok_dn.tolist(), d_dn.tolist(), c_dn.tolist()))
 
 
 def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
@@ -563,21 +689,6 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
         cur["ax"], cur["look"] = ax, look
         return w, look - data.wt, cash0 + float(ax.sum()) - float(b.sum())
 
-    def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray, memo: dict) -> bool:
-        # ``memo``: the names held and the sector weights of ``w``, computed once for the
-        # candidate moves of one round (each call computed them again, ~6,000 a comparison)
-        if s.max_names is not None and w[i] <= 1e-9:
-            if "held" not in memo:
-                memo["held"] = int((w > 1e-9).sum())
-            if memo["held"] + 1 > s.max_names:
-                return False
-        k = sec_of[i]
-        if k < 0:
-            return True
-        if "sectors" not in memo:
-            memo["sectors"] = data.S @ look
-        return float(memo["sectors"][k]) + dw <= hi[k] + 1e-12
-
     # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
     # give back bought shares of the sector (least TE cost first), then sell whole
     # shares more of its lots being sold (least gain first, within the budgets)
@@ -685,6 +796,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     # one more share of a lot being sold, or sell one share less)
     if s.te_cap is not None:
         te2 = _MoveCost(data)  # the moves' TE^2 changes, their quadratic parts memoised
+        lot_asset_l = data.lot_asset.tolist()
         limit = budget + 1e-12
         while data.te(a + data.wt) > s.te_cap:
             ax = cur["ax"]  # A @ x of this round's x (state_of's)
@@ -720,36 +832,43 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                     need -= d
                 if need > 1e-15:
                     return None
-                dx = np.zeros(data.nl)
-                for _, j, d in out:
-                    dx[j] = d
-                if (data.brows @ (x + dx) > limit).any():
+                # x + dx, dx the sales out (each lot once): x where dx is 0, the same sums
+                idx = [j for _, j, _ in out]
+                y = x.copy()
+                y[idx] = x[idx] + np.array([d for _, _, d in out])
+                if (data.brows @ y > limit).any():
                     return None
                 return out
 
             moves: list[tuple[float, list[tuple[str, int, float]]]] = []
-            memo: dict = {}
-            for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
-                for n in (1, -1):
-                    d = n * step[i]
-                    rest = b[i] + d
-                    if rest < -1e-15 or (n < 0 and 0 < rest * V < mt - 0.005):
-                        continue
-                    if n > 0 and b[i] <= 0:
-                        d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
-                    if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look, memo)):
-                        continue
-                    if n > 0 and d > cash - target_cash + 1e-12:
-                        extra = fund(d - (cash - target_cash))  # buy funded by sales
-                        if extra is None:
-                            continue
-                        dw = {int(i): d}
-                        for _, j, dx in extra:
-                            k = int(data.lot_asset[j])
-                            dw[k] = dw.get(k, 0.0) - dx
-                        moves.append((te2(dw, sa), [("b", i, d), *extra]))
-                        continue
-                    moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
+            room = cash - target_cash
+            best = 0.0  # the least cost of the moves so far (0: a move must lower TE)
+            cands = np.flatnonzero(allowed | (b > 0)) if whole else np.zeros(0, dtype=int)
+            # each candidate's share bought (n = 1) and given back (n = -1), in its order:
+            # the tests and costs of the one-name moves for all candidates at once, element
+            # by element the arithmetic of one candidate's (the same doubles)
+            up, dn = _buy_moves(data, s, cands, b, w, look, sa, sig_ii, step, px, allowed,
+                                sec_of, hi, room)
+            for i, ok_up, d_up, funded, c_up, ok_dn, d_dn, c_dn in zip(
+                    cands.tolist(), *up, *dn, strict=True):
+                if ok_up:
+                    if funded:
+                        extra = fund(d_up - room)  # buy funded by sales
+                        if extra is not None:
+                            dw = {i: d_up}
+                            for _, j, dx in extra:
+                                k = lot_asset_l[j]
+                                dw[k] = dw.get(k, 0.0) - dx
+                            cost = te2.pruned(dw, sa, best)
+                            if cost is not None:  # None: at least an earlier move's cost
+                                best = min(best, cost)
+                                moves.append((cost, [("b", i, d_up), *extra]))
+                    else:
+                        best = min(best, c_up)
+                        moves.append((c_up, [("b", i, d_up)]))
+                if ok_dn:
+                    best = min(best, c_dn)
+                    moves.append((c_dn, [("b", i, d_dn)]))
             # one share more of a lot being sold (x is the same for every candidate: the
             # budget test of all lots at once, element by element as one lot's test)
             more = np.flatnonzero((x > 0) & (x < data.v))
@@ -757,7 +876,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             fits = ~((data.brows @ x)[:, None] + data.brows[:, more] * d_more
                      > limit[:, None]).any(axis=0)
             for j, d in zip(more[fits].tolist(), d_more[fits].tolist(), strict=True):
-                moves.append((te2({int(data.lot_asset[j]): -d}, sa), [("x", j, d)]))
+                moves.append((te2({lot_asset_l[j]: -d}, sa), [("x", j, d)]))
             for i in sold_names:  # one share less (or none of the name's sale)
                 js = [j for j in lot_of[i] if x[j] > 0]
                 j = js[-1]
