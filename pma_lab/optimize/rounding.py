@@ -485,7 +485,7 @@ class _MoveCost:
             return self(dw, sa)
         dl = self.look(dw)
         lin = 2 * float(dl @ sa)
-        if lin - self.floor(dw) >= best:
+        if lin >= best and lin - self.floor(dw) >= best:  # (floor >= 0: lin < best keeps it)
             return None
         quad = self.quad[key] = float(dl @ self.data.tracking.sigma(dl))
         return lin + quad
@@ -814,8 +814,9 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             # the pool's lots, shares left and prices as Python numbers, read once for
             # every candidate purchase of the round (the same doubles: the arithmetic
             # below gives the numpy scalars' results to the bit, without their overhead)
-            pool_rows = list(zip(pool.tolist(), have[pool].astype(int).tolist(),
-                                 lot_px[pool].tolist(), strict=True))
+            # (a lot without a whole share left never sells: n = min(left, ...) <= 0)
+            pool_rows = [row for row in zip(pool.tolist(), have[pool].astype(int).tolist(),
+                                            lot_px[pool].tolist(), strict=True) if row[1] > 0]
 
             def fund(need: float, pool_rows: list = pool_rows
                      ) -> list[tuple[str, int, float]] | None:
@@ -877,6 +878,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                      > limit[:, None]).any(axis=0)
             for j, d in zip(more[fits].tolist(), d_more[fits].tolist(), strict=True):
                 moves.append((te2({lot_asset_l[j]: -d}, sa), [("x", j, d)]))
+            sec_w = sec_load @ w  # (w is the same for every name below)
             for i in sold_names:  # one share less (or none of the name's sale)
                 js = [j for j in lot_of[i] if x[j] > 0]
                 j = js[-1]
@@ -891,7 +893,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 freed = float(dx.sum())  # negative: less cash
                 if ((data.brows @ (x + dx) > limit).any()
                         or cash + freed < target_cash - 1e-12
-                        or (sec_load @ w - sec_load[:, i] * freed > hi + 1e-12).any()):
+                        or (sec_w - sec_load[:, i] * freed > hi + 1e-12).any()):
                     continue
                 moves.append((te2({int(i): -freed}, sa), change))
             moves = [m for m in moves if m[0] < 0]
