@@ -493,13 +493,20 @@ def test_lots_of_gives_np_splits_views():
     assert len(lots[5]) == 0
 
 
-def test_diagonal_is_the_terms_computed_once():
+def test_diagonal_is_the_terms_computed_once_per_values_of_its_arrays():
     term = _term(np.random.default_rng(4))
     d1 = _diagonal(term)
     assert np.array_equal(d1, term.diagonal())
     assert _diagonal(term) is d1 and not d1.flags.writeable
     other = _term(np.random.default_rng(5))
     assert np.array_equal(_diagonal(other), other.diagonal())
+    # the arrays changed in place (a frozen term's arrays can be): computed again
+    term.exposures[0] *= 2.0
+    d2 = _diagonal(term)
+    assert d2 is not d1 and np.array_equal(d2, term.diagonal()) and d2[0] != d1[0]
+    term.factor_cov[:] = term.factor_cov * 0.5
+    assert _quad_bound(term)[1] == np.linalg.norm(term.factor_cov)
+    assert np.array_equal(_diagonal(term), term.diagonal())
 
 
 def test_move_cost_is_the_old_d_te2_to_the_bit():

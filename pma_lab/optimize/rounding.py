@@ -381,44 +381,46 @@ class _LotsOf:
         return len(self.edges) - 1
 
 
-# each tracking term's diagonal (a plan's steps share a few terms; computed once each)
-_DIAGONALS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# per tracking term: its arrays when last read, and what was computed from them
+_TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _of_term(tracking: TrackingVariance, what: str, make: Callable[[], object]) -> object:
+    """``make()`` for ``tracking``, computed again only when the term's arrays change.
+
+    A plan's steps share a few terms; a term is frozen but its arrays can be changed in
+    place (``tests/test_tracking``), so each use compares them with a copy kept when the
+    values were computed (a few microseconds, against the einsum's or eigvalsh's cost).
+    """
+    arrays = (tracking.exposures, tracking.factor_cov, tracking.specific_var)
+    entry = _TERMS.get(tracking)
+    if entry is None or not all(np.array_equal(p, q) and p.dtype == q.dtype
+                                for p, q in zip(entry[0], arrays, strict=True)):
+        entry = _TERMS[tracking] = (tuple(np.array(v, copy=True) for v in arrays), {})
+    if what not in entry[1]:
+        entry[1][what] = make()
+    return entry[1][what]
 
 
 def _diagonal(tracking: TrackingVariance) -> np.ndarray:
-    """``tracking.diagonal()``, computed once per term (the terms are frozen)."""
-    diag = _DIAGONALS.get(tracking)
-    if diag is None:
-        diag = _DIAGONALS[tracking] = tracking.diagonal()
+    """``tracking.diagonal()``, computed once per term and values of its arrays."""
+
+    def make() -> np.ndarray:
+        diag = tracking.diagonal()
         diag.flags.writeable = False
-    return diag
+        return diag
 
-
-# per tracking term: the constants of _MoveCost.floor that depend on it alone (or None)
-_BOUNDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    return _of_term(tracking, "diagonal", make)
 
 
 def _quad_bound(tracking: TrackingVariance) -> tuple[np.ndarray, float, float] | None:
-    """``(||X_i|| per name, ||F||_F, max D)``: what bounds ``|dl|'(|X||F||X'| + D)|dl|``.
+    """:meth:`TrackingVariance.magnitudes`, once per term and values of its arrays.
 
-    ``None`` (no pruning) when ``F`` is not positive semidefinite within ``1e-9 ||F||_F``,
-    a specific variance is negative or a number is not finite: ``dl' Sigma dl >= 0`` is
-    what :meth:`_MoveCost.floor` rests on. Computed once per term (the terms are frozen).
+    ``(||X_i|| per name, ||F||_F, max D)``, what bounds ``|dl|'(|X||F||X'| + D)|dl|``;
+    ``None`` (no pruning) when ``Sigma`` is not positive semidefinite: ``dl' Sigma dl >= 0``
+    is what :meth:`_MoveCost.floor` rests on.
     """
-    if tracking in _BOUNDS:
-        return _BOUNDS[tracking]
-    f = np.asarray(tracking.factor_cov, dtype=float)
-    d = np.asarray(tracking.specific_var, dtype=float)
-    x = np.asarray(tracking.exposures, dtype=float)
-    out = None
-    if np.all(np.isfinite(f)) and np.all(np.isfinite(d)) and np.all(np.isfinite(x)):
-        f_norm = float(np.linalg.norm(f))
-        if (float(d.min(initial=0.0)) >= 0
-                and float(np.linalg.eigvalsh((f + f.T) / 2).min(initial=0.0))
-                >= -1e-9 * f_norm):
-            out = (np.linalg.norm(x, axis=1), f_norm, float(d.max(initial=0.0)))
-    _BOUNDS[tracking] = out
-    return out
+    return _of_term(tracking, "magnitudes", tracking.magnitudes)
 
 
 class _MoveCost:
