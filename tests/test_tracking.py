@@ -243,3 +243,15 @@ def test_magnitudes_bound_the_sums_of_the_variance():
     bad = x.copy()
     bad[0, 0] = np.nan
     assert TrackingVariance(bad, tv.factor_cov, tv.specific_var).magnitudes() is None
+
+
+def test_a_snapshot_keeps_the_values_when_the_arrays_change_in_place():
+    rng = np.random.default_rng(12)
+    tv = TrackingVariance(rng.normal(size=(6, 2)), np.eye(2) * 0.01, np.full(6, 0.02))
+    snap = tv.snapshot()
+    assert snap.same_values(tv) and tv.same_values(snap)
+    assert snap.exposures is not tv.exposures
+    tv.specific_var[3] = 0.5
+    assert not snap.same_values(tv) and snap.specific_var[3] == 0.02
+    assert not tv.snapshot().same_values(
+        TrackingVariance(tv.exposures.astype(np.float32), tv.factor_cov, tv.specific_var))

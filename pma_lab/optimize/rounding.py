@@ -392,11 +392,9 @@ def _of_term(tracking: TrackingVariance, what: str, make: Callable[[], object]) 
     place (``tests/test_tracking``), so each use compares them with a copy kept when the
     values were computed (a few microseconds, against the einsum's or eigvalsh's cost).
     """
-    arrays = (tracking.exposures, tracking.factor_cov, tracking.specific_var)
     entry = _TERMS.get(tracking)
-    if entry is None or not all(np.array_equal(p, q) and p.dtype == q.dtype
-                                for p, q in zip(entry[0], arrays, strict=True)):
-        entry = _TERMS[tracking] = (tuple(np.array(v, copy=True) for v in arrays), {})
+    if entry is None or not entry[0].same_values(tracking):
+        entry = _TERMS[tracking] = (tracking.snapshot(), {})
     if what not in entry[1]:
         entry[1][what] = make()
     return entry[1][what]

@@ -102,6 +102,19 @@ class TrackingVariance:
         x = self.exposures
         return np.einsum("ij,jk,ik->i", x, self.factor_cov, x) + self.specific_var
 
+    def snapshot(self) -> TrackingVariance:
+        """A term with copies of this one's arrays (the arrays can be changed in place)."""
+        return TrackingVariance(np.array(self.exposures, copy=True),
+                                np.array(self.factor_cov, copy=True),
+                                np.array(self.specific_var, copy=True))
+
+    def same_values(self, other: TrackingVariance) -> bool:
+        """Whether ``other``'s arrays hold this term's values (dtypes and shapes too)."""
+        pairs = ((self.exposures, other.exposures), (self.factor_cov, other.factor_cov),
+                 (self.specific_var, other.specific_var))
+        return all(np.asarray(p).dtype == np.asarray(q).dtype and np.array_equal(p, q)
+                   for p, q in pairs)
+
     def magnitudes(self) -> tuple[np.ndarray, float, float] | None:
         """What bounds ``|a|' (|X| |F| |X'| + D) |a|``: the size of :meth:`value`'s sums.
 
