@@ -363,7 +363,7 @@ def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
 
 
 class _LotsOf:
-    """Each asset's lots, ``lots_of[i]``: ``np.split(order, bounds)[i]``, made when read.
+    """Each asset's lots, ``lot_of[i]``: ``np.split(order, bounds)[i]``, made when read.
 
     ``order`` is the lots' positions sorted by asset (stable), ``bounds`` where each asset
     after the first starts in it; an asset's lots are the same view of ``order`` that
