@@ -221,3 +221,37 @@ def test_the_loadings_are_computed_once_for_a_read_only_model():
     first = free.loadings()
     x *= 2.0
     assert free.loadings() == pytest.approx(2 * first)
+
+
+def test_magnitudes_bound_the_sums_of_the_variance():
+    """``|a|'(|X||F||X'| + D)|a| <= ||F||_F (sum |a_i| ||X_i||)^2 + max D (sum |a_i|)^2``
+    (what the whole-share step's pruning of moves rests on), and no bound for a term
+    whose covariance is not positive semidefinite or not finite."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(30, 4))
+    g = rng.normal(size=(4, 4))
+    tv = TrackingVariance(x, g @ g.T * 0.01, rng.uniform(0.0, 0.05, 30))
+    xn, f_norm, d_max = tv.magnitudes()
+    assert np.allclose(xn, np.linalg.norm(x, axis=1)) and d_max == tv.specific_var.max()
+    for _ in range(200):
+        a = rng.normal(size=30) * (rng.uniform(size=30) < 0.3)
+        sums = np.abs(a) @ (np.abs(x) @ np.abs(tv.factor_cov) @ np.abs(x).T
+                            + np.diag(tv.specific_var)) @ np.abs(a)
+        assert sums <= f_norm * (np.abs(a) @ xn) ** 2 + d_max * np.abs(a).sum() ** 2
+    assert TrackingVariance(x, g + g.T, tv.specific_var).magnitudes() is None  # indefinite
+    assert TrackingVariance(x, tv.factor_cov, -tv.specific_var).magnitudes() is None
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    assert TrackingVariance(bad, tv.factor_cov, tv.specific_var).magnitudes() is None
+
+
+def test_a_snapshot_keeps_the_values_when_the_arrays_change_in_place():
+    rng = np.random.default_rng(12)
+    tv = TrackingVariance(rng.normal(size=(6, 2)), np.eye(2) * 0.01, np.full(6, 0.02))
+    snap = tv.snapshot()
+    assert snap.same_values(tv) and tv.same_values(snap)
+    assert snap.exposures is not tv.exposures
+    tv.specific_var[3] = 0.5
+    assert not snap.same_values(tv) and snap.specific_var[3] == 0.02
+    assert not tv.snapshot().same_values(
+        TrackingVariance(tv.exposures.astype(np.float32), tv.factor_cov, tv.specific_var))

@@ -10,6 +10,7 @@ be tested on its own. Weights are fractions of the account's value ``V``.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -323,7 +324,7 @@ def _new_sector_sale(data: RoundingData, x: np.ndarray, b: np.ndarray, k: int, o
 
 
 def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
-                     lot_px: np.ndarray, lot_of: list[np.ndarray], whole: bool,
+                     lot_px: np.ndarray, lot_of: _LotsOf, whole: bool,
                      mt: float) -> np.ndarray:
     """Lower the gain sales of names not forced to sell until ``brows @ x <= budget``.
 
@@ -359,6 +360,216 @@ def _trim_to_budgets(data: RoundingData, x: np.ndarray, must: np.ndarray,
         if mt > 0 and 0 < val < mt - 0.005 and float(data.g_eff[js] @ x[js]) >= 0:
             x[js] = 0.0
     return x
+
+
+class _LotsOf:
+    """Each asset's lots, ``lot_of[i]``: ``np.split(order, bounds)[i]``, made when read.
+
+    ``order`` is the lots' positions sorted by asset (stable), ``bounds`` where each asset
+    after the first starts in it; an asset's lots are the same view of ``order`` that
+    ``np.split`` gives, without making one array per asset up front (most are never read).
+    """
+
+    def __init__(self, order: np.ndarray, bounds: np.ndarray) -> None:
+        self.order = order
+        self.edges = [0, *bounds.tolist(), len(order)]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.order[self.edges[i]:self.edges[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self.edges) - 1
+
+
+# per tracking term: its arrays when last read, and what was computed from them
+_TERMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _of_term(tracking: TrackingVariance, what: str, make: Callable[[], object]) -> object:
+    """``make()`` for ``tracking``, computed again only when the term's arrays change.
+
+    A plan's steps share a few terms; a term is frozen but its arrays can be changed in
+    place (``tests/test_tracking``), so each use compares them with a copy kept when the
+    values were computed (a few microseconds, against the einsum's or eigvalsh's cost).
+    """
+    entry = _TERMS.get(tracking)
+    if entry is None or not entry[0].same_values(tracking):
+        entry = _TERMS[tracking] = (tracking.snapshot(), {})
+    if what not in entry[1]:
+        entry[1][what] = make()
+    return entry[1][what]
+
+
+def _diagonal(tracking: TrackingVariance) -> np.ndarray:
+    """``tracking.diagonal()``, computed once per term and values of its arrays."""
+
+    def make() -> np.ndarray:
+        diag = tracking.diagonal()
+        diag.flags.writeable = False
+        return diag
+
+    return _of_term(tracking, "diagonal", make)
+
+
+def _quad_bound(tracking: TrackingVariance) -> tuple[np.ndarray, float, float] | None:
+    """:meth:`TrackingVariance.magnitudes`, once per term and values of its arrays.
+
+    ``(||X_i|| per name, ||F||_F, max D)``, what bounds ``|dl|'(|X||F||X'| + D)|dl|``;
+    ``None`` (no pruning) when ``Sigma`` is not positive semidefinite: ``dl' Sigma dl >= 0``
+    is what :meth:`_MoveCost.floor` rests on.
+    """
+    return _of_term(tracking, "magnitudes", tracking.magnitudes)
+
+
+class _MoveCost:
+    """The change of ``TE^2`` of a whole-share move: ``2 dl' Sigma a + dl' Sigma dl``.
+
+    ``dw`` maps assets to weight changes; ``dl`` is its look-through change (a model
+    name's entry, a held fund's column of ``M``), made as :func:`round_trades` always made
+    it: a zero vector, each item added in ``dw``'s order. ``dl' Sigma dl`` depends on
+    ``dw`` alone, so it is computed once per ``dw`` (the same items in the same order give
+    the same ``dl`` and the same product) and read again in later rounds of the TE-cap
+    step; each held fund's dense column of ``M`` is made once.
+
+    For one model name ``i`` (``dl = d e_i``) the linear part is ``2 (d sa_i)``: ``dl @ sa``
+    is a sum of ``d sa_i`` and products ``0 sa_j`` (zeros), and adding zeros, in any order
+    a BLAS sums in, leaves ``d sa_i`` as it is, so the two are the same double.
+    """
+
+    def __init__(self, data: RoundingData) -> None:
+        self.data = data
+        self.cols: dict[int, np.ndarray] = {}
+        self.quad: dict[tuple, float] = {}
+        self.bound = _quad_bound(data.tracking)
+        # per asset: sum_i |dl_i| ||X_i|| and sum_i |dl_i| of its move of weight 1
+        self.per: dict[int, tuple[float, float]] = {}
+
+    def floor(self, dw: dict[int, float]) -> float:
+        """``delta`` with ``dl' Sigma dl >= -delta`` as computed, for the move ``dw``.
+
+        ``dl' Sigma dl`` is at least 0 (``Sigma`` is positive semidefinite, up to
+        :func:`_quad_bound`'s allowance); the sums that compute it err by at most
+        ``gamma (|dl|'|X||F||X'||dl| + |dl|' D |dl|)`` with ``gamma`` ~ (number of terms)
+        x 1.1e-16, and ``|dl|'|X||F||X'||dl| <= ||F||_F (sum_i |dl_i| ||X_i||)^2``,
+        ``|dl|' D |dl| <= max D (sum_i |dl_i|)^2``; each sum is bounded by the moves'
+        items (``dl`` is their sum). ``delta`` takes 1e-8 for ``gamma`` (1e-12 for
+        10,000 names): a wide margin.
+        """
+        xn, f_norm, d_max = self.bound
+        sx = s1 = 0.0
+        for i, d in dw.items():
+            per = self.per.get(i)
+            if per is None:
+                if i < self.data.nm:  # a model name's move: its unit vector
+                    per = (float(xn[i]), 1.0)
+                else:  # a fund's: its column of M
+                    col = abs(self.column(i))
+                    per = (float(col @ xn), float(col.sum()))
+                self.per[i] = per
+            sx += abs(d) * per[0]
+            s1 += abs(d) * per[1]
+        return 1e-8 * (f_norm * sx * sx + d_max * s1 * s1)
+
+    def pruned(self, dw: dict[int, float], sa: np.ndarray, best: float) -> float | None:
+        """The move's cost, or None when it is at least ``best`` (a cost before it).
+
+        The move cannot be chosen then: :func:`round_trades` takes the first move of
+        least cost, and ``best`` is the cost of a move before it (or 0, the cost a move
+        needs to be taken at all). With ``L = dl @ sa`` computed as :meth:`__call__` does
+        and ``Q >= -delta`` (:meth:`floor`), the cost ``fl(2 L + Q)`` is at least
+        ``fl(2 L - delta)`` (rounding is monotone), so ``fl(2 L - delta) >= best``
+        proves the cost is ``>= best`` without computing ``Q`` (``Sigma dl``).
+        """
+        key = tuple(dw.items())
+        if key in self.quad or self.bound is None:
+            return self(dw, sa)
+        dl = self.look(dw)
+        lin = 2 * float(dl @ sa)
+        if lin >= best and lin - self.floor(dw) >= best:  # (floor >= 0: lin < best keeps it)
+            return None
+        quad = self.quad[key] = float(dl @ self.data.tracking.sigma(dl))
+        return lin + quad
+
+    def column(self, i: int) -> np.ndarray:
+        """Asset ``i``'s column of ``M`` as a dense vector (made once)."""
+        col = self.cols.get(i)
+        if col is None:
+            col = self.cols[i] = self.data.M[:, i].toarray().ravel()
+        return col
+
+    def look(self, dw: dict[int, float]) -> np.ndarray:
+        """``dl``: the look-through change of the asset weight changes ``dw``."""
+        nm = self.data.nm
+        dl = np.zeros(nm)
+        for i, d in dw.items():
+            if i >= nm:
+                dl += d * self.column(i)
+            else:
+                # d times the unit vector, added: only entry i changes (the others add a
+                # signed zero to a value that is never -0.0)
+                dl[i] += d
+        return dl
+
+    def __call__(self, dw: dict[int, float], sa: np.ndarray) -> float:
+        """The change of ``TE^2`` of the move ``dw`` at ``sa = Sigma a``."""
+        key = tuple(dw.items())
+        quad = self.quad.get(key)
+        dl = None
+        if quad is None:
+            dl = self.look(dw)
+            quad = self.quad[key] = float(dl @ self.data.tracking.sigma(dl))
+        if len(key) == 1 and key[0][0] < self.data.nm:
+            i, d = key[0]
+            return 2 * float(d * sa[i]) + quad
+        if dl is None:
+            dl = self.look(dw)
+        return 2 * float(dl @ sa) + quad
+
+
+def _buy_moves(data: RoundingData, s: RebalanceSettings, cands: np.ndarray, b: np.ndarray,
+               w: np.ndarray, look: np.ndarray, sa: np.ndarray, sig_ii: np.ndarray,
+               step: np.ndarray, px: np.ndarray, allowed: np.ndarray, sec_of: np.ndarray,
+               hi: np.ndarray, room: float) -> tuple[tuple[list, ...], tuple[list, ...]]:
+    """The one-name moves of :func:`round_trades`' TE-cap step, for all candidates.
+
+    For each candidate ``i`` (in ``cands``' order), buying a share more (``n = 1``; a
+    name not bought yet: the shares of the minimum trade) and giving one back
+    (``n = -1``): whether the move may be made, its weight ``d`` and its cost
+    ``2 d sa_i + d^2 Sigma_ii``; for a purchase also whether it needs sales to fund it
+    (``d`` above the cash ``room`` over the target). The same tests and arithmetic, element
+    by element, as one candidate's in turn: a purchase is allowed (``allowed``), keeps the
+    name count (``s.max_names``: a name not held needs one free) and its sector's limit
+    (``hi``: the sector's look-through weight plus ``d``); a share given back leaves no
+    bought weight below ``-1e-15`` nor a purchase below the minimum trade.
+
+    Returns
+    -------
+    tuple[tuple[list, ...], tuple[list, ...]]
+        ``(ok, d, funded, cost)`` of the purchases and ``(ok, d, cost)`` of the shares
+        given back, each a list over ``cands`` (Python numbers).
+    """
+    V, mt = data.V, float(s.min_trade)
+    bc, stc, sac, sgc = b[cands], step[cands], sa[cands], sig_ii[cands]
+    # a share more: a name not bought yet buys the shares of the minimum trade
+    rest = bc + stc
+    d_up = np.where(bc <= 0, np.maximum(1.0, np.ceil((mt - 0.005) / px[cands])) * stc, stc)
+    ok_up = ~(rest < -1e-15) & allowed[cands]
+    if s.max_names is not None and int((w > 1e-9).sum()) + 1 > s.max_names:
+        ok_up &= ~(w[cands] <= 1e-9)  # a name not held needs a free place
+    k = sec_of[cands]
+    if len(hi):
+        sectors = data.S @ look
+        kk = np.maximum(k, 0)
+        ok_up &= (k < 0) | (sectors[kk] + d_up <= hi[kk] + 1e-12)
+    funded = d_up > room + 1e-12
+    c_up = 2 * d_up * sac + d_up * d_up * sgc
+    # a share given back
+    d_dn = -stc
+    rest = bc + d_dn
+    ok_dn = ~((rest < -1e-15) | ((0 < rest * V) & (rest * V < mt - 0.005)))
+    c_dn = 2 * d_dn * sac + d_dn * d_dn * sgc
+    return ((ok_up.tolist(), d_up.tolist(), funded.tolist(), c_up.tolist()),
+            (ok_dn.tolist(), d_dn.tolist(), c_dn.tolist()))
 
 
 def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
@@ -400,7 +611,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     whole, mt = s.whole_shares, float(s.min_trade)
     # each asset's lots, in lot order (one stable sort, not a scan of every lot per asset)
     order = np.argsort(data.lot_asset, kind="stable")
-    lot_of = np.split(order, np.searchsorted(data.lot_asset[order], np.arange(1, data.na)))
+    lot_of = _LotsOf(order, np.searchsorted(data.lot_asset[order], np.arange(1, data.na)))
     w_cap = data.w_cap
     # names whose weight is capped below 1 (must-sell, or a glide cap) are sold as the
     # restriction forces: rounded up, exempt from the minimum trade
@@ -456,7 +667,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     cash0 = data.cash0
     target_cash = s.cash_target
     step = px / V
-    sig_ii = data.tracking.diagonal()
+    sig_ii = _diagonal(data.tracking)
     hi = np.ones(len(data.sec_names))
     for sec, lim in st.sector_limits.items():
         if sec in data.sec_names:
@@ -467,25 +678,16 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
         if sec in sec_index:
             sec_of[i] = sec_index[sec]
 
-    def state_of(x: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        w = data.h + b - data.A @ x
-        a = data.M @ w - data.wt
-        return w, a, cash0 + float((data.A @ x).sum()) - float(b.sum())
+    cur: dict[str, np.ndarray] = {}  # of the last state_of: A @ x and the look-through M @ w
 
-    def buy_ok(i: int, dw: float, w: np.ndarray, look: np.ndarray, memo: dict) -> bool:
-        # ``memo``: the names held and the sector weights of ``w``, computed once for the
-        # candidate moves of one round (each call computed them again, ~6,000 a comparison)
-        if s.max_names is not None and w[i] <= 1e-9:
-            if "held" not in memo:
-                memo["held"] = int((w > 1e-9).sum())
-            if memo["held"] + 1 > s.max_names:
-                return False
-        k = sec_of[i]
-        if k < 0:
-            return True
-        if "sectors" not in memo:
-            memo["sectors"] = data.S @ look
-        return float(memo["sectors"][k]) + dw <= hi[k] + 1e-12
+    def state_of(x: np.ndarray, b: np.ndarray, ax: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
+        # ``ax``: ``A @ x`` when the caller has it (the same x: the same product)
+        ax = data.A @ x if ax is None else ax
+        w = data.h + b - ax
+        look = data.M @ w
+        cur["ax"], cur["look"] = ax, look
+        return w, look - data.wt, cash0 + float(ax.sum()) - float(b.sum())
 
     # 2b. sector limits: rounding sales down can leave a limited sector above its limit;
     # give back bought shares of the sector (least TE cost first), then sell whole
@@ -532,7 +734,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
     def keeps(x: np.ndarray) -> bool:
         # what step 2b and the added constraints ask of sales ``x`` (with the buys ``b``):
         # fund_cash's least-gain sales give back sales, which raises those names' weights
-        w = state_of(x, b)[0]
+        w = data.h + b - data.A @ x  # (state_of's w, without changing its ``cur``)
         if np.any((sec_load @ w > hi + 1e-12) & (hi < 1)):
             return False
         return data.user_ok is None or data.user_ok(x, b)
@@ -574,7 +776,7 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:
                 ok &= ~new_name
             if len(hi):
-                sec_w = data.S @ (data.M @ w)
+                sec_w = data.S @ cur["look"]
                 k = sec_of[cand]
                 ok &= (k < 0) | (sec_w[np.maximum(k, 0)] + d <= hi[np.maximum(k, 0)]
                                  + 1e-12)
@@ -589,29 +791,22 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 if best < 0:
                     break
             b[cand[best]] += d[best]
-            w, a, cash = state_of(x, b)
+            w, a, cash = state_of(x, b, cur["ax"])  # x is unchanged: the same A @ x
     # 5. TE cap: whole-share moves while they lower TE (buy / give back a share, sell
     # one more share of a lot being sold, or sell one share less)
     if s.te_cap is not None:
+        te2 = _MoveCost(data)  # the moves' TE^2 changes, their quadratic parts memoised
+        lot_asset_l = data.lot_asset.tolist()
+        limit = budget + 1e-12
         while data.te(a + data.wt) > s.te_cap:
-            sold_names = np.flatnonzero((data.A @ x > 0) & ~must)
+            ax = cur["ax"]  # A @ x of this round's x (state_of's)
+            sold_names = np.flatnonzero((ax > 0) & ~must)
             sa = data.tracking.sigma(a)
-            look = data.M @ w
-
-            def d_te2(dw: dict[int, float], sa: np.ndarray = sa) -> float:
-                dl = np.zeros(nm)
-                for i, d in dw.items():
-                    if i >= nm:
-                        dl += d * data.M[:, i].toarray().ravel()
-                    else:
-                        # d times the unit vector, added: only entry i changes (the others
-                        # add a signed zero to a value that is never -0.0)
-                        dl[i] += d
-                return 2 * float(dl @ sa) + float(dl @ data.tracking.sigma(dl))
+            look = cur["look"]  # M @ w
 
             # lots that can fund a purchase: more whole shares of lots of names being
             # sold, least gain first
-            selling = (data.A @ x > 0)[data.lot_asset] & (x < data.v) & ~(
+            selling = (ax > 0)[data.lot_asset] & (x < data.v) & ~(
                 data.locked_loss & (s.wash_sale_mode == "forbid"))
             pool = np.flatnonzero(selling)
             pool = pool[np.argsort(data.g_eff[pool], kind="stable")]
@@ -619,8 +814,9 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             # the pool's lots, shares left and prices as Python numbers, read once for
             # every candidate purchase of the round (the same doubles: the arithmetic
             # below gives the numpy scalars' results to the bit, without their overhead)
-            pool_rows = list(zip(pool.tolist(), have[pool].astype(int).tolist(),
-                                 lot_px[pool].tolist(), strict=True))
+            # (a lot without a whole share left never sells: n = min(left, ...) <= 0)
+            pool_rows = [row for row in zip(pool.tolist(), have[pool].astype(int).tolist(),
+                                            lot_px[pool].tolist(), strict=True) if row[1] > 0]
 
             def fund(need: float, pool_rows: list = pool_rows
                      ) -> list[tuple[str, int, float]] | None:
@@ -637,42 +833,52 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                     need -= d
                 if need > 1e-15:
                     return None
-                dx = np.zeros(data.nl)
-                for _, j, d in out:
-                    dx[j] = d
-                if np.any(data.brows @ (x + dx) > budget + 1e-12):
+                # x + dx, dx the sales out (each lot once): x where dx is 0, the same sums
+                idx = [j for _, j, _ in out]
+                y = x.copy()
+                y[idx] = x[idx] + np.array([d for _, _, d in out])
+                if (data.brows @ y > limit).any():
                     return None
                 return out
 
             moves: list[tuple[float, list[tuple[str, int, float]]]] = []
-            memo: dict = {}
-            for i in np.flatnonzero(allowed | (b > 0)) if whole else ():
-                for n in (1, -1):
-                    d = n * step[i]
-                    rest = b[i] + d
-                    if rest < -1e-15 or (n < 0 and 0 < rest * V < mt - 0.005):
-                        continue
-                    if n > 0 and b[i] <= 0:
-                        d = max(1, math.ceil((mt - 0.005) / px[i])) * step[i]
-                    if n > 0 and (not allowed[i] or not buy_ok(i, d, w, look, memo)):
-                        continue
-                    if n > 0 and d > cash - target_cash + 1e-12:
-                        extra = fund(d - (cash - target_cash))  # buy funded by sales
-                        if extra is None:
-                            continue
-                        dw = {int(i): d}
-                        for _, j, dx in extra:
-                            k = int(data.lot_asset[j])
-                            dw[k] = dw.get(k, 0.0) - dx
-                        moves.append((d_te2(dw), [("b", i, d), *extra]))
-                        continue
-                    moves.append((2 * d * sa[i] + d * d * sig_ii[i], [("b", i, d)]))
-            used = data.brows @ x  # (x is the same for every candidate below)
-            for j in np.flatnonzero((x > 0) & (x < data.v)):  # one share more
-                d = min(lot_px[j] / V, data.v[j] - x[j])
-                if np.any(used + data.brows[:, j] * d > budget + 1e-12):
-                    continue
-                moves.append((d_te2({int(data.lot_asset[j]): -d}), [("x", j, d)]))
+            room = cash - target_cash
+            best = 0.0  # the least cost of the moves so far (0: a move must lower TE)
+            cands = np.flatnonzero(allowed | (b > 0)) if whole else np.zeros(0, dtype=int)
+            # each candidate's share bought (n = 1) and given back (n = -1), in its order:
+            # the tests and costs of the one-name moves for all candidates at once, element
+            # by element the arithmetic of one candidate's (the same doubles)
+            up, dn = _buy_moves(data, s, cands, b, w, look, sa, sig_ii, step, px, allowed,
+                                sec_of, hi, room)
+            for i, ok_up, d_up, funded, c_up, ok_dn, d_dn, c_dn in zip(
+                    cands.tolist(), *up, *dn, strict=True):
+                if ok_up:
+                    if funded:
+                        extra = fund(d_up - room)  # buy funded by sales
+                        if extra is not None:
+                            dw = {i: d_up}
+                            for _, j, dx in extra:
+                                k = lot_asset_l[j]
+                                dw[k] = dw.get(k, 0.0) - dx
+                            cost = te2.pruned(dw, sa, best)
+                            if cost is not None:  # None: at least an earlier move's cost
+                                best = min(best, cost)
+                                moves.append((cost, [("b", i, d_up), *extra]))
+                    else:
+                        best = min(best, c_up)
+                        moves.append((c_up, [("b", i, d_up)]))
+                if ok_dn:
+                    best = min(best, c_dn)
+                    moves.append((c_dn, [("b", i, d_dn)]))
+            # one share more of a lot being sold (x is the same for every candidate: the
+            # budget test of all lots at once, element by element as one lot's test)
+            more = np.flatnonzero((x > 0) & (x < data.v))
+            d_more = np.minimum(lot_px[more] / V, data.v[more] - x[more])
+            fits = ~((data.brows @ x)[:, None] + data.brows[:, more] * d_more
+                     > limit[:, None]).any(axis=0)
+            for j, d in zip(more[fits].tolist(), d_more[fits].tolist(), strict=True):
+                moves.append((te2({lot_asset_l[j]: -d}, sa), [("x", j, d)]))
+            sec_w = sec_load @ w  # (w is the same for every name below)
             for i in sold_names:  # one share less (or none of the name's sale)
                 js = [j for j in lot_of[i] if x[j] > 0]
                 j = js[-1]
@@ -685,11 +891,11 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 for _, jj, d in change:
                     dx[jj] = d
                 freed = float(dx.sum())  # negative: less cash
-                if (np.any(data.brows @ (x + dx) > budget + 1e-12)
+                if ((data.brows @ (x + dx) > limit).any()
                         or cash + freed < target_cash - 1e-12
-                        or np.any(sec_load @ w - sec_load[:, i] * freed > hi + 1e-12)):
+                        or (sec_w - sec_load[:, i] * freed > hi + 1e-12).any()):
                     continue
-                moves.append((d_te2({int(i): -freed}), change))
+                moves.append((te2({int(i): -freed}, sa), change))
             moves = [m for m in moves if m[0] < 0]
             if not moves:
                 raise InfeasibleError(

@@ -102,6 +102,47 @@ class TrackingVariance:
         x = self.exposures
         return np.einsum("ij,jk,ik->i", x, self.factor_cov, x) + self.specific_var
 
+    def snapshot(self) -> TrackingVariance:
+        """A term with copies of this one's arrays (the arrays can be changed in place)."""
+        return TrackingVariance(np.array(self.exposures, copy=True),
+                                np.array(self.factor_cov, copy=True),
+                                np.array(self.specific_var, copy=True))
+
+    def same_values(self, other: TrackingVariance) -> bool:
+        """Whether ``other``'s arrays hold this term's values (dtypes and shapes too)."""
+        pairs = ((self.exposures, other.exposures), (self.factor_cov, other.factor_cov),
+                 (self.specific_var, other.specific_var))
+        return all(np.asarray(p).dtype == np.asarray(q).dtype and np.array_equal(p, q)
+                   for p, q in pairs)
+
+    def magnitudes(self) -> tuple[np.ndarray, float, float] | None:
+        """What bounds ``|a|' (|X| |F| |X'| + D) |a|``: the size of :meth:`value`'s sums.
+
+        ``|a|'|X||F||X'||a| <= ||F||_F (sum_i |a_i| ||X_i||)^2`` and
+        ``|a|' D |a| <= max D (sum_i |a_i|)^2``, and computing :meth:`value` (or
+        ``a @ sigma(a)``) errs by at most ~(number of terms) x 1.1e-16 times their sum:
+        :func:`pma_lab.optimize.rounding.round_trades` bounds a move's ``TE^2`` change
+        with it.
+
+        Returns
+        -------
+        tuple[np.ndarray, float, float] | None
+            ``(||X_i|| per name, ||F||_F, max D)``; ``None`` when ``Sigma`` is not
+            positive semidefinite (``F``'s least eigenvalue below ``-1e-9 ||F||_F`` or a
+            negative specific variance) or a number is not finite, so that ``value`` may
+            be negative beyond rounding.
+        """
+        x, f, d = (np.asarray(v, dtype=float)
+                   for v in (self.exposures, self.factor_cov, self.specific_var))
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(f))
+                and np.all(np.isfinite(d))):
+            return None
+        f_norm = float(np.linalg.norm(f))
+        if float(d.min(initial=0.0)) < 0 or float(
+                np.linalg.eigvalsh((f + f.T) / 2).min(initial=0.0)) < -1e-9 * f_norm:
+            return None
+        return np.linalg.norm(x, axis=1), f_norm, float(d.max(initial=0.0))
+
     def covariance(self, rows: Any = slice(None)) -> np.ndarray:  # noqa: ANN401 - an index
         """The full covariance ``Sigma`` of some names (``rows``; small problems, checks)."""
         x = self.exposures[rows]
