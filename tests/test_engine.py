@@ -250,3 +250,26 @@ def test_a_retirement_or_unknown_account_is_refused_for_a_rebalance_or_frontier(
         problem_for_client(setup, ira)
     with pytest.raises(SettingsError, match="not an account of the profile.*pass one of"):
         problem_for_client(setup, "no-such-account")
+
+
+def test_account_state_for_reads_the_fund_table_once_per_setup(monkeypatch):
+    """Session 21: each transition step's state read (copied) the packaged fund table
+    again; it is read once per setup and market."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import account_state_for, prepare
+    from pma_lab.paths import clients_dir
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    calls = []
+    real = type(setup.market).etf_info
+
+    def counted(self):
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(type(setup.market), "etf_info", counted)
+    acc = setup.taxable_accounts()[0]
+    a = account_state_for(setup, acc)
+    b = account_state_for(setup, acc, cash=1_000.0)
+    assert len(calls) == 1
+    assert a.lookthrough.tobytes() == b.lookthrough.tobytes()
