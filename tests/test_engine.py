@@ -269,3 +269,26 @@ def test_a_partial_risk_model_names_the_proxy_it_leaves(retiree):
     assert s.benchmark.label == s.benchmark.name  # not "S&P 500"
     # the packaged model covers the whole proxy: its name is unchanged
     assert prepare(retiree).benchmark.name == "S&P 500 proxy"
+
+
+def test_account_state_for_reads_the_fund_table_once_per_setup(monkeypatch):
+    """Session 21: each transition step's state read (copied) the packaged fund table
+    again; it is read once per setup and market."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import account_state_for, prepare
+    from pma_lab.paths import clients_dir
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    calls = []
+    real = type(setup.market).etf_info
+
+    def counted(self):
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(type(setup.market), "etf_info", counted)
+    acc = setup.taxable_accounts()[0]
+    a = account_state_for(setup, acc)
+    b = account_state_for(setup, acc, cash=1_000.0)
+    assert len(calls) == 1
+    assert a.lookthrough.tobytes() == b.lookthrough.tobytes()

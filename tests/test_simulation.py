@@ -787,3 +787,56 @@ def test_a_year_the_forced_sales_alone_take_over_the_budget_says_by_how_much():
                 f"{fmt_usd(net - 5_000)} over: the sales your restrictions force that year (made "
                 "whatever the tax) alone realise more than the budget allows") in notes, notes
     assert "2029:" not in notes  # the glide is over: within the budget
+
+
+def _frames_equal(a, b) -> None:
+    assert a.lot_trades.equals(b.lot_trades)
+    assert a.trades.equals(b.trades)
+    assert a.decisions.equals(b.decisions)
+    assert a.weights.equals(b.weights)
+    assert a.checks.equals(b.checks)
+    skip = {"seconds", "solver_seconds", "build_seconds"}
+    assert {k: v for k, v in dict(a.summary).items() if k not in skip} == \
+        {k: v for k, v in dict(b.summary).items() if k not in skip}
+
+
+def test_a_state_differing_in_names_left_as_they_are_rebases_the_problem(young):
+    """Session 21: a household's first step is solved again with names not bought or not
+    sold (household.without_pairs), each a state differing from the step's in ``no_buy``
+    / ``no_sell`` alone, which set Parameters only; each built and compiled its problem
+    anew. The stored problem is now rebased on it (RebalanceProblem.rebase): the same
+    trades, decisions, checks and figures as a fresh build's, to the bit."""
+    st, base, managed = _step0(young)
+    store = StepProblems()
+    p1, _ = store.take(young, st, base, managed)
+    first = p1.solve()
+    store.give_back(p1)
+    bought = [t for t in first.trades.ticker[first.trades.side == "buy"]][:2]
+    sold = [t for t in first.trades.ticker[first.trades.side == "sell"]][:1]
+    assert bought and sold
+    st2 = replace(st, no_buy=st.no_buy | frozenset(bought),
+                  no_sell=st.no_sell | frozenset(sold))
+    p2, built = store.take(young, st2, base, managed)
+    assert p2 is p1 and not built and store.rebased == 1 and p2.state is st2
+    fresh, _ = StepProblems(reuse=False).take(young, st2, base, managed)
+    again, ref = p2.solve(), fresh.solve()
+    _frames_equal(again, ref)
+    assert not set(bought) & set(again.trades.ticker[again.trades.side == "buy"])
+    assert not set(sold) & set(again.lot_trades.ticker)
+    store.give_back(p2)
+    # and back to the step's own state: the first answer again
+    p3, _ = store.take(young, st, base, managed)
+    assert p3 is p1 and store.rebased == 2
+    _frames_equal(p3.solve(), first)
+
+
+def test_rebase_refuses_a_state_that_differs_in_more_than_names_left_as_they_are(young):
+    st, base, managed = _step0(young)
+    p, _ = StepProblems(reuse=False).take(young, st, base, managed)
+    with pytest.raises(SettingsError, match="differs from the problem's in more than"):
+        p.rebase(replace(st, cash=st.cash + 1.0))
+    with pytest.raises(SettingsError, match="pass an AccountState"):
+        p.rebase("state")
+    p.add_constraint(lambda q: q.w[0] <= 1.0, name="cap")
+    with pytest.raises(SettingsError, match="added constraints"):
+        p.rebase(replace(st, no_buy=st.no_buy | {"AAPL"}))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -373,3 +374,70 @@ def test_a_states_identity_groups_are_its_own_and_the_tables():
     with pytest.raises(DataError, match="no price .* for CCC"):
         state.account_state(led, "T", DAY, px.drop("CCC"), rm, TARGET, TAX,
                             sectors=SECTORS, etf_info=ETF, benchmark=BENCH)
+
+
+def test_states_holding_the_same_funds_share_one_read_only_lookthrough_and_its_sparse_form():
+    """Session 21: every state built its dense look-through (n x n, the model's identity
+    and the funds' columns) and every step's problem and TE before the trade made its
+    sparse form again (~2-4 CPU-ms a state on a 500-name model). States of one alignment
+    holding the same funds now share one read-only matrix and one sparse form, equal to
+    the bit to what was built before; another fund set is another matrix."""
+    import scipy.sparse as sp
+    from test_rebalance import BENCH, DAY, SECTORS, TARGET, TAX, ledger, model
+
+    px = pd.Series({"AAA": 100.0, "BBB": 50.0, "CCC": 20.0, "DDD": 40.0, "SPY": 500.0})
+    led = ledger([("T", "AAA", 10, 900, "2018-01-02"), ("T", "SPY", 4, 1500, "2019-03-04")])
+    rm = model()
+    tracker = pd.DataFrame({"ticker": ["SPY"], "category": ["sp500_tracker"],
+                            "gics_sector": [None]})
+    a, b = (state.account_state(led, "T", DAY, px, rm, TARGET, TAX, sectors=SECTORS,
+                                etf_info=tracker, benchmark=BENCH, cash=c)
+            for c in (0.0, 100.0))
+    assert a.lookthrough is b.lookthrough
+    assert not a.lookthrough.flags.writeable
+    fresh = np.zeros((4, 5))
+    fresh[np.arange(4), np.arange(4)] = 1.0
+    fresh[:, 4] = state._lookthrough("SPY", list(rm.tickers), BENCH, tracker, SECTORS)
+    assert a.lookthrough.tobytes() == fresh.tobytes()
+    m = state.lookthrough_matrix(a)
+    assert state.lookthrough_matrix(b) is m
+    ref = sp.csr_matrix(fresh)
+    for attr in ("data", "indices", "indptr"):
+        assert getattr(m, attr).tobytes() == getattr(ref, attr).tobytes()
+    # no fund held: the identity, its own matrix
+    only = state.account_state(ledger([("T", "AAA", 10, 900, "2018-01-02")]), "T", DAY, px,
+                               rm, TARGET, TAX, sectors=SECTORS, etf_info=tracker,
+                               benchmark=BENCH)
+    assert only.lookthrough.tobytes() == np.eye(4).tobytes()
+    # a state made by hand with a writeable look-through: its matrix is read each time
+    own = np.eye(4)
+    hand = dataclasses.replace(only, lookthrough=own)
+    assert (state.lookthrough_matrix(hand) != sp.csr_matrix(own)).nnz == 0
+    own[0, 1] = 0.5
+    assert state.lookthrough_matrix(hand)[0, 1] == 0.5
+
+
+def test_the_states_prices_are_the_reindexed_prices_found_by_positions_kept_per_index():
+    """Session 21: a state's prices (``prices.reindex(assets).astype(float)``, ~6 % of a
+    state) are taken by the assets' positions in the prices' index, looked up once per
+    index object (a transition's steps share one): the same values (NaN for an asset
+    without a price), index and name; an index with repeated labels or non-numeric
+    prices goes through pandas as before."""
+    from test_rebalance import BENCH, SECTORS, TARGET, model
+
+    rm = model()
+    al = state._aligned(rm, TARGET, SECTORS, ("SPY",), BENCH)
+    index = pd.Index(["DDD", "SPY", "AAA", "ZZZ", "CCC"])
+    for values in ([40.0, 500.0, 100.0, 1.0, 20.0], [40, 500, 100, 1, 20]):
+        px = pd.Series(values, index=index, name=pd.Timestamp("2024-03-28"))
+        got = state._prices_of(al, px)
+        ref = px.reindex(al.assets).astype(float)
+        pd.testing.assert_series_equal(got, ref)
+        assert np.isnan(got["BBB"]) and got.name == px.name
+    assert len(al.positions) == 1 and al.positions[id(index)][0] is index
+    twice = pd.Series([1.0, 2.0], index=["AAA", "AAA"])
+    with pytest.raises(ValueError, match="duplicate"):
+        state._prices_of(al, twice)
+    text = pd.Series(["1", "2"], index=["AAA", "BBB"], dtype=object)
+    pd.testing.assert_series_equal(state._prices_of(al, text),
+                                   text.reindex(al.assets).astype(float))

@@ -454,6 +454,21 @@ class _HeldRules:
         return cls(frozenset(must), glide, frozenset(no_buy), today)
 
 
+def _etf_info(setup: ClientSetup) -> pd.DataFrame:
+    """``setup.market.etf_info()``, read once per setup and market (not to be changed).
+
+    :func:`account_state_for` reads the fund table at every step of a transition (a copy
+    of the packaged table each time); the state only reads it. Kept beside the setup's
+    frozen fields with the market it came from (a setup given another market by
+    :func:`dataclasses.replace` has no cache: it reads its own).
+    """
+    got = setup.__dict__.get("_etf_info")
+    if got is None or got[0] is not setup.market:
+        got = (setup.market, setup.market.etf_info())
+        object.__setattr__(setup, "_etf_info", got)
+    return got[1]
+
+
 def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | None = None,
                       as_of: dt.date | None = None, prices: pd.Series | None = None,
                       cash: float | None = None, contribution: float = 0.0,
@@ -509,7 +524,7 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
     return account_state(led, account_id, day,
                          setup.prices if prices is None else prices, rm,
                          setup.target.weights, prof.tax, cash=cash, contribution=contribution,
-                         sectors=setup.sectors, etf_info=setup.market.etf_info(),
+                         sectors=setup.sectors, etf_info=_etf_info(setup),
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
                          sector_limits=dict(r.sector_max_weight), no_sell=no_sell,

@@ -46,7 +46,7 @@ from pma_lab.optimize.constraints import (
     WeightCaps,
     standard_constraints,
 )
-from pma_lab.optimize.state import lot_columns
+from pma_lab.optimize.state import lookthrough_matrix, lot_columns
 from pma_lab.optimize.terms import TaxTerm, TrackingVariance, TradingCost, lot_rates
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     p.A = A
     p.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
     p.h = A @ p.v
-    M = sp.csr_matrix(st.lookthrough)  # identity plus dense fund columns
+    M = lookthrough_matrix(st)  # identity plus dense fund columns (kept with the state)
     p.M = M
     p.wt, p.sec_names, p.S = _model_pieces(risk, p.model, target, st.sectors)
     p.soon = np.zeros(nl)

@@ -134,7 +134,7 @@ from pma_lab.optimize.relax_dual import RelaxDual
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
-from pma_lab.optimize.state import AccountState, account_state
+from pma_lab.optimize.state import AccountState, _same_state, account_state
 from pma_lab.optimize.strategies import strategy
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
@@ -495,6 +495,48 @@ class RebalanceProblem:
             memo["sector_hi"] = sector_caps(self)
         set_value(P["sector_hi"], memo["sector_hi"])
         self._set_caps(buy, lot_cap, w_cap)
+
+    REBASE_FIELDS = ("no_buy", "no_sell")
+    """The account state's fields :meth:`rebase` may change (they set Parameters only)."""
+
+    def rebase(self, state: AccountState) -> None:
+        """Take ``state``: this problem's own but for the names not bought or not sold.
+
+        Those names only set the buy and sell caps (Parameters' values,
+        :func:`~pma_lab.optimize.limits.base_caps`), so the compiled problem is kept and
+        the limits the state makes are made again (:meth:`update`), as a new build of
+        ``state`` makes them; the next solves start from new solver objects
+        (:meth:`forget_solvers`). A household's first step solved again with names left
+        as they are (:func:`pma_lab.plan.household.without_pairs`) built and compiled
+        its problem anew each time (issue 16).
+
+        Raises
+        ------
+        SettingsError
+            When ``state`` differs from the problem's in another field than
+            :attr:`REBASE_FIELDS` (numbers to the bit), or the problem has added
+            constraints; build a new problem for it.
+        """
+        if not isinstance(state, AccountState):
+            raise SettingsError(f"RebalanceProblem.rebase({type(state).__name__}): pass an "
+                                "AccountState")
+        if self._user:
+            raise SettingsError("RebalanceProblem.rebase: a problem with added constraints "
+                                "(add_constraint) is built for its state; build a new one")
+        if not _same_state(self.state, state, self.REBASE_FIELDS):
+            raise SettingsError("RebalanceProblem.rebase: the state differs from the "
+                                "problem's in more than the names not bought or not sold "
+                                f"({', '.join(self.REBASE_FIELDS)}); build a new "
+                                "RebalanceProblem for it")
+        if self._lookahead is not None:  # the forked copy solves the old state
+            self._lookahead.close()
+            self._lookahead = None
+        self.state = state
+        self._limits_memo.clear()
+        self._exact_solved = None
+        self._tie_base = None
+        self.forget_solvers()
+        self.update(self.settings)
 
     def forget_solvers(self) -> None:
         """Start the next solves from new solver objects, as a newly built problem would.

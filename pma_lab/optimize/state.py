@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from pma_lab.errors import DataError
 from pma_lab.portfolio.risk import RiskModel
@@ -24,7 +25,7 @@ from pma_lab.tax.ledger import Ledger, Lot
 from pma_lab.tax.liability import TaxProfile
 
 __all__ = ["AccountState", "LotColumns", "account_state", "least_gain_order",
-           "lot_columns"]
+           "lookthrough_matrix", "lot_columns"]
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,10 @@ class _Aligned:
     # each fund's look-through column under this benchmark and these sectors, by the fund
     # table's row for it (:func:`_fund_column`)
     columns: dict = field(default_factory=dict, compare=False, repr=False)
+    # the look-through matrices built from those columns (:func:`_look_matrix`)
+    matrices: dict = field(default_factory=dict, compare=False, repr=False)
+    # the positions of ``assets`` in a prices index (:func:`_prices_of`), by the index
+    positions: dict = field(default_factory=dict, compare=False, repr=False)
     # the model names the target holds (weight > 0), and each asset's wash-sale identity
     # group by identity table (:func:`_groups`), kept for the next state
     in_target: frozenset = field(default=frozenset(), compare=False, repr=False)
@@ -299,6 +304,96 @@ def _fund_column(aligned: _Aligned, asset: str, model: list[str], benchmark: pd.
         col.flags.writeable = False
         aligned.columns[key] = col
     return col
+
+
+class _LookMatrix:
+    """An account state's look-through matrix, dense and (built on first use) sparse.
+
+    Shared by the states of one alignment holding the same funds (:func:`_look_matrix`);
+    the dense array is read-only.
+    """
+
+    __slots__ = ("dense", "_csr")
+
+    def __init__(self, dense: np.ndarray) -> None:
+        self.dense = dense
+        self._csr: sp.csr_matrix | None = None
+
+    def csr(self) -> sp.csr_matrix:
+        """``sp.csr_matrix(self.dense)``, built once (the same matrix, to the bit)."""
+        got = self._csr
+        if got is None:
+            got = self._csr = sp.csr_matrix(self.dense)
+        return got
+
+
+def _look_matrix(aligned: _Aligned, columns: list[np.ndarray], n_model: int) -> _LookMatrix:
+    """The look-through matrix: the model's identity, then each fund's column.
+
+    Kept with ``aligned`` by the columns (each kept there too, :func:`_fund_column`): a
+    transition's states holding the same funds share one read-only matrix and its sparse
+    form, which the step's problem (``M``) and its TE before the trade read. Building the
+    dense ``n x n`` matrix and its sparse form anew at every state cost ~2-4 CPU-ms a
+    state on a 500-name model.
+    """
+    key = tuple(id(c) for c in columns)
+    got = aligned.matrices.get(key)
+    if got is not None and all(a is b for a, b in zip(got[0], columns, strict=True)):
+        return got[1]
+    look = np.zeros((n_model, n_model + len(columns)))
+    look[np.arange(n_model), np.arange(n_model)] = 1.0
+    for k, col in enumerate(columns):
+        look[:, n_model + k] = col
+    look.flags.writeable = False
+    got = (tuple(columns), _LookMatrix(look))
+    if not any(c.flags.writeable for c in columns):  # each column kept with ``aligned``
+        aligned.matrices[key] = got
+    return got[1]
+
+
+def _prices_of(aligned: _Aligned, prices: pd.Series) -> pd.Series:
+    """``prices.reindex(aligned.assets).astype(float)``, by positions kept per index.
+
+    A transition's steps take their prices from one table (each step's row has the same
+    index object), so the assets' positions in it are looked up once (kept with
+    ``aligned``, holding the index: pandas indexes are immutable); the same values (NaN
+    for an asset without a price), index and name. An index with repeated labels goes
+    through pandas, which refuses it as before (and so do an empty or non-numeric one).
+    """
+    index = prices.index
+    if not len(index) or not isinstance(prices.dtype, np.dtype) or \
+            prices.dtype.kind not in "fiu" or not index.is_unique:
+        return prices.reindex(aligned.assets).astype(float)
+    got = aligned.positions.get(id(index))
+    if got is None or got[0] is not index:
+        pos = index.get_indexer(aligned.assets)
+        got = (index, pos, bool((pos < 0).any()))
+        if len(aligned.positions) >= 8:
+            aligned.positions.clear()
+        aligned.positions[id(index)] = got
+    _, pos, missing = got
+    values = prices.to_numpy()
+    out = values[pos].astype(float)  # a new array (fancy indexing copies)
+    if missing:
+        out[pos < 0] = np.nan
+    return pd.Series(out, index=aligned.assets, name=prices.name, copy=False)
+
+
+def lookthrough_matrix(state: AccountState) -> sp.csr_matrix:
+    """``sp.csr_matrix(state.lookthrough)``, kept with the state (shared with its alignment).
+
+    A state :func:`account_state` made shares it with the states of the same alignment and
+    funds; any other state (made by hand, or by :func:`dataclasses.replace`) gets its own,
+    made on first use. A look-through changed in place (a writeable array) is read again.
+    """
+    look = state.lookthrough
+    if look.flags.writeable:
+        return sp.csr_matrix(look)
+    got = state.__dict__.get("_look")
+    if got is None or got.dense is not look:
+        got = _LookMatrix(look)
+        object.__setattr__(state, "_look", got)
+    return got.csr()
 
 
 def _lookthrough(asset: str, model: list[str], benchmark: pd.Series | None,
@@ -470,13 +565,10 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     mset = set(model)
     funds = [t for t in held if t not in mset]
     assets = model + funds
-    look = np.zeros((len(model), len(assets)))
-    look[np.arange(len(model)), np.arange(len(model))] = 1.0
     aligned = _aligned(risk, target, sectors, tuple(funds), benchmark if funds else None)
-    for k, f in enumerate(funds):
-        look[:, len(model) + k] = _fund_column(aligned, f, model, benchmark, etf_info,
-                                               sectors)
-    px = prices.reindex(aligned.assets).astype(float)
+    look = _look_matrix(aligned, [_fund_column(aligned, f, model, benchmark, etf_info,
+                                               sectors) for f in funds], len(model))
+    px = _prices_of(aligned, prices)
     # arrays, not a Series lookup per name (those were ~5 % of a transition step); the
     # target's names kept with the alignment
     need = set(held) | aligned.in_target
@@ -502,7 +594,7 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         "give it lots or a positive cash balance (a withdrawal larger "
                         "than the account cannot be raised: withdraw less)")
     st = AccountState(account_id, as_of, value, cash, contribution, tuple(assets),
-                      len(model), lots_df, look, px, aligned.sectors.copy(deep=False),
+                      len(model), lots_df, look.dense, px, aligned.sectors.copy(deep=False),
                       frozenset(no_buy), frozenset(must_sell), frozenset(hold_no_add),
                       wash_buy, wash_loss, ytd_st, ytd_lt, tax, dict(sector_limits or {}),
                       _groups(aligned, assets, ledger.identity), frozenset(no_sell),
@@ -511,6 +603,43 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                        for t, n in (max_shares or {}).items() if t in px.index})
     if columns is not None:
         _keep_columns(st, *columns)
-    # the assets' index (a cache beside the frozen fields, as the lots' columns)
+    # the assets' index and the look-through's sparse form (caches beside the frozen
+    # fields, as the lots' columns)
     object.__setattr__(st, "_asset_index", aligned.assets)
+    object.__setattr__(st, "_look", look)
     return st
+
+
+def _same_value(a: object, b: object) -> bool:
+    """Whether two of an account state's fields are the same, to the bit for numbers."""
+    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+        return (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
+                and list(a.columns) == list(b.columns) and _same_value(a.index, b.index)
+                and all(_same_value(a[c], b[c]) for c in a.columns))
+    if isinstance(a, pd.Series | pd.Index) or isinstance(b, pd.Series | pd.Index):
+        if type(a) is not type(b) or len(a) != len(b):
+            return False
+        if isinstance(a, pd.Series) and not _same_value(a.index, b.index):
+            return False
+        return _same_value(a.to_numpy(), b.to_numpy())
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
+                and a.dtype == b.dtype and a.shape == b.shape):
+            return False
+        if a.dtype.kind in "biufc":
+            return a.tobytes() == b.tobytes()
+        return a.tolist() == b.tolist()
+    if isinstance(a, float) or isinstance(b, float):
+        return type(a) is type(b) and np.float64(a).tobytes() == np.float64(b).tobytes()
+    return type(a) is type(b) and a == b
+
+
+def _same_state(a: AccountState, b: AccountState, but: tuple[str, ...] = ()) -> bool:
+    """Whether two account states are the same in every field (numbers to the bit).
+
+    ``but``: fields left out of the comparison. A field holding the same object in both
+    is the same.
+    """
+    return all(getattr(a, f.name) is getattr(b, f.name)
+               or _same_value(getattr(a, f.name), getattr(b, f.name))
+               for f in fields(AccountState) if f.name not in but)

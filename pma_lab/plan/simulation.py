@@ -20,7 +20,6 @@ its optimum (:func:`_solve_trades_nothing`, "no trade": the same figures as the 
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -34,7 +33,6 @@ from typing import NoReturn
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from pma_lab.accounts import account_name
 from pma_lab.blas import one_thread
@@ -66,6 +64,7 @@ from pma_lab.optimize.rebalance import (
 )
 from pma_lab.optimize.result import ledger_checked
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
+from pma_lab.optimize.state import _same_state, _same_value, lookthrough_matrix
 from pma_lab.optimize.terms import lot_rates
 from pma_lab.plan import withdrawal
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
@@ -474,7 +473,7 @@ def _look(st: AccountState, h: np.ndarray) -> np.ndarray:
     """
     if len(st.assets) == st.n_model:
         return h + 0.0
-    return sp.csr_matrix(st.lookthrough) @ h
+    return lookthrough_matrix(st) @ h
 
 
 @dataclass(frozen=True)
@@ -1499,36 +1498,6 @@ def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
     return prob
 
 
-def _same_value(a: object, b: object) -> bool:
-    """Whether two of an account state's fields are the same, to the bit for numbers."""
-    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
-        return (isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame)
-                and list(a.columns) == list(b.columns) and _same_value(a.index, b.index)
-                and all(_same_value(a[c], b[c]) for c in a.columns))
-    if isinstance(a, pd.Series | pd.Index) or isinstance(b, pd.Series | pd.Index):
-        if type(a) is not type(b) or len(a) != len(b):
-            return False
-        if isinstance(a, pd.Series) and not _same_value(a.index, b.index):
-            return False
-        return _same_value(a.to_numpy(), b.to_numpy())
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)
-                and a.dtype == b.dtype and a.shape == b.shape):
-            return False
-        if a.dtype.kind in "biufc":
-            return a.tobytes() == b.tobytes()
-        return a.tolist() == b.tolist()
-    if isinstance(a, float) or isinstance(b, float):
-        return type(a) is type(b) and np.float64(a).tobytes() == np.float64(b).tobytes()
-    return type(a) is type(b) and a == b
-
-
-def _same_state(a: AccountState, b: AccountState) -> bool:
-    """Whether two account states are the same in every field (numbers to the bit)."""
-    return all(_same_value(getattr(a, f.name), getattr(b, f.name))
-               for f in dataclasses.fields(AccountState))
-
-
 class StepProblems:
     """The compiled step problems of one comparison, shared by its plans (issue 16).
 
@@ -1568,6 +1537,9 @@ class StepProblems:
         self._lock = threading.Lock()
         self.built = 0  # problems built
         self.reused = 0  # steps that solved a problem built for another plan
+        # of those, steps whose state differed in names not bought or not sold
+        # (RebalanceProblem.rebase)
+        self.rebased = 0
 
     @staticmethod
     def _key(st: AccountState, base: RebalanceSettings) -> tuple:
@@ -1587,22 +1559,37 @@ class StepProblems:
             return _step_problem(setup, st, base, None, managed), True
         key = self._key(st, base)
         with self._lock:
-            for i, (k, su, s0, prob) in enumerate(self._store):
-                if k == key and su is setup and _same_state(s0, st):
-                    del self._store[i]
-                    self._taken[id(prob)] = (k, su, s0)
-                    self.reused += 1
-                    break
-            else:
-                prob = None
+            # the same state; else the same but for names not bought or not sold (a
+            # household's first step solved again around its pairs): rebased
+            at, rebase = self._find(key, setup, st), False
+            if at is None:
+                at, rebase = self._find(key, setup, st, RebalanceProblem.REBASE_FIELDS), True
+            prob = None
+            if at is not None:
+                k, su, s0, prob = self._store.pop(at)
+                self._taken[id(prob)] = (k, su, st if rebase else s0)
+                self.reused += 1
+                self.rebased += rebase
         if prob is not None:
-            prob.forget_solvers()
+            if rebase:
+                prob.rebase(st)
+            else:
+                prob.forget_solvers()
             return prob, False
         prob = _step_problem(setup, st, base, None, managed)
         with self._lock:
             self._taken[id(prob)] = (key, setup, st)
             self.built += 1
         return prob, True
+
+    def _find(self, key: tuple, setup: ClientSetup, st: AccountState,
+              but: tuple[str, ...] = ()) -> int | None:
+        """The position in the store of a problem for ``st`` (``but``: fields that may differ)."""
+        for i, (k, su, s0, prob) in enumerate(self._store):
+            if k == key and su is setup and not (but and prob._user) and \
+                    _same_state(s0, st, but):
+                return i
+        return None
 
     def give_back(self, prob: RebalanceProblem) -> None:
         """Return a problem taken with :meth:`take` for other plans to solve."""
