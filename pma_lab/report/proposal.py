@@ -41,7 +41,7 @@ import threading
 import time
 import tomllib
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -290,29 +290,45 @@ class ReportTable:
             out[c] = [f(v) for v in self.frame[c]]
         return out
 
-    def _repr_html_(self, txt: pd.DataFrame | None = None) -> str:
-        """The table as HTML; ``txt`` is :meth:`formatted` when the caller has it."""
+    def _cells(self) -> _Cells:
+        """:meth:`formatted`'s columns as lists of text, without building its frame.
+
+        What the HTML and the plain text read (a proposal shows ~30 tables: the formatted
+        frame's string columns cost more to build and to read back than the formatting).
+        """
+        frame = self.frame
+        cols = []
+        for c in frame.columns:
+            f = _FORMATTERS[self.formats.get(c, "text")]
+            values = frame[c]._values
+            # a numpy column iterates as its .item()s, which is what tolist() gives
+            cols.append([f(v) for v in (values.tolist() if isinstance(values, np.ndarray)
+                                        else values)])
+        return _Cells(list(frame.columns), cols)
+
+    def _repr_html_(self, txt: _Cells | None = None) -> str:
+        """The table as HTML; ``txt`` is :meth:`_cells` when the caller has it."""
         e = html.escape
         cap = f"<caption>{escape_text(self.caption)}</caption>" if self.caption else ""
         if self.frame.empty:
             return (f'<div class="pma-table-wrap"><p class="pma-empty">'
                     f'{e(self.caption + ": " if self.caption else "")}{e(self.empty)}</p></div>')
-        txt = self.formatted() if txt is None else txt
+        txt = self._cells() if txt is None else txt
         if self.key_value:
             rows = "".join(f'<tr><th scope="row">{escape_text(str(k))}</th>'
                            f"<td>{escape_text(v)}</td></tr>"
-                           for k, v in zip(txt.iloc[:, 0], txt.iloc[:, 1], strict=True))
+                           for k, v in zip(txt.columns[0], txt.columns[1], strict=True))
             return (f'<div class="pma-table-wrap"><table class="pma-table pma-kv">{cap}'
                     f"<tbody>{rows}</tbody></table></div>")
         cls = [' class="num"' if self.formats.get(c, "text") in _NUMERIC or c in self.right
-               else ' class="wrap"' if c in self.wrap else "" for c in txt.columns]
+               else ' class="wrap"' if c in self.wrap else "" for c in txt.names]
         head = "".join(f'<th{k} scope="col">{e(str(self.headers.get(c, c)))}</th>'
-                       for c, k in zip(txt.columns, cls, strict=True))
+                       for c, k in zip(txt.names, cls, strict=True))
         mine = set(self.highlight)
         rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
                 + "".join(f"<td{k}>{escape_text(v)}</td>"
                           for v, k in zip(row, cls, strict=True))
-                + "</tr>" for i, row in enumerate(txt.itertuples(index=False, name=None))]
+                + "</tr>" for i, row in enumerate(zip(*txt.columns, strict=True))]
         n = len(rows)
         if n <= _SHORT_TABLE:  # printed whole on one page, never split
             wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
@@ -329,15 +345,21 @@ class ReportTable:
     def __repr__(self) -> str:
         return self._text(None)
 
-    def _text(self, txt: pd.DataFrame | None) -> str:
-        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it.
+    def _text(self, txt: _Cells | None) -> str:
+        """The table as plain text; ``txt`` is :meth:`_cells` when the caller has it.
 
         A :attr:`wrap` column's long text reads whole on lines of at most
         :data:`TEXT_WIDTH` characters within its column (:func:`_plain_text`).
         """
-        text = (_plain_text((self.formatted() if txt is None else txt).rename(
-            columns=dict(self.headers)), tuple(self.headers.get(c, c) for c in self.wrap))
-            if len(self.frame) else self.empty)
+        if len(self.frame):
+            txt = self._cells() if txt is None else txt
+            headers = dict(self.headers)
+            text = _plain_text_columns(
+                [headers.get(c, c) for c in txt.names], txt.columns,
+                tuple(self.headers.get(c, c) for c in self.wrap),
+                lambda: self.formatted().rename(columns=headers))
+        else:
+            text = self.empty
         text = f"{text}\n{self.note}" if self.note else text
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -350,12 +372,23 @@ class ReportTable:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         # the cells are formatted once for both views (a proposal displays ~30 tables)
-        txt = self.formatted() if len(self.frame) else None
+        txt = self._cells() if len(self.frame) else None
         b = {"text/html": self._repr_html_(txt), "text/plain": self._text(txt)}
         if self.machine:
             b[TABLE_MIMETYPE] = {"name": self.name, "columns": list(map(str, self.frame)),
                                  "rows": self.records()}
         return b
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """A table's cells formatted as text (:meth:`ReportTable._cells`).
+
+    The column names, and a list of text per column.
+    """
+
+    names: list
+    columns: list[list[str]]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -389,23 +422,34 @@ def _plain_text(txt: pd.DataFrame, wrap: Sequence[str] = ()) -> str:
     Apple Inc.    $1
      Microsoft   $12
     """
-    columns = [[str(c), *v] for c, v in zip(txt.columns, txt.to_numpy(dtype=object).T.tolist(),
-                                            strict=True)]
+    return _plain_text_columns(list(txt.columns), txt.to_numpy(dtype=object).T.tolist(),
+                               wrap, lambda: txt)
+
+
+def _plain_text_columns(names: Sequence[object], cells: Sequence[Sequence[object]],
+                        wrap: Sequence[str], frame: Callable[[], pd.DataFrame]) -> str:
+    """:func:`_plain_text` of the frame whose column ``names`` hold ``cells``.
+
+    ``cells`` is a list of values per column; ``frame()`` builds that frame for pandas' own
+    formatting when it is needed.
+    """
+    columns = [[str(c), *v] for c, v in zip(names, cells, strict=True)]
+    n_rows = len(columns[0]) - 1 if columns else None
     long = [i > 0 and str(c) in wrap and any(type(v) is str and len(v) > TEXT_WIDTH
                                              for v in col[1:])
-            for i, (c, col) in enumerate(zip(txt.columns, columns, strict=True))]
+            for i, (c, col) in enumerate(zip(names, columns, strict=True))]
     if any(long):  # the long text on lines of its own (a newline in it is a space)
         columns = [[col[0], *(textwrap.wrap(v, TEXT_WIDTH, break_long_words=False,
                                             break_on_hyphens=False) or [""]
                               if type(v) is str else [v] for v in col[1:])] if w else col
                    for col, w in zip(columns, long, strict=True)]
-    if not len(txt) or not columns or not all(
+    if not n_rows or not all(
             type(v) is str and not _CONTROL.search(v) for col, w in zip(columns, long,
                                                                        strict=True)
             for v in (col[:1] + [x for c in col[1:] for x in c] if w else col)):
         with pd.option_context("display.max_rows", 40, "display.width", 140,
                                "display.max_colwidth", None):
-            return txt.to_string(index=False)
+            return frame().to_string(index=False)
     if not any(long):
         padded = []
         for col in columns:
