@@ -2506,7 +2506,7 @@ def _account_weights(setup, values: pd.Series) -> pd.Series:
     w = values / total
     model = set(setup.risk.tickers)
     funds = [t for t in w.index if t not in model and t != "CASH"]
-    out = w[w.index.isin(model)]
+    out = w[np.array([t in model for t in w.index], dtype=bool)]  # isin: per model name
     if funds:
         comp = fund_composition(funds, setup.benchmark.weights, setup.sectors,
                                 setup.market.etf_info())
@@ -2565,6 +2565,24 @@ def sector_table(setup, trades) -> ReportTable:
                        f"({STOCK_WEIGHTS})")
 
 
+def _model_weights(risk, w: pd.Series) -> np.ndarray:
+    """``risk.align(w.reindex(risk.tickers).fillna(0.0))`` in one pass over ``w``.
+
+    The weights of the risk model's names in model order, 0 for a name ``w`` lacks or
+    holds as NaN; names outside the model are left out. A ``w`` with a repeated name goes
+    to pandas, which refuses to reindex it (as before).
+    """
+    if not w.index.is_unique:
+        return risk.align(w.reindex(risk.tickers).fillna(0.0))
+    pos = risk.index
+    out = np.zeros(len(risk.tickers))
+    for t, v in zip(w.index.tolist(), w.to_numpy(dtype=float).tolist(), strict=True):
+        i = pos.get(t)
+        if i is not None and v == v:
+            out[i] = v
+    return out
+
+
 def characteristics(setup, trades) -> ReportTable:
     """Before / after: names, concentration, factor exposures, dividend yield."""
     bm = labels.benchmark_label(setup.benchmark)
@@ -2584,8 +2602,7 @@ def characteristics(setup, trades) -> ReportTable:
     # each column's active weights against the benchmark, in model order (once, not per
     # factor)
     b = risk.align(bench)
-    active = [risk.align(w.reindex(risk.tickers).fillna(0.0)) - b for w in cols.values()] \
-        if styles else []
+    active = [_model_weights(risk, w) - b for w in cols.values()] if styles else []
     for fac in styles:
         j = risk.factors.index(fac)
         ex = [f"{float(risk.exposures[:, j] @ a):+.2f}" for a in active]
@@ -3076,13 +3093,45 @@ def holdings_after(client: Client, trades) -> Any:
         Today's trades (:func:`todays_trades`).
     """
     from pma_lab.io.holdings import summarize_lots
+
+    return summarize_lots(client, ledger=_ledger_after(client, trades))
+
+
+def _ledger_after(client: Client, trades):  # noqa: ANN202 - a Ledger
+    """The household ledger (a fresh copy) with today's ``trades`` applied on the as-of date."""
     from pma_lab.optimize.result import replay_trades
 
     led = client.ledger().fork()
     t = trades.trades
     replay_trades(led, trades.summary.account, trades.summary.as_of, trades.lot_trades, t,
                   dict(zip(t.ticker, t.value / t.shares, strict=True)))
-    return summarize_lots(client, ledger=led)
+    return led
+
+
+@dataclass(frozen=True)
+class _CalendarLots:
+    """What :func:`calendar` reads of a lots summary.
+
+    :class:`~pma_lab.io.holdings.LotsSummary`'s fields of the same names.
+    """
+
+    as_of: dt.date
+    lots: pd.DataFrame
+    turning_long_term: pd.DataFrame
+    locks: pd.DataFrame
+
+
+def _calendar_after(client: Client, trades) -> _CalendarLots:
+    """The lots, lots turning long-term and locks of :func:`holdings_after`.
+
+    What the calendar reads, the same frames, without the rest of the summary (the
+    holdings by name, the totals, the year's netting).
+    """
+    from pma_lab.io.holdings import turning_long_term, valued_lots
+
+    led = _ledger_after(client, trades)
+    lots = valued_lots(led, client.as_of)
+    return _CalendarLots(client.as_of, lots, turning_long_term(lots), led.locks(client.as_of))
 
 
 def calendar(summary, days: int = 90, *, client: Client | None = None,
@@ -3094,8 +3143,8 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
     from today, and the lots sold today are gone. Without them, the holdings on file.
     """
     after = client is not None and trades is not None
-    if after:
-        summary = holdings_after(client, trades)
+    if after:  # holdings_after's frames the calendar reads
+        summary = _calendar_after(client, trades)
     # with the client, accounts by name as the holdings tables name them; a lock binds
     # every account (wash sales cross accounts), or names the only one
     one = (client is not None and len(client.profile.accounts) == 1)
