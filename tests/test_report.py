@@ -1116,7 +1116,7 @@ def test_calendar_names_locks_by_the_symbols_the_client_holds():
     assert "KLAC" in set(lock_rows.Symbol)
 
 
-def test_calendar_after_todays_trades_locks_todays_loss_sales():
+def test_calendar_after_todays_trades_locks_todays_loss_sales(monkeypatch):
     """Review finding: core-active's calendar listed a lot the trade list sells today as
     "turns long-term" and no do-not-buy lock for today's loss sales (the holdings before
     the trades); buying those names back within 30 days would wash the losses."""
@@ -1140,6 +1140,17 @@ def test_calendar_after_todays_trades_locks_todays_loss_sales():
                        before.Symbol[before.Event == "do not buy through"]), t
     sold = set(lt.lot_id[lt.full_lot])
     assert not sold & set(frame.Lot), "a lot sold today does not turn long-term"
+    # the calendar reads only the lots, the lots turning long-term and the locks after the
+    # trades (report._calendar_after), not the whole holdings_after summary: the same
+    after = report.holdings_after(c, trades)
+    lean = report._calendar_after(c, trades)
+    assert lean.as_of == after.as_of
+    for name in ("lots", "turning_long_term", "locks"):
+        pd.testing.assert_frame_equal(getattr(lean, name), getattr(after, name),
+                                      check_exact=True)
+    monkeypatch.setattr(report, "_calendar_after", report.holdings_after)
+    full = report.calendar(summarize_lots(c), client=c, trades=trades)
+    assert full._repr_mimebundle_() == cal._repr_mimebundle_()
 
 
 @pytest.mark.parametrize(("name", "asked"), [("muni-ca", False), ("balanced-6040", True),
