@@ -196,6 +196,39 @@ def test_trailing_dividend_yield_is_cached_per_date(view, monkeypatch) -> None:
         assert closes[t] == pytest.approx(view.raw_close(t, "2019-12-31"), rel=1e-9)
 
 
+def test_trailing_dividend_yield_copies_no_closes_and_sums_the_years_dividends(
+        view, monkeypatch) -> None:
+    """A proposal asks twice (its plans' dividends, its characteristics table): the yields
+    read the prices' calendar and the folder's dividends kept once, and copy the ~500
+    names' closes only for a date's raw closes not kept yet (the copy, ~6 ms, and the
+    string comparisons over every event were most of its ~20 ms). The yields are the
+    year's cash dividends, ex-date in (start, as_of], of each name over its raw close, as
+    the events read directly; a name asked twice is asked once."""
+    import pma_lab.market.corpactions as ca
+
+    m = load_market()
+    names = [*m.prices.tickers[:300], "AAPL", "SPY"]
+    copies: list[int] = []
+    real = type(m.prices).frame
+    monkeypatch.setattr(type(m.prices), "frame",
+                        lambda self: copies.append(1) or real(self))
+    first = trailing_dividend_yield(m, names, "2026-07-31")  # the raw closes may be kept
+    copies.clear()
+    y = trailing_dividend_yield(m, names, "2026-07-31")
+    assert not copies, "the closes were copied for a date already kept"
+    pd.testing.assert_series_equal(first.yields, y.yields, check_exact=True)
+    ev = ca._read_events(m)[0]
+    div = ev[(ev.kind == "dividend") & (ev.date > y.start) & (ev.date <= y.as_of)]
+    paid = div.groupby("ticker")["amount"].sum()
+    close = ca._RAW_CLOSES[(str(m.data_dir), y.as_of)]
+    for t in ("AAPL", "MSFT", "XOM", "BRK.B"):
+        if t in y.yields.index:
+            assert y.yields[t] == paid.get(t, 0.0) / close[t]
+    assert "SPY" in y.missing and "SPY" not in y.yields.index
+    assert y.approximated == frozenset(div.ticker[(div.source != "alphavantage")
+                                                  & div.ticker.isin(y.yields.index)])
+
+
 def test_trailing_dividend_yields_on_many_dates_are_each_dates_own() -> None:
     """The yields of several past dates at once (historical replays) are those of
     trailing_dividend_yield on each date to the bit; XOM's 2008 yield is its published

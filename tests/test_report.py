@@ -1185,7 +1185,7 @@ def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date(
         "do not sell at a loss through 2026-09-01: purchase on 2026-08-02 (wash sale)"
 
 
-def test_calendar_after_todays_trades_locks_todays_loss_sales():
+def test_calendar_after_todays_trades_locks_todays_loss_sales(monkeypatch):
     """Review finding: core-active's calendar listed a lot the trade list sells today as
     "turns long-term" and no do-not-buy lock for today's loss sales (the holdings before
     the trades); buying those names back within 30 days would wash the losses."""
@@ -1209,6 +1209,17 @@ def test_calendar_after_todays_trades_locks_todays_loss_sales():
                        before.Symbol[before.Event == "do not buy through"]), t
     sold = set(lt.lot_id[lt.full_lot])
     assert not sold & set(frame.Lot), "a lot sold today does not turn long-term"
+    # the calendar reads only the lots, the lots turning long-term and the locks after the
+    # trades (report._calendar_after), not the whole holdings_after summary: the same
+    after = report.holdings_after(c, trades)
+    lean = report._calendar_after(c, trades)
+    assert lean.as_of == after.as_of
+    for name in ("lots", "turning_long_term", "locks"):
+        pd.testing.assert_frame_equal(getattr(lean, name), getattr(after, name),
+                                      check_exact=True)
+    monkeypatch.setattr(report, "_calendar_after", report.holdings_after)
+    full = report.calendar(summarize_lots(c), client=c, trades=trades)
+    assert full._repr_mimebundle_() == cal._repr_mimebundle_()
 
 
 @pytest.mark.parametrize(("name", "asked"), [("muni-ca", False), ("balanced-6040", True),
@@ -2075,6 +2086,44 @@ def test_a_tables_plain_text_is_pandas_to_string_of_its_formatted_cells():
                     {"value": "usd"}, "Caption", headers={"value": "Value ($)"}, note="A note")
     assert repr(t) == ("Caption\n     name Value ($)\n    Apple    $1,235\n"
                        "Microsoft       $12\nA note")
+
+
+def test_a_tables_html_and_text_are_those_of_its_formatted_frame():
+    """The HTML and the plain text of a table are built from its cells formatted as lists
+    (:meth:`ReportTable._cells`), without the formatted frame (its string columns cost
+    more than the formatting, ~30 tables a proposal): the same text as
+    :meth:`ReportTable.formatted`'s frame, cell by cell, for every kind of column (floats
+    with NaN, nullable integers, dates, text with a missing value, booleans, objects), and
+    the cells pandas lays out itself (a tab, no rows)."""
+    from pma_lab.report.proposal import ReportTable, _Cells, _plain_text
+
+    frame = pd.DataFrame({
+        "name": pd.array(["Apple", None, "caf\u00e9\tbar"], dtype="str"),
+        "usd": [1234.5, np.nan, -0.4], "pct": [0.0305, 0.5, np.nan],
+        "n": pd.array([1, None, 3], dtype="Int64"), "i": np.array([1, 2, 3], dtype=np.int64),
+        "when": pd.to_datetime(["2024-01-02", None, "2025-03-04"]),
+        "flag": [True, False, True], "obj": [dt.date(2024, 1, 2), None, 3.5],
+        "shares": [1.0, 2.5, 1000.0]})
+    formats = {"usd": "usd", "pct": "pct1", "n": "int", "i": "int", "shares": "shares"}
+    tables = [ReportTable(frame, formats, "A caption", headers={"usd": "Dollars"},
+                          wrap=("name",), highlight=(1,)),
+              ReportTable(frame.iloc[[0, 2]], formats, note="note"),
+              ReportTable(frame.iloc[:0], formats),
+              ReportTable(frame[["name", "obj"]], key_value=True)]
+    for t in tables:
+        f = t.formatted()
+        cells = t._cells()
+        assert cells.names == list(f.columns)
+        assert cells.columns == [f.iloc[:, j].tolist() for j in range(f.shape[1])]
+        via_frame = _Cells(list(f.columns), [f.iloc[:, j].tolist() for j in range(f.shape[1])])
+        assert t._repr_html_() == t._repr_html_(via_frame)
+        if len(t.frame):
+            body = _plain_text(f.rename(columns=dict(t.headers)),
+                               tuple(t.headers.get(c, c) for c in t.wrap))
+            body = f"{body}\n{t.note}" if t.note else body
+            assert repr(t) == (f"{t.caption}\n{body}" if t.caption else body)
+        bundle = t._repr_mimebundle_()
+        assert bundle["text/html"] == t._repr_html_() and bundle["text/plain"] == repr(t)
 
 
 def test_a_long_note_reads_whole_down_its_column_in_plain_text():

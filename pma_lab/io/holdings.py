@@ -24,7 +24,8 @@ from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_mar
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
 
-__all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason"]
+__all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason",
+           "valued_lots", "turning_long_term"]
 
 HORIZONS = (30, 60, 90)
 
@@ -238,6 +239,44 @@ class LotsSummary:
         return "\n".join(lines)
 
 
+def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
+                ) -> pd.DataFrame:
+    """The open lots of ``ledger`` valued at ``as_of``: :attr:`LotsSummary.lots`.
+
+    One row per open lot (account, ticker, acquired date, lot id order) with its price,
+    market value, unrealised gain, term and days to long-term.
+    """
+    market = market or load_market()
+    lots = ledger.open_lots()
+    px = prices_at(market, sorted(set(lots.ticker)), as_of) if len(lots) else pd.Series(
+        dtype=float)
+    lots["price"] = lots.ticker.map(px).astype(float)
+    lots["market_value"] = lots.shares * lots.price
+    lots["unrealized"] = lots.market_value - lots.basis
+    lots["term"] = [
+        "LT" if inh or (lto is not None and as_of >= lto) else "ST"
+        for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]
+    lots["days_to_long_term"] = [
+        0 if lto is None else max((lto - as_of).days, 0) for lto in lots.long_term_on]
+    cols = ["account", "account_type", "ticker", "lot_id", "shares", "price", "market_value",
+            "basis", "unrealized", "term", "acquired", "holding_start", "long_term_on",
+            "days_to_long_term", "wash_adjustment", "inherited"]
+    return lots[cols].sort_values(["account", "ticker", "acquired", "lot_id"],
+                                  ignore_index=True)
+
+
+def turning_long_term(lots: pd.DataFrame) -> pd.DataFrame:
+    """The taxable lots of :func:`valued_lots` turning long-term within 90 days.
+
+    :attr:`LotsSummary.turning_long_term`: with ``within_days``, the horizon of
+    :data:`HORIZONS` each falls in.
+    """
+    taxable = lots.account_type == "taxable"
+    soon = lots[taxable & (lots.days_to_long_term > 0) & (lots.days_to_long_term <= 90)].copy()
+    soon["within_days"] = [next(h for h in HORIZONS if d <= h) for d in soon.days_to_long_term]
+    return soon
+
+
 def summarize_lots(client: Client, market: MarketData | None = None,
                    ledger: Ledger | None = None) -> LotsSummary:
     """Value every lot at the client's as-of date and build the holdings summary.
@@ -254,22 +293,7 @@ def summarize_lots(client: Client, market: MarketData | None = None,
     market = market or load_market()
     led = ledger or client.ledger()
     as_of = client.as_of
-    lots = led.open_lots()
-    px = prices_at(market, sorted(set(lots.ticker)), as_of) if len(lots) else pd.Series(
-        dtype=float)
-    lots["price"] = lots.ticker.map(px).astype(float)
-    lots["market_value"] = lots.shares * lots.price
-    lots["unrealized"] = lots.market_value - lots.basis
-    lots["term"] = [
-        "LT" if inh or (lto is not None and as_of >= lto) else "ST"
-        for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]
-    lots["days_to_long_term"] = [
-        0 if lto is None else max((lto - as_of).days, 0) for lto in lots.long_term_on]
-    cols = ["account", "account_type", "ticker", "lot_id", "shares", "price", "market_value",
-            "basis", "unrealized", "term", "acquired", "holding_start", "long_term_on",
-            "days_to_long_term", "wash_adjustment", "inherited"]
-    lots = lots[cols].sort_values(["account", "ticker", "acquired", "lot_id"],
-                                  ignore_index=True)
+    lots = valued_lots(led, as_of, market)
     taxable = lots.account_type == "taxable"
     cash = client.profile.cash
     total_value = float(lots.market_value.sum()) + cash
@@ -277,16 +301,15 @@ def summarize_lots(client: Client, market: MarketData | None = None,
     g = lots.assign(
         unrealized_st=np.where(lots.term == "ST", lots.unrealized, 0.0),
         unrealized_lt=np.where(lots.term == "LT", lots.unrealized, 0.0))
-    holdings = g.groupby(["account", "account_type", "ticker"], as_index=False).agg(
-        shares=("shares", "sum"), market_value=("market_value", "sum"),
-        basis=("basis", "sum"), unrealized_st=("unrealized_st", "sum"),
-        unrealized_lt=("unrealized_lt", "sum"), lots=("lot_id", "count"))
+    # the sums in one pass over the groups (named aggregations grouped once a column: ~2x)
+    by = g.groupby(["account", "account_type", "ticker"], as_index=False)
+    holdings = by[["shares", "market_value", "basis", "unrealized_st", "unrealized_lt"]].sum()
+    holdings["lots"] = by["lot_id"].count()["lot_id"].to_numpy()
     holdings.insert(5, "weight", holdings.market_value / total_value if total_value else 0.0)
     holdings = holdings.sort_values(["account", "market_value"], ascending=[True, False],
                                     ignore_index=True)
 
-    soon = lots[taxable & (lots.days_to_long_term > 0) & (lots.days_to_long_term <= 90)].copy()
-    soon["within_days"] = [next(h for h in HORIZONS if d <= h) for d in soon.days_to_long_term]
+    soon = turning_long_term(lots)
 
     st, lt = lots[taxable & (lots.term == "ST")], lots[taxable & (lots.term == "LT")]
     totals = pd.Series({

@@ -29,7 +29,7 @@ no events: their dividends stay inside the price (never paid, never taxed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -376,7 +376,9 @@ class DividendYield:
         :attr:`yields`); NaN when none is covered.
         """
         w = weights[weights > 0]
-        covered = w[w.index.isin(self.yields.index)]
+        have = self.yields.index
+        # a hash lookup, not pandas' isin over the ~500 names (its cost is per name asked)
+        covered = w[have.get_indexer(w.index) >= 0 if have.is_unique else w.index.isin(have)]
         total, part = float(w.sum()), float(covered.sum())
         if part <= 0:
             return float("nan"), 0.0
@@ -398,10 +400,10 @@ def trailing_dividend_yield(market: MarketData, tickers, date: DateLike) -> Divi
         If the event files are missing or ``date`` is before the first close.
     """
     events, provenance = _read_events(market)
-    adjusted = market.prices.frame()
-    as_of = _close_day(adjusted, date)
-    names, ok = _names_with_data(provenance, adjusted, tickers)
-    close = _raw_closes(market, events, adjusted, as_of, ok)
+    prices = market.prices  # its calendar and tickers: the closes are copied on a miss only
+    as_of = _close_day(prices.calendar, date)
+    names, ok = _names_with_data(provenance, prices, tickers)
+    close = _raw_closes(market, events, prices.frame, as_of, ok)
     return _yield_of(events, provenance, as_of, names, close)
 
 
@@ -428,43 +430,98 @@ def trailing_dividend_yields(market: MarketData, tickers, dates: Sequence[DateLi
     events, provenance = _read_events(market)
     view = load_corporate_actions(market)
     adjusted = view.adjusted
-    names, ok = _names_with_data(provenance, adjusted, tickers)
+    names, ok = _names_with_data(provenance, adjusted.columns, tickers)
     out: dict[pd.Timestamp, DividendYield] = {}
     for date in dates:
         day = to_timestamp(date, "date")
         if day in out:
             continue
-        as_of = _close_day(adjusted, day)
+        as_of = _close_day(adjusted.index, day)
         close = (adjusted.loc[as_of, ok] * view.factors.loc[as_of, ok]).astype(float)
         out[day] = _yield_of(events, provenance, as_of, names, close)
     return out
 
 
-def _close_day(adjusted: pd.DataFrame, date: DateLike) -> pd.Timestamp:
-    """The last trading day on or before ``date``."""
+def _close_day(dates: pd.Index, date: DateLike) -> pd.Timestamp:
+    """The last trading day of ``dates`` (the prices' calendar) on or before ``date``."""
     day = to_timestamp(date, "date")
-    at = adjusted.index[adjusted.index <= day]
+    at = dates[dates <= day]
     if not len(at):
         raise MarketDataError(f"{day:%Y-%m-%d} is before the first close in the prices; "
                               "use a later date")
     return at[-1]
 
 
-def _names_with_data(provenance: pd.DataFrame, adjusted: pd.DataFrame, tickers
+def _names_with_data(provenance: pd.DataFrame, priced, tickers
                      ) -> tuple[list[str], list[str]]:
-    """The tickers asked (once each) and those with dividend data and prices."""
-    no_data = set(provenance.ticker[provenance.raw_source == "adjusted_only"])
+    """The tickers asked (once each) and those with dividend data and prices.
+
+    ``priced`` answers ``ticker in priced`` for the tickers with prices (the price
+    history, or its frame's columns).
+    """
+    no_data = _no_dividend_data(provenance)
     names = [t for t in dict.fromkeys(tickers)]
-    return names, [t for t in names if t not in no_data and t in adjusted.columns]
+    return names, [t for t in names if t not in no_data and t in priced]
+
+
+_BY_PROVENANCE: dict[int, tuple[pd.DataFrame, dict[str, object]]] = {}
+"""What :func:`_no_dividend_data` and :func:`_undated_share_events` read from a folder's
+provenance, by the frame's ``id`` (the frame kept with it, so the id is never reused):
+the provenance is read once per folder (:func:`_read_events`), and a proposal asks twice
+(its plans' dividends and its characteristics table)."""
+
+
+def _from_provenance(provenance: pd.DataFrame, what: str, make) -> object:
+    """``make(provenance)``, kept for this provenance frame (:data:`_BY_PROVENANCE`)."""
+    kept = _BY_PROVENANCE.get(id(provenance))
+    if kept is None or kept[0] is not provenance:
+        while len(_BY_PROVENANCE) >= 8:
+            _BY_PROVENANCE.pop(next(iter(_BY_PROVENANCE)))
+        kept = _BY_PROVENANCE[id(provenance)] = (provenance, {})
+    if what not in kept[1]:
+        kept[1][what] = make(provenance)
+    return kept[1][what]
+
+
+def _no_dividend_data(provenance: pd.DataFrame) -> frozenset[str]:
+    """Tickers whose dividends are only inside the adjusted price (``adjusted_only``)."""
+    return _from_provenance(provenance, "no_data", lambda p: frozenset(
+        p.ticker[p.raw_source == "adjusted_only"]))
+
+
+_DIVIDENDS: dict[int, tuple[pd.DataFrame, pd.DataFrame, np.ndarray]] = {}
+"""A folder's cash dividends (the events' ``dividend`` rows, in order) and their ex-dates,
+by the events frame's ``id`` (the frame kept with them, as :data:`_BY_PROVENANCE`)."""
+
+
+def _dividends(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ``dividend`` rows of ``events`` (in their order) and their dates as an array."""
+    kept = _DIVIDENDS.get(id(events))
+    if kept is None or kept[0] is not events:
+        while len(_DIVIDENDS) >= 8:
+            _DIVIDENDS.pop(next(iter(_DIVIDENDS)))
+        div = events[events["kind"] == "dividend"]
+        kept = _DIVIDENDS[id(events)] = (events, div, div["date"].to_numpy())
+    return kept[1], kept[2]
 
 
 def _yield_of(events: pd.DataFrame, provenance: pd.DataFrame, as_of: pd.Timestamp,
               names: list[str], close: pd.Series) -> DividendYield:
-    """Cash dividends with an ex-date in the year to ``as_of`` over ``close``."""
+    """Cash dividends with an ex-date in the year to ``as_of`` over ``close``.
+
+    The rows are those of ``events`` of kind ``dividend``, ex-date in ``(start, as_of]``
+    and a ticker of ``close``, in their order (the year's window of the folder's dividends,
+    kept per folder, then its tickers by a hash lookup: the string comparisons over the
+    ~36,000 events and pandas' ``isin`` over ~500 names cost ~10 ms a call).
+    """
     start = as_of - pd.DateOffset(years=1)
     close = close[np.isfinite(close) & (close > 0)]
-    div = events[(events["kind"] == "dividend") & (events["date"] > start)
-                 & (events["date"] <= as_of) & events["ticker"].isin(close.index)]
+    div, dates = _dividends(events)
+    div = div[(dates > start.to_datetime64()) & (dates <= as_of.to_datetime64())]
+    if close.index.is_unique:
+        div = div[close.index.get_indexer(div["ticker"]) >= 0]
+    else:
+        div = div[div["ticker"].isin(close.index)]
     paid = div.groupby("ticker")["amount"].sum().reindex(close.index).fillna(0.0)
     yields = (paid / close).astype(float)
     approx = set(div["ticker"][div["source"] != "alphavantage"])
@@ -478,7 +535,8 @@ _RAW_CLOSES_DATES = 16
 """How many (folder, date) entries :func:`_raw_closes` keeps (the oldest is dropped)."""
 
 
-def _raw_closes(market: MarketData, events: pd.DataFrame, adjusted: pd.DataFrame,
+def _raw_closes(market: MarketData, events: pd.DataFrame,
+                adjusted: pd.DataFrame | Callable[[], pd.DataFrame],
                 as_of: pd.Timestamp, tickers: list[str]) -> pd.Series:
     """Raw closes of ``tickers`` on the trading day ``as_of``, cached per folder and day.
 
@@ -486,12 +544,14 @@ def _raw_closes(market: MarketData, events: pd.DataFrame, adjusted: pd.DataFrame
     has events after ``as_of``; rebuilding ``K`` for those is what makes a historical date
     slow (hundreds of tickers with later splits and dividends), so each (folder, day)
     keeps the closes already rebuilt and only tickers not asked for before are computed.
-    The cache holds the last :data:`_RAW_CLOSES_DATES` days.
+    The cache holds the last :data:`_RAW_CLOSES_DATES` days. ``adjusted`` is the adjusted
+    closes, or a function returning them (called only when a ticker is not kept).
     """
     key = (str(market.data_dir), as_of)
     have = _RAW_CLOSES.get(key)
     need = tickers if have is None else [t for t in tickers if t not in have.index]
     if need:
+        adjusted = adjusted() if callable(adjusted) else adjusted
         close = adjusted.loc[as_of].reindex(need).astype(float)
         # K(as_of) = 1 unless the ticker has events after as_of (then rebuilt from as_of on)
         later = events[(events["date"] > as_of) & events["ticker"].isin(need)]
@@ -514,13 +574,17 @@ def _undated_share_events(provenance: pd.DataFrame) -> set[str]:
     ratio that is neither ``k`` nor ``1/k`` (5/4, 4/3: more often a spin-off than a
     split), unless the dividends are the published ones (``schedule`` says so).
     """
-    p = provenance
+    return set(_from_provenance(provenance, "undated", _undated_events))
+
+
+def _undated_events(p: pd.DataFrame) -> frozenset[str]:
+    """:func:`_undated_share_events` of the provenance ``p`` (not kept)."""
     need = {"share_factor_after", "split_after", "split_dates", "schedule"}
     if not need <= set(p.columns):
-        return set()
+        return frozenset()
     ratio = p["split_after"].fillna("").astype(str)
     whole = ratio.str.fullmatch(r"(1/)?[1-9]\d*")  # 3 or 1/5: a split or a reverse split
     undated = ~p["split_dates"].fillna("").astype(str).str.startswith("dated")
     shares = (p["share_factor_after"].astype(float) - 1.0).abs() > 1e-9
     published = p["schedule"].fillna("").astype(str).str.contains("published")
-    return set(p.ticker[shares & undated & ~whole & ~published])
+    return frozenset(p.ticker[shares & undated & ~whole & ~published])

@@ -41,7 +41,7 @@ import threading
 import time
 import tomllib
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -291,29 +291,45 @@ class ReportTable:
             out[c] = [f(v) for v in self.frame[c]]
         return out
 
-    def _repr_html_(self, txt: pd.DataFrame | None = None) -> str:
-        """The table as HTML; ``txt`` is :meth:`formatted` when the caller has it."""
+    def _cells(self) -> _Cells:
+        """:meth:`formatted`'s columns as lists of text, without building its frame.
+
+        What the HTML and the plain text read (a proposal shows ~30 tables: the formatted
+        frame's string columns cost more to build and to read back than the formatting).
+        """
+        frame = self.frame
+        cols = []
+        for c in frame.columns:
+            f = _FORMATTERS[self.formats.get(c, "text")]
+            values = frame[c]._values
+            # a numpy column iterates as its .item()s, which is what tolist() gives
+            cols.append([f(v) for v in (values.tolist() if isinstance(values, np.ndarray)
+                                        else values)])
+        return _Cells(list(frame.columns), cols)
+
+    def _repr_html_(self, txt: _Cells | None = None) -> str:
+        """The table as HTML; ``txt`` is :meth:`_cells` when the caller has it."""
         e = html.escape
         cap = f"<caption>{escape_text(self.caption)}</caption>" if self.caption else ""
         if self.frame.empty:
             return (f'<div class="pma-table-wrap"><p class="pma-empty">'
                     f'{e(self.caption + ": " if self.caption else "")}{e(self.empty)}</p></div>')
-        txt = self.formatted() if txt is None else txt
+        txt = self._cells() if txt is None else txt
         if self.key_value:
             rows = "".join(f'<tr><th scope="row">{escape_text(str(k))}</th>'
                            f"<td>{escape_text(v)}</td></tr>"
-                           for k, v in zip(txt.iloc[:, 0], txt.iloc[:, 1], strict=True))
+                           for k, v in zip(txt.columns[0], txt.columns[1], strict=True))
             return (f'<div class="pma-table-wrap"><table class="pma-table pma-kv">{cap}'
                     f"<tbody>{rows}</tbody></table></div>")
         cls = [' class="num"' if self.formats.get(c, "text") in _NUMERIC or c in self.right
-               else ' class="wrap"' if c in self.wrap else "" for c in txt.columns]
+               else ' class="wrap"' if c in self.wrap else "" for c in txt.names]
         head = "".join(f'<th{k} scope="col">{e(str(self.headers.get(c, c)))}</th>'
-                       for c, k in zip(txt.columns, cls, strict=True))
+                       for c, k in zip(txt.names, cls, strict=True))
         mine = set(self.highlight)
         rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
                 + "".join(f"<td{k}>{escape_text(v)}</td>"
                           for v, k in zip(row, cls, strict=True))
-                + "</tr>" for i, row in enumerate(txt.itertuples(index=False, name=None))]
+                + "</tr>" for i, row in enumerate(zip(*txt.columns, strict=True))]
         n = len(rows)
         if n <= _SHORT_TABLE:  # printed whole on one page, never split
             wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
@@ -331,15 +347,21 @@ class ReportTable:
     def __repr__(self) -> str:
         return self._text(None)
 
-    def _text(self, txt: pd.DataFrame | None) -> str:
-        """The table as plain text; ``txt`` is :meth:`formatted` when the caller has it.
+    def _text(self, txt: _Cells | None) -> str:
+        """The table as plain text; ``txt`` is :meth:`_cells` when the caller has it.
 
         A :attr:`wrap` column's long text reads whole on lines of at most
         :data:`TEXT_WIDTH` characters within its column (:func:`_plain_text`).
         """
-        text = (_plain_text((self.formatted() if txt is None else txt).rename(
-            columns=dict(self.headers)), tuple(self.headers.get(c, c) for c in self.wrap))
-            if len(self.frame) else self.empty)
+        if len(self.frame):
+            txt = self._cells() if txt is None else txt
+            headers = dict(self.headers)
+            text = _plain_text_columns(
+                [headers.get(c, c) for c in txt.names], txt.columns,
+                tuple(self.headers.get(c, c) for c in self.wrap),
+                lambda: self.formatted().rename(columns=headers))
+        else:
+            text = self.empty
         text = f"{text}\n{self.note}" if self.note else text
         return f"{self.caption}\n{text}" if self.caption else text
 
@@ -352,12 +374,23 @@ class ReportTable:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         # the cells are formatted once for both views (a proposal displays ~30 tables)
-        txt = self.formatted() if len(self.frame) else None
+        txt = self._cells() if len(self.frame) else None
         b = {"text/html": self._repr_html_(txt), "text/plain": self._text(txt)}
         if self.machine:
             b[TABLE_MIMETYPE] = {"name": self.name, "columns": list(map(str, self.frame)),
                                  "rows": self.records()}
         return b
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """A table's cells formatted as text (:meth:`ReportTable._cells`).
+
+    The column names, and a list of text per column.
+    """
+
+    names: list
+    columns: list[list[str]]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -391,23 +424,34 @@ def _plain_text(txt: pd.DataFrame, wrap: Sequence[str] = ()) -> str:
     Apple Inc.    $1
      Microsoft   $12
     """
-    columns = [[str(c), *v] for c, v in zip(txt.columns, txt.to_numpy(dtype=object).T.tolist(),
-                                            strict=True)]
+    return _plain_text_columns(list(txt.columns), txt.to_numpy(dtype=object).T.tolist(),
+                               wrap, lambda: txt)
+
+
+def _plain_text_columns(names: Sequence[object], cells: Sequence[Sequence[object]],
+                        wrap: Sequence[str], frame: Callable[[], pd.DataFrame]) -> str:
+    """:func:`_plain_text` of the frame whose column ``names`` hold ``cells``.
+
+    ``cells`` is a list of values per column; ``frame()`` builds that frame for pandas' own
+    formatting when it is needed.
+    """
+    columns = [[str(c), *v] for c, v in zip(names, cells, strict=True)]
+    n_rows = len(columns[0]) - 1 if columns else None
     long = [i > 0 and str(c) in wrap and any(type(v) is str and len(v) > TEXT_WIDTH
                                              for v in col[1:])
-            for i, (c, col) in enumerate(zip(txt.columns, columns, strict=True))]
+            for i, (c, col) in enumerate(zip(names, columns, strict=True))]
     if any(long):  # the long text on lines of its own (a newline in it is a space)
         columns = [[col[0], *(textwrap.wrap(v, TEXT_WIDTH, break_long_words=False,
                                             break_on_hyphens=False) or [""]
                               if type(v) is str else [v] for v in col[1:])] if w else col
                    for col, w in zip(columns, long, strict=True)]
-    if not len(txt) or not columns or not all(
+    if not n_rows or not all(
             type(v) is str and not _CONTROL.search(v) for col, w in zip(columns, long,
                                                                        strict=True)
             for v in (col[:1] + [x for c in col[1:] for x in c] if w else col)):
         with pd.option_context("display.max_rows", 40, "display.width", 140,
                                "display.max_colwidth", None):
-            return txt.to_string(index=False)
+            return frame().to_string(index=False)
     if not any(long):
         padded = []
         for col in columns:
@@ -2485,7 +2529,7 @@ def _account_weights(setup, values: pd.Series) -> pd.Series:
     w = values / total
     model = set(setup.risk.tickers)
     funds = [t for t in w.index if t not in model and t != "CASH"]
-    out = w[w.index.isin(model)]
+    out = w[np.array([t in model for t in w.index], dtype=bool)]  # isin: per model name
     if funds:
         comp = fund_composition(funds, setup.benchmark.weights, setup.sectors,
                                 setup.market.etf_info())
@@ -2544,6 +2588,24 @@ def sector_table(setup, trades) -> ReportTable:
                        f"({STOCK_WEIGHTS})")
 
 
+def _model_weights(risk, w: pd.Series) -> np.ndarray:
+    """``risk.align(w.reindex(risk.tickers).fillna(0.0))`` in one pass over ``w``.
+
+    The weights of the risk model's names in model order, 0 for a name ``w`` lacks or
+    holds as NaN; names outside the model are left out. A ``w`` with a repeated name goes
+    to pandas, which refuses to reindex it (as before).
+    """
+    if not w.index.is_unique:
+        return risk.align(w.reindex(risk.tickers).fillna(0.0))
+    pos = risk.index
+    out = np.zeros(len(risk.tickers))
+    for t, v in zip(w.index.tolist(), w.to_numpy(dtype=float).tolist(), strict=True):
+        i = pos.get(t)
+        if i is not None and v == v:
+            out[i] = v
+    return out
+
+
 def characteristics(setup, trades) -> ReportTable:
     """Before / after: names, concentration, factor exposures, dividend yield."""
     bm = labels.benchmark_label(setup.benchmark)
@@ -2563,8 +2625,7 @@ def characteristics(setup, trades) -> ReportTable:
     # each column's active weights against the benchmark, in model order (once, not per
     # factor)
     b = risk.align(bench)
-    active = [risk.align(w.reindex(risk.tickers).fillna(0.0)) - b for w in cols.values()] \
-        if styles else []
+    active = [_model_weights(risk, w) - b for w in cols.values()] if styles else []
     for fac in styles:
         j = risk.factors.index(fac)
         ex = [f"{float(risk.exposures[:, j] @ a):+.2f}" for a in active]
@@ -3076,13 +3137,45 @@ def holdings_after(client: Client, trades) -> Any:
         Today's trades (:func:`todays_trades`).
     """
     from pma_lab.io.holdings import summarize_lots
+
+    return summarize_lots(client, ledger=_ledger_after(client, trades))
+
+
+def _ledger_after(client: Client, trades):  # noqa: ANN202 - a Ledger
+    """The household ledger (a fresh copy) with today's ``trades`` applied on the as-of date."""
     from pma_lab.optimize.result import replay_trades
 
     led = client.ledger().fork()
     t = trades.trades
     replay_trades(led, trades.summary.account, trades.summary.as_of, trades.lot_trades, t,
                   dict(zip(t.ticker, t.value / t.shares, strict=True)))
-    return summarize_lots(client, ledger=led)
+    return led
+
+
+@dataclass(frozen=True)
+class _CalendarLots:
+    """What :func:`calendar` reads of a lots summary.
+
+    :class:`~pma_lab.io.holdings.LotsSummary`'s fields of the same names.
+    """
+
+    as_of: dt.date
+    lots: pd.DataFrame
+    turning_long_term: pd.DataFrame
+    locks: pd.DataFrame
+
+
+def _calendar_after(client: Client, trades) -> _CalendarLots:
+    """The lots, lots turning long-term and locks of :func:`holdings_after`.
+
+    What the calendar reads, the same frames, without the rest of the summary (the
+    holdings by name, the totals, the year's netting).
+    """
+    from pma_lab.io.holdings import turning_long_term, valued_lots
+
+    led = _ledger_after(client, trades)
+    lots = valued_lots(led, client.as_of)
+    return _CalendarLots(client.as_of, lots, turning_long_term(lots), led.locks(client.as_of))
 
 
 def calendar(summary, days: int = 90, *, client: Client | None = None,
@@ -3094,8 +3187,8 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
     from today, and the lots sold today are gone. Without them, the holdings on file.
     """
     after = client is not None and trades is not None
-    if after:
-        summary = holdings_after(client, trades)
+    if after:  # holdings_after's frames the calendar reads
+        summary = _calendar_after(client, trades)
     # with the client, accounts by name as the holdings tables name them; a lock binds
     # every account (wash sales cross accounts), or names the only one
     one = (client is not None and len(client.profile.accounts) == 1)
