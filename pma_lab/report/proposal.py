@@ -4214,7 +4214,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """Make every table fit the printed page's width, or say which one cannot.
 
     Measured at the page's printable width in print media: a table wider than that has
-    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); one still too wide
+    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`, which the page
+    already has in a print-media style element: :data:`_CHARTS_KEPT_JS`); one still too wide
     is split into stacked tables of the same rows, each repeating the row labels, with
     every figure kept (:data:`_FIT_TABLES_JS`); a table that cannot fit even so would be
     cut off at the page's edge, so it is an error naming the table rather
@@ -4229,7 +4230,6 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """
     limit = _PRINTABLE_PX[paper]
     page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
-    page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
     too_wide = page.evaluate(_FIT_TABLES_JS, limit)
     if too_wide:
         names = "; ".join(f"'{t}'" for t in too_wide)
@@ -4239,13 +4239,21 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
             "Shorten the table's longest words or print on the other paper size")
 
 
-_CHARTS_KEPT_JS = """() => {
+_CHARTS_KEPT_JS = """(css) => {
   for (const d of document.querySelectorAll('.plotly-graph-div')) {
     if (d._responsiveChartHandler) window.removeEventListener('resize', d._responsiveChartHandler);
     clearTimeout(d._redrawTimer);
   }
+  const style = document.createElement('style');
+  style.type = 'text/css';
+  style.appendChild(document.createTextNode(css));
+  document.head.appendChild(style);
 }"""
-"""Keep every chart as first drawn: no redraw when the print steps change the width."""
+"""Keep every chart as first drawn: no redraw when the print steps change the width; and
+add ``css`` (:data:`_SQUEEZE_CSS` for print media) to the page's head, as Playwright's
+``add_style_tag`` would, while the page is still laid out for the screen (where a print
+rule changes nothing): added after the switch to print media it made Chromium style the
+page once more, a round trip of its own."""
 
 
 def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
@@ -4283,7 +4291,7 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     # the charts are drawn for the screen at the printed width and printed as drawn: the
     # width changes below would schedule a redraw (they are responsive), and whether it
     # ran before the print depended on how fast the page loaded
-    page.evaluate(_CHARTS_KEPT_JS)
+    page.evaluate(_CHARTS_KEPT_JS, f"@media print {{ {_SQUEEZE_CSS} }}")
     page.emulate_media(media="print")
     _fit_tables(page, paper, src)
     page.pdf(path=str(tmp), format=paper, print_background=True,
