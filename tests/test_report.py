@@ -1080,6 +1080,57 @@ def test_the_exporters_accessibility_pass_is_nbconverts():
     assert page.count('tabindex="0"') == want.count('tabindex="0"') >= 3  # every output
 
 
+
+_SOUP_CASES = (
+    '<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="UTF-8">\n<meta '
+    'http-equiv="Content-Type" content="text/html; charset=latin-1"><title>A &amp; B</title>'
+    '\n<style type="text/css">a > b { x: "&amp;" }</style></head>',
+    '<body class="jp-Notebook  x\tY" data-a=\'q"q\' data-b="it\'s" data-c="both \' &quot;" '
+    'data-d=x data-e>\n  \n<div class="jp-Cell-inputWrapper">in</div><div class=" '
+    'jp-OutputArea-output ">out<img src="a.png"><img src=b alt="">\n</div></body>',
+    '<div class="jp-OutputArea-output">outside</div><p>a<p>b</div></span>text &nbsp;&middot; '
+    '&#39; &#x27; &foo; &amp &lt; &gt; &#128; &#xZZ; &#12a; < > &</p>',
+    '<pre>\n   \n  keep  </pre><textarea>  </textarea>  \t  <br><br/></br><hr></hr><div/>'
+    '<span/>x<!-- a comment --><!----><![CDATA[ x < y ]]><?php x ?><!ELEMENT foo>',
+    '<TABLE CLASS="A B"><TR><TD headers=" h1  h2 ">1<TD>2</TABLE><a rel="nofollow  noopener" '
+    'href="?a=1&b=2&amp;c=3">l</a><script>if (a < b && c > d) { x = "</div>"; }</script>'
+    '<script></script>',
+    '<div class="jp-Notebook"><section><div class="jp-Cell-inputWrapper" tabindex="5" id=z>t'
+    '</div></section></div>\r\n<p>\r\n</p>unclosed <b><i>x',
+    "", "   ", "plain & text", "<img>",
+    '<div class="jp-Notebook"><img alt="a"><div class="jp-OutputArea-output '
+    'jp-Cell-inputWrapper"></div></div>',
+    '<svg viewBox="0 0 1 1"><path d="M0 0"/><foreignObject><div>x</div></foreignObject></svg>',
+    '<p title="a\nb">\u00a0</p><p>\u00a0 </p><p class="\u00a0x\u2003y"> </p><option selected '
+    "value=1>o<select multiple>",
+    '<meta charset="ascii"><meta content="x" http-equiv="refresh"><meta name="a" '
+    'content="text/html; charset=x" http-equiv="CONTENT-TYPE">',
+    "<![if !IE]><!x><p>a</p>&#0;&#x110000;&#55296;",
+)
+
+
+@pytest.mark.parametrize("markup", _SOUP_CASES)
+def test_the_pages_soup_pass_is_beautifulsoups_and_nbconverts(markup):
+    """report._SoupStream writes, while bs4's parser reads the page, what nbconvert's
+    BeautifulSoup pass made of it (parse, its three accessibility selections, str): the
+    same page byte for byte on markup that exercises the round trip's rules (entities,
+    quotes, classes, whitespace, void and unclosed elements, comments, meta charsets), and
+    the same count of images given an alt text."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(markup, features="html.parser")
+    missing = 0
+    for el in soup.select("img:not([alt])"):
+        el.attrs["alt"] = report._NO_ALT
+        missing += 1
+    for el in soup.select(".jp-Notebook div.jp-Cell-inputWrapper"):
+        el.attrs["tabindex"] = "0"
+    for el in soup.select(".jp-Notebook div.jp-OutputArea-output"):
+        el.attrs["tabindex"] = "0"
+    stream = report._SoupStream()
+    assert stream.feed(markup) == str(soup)
+    assert stream.missing_alt == missing
+
 def test_template_escapes_client_text_and_figure_json():
     """A client name or chart text cannot inject markup or close the chart's script."""
     import plotly.graph_objects as go

@@ -4130,18 +4130,18 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
             return None
 
         def from_notebook_node(self, nb, resources=None, **kw):  # noqa: ANN001, ANN202
-            """The HTML conversion of nbconvert, its accessibility pass in one tree walk.
+            """The HTML conversion of nbconvert, its BeautifulSoup pass written as parsed.
 
-            nbconvert parses the page (BeautifulSoup) and runs three CSS selections over
-            the whole tree (``img:not([alt])`` gets an alt text, ``.jp-Notebook
-            div.jp-Cell-inputWrapper`` and ``.jp-Notebook div.jp-OutputArea-output`` a
-            ``tabindex``), ~0.02-0.03 CPU-s a proposal; :func:`_accessible` sets the same
-            attributes on the same elements in one walk (~0.002), so the page is the same.
-            The rest mirrors nbconvert 7.17's ``HTMLExporter.from_notebook_node``
+            nbconvert parses the page (BeautifulSoup, ``html.parser``), runs three CSS
+            selections over the whole tree (``img:not([alt])`` gets an alt text,
+            ``.jp-Notebook div.jp-Cell-inputWrapper`` and ``.jp-Notebook
+            div.jp-OutputArea-output`` a ``tabindex``) and serialises it: ~0.1 CPU-s of a
+            proposal's ~0.19 (load ~20). :class:`_SoupStream` writes the same page while
+            bs4's parser reads it, no tree built (~0.09 CPU-s in all). The rest mirrors
+            nbconvert 7.17's ``HTMLExporter.from_notebook_node``
             (``constraints.txt`` pins it; ``tests/test_report.py`` compares the page byte
             for byte with nbconvert's own exporter).
             """
-            from bs4 import BeautifulSoup
             from nbconvert.exporters.templateexporter import TemplateExporter
             from nbconvert.filters.highlight import Highlight2HTML
             from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
@@ -4156,11 +4156,12 @@ def _exporter():  # noqa: ANN202 - nbconvert.HTMLExporter
             self.register_filter("highlight_code", highlight_code)
             self.register_filter("filter_data_type", filter_data_type)
             page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-            soup = BeautifulSoup(page, features="html.parser")
-            missing_alt = _accessible(soup)
-            if missing_alt:
-                self.log.warning("Alternative text is missing on %s image(s).", missing_alt)
-            return str(soup), resources
+            stream = _SoupStream()
+            page = stream.feed(page)
+            if stream.missing_alt:
+                self.log.warning("Alternative text is missing on %s image(s).",
+                                 stream.missing_alt)
+            return page, resources
 
     return ProposalExporter(template_name=TEMPLATE_NAME,
                             extra_template_basedirs=[str(TEMPLATES_DIR)], exclude_input=True,
@@ -4171,36 +4172,155 @@ _NO_ALT = "No description has been provided for this image"
 """nbconvert's alt text for an image without one."""
 
 
-def _accessible(soup) -> int:  # noqa: ANN001 - a BeautifulSoup document
-    """Set the accessibility attributes of nbconvert in one walk of ``soup``.
+class _SoupStream:
+    """BeautifulSoup's ``html.parser`` round trip of a page, written as it is parsed.
 
-    Every ``img`` without an ``alt`` gets :data:`_NO_ALT`; every ``div`` of class
-    ``jp-Cell-inputWrapper`` or ``jp-OutputArea-output`` inside an element of class
-    ``jp-Notebook`` gets ``tabindex="0"``: what nbconvert 7.17's three selections
-    (``img:not([alt])``, ``.jp-Notebook div.jp-Cell-inputWrapper``, ``.jp-Notebook
-    div.jp-OutputArea-output``) select, each element's new attribute added last as there.
-    Returns the number of images given the alt text.
+    nbconvert's HTML exporter parses its page with BeautifulSoup (``html.parser``), adds
+    its accessibility attributes and serialises the tree (``str(soup)``): ~0.1 CPU-s a
+    proposal (load ~20), the tree's ~4,000 tags built only to be written out again. This
+    object stands in for the ``BeautifulSoup`` document that bs4's own parser class
+    (``BeautifulSoupHTMLParser``: the same tokens, character references and attribute
+    dictionaries) feeds, and writes each piece as
+    ``BeautifulSoup.decode`` would: a tag's attributes sorted, multi-valued ones (``class``)
+    split on whitespace and joined by one space, ``<meta>``'s charset as bs4 substitutes
+    it, text escaped (``&``, ``<``, ``>``; not in ``script`` or ``style``), a
+    whitespace-only string as one newline or space (not in ``pre`` or ``textarea``), void
+    elements as ``<br/>``, an end tag closing the elements opened after its own and a stray
+    one dropped, what is left open closed at the end. nbconvert's accessibility attributes
+    are set as its three selections set them: every ``img`` without an ``alt`` gets
+    :data:`_NO_ALT`, every ``div`` of class ``jp-Cell-inputWrapper`` or
+    ``jp-OutputArea-output`` inside an element of class ``jp-Notebook`` (an element's
+    ancestors are the elements open when it starts) gets ``tabindex="0"``. This mirrors
+    bs4 4.15 (``constraints.txt`` pins it); ``tests/test_report.py`` compares the page
+    with BeautifulSoup's and nbconvert's own exporter's byte for byte.
     """
-    from bs4 import Tag
 
-    missing = 0
-    for el in soup.descendants:
-        if type(el) is not Tag:
-            continue
-        if el.name == "img":
-            if "alt" not in el.attrs:
-                el.attrs["alt"] = _NO_ALT
-                missing += 1
-        elif el.name == "div":
-            cls = el.get("class") or ()
-            if "jp-Cell-inputWrapper" in cls or "jp-OutputArea-output" in cls:
-                up = el.parent
-                while up is not None:
-                    if "jp-Notebook" in (up.get("class") or ()):
-                        el.attrs["tabindex"] = "0"
-                        break
-                    up = up.parent
-    return missing
+    ROOT_TAG_NAME = "[document]"
+
+    def __init__(self) -> None:
+        from bs4.builder import HTMLParserTreeBuilder
+        from bs4.dammit import EntitySubstitution
+        from bs4.element import nonwhitespace_re
+
+        self.builder = HTMLParserTreeBuilder()
+        self.contains_replacement_characters = False
+        self.missing_alt = 0
+        self._out: list[str] = []
+        self._data: list[str] = []
+        self._stack: list[tuple[str, bool]] = []  # open tags: (name, inside jp-Notebook)
+        self._open: dict[str, int] = {}
+        self._keep_space = 0  # open pre and textarea elements
+        self._sub = EntitySubstitution.substitute_xml
+        self._words = nonwhitespace_re.findall
+        self._void = self.builder.empty_element_tags
+        self._lists = self.builder.cdata_list_attributes
+        self._pre = self.builder.preserve_whitespace_tags
+
+    def feed(self, page: str) -> str:
+        """``str(BeautifulSoup(page, "html.parser"))``, with nbconvert's attributes added."""
+        from bs4.builder._htmlparser import BeautifulSoupHTMLParser
+
+        args, kwargs = self.builder.parser_args
+        parser = BeautifulSoupHTMLParser(self, *args, **kwargs)
+        parser.feed(page)
+        parser.close()
+        self.endData()
+        while self._stack:
+            self._pop()
+        return "".join(self._out)
+
+    def handle_starttag(self, name: str, namespace: object, nsprefix: object,
+                        attrs: dict, sourceline: object = None, sourcepos: object = None,
+                        namespaces: object = None) -> _SoupStream._Tag:
+        self.endData()
+        attrs = dict(attrs)
+        listed = self._lists.get("*", set()) | self._lists.get(name.lower(), set())
+        classes: list[str] = []
+        for key in attrs:
+            if key in listed:
+                words = self._words(attrs[key])
+                attrs[key] = " ".join(words)
+                if key == "class":
+                    classes = words
+        if name == "meta":  # bs4's set_up_substitutions, written out as utf-8
+            from bs4.element import CharsetMetaAttributeValue, ContentMetaAttributeValue
+
+            if "charset" in attrs:
+                attrs["charset"] = CharsetMetaAttributeValue(
+                    attrs["charset"]).substitute_encoding("utf-8")
+            elif "content" in attrs and str(attrs.get("http-equiv", "")).lower() == \
+                    "content-type":
+                attrs["content"] = ContentMetaAttributeValue(
+                    attrs["content"]).substitute_encoding("utf-8")
+        inside = bool(self._stack) and self._stack[-1][1]
+        if name == "img" and "alt" not in attrs:
+            attrs["alt"] = _NO_ALT
+            self.missing_alt += 1
+        elif name == "div" and inside and ("jp-Cell-inputWrapper" in classes
+                                           or "jp-OutputArea-output" in classes):
+            attrs["tabindex"] = "0"
+        parts = ["<", name]
+        sub = self._sub
+        for key, value in sorted(attrs.items()):
+            value = sub(value)
+            if '"' in value:
+                if "'" in value:
+                    value = f'"{value.replace(chr(34), "&quot;")}"'
+                else:
+                    value = f"'{value}'"
+            else:
+                value = f'"{value}"'
+            parts += [" ", key, "=", value]
+        void = name in self._void
+        parts.append("/>" if void else ">")
+        self._out.append("".join(parts))
+        self._stack.append((name, inside or "jp-Notebook" in classes))
+        self._open[name] = self._open.get(name, 0) + 1
+        if name in self._pre:
+            self._keep_space += 1
+        return self._Tag(void)
+
+    class _Tag:
+        """What bs4's parser reads of a tag it started: whether it is an empty void element."""
+
+        __slots__ = ("is_empty_element",)
+
+        def __init__(self, void: bool) -> None:
+            self.is_empty_element = void
+
+    def handle_endtag(self, name: str, nsprefix: object = None) -> None:
+        self.endData()
+        if name == self.ROOT_TAG_NAME or not self._open.get(name):
+            return
+        while self._stack:
+            if self._pop() == name:
+                break
+
+    def _pop(self) -> str:
+        name, _ = self._stack.pop()
+        self._open[name] -= 1
+        if name in self._pre:
+            self._keep_space -= 1
+        if name not in self._void:
+            self._out.append(f"</{name}>")
+        return name
+
+    def handle_data(self, data: str) -> None:
+        self._data.append(data)
+
+    def endData(self, containerClass: type | None = None) -> None:  # noqa: N802, N803 - bs4's
+        if not self._data:
+            return
+        text = "".join(self._data)
+        self._data = []
+        if not self._keep_space and all(c in " \n\t\x0c\r" for c in text):
+            text = "\n" if "\n" in text else " "
+        if containerClass is not None:  # a comment, doctype, declaration: verbatim
+            self._out.append(f"{containerClass.PREFIX}{text}{containerClass.SUFFIX}")
+        elif self._stack and self._stack[-1][0] in ("script", "style"):
+            self._out.append(text)
+        else:
+            self._out.append(self._sub(text))
 
 
 def _paper(paper: str) -> str:
@@ -4233,7 +4353,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """Make every table fit the printed page's width, or say which one cannot.
 
     Measured at the page's printable width in print media: a table wider than that has
-    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`); one still too wide
+    its cells allowed to wrap, in a smaller type (:data:`_SQUEEZE_CSS`, which the page
+    already has in a print-media style element: :data:`_CHARTS_KEPT_JS`); one still too wide
     is split into stacked tables of the same rows, each repeating the row labels, with
     every figure kept (:data:`_FIT_TABLES_JS`); a table that cannot fit even so would be
     cut off at the page's edge, so it is an error naming the table rather
@@ -4248,7 +4369,6 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """
     limit = _PRINTABLE_PX[paper]
     page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
-    page.add_style_tag(content=f"@media print {{ {_SQUEEZE_CSS} }}")
     too_wide = page.evaluate(_FIT_TABLES_JS, limit)
     if too_wide:
         names = "; ".join(f"'{t}'" for t in too_wide)
@@ -4258,13 +4378,21 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
             "Shorten the table's longest words or print on the other paper size")
 
 
-_CHARTS_KEPT_JS = """() => {
+_CHARTS_KEPT_JS = """(css) => {
   for (const d of document.querySelectorAll('.plotly-graph-div')) {
     if (d._responsiveChartHandler) window.removeEventListener('resize', d._responsiveChartHandler);
     clearTimeout(d._redrawTimer);
   }
+  const style = document.createElement('style');
+  style.type = 'text/css';
+  style.appendChild(document.createTextNode(css));
+  document.head.appendChild(style);
 }"""
-"""Keep every chart as first drawn: no redraw when the print steps change the width."""
+"""Keep every chart as first drawn: no redraw when the print steps change the width; and
+add ``css`` (:data:`_SQUEEZE_CSS` for print media) to the page's head, as Playwright's
+``add_style_tag`` would, while the page is still laid out for the screen (where a print
+rule changes nothing): added after the switch to print media it made Chromium style the
+page once more, a round trip of its own."""
 
 
 def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
@@ -4302,7 +4430,7 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     # the charts are drawn for the screen at the printed width and printed as drawn: the
     # width changes below would schedule a redraw (they are responsive), and whether it
     # ran before the print depended on how fast the page loaded
-    page.evaluate(_CHARTS_KEPT_JS)
+    page.evaluate(_CHARTS_KEPT_JS, f"@media print {{ {_SQUEEZE_CSS} }}")
     page.emulate_media(media="print")
     _fit_tables(page, paper, src)
     page.pdf(path=str(tmp), format=paper, print_background=True,
