@@ -3244,13 +3244,23 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
                       "Names excluded": costs.excluded_names,
                       "Weight in the S&P 500": costs.excluded_weight,
                       "Target TE": costs.te, "Extra TE (bp)": 1e4 * costs.extra_te.astype(float),
+                      "Selection noise (bp)": 1e4 * costs.selection_noise.astype(float)
+                      if "selection_noise" in costs else np.nan,
                       "Error": costs.error.fillna("").astype(str)})
     if not f["Error"].astype(bool).any():
         f = f.drop(columns="Error")
+    if not (f["Selection noise (bp)"].fillna(0) > 0).any():
+        f = f.drop(columns="Selection noise (bp)")
+    caption = "What each screen costs in tracking error"
+    if "Selection noise (bp)" in f:
+        caption += (" (selection noise: how much lower the screened target's tracking error "
+                    "came out than the unscreened one built the same way; the cost is then "
+                    "measured against the screened target and reads zero, within that noise)")
     return ReportTable(f.reset_index(drop=True),
                        {"Names excluded": "int", "Weight in the S&P 500": "pct",
-                        "Target TE": "pct", "Extra TE (bp)": "num2"},
-                       "What each screen costs in tracking error", wrap=("Error",))
+                        "Target TE": "pct", "Extra TE (bp)": "num2",
+                        "Selection noise (bp)": "num2"},
+                       caption, wrap=("Error",))
 
 
 def vintages_table(analysis) -> ReportTable:
@@ -3350,6 +3360,13 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"the most: {fmt_num(1e4 * float(worst.extra_te), 1)} bp of extra "
                    f"tracking error for {fmt_pct(float(worst.excluded_weight))} of the index "
                    "excluded.")
+    noisy = ok[ok.get("selection_noise", pd.Series(0.0, index=ok.index)).astype(float) > 0]
+    if len(noisy):
+        words = _and([_screen_words(str(r)) for r in noisy.restriction])
+        out.append(f"{words} {'costs' if len(noisy) == 1 else 'cost'} nothing measurable: "
+                   f"the screened target's tracking error came out up to "
+                   f"{fmt_num(1e4 * float(noisy.selection_noise.max()), 1)} bp below the "
+                   "unscreened target's, within the noise of the heuristic name selection.")
     failed = len(costs) - len(ok)
     if failed:
         out.append(f"{failed} screen row{'s' if failed > 1 else ''} could not be solved "
@@ -3361,6 +3378,13 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
                    f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
                    f"{fmt_usd(b.carryforward_created)}, negative: used up).")
+    dropped = getattr(front, "dropped_budgets", None)
+    if dropped is not None:
+        from pma_lab.optimize.frontier import budgets_words
+
+        out.append(f"The frontier leaves out the client's gains budgets "
+                   f"({budgets_words(dropped)}) to show the whole trade-off: its points "
+                   "may realise more gain than the budgets allow.")
     return Markdown(" ".join(out))
 
 
