@@ -97,3 +97,18 @@ def test_findings_split_the_no_outside_gains_row() -> None:
     assert "median tax effect (per path, tax alpha less pre-tax excess) -0.05%" in text
     assert "comparable published figure is Chaudhuri, Burnham & Lo (2020)" in text
     assert "0.82%" in text
+
+
+def test_by_year_medians_leave_out_a_stub_year_few_paths_have():
+    """Three years from 2010-01-04 end in January 2013: that path's fourth row is a stub of
+    a few days (harvested 0 %), and the findings read "harvested 0.00% in its last year".
+    The by-year medians and figures use the years every path has."""
+    st = _study([0.01, 0.02], [0.0, 0.0])
+    stub = pd.DataFrame({"start": [st.paths.start.iloc[0]], "year_no": [2],
+                         "harvested_pct": [0.0], "lock_in": [0.5]})
+    yearly = pd.concat([st.yearly, stub], ignore_index=True)
+    sm = summarize(st.paths, yearly)
+    assert sm["harvest_by_year_median"] == [0.1, 0.05]
+    assert sm["lock_in_by_year_median"] == [0.05, 0.2]
+    fig = decay_figure(StudyResult(st.paths, yearly, sm))
+    assert list(fig.data[1].x) == [1, 2]

@@ -111,10 +111,26 @@ def _q(x: pd.Series, q: float) -> float:
     return float(np.quantile(x, q)) if len(x) else float("nan")
 
 
+def _full_years(yearly: pd.DataFrame) -> pd.DataFrame:
+    """The yearly rows of the account years every path has.
+
+    A path whose horizon ends a few days into a further calendar year (3 years from
+    2010-01-04) has a stub last row; its median over the few paths that have it read
+    "harvested 0.00% in its last year" in the findings. The by-year medians and figures
+    use the years all paths share.
+    """
+    if not len(yearly):
+        return yearly
+    n = yearly["start"].nunique()
+    have = yearly.groupby("year_no")["start"].nunique()
+    return yearly[yearly["year_no"].isin(have.index[have == n])]
+
+
 def summarize(paths: pd.DataFrame, yearly: pd.DataFrame) -> dict:
     """The study's summary (``summary.json``): distributions, decay, lock-in by year."""
-    decay = yearly.groupby("year_no")["harvested_pct"].median()
-    lock = yearly.groupby("year_no")["lock_in"].median()
+    full = _full_years(yearly)
+    decay = full.groupby("year_no")["harvested_pct"].median()
+    lock = full.groupby("year_no")["lock_in"].median()
     return {
         "starts": len(paths),
         "tax_alpha_annual_median": _q(paths.tax_alpha_annual, 0.5),
@@ -273,7 +289,7 @@ def decay_figure(result: StudyResult) -> object:
     """
     import plotly.graph_objects as go
 
-    y = result.yearly.groupby("year_no")["harvested_pct"]
+    y = _full_years(result.yearly).groupby("year_no")["harvested_pct"]
     fig = go.Figure()
     for (q, name), dash in zip(_bands(result), ("dot", "solid", "dot"), strict=True):
         v = 100 * y.quantile(q)
@@ -289,7 +305,7 @@ def lock_in_figure(result: StudyResult) -> object:
     """Share of the portfolio in lots more than 50 % above basis, by year (median)."""
     import plotly.graph_objects as go
 
-    y = result.yearly.groupby("year_no")["lock_in"]
+    y = _full_years(result.yearly).groupby("year_no")["lock_in"]
     fig = go.Figure()
     for q, name in _bands(result):
         v = 100 * y.quantile(q)
