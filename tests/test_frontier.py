@@ -560,3 +560,28 @@ def test_each_point_starts_its_dual_from_the_first_points_multipliers(monkeypatc
     # two workers: the serial sweep to the bit
     two = efficient_frontier(problem_for_client(setup), workers=2)
     pd.testing.assert_frame_equal(new.all_points, two.all_points, check_exact=True)
+
+
+def test_a_sweep_that_drops_the_clients_gain_budgets_says_so():
+    """Notebook 02's frontier dropped the client's gains budgets without a word: the
+    frontier records them (``dropped_budgets``) and the research findings say so; with
+    ``keep_budgets=True`` nothing is dropped. (The proposal's assumptions are unchanged.)"""
+    from pma_lab.optimize.frontier import budgets_words
+    from pma_lab.report import proposal as report
+
+    setup = prepare(load_client(TECH))
+    prob = problem_for_client(setup)
+    kept = prob.settings.budgets
+    f = efficient_frontier(prob, gammas=[1.0])
+    assert f.dropped_budgets == kept
+    words = budgets_words(kept)
+    assert words != "none" and words.endswith("a year")
+    assert not any("budget" in a for a in f.assumptions)
+    bias = pd.DataFrame({"mean_ratio": [1.0]})
+    curve = pd.DataFrame(columns=["names", "te_target", "te_top"])
+    costs = pd.DataFrame(columns=["restriction", "extra_te", "excluded_weight", "error"])
+    text = report.strategy_findings(bias, curve, costs, f).text
+    assert f"leaves out the client's gains budgets ({words})" in text
+    g = efficient_frontier(prob, gammas=[1.0], keep_budgets=True)
+    assert g.dropped_budgets is None
+    assert "gains budgets" not in report.strategy_findings(bias, curve, costs, g).text

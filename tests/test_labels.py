@@ -12,6 +12,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -213,6 +214,64 @@ def test_transition_findings_are_written_from_the_numbers(analysis):
         c.index[0], ["after_tax_wealth_p10", "after_tax_wealth_p90"]]) in text
     assert report.fmt_usd(mine.tax_total) in text
     assert "immediate" not in text and "budget:" not in text
+
+
+def _noisy(an, offsets: dict, below: dict):
+    """``an`` (moving now, hold) plus a 3-year timeline (a copy of moving now's run), each
+    with 200 Monte Carlo paths: a common market path, independent noise ($20,000 a path) and
+    the plan kind's offset; expected-path wealth and the chance below moving now set per kind
+    (the reviewer's notebook 03: plans $6 apart, 42-45 % below moving now)."""
+    replace = dataclasses.replace
+    rng = np.random.default_rng(0)
+    market = 2.4e6 + rng.normal(0, 3e5, 200)
+    imm = next(r for r in an.runs if r.path == "expected" and r.plan.kind == "immediate")
+    three = replace(imm, plan=parse_plan("3y"))
+    runs = []
+    for r in (*an.runs, three):
+        if r.path == "expected" and r.mc is not None:
+            w = market + offsets[r.plan.kind] + rng.normal(0, 2e4, 200)
+            r = replace(r, mc=replace(r.mc, wealth=w))
+        runs.append(r)
+    c = an.comparison.copy()
+    row = c[c.plan == imm.plan.name].assign(plan=three.plan.name, is_client_plan=False)
+    c = pd.concat([c, row], ignore_index=True)
+    kinds = {r.plan.name: r.plan.kind for r in runs}
+    c["after_tax_wealth"] = [2_415_948.0 + offsets[kinds[p]] for p in c.plan]
+    c["prob_below_diversified"] = [below[kinds[p]] for p in c.plan]
+    return replace(an, runs=tuple(runs), comparison=c), three.plan
+
+
+def test_transition_findings_do_not_rank_plans_within_the_noise(analysis):
+    """Notebook 03 named a "highest after-tax value" plan on a $6 difference and the plan
+    "most often below moving now" at 45 % against 42 % on 200 paths: within the noise
+    (paired per-path differences, binomial standard error) the findings say "about the
+    same"."""
+    _, an = analysis
+    noisy, three = _noisy(an, {"timeline": 6.0, "hold": 0.0, "immediate": -50_000.0},
+                          {"timeline": 0.45, "hold": 0.42, "immediate": 0.0})
+    text = report.transition_findings(noisy).text
+    assert "ends with the highest" not in text
+    assert "end about the same after tax" in text
+    assert "most often" not in text
+    assert "about the same for every other plan: 42% to 45% of the 200 paths" in text
+    pv = noisy.paired("hold").set_index("plan")
+    assert bool(pv.at[three.name, "within_noise"])
+    imm = next(r.plan.name for r in an.runs if r.plan.kind == "immediate")
+    assert not pv.at[imm, "within_noise"] and pv.at[imm, "diff_mean"] < 0
+    assert f"{labels.plan_name(three)} {report.fmt_usd(pv.at[three.name, 'diff_mean'])} " \
+        f"(standard error {report.fmt_usd(pv.at[three.name, 'diff_se'])}; about the same)" \
+        in text
+
+
+def test_transition_findings_rank_plans_beyond_the_noise(analysis):
+    """A difference well beyond the noise is still ranked, with its standard error."""
+    _, an = analysis
+    noisy, three = _noisy(an, {"timeline": 40_000.0, "hold": 0.0, "immediate": -50_000.0},
+                          {"timeline": 0.05, "hold": 0.45, "immediate": 0.0})
+    text = report.transition_findings(noisy).text
+    assert f"{labels.plan_name(three)} ends with the highest after-tax value" in text
+    assert "ends below moving now most often (45% of the 200 paths, standard error 3.5%)" \
+        in text
 
 
 # ------------------------------------------------------------ a plan's notes, in words

@@ -230,6 +230,19 @@ def test_transition_research_notebook_ends_with_its_findings():
         [c.source.splitlines()[-1] for c in nb.cells if c.cell_type == "code"]
 
 
+def test_transition_research_notebook_takes_an_analysis_date():
+    """notebooks/03 has an ``as_of`` parameter (default None: the profile's) and loads the
+    client at it, as notebooks/01 and 02 do."""
+    from pma_lab.paths import notebooks_dir
+
+    nb = nbformat.read(notebooks_dir() / "03_transition_research.ipynb", as_version=4)
+    params: dict = {}
+    exec(next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])),  # noqa: S102
+         params)
+    assert params["as_of"] is None
+    assert any("load_client(" in c.source and "as_of=as_of" in c.source for c in nb.cells)
+
+
 def test_the_page_is_nbconverts_page_with_fewer_copies():
     """notebook_html's exporter validates once and preprocesses the notebook without
     nbconvert's extra copies: the page is, byte for byte, what nbconvert's own HTML

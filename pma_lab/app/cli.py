@@ -1143,7 +1143,7 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     from pma_lab.formatting import fmt_pct
     from pma_lab.market.data import load_market
     from pma_lab.plan.backtest import BacktestSettings
-    from pma_lab.plan.taxalpha import parse_starts, rolling_study, write_study
+    from pma_lab.plan.taxalpha import parse_starts, rolling_study, spread_text, write_study
 
     if (start is None) == (starts is None):
         raise click.UsageError("give exactly one of --start DATE or --starts START:END:FREQ")
@@ -1163,9 +1163,8 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     write_study(res, out)
     sm = res.summary
     click.echo(f"{sm['starts']} start(s): tax alpha median "
-               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year (p10 "
-               f"{fmt_pct(sm['tax_alpha_annual_p10'])}, p90 "
-               f"{fmt_pct(sm['tax_alpha_annual_p90'])}); wash-sale violations "
+               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year ({spread_text(sm)}); "
+               f"wash-sale violations "
                f"{sm['wash_sale_violations']}")
     click.echo(f"summary: {out / 'summary.json'}")
 

@@ -60,7 +60,8 @@ from pma_lab.optimize.settings import go_to_target
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
 
-__all__ = ["Frontier", "efficient_frontier", "pareto_dominated", "DEFAULT_GAMMAS", "LEGEND_BELOW"]
+__all__ = ["Frontier", "budgets_words", "efficient_frontier", "pareto_dominated",
+           "DEFAULT_GAMMAS", "LEGEND_BELOW"]
 
 DEFAULT_GAMMAS = tuple(np.logspace(1.0, -3.0, 23))
 _SAME_POINT_PCT = 0.005
@@ -162,6 +163,11 @@ class Frontier:
         bound at its solution where it applies (above the tolerance), else NaN (no warm
         sweep; funds held; go to target; the kept solution of an earlier sign pattern
         put back, whose multipliers are another solve's).
+    dropped_budgets : Budgets or None
+        The account's gain budgets that a tax-aversion sweep left out (``keep_budgets``
+        False and the problem had budgets), else None. The research findings
+        (:func:`pma_lab.report.proposal.strategy_findings`) say so in words
+        (:func:`budgets_words`); :attr:`assumptions`, which the proposal shows, is unchanged.
     chains : tuple[tuple[int, int], ...]
         A sweep on forked workers (``workers`` > 1): the first and last point of each
         chain the workers ran, in the order of the points (the first point, solved
@@ -190,6 +196,7 @@ class Frontier:
     chains: tuple[tuple[int, int], ...] = ()
     resolved: tuple[int, ...] = ()
     qp_solves: dict = field(default_factory=dict)
+    dropped_budgets: Budgets | None = None  # the account's gain budgets the sweep left out
 
     def figure(self, title: str | None = None) -> go.Figure:
         """Economic tax (% of the account) against tracking error (%), ends marked."""
@@ -621,11 +628,33 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         cf.assumption.replace("Loss carryforwards are", "Carryforward value: the loss "
                               "carryforward created is"),
     )
+    dropped = (saved.budgets if budgets is None and not keep_budgets
+               and saved.budgets != Budgets() else None)
     certificates = pd.DataFrame(proofs, columns=["signs", "gap_usd"])
     return Frontier(table, allp, problem.V, time.perf_counter() - t0, swept, timings,
                     assumptions, certificates, tuple(layout), tuple(resolved),
                     {key: n + qp_workers.get(key, 0) for key, n in dual.stats.items()}
-                    if dual is not None else {})
+                    if dual is not None else {}, dropped)
+
+
+def budgets_words(b: Budgets) -> str:
+    """A tax year's gain budgets in words.
+
+    ``total $60,000, short-term $0, long-term $60,000 a year``; a ``tax`` unit reads
+    ``$X of tax``, an ``embedded_pct`` one ``X% of the embedded gain``; ``none`` without
+    a cap.
+    """
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.modes import BudgetUnit
+
+    def one(v: float) -> str:
+        if b.unit is BudgetUnit.EMBEDDED_PCT:
+            return f"{fmt_pct(v, 0)} of the embedded gain"
+        return f"{fmt_usd(v)} of tax" if b.unit is BudgetUnit.TAX else fmt_usd(v)
+
+    parts = [f"{w} {one(v)}" for w, v in (("total", b.total), ("short-term", b.short_term),
+                                          ("long-term", b.long_term)) if v is not None]
+    return f"{', '.join(parts)} a year" if parts else "none"
 
 
 def opening_sides(problem: RebalanceProblem) -> np.ndarray:

@@ -18,13 +18,19 @@ from pma_lab.optimize.frontier import LEGEND_BELOW
 from pma_lab.plan.accounting import return_carryforward
 from pma_lab.plan.dividends import DividendYields, plan_dividend_yields
 from pma_lab.plan.failure import client_reason
-from pma_lab.plan.montecarlo import outcomes_table, over_budget_note, shortfall_note
+from pma_lab.plan.montecarlo import (
+    BELOW_TOLERANCE,
+    outcomes_table,
+    over_budget_note,
+    shortfall_note,
+)
 from pma_lab.plan.plans import plan_label
 from pma_lab.plan.scenarios import HINDSIGHT_WARNING, BillRate, MonteCarloPaths
 from pma_lab.plan.simulation import PlanRun, TransitionSettings
 from pma_lab.plan.sleeves import bond_sleeve
 
-__all__ = ["FAILED_KEEPS", "TransitionAnalysis", "mix_after_tax", "mix_value"]
+__all__ = ["FAILED_KEEPS", "PAIRED_Z", "TransitionAnalysis", "mix_after_tax", "mix_value",
+           "paired_stats"]
 
 FAILED_KEEPS = ("plan", "label", "is_client_plan", "te_start", "notes", "failed",
                 "failed_why")
@@ -71,6 +77,30 @@ def merge_widened(notes: Sequence[str]) -> list[str]:
                        f"{key[1]} was widened, to {max(caps):.2f}% at most, so the plan could "
                        "be completed")
     return out
+
+
+PAIRED_Z = 2.0
+"""Two plans are "about the same" when their mean per-path difference is within this many
+standard errors of zero (:meth:`TransitionAnalysis.paired`)."""
+
+
+def paired_stats(a: np.ndarray, b: np.ndarray) -> dict:
+    """Paired statistics of ``a`` against ``b`` on the same paths (common random numbers).
+
+    Returns ``paths``, ``diff_mean``, ``diff_se`` (standard error of the mean per-path
+    difference; NaN with one path), ``within_noise``, ``prob_below`` (share of paths with
+    ``a`` more than ``BELOW_TOLERANCE`` below ``b``) and ``prob_below_se`` (binomial).
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = a - b
+    n = len(d)
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    mean = float(d.mean()) if n else math.nan
+    p = float(np.mean(a < b * (1 - BELOW_TOLERANCE))) if n else math.nan
+    return {"paths": n, "diff_mean": mean, "diff_se": se,
+            "within_noise": bool(abs(mean) <= PAIRED_Z * se) if n > 1 else True,
+            "prob_below": p,
+            "prob_below_se": math.sqrt(p * (1 - p) / n) if n else math.nan}
 
 
 @dataclass(frozen=True)
@@ -160,6 +190,33 @@ class TransitionAnalysis:
                 c[k] = c[k].astype(object)
                 c.loc[bad, k] = None
         return c
+
+    def paired(self, against: str = "hold") -> pd.DataFrame:
+        """Each plan's after-tax value less ``against``'s on the same Monte Carlo paths.
+
+        ``against`` is a plan kind (``"hold"``, ``"immediate"``) or a plan's name. One row
+        per completed plan with Monte Carlo paths: ``plan``, ``paths``, ``diff_mean`` (USD,
+        the mean over paths of the per-path difference), ``diff_se`` (its standard error,
+        the per-path differences' standard deviation over the square root of the paths),
+        ``within_noise`` (``|diff_mean| <= PAIRED_Z * diff_se``: about the same),
+        ``prob_below`` (the share of paths on which the plan ends more than
+        :data:`pma_lab.plan.montecarlo.BELOW_TOLERANCE` below ``against``) and
+        ``prob_below_se`` (its binomial standard error). Empty without Monte Carlo paths
+        or without the reference plan.
+        """
+        cols = ["plan", "paths", "diff_mean", "diff_se", "within_noise", "prob_below",
+                "prob_below_se"]
+        mc = [r for r in self.runs if r.path == "expected" and r.mc is not None
+              and not r.failed]
+        ref = next((r for r in mc if r.plan.name == against), None) or next(
+            (r for r in mc if r.plan.kind == against
+             and (against != "immediate" or r.plan.te_cap is None)), None)
+        if ref is None:
+            return pd.DataFrame(columns=cols)
+        rows = []
+        for r in mc:
+            rows.append({"plan": r.plan.name, **paired_stats(r.mc.wealth, ref.mc.wealth)})
+        return pd.DataFrame(rows, columns=cols)
 
     def yearly_shown(self, path: str = "expected") -> pd.DataFrame:
         """:meth:`yearly` without the plans that could not be completed.

@@ -1,7 +1,8 @@
 """Tax-alpha study: rolling starts of :func:`pma_lab.plan.backtest.run_backtest` as distributions.
 
 :func:`rolling_study` runs one path per start (optionally on Dask), then
-:func:`summarize` reports the annualised tax alpha as a distribution (median, p10, p90),
+:func:`summarize` reports the annualised tax alpha as a distribution (median, p10, p90;
+the text quotes min and max under :data:`MIN_PATHS_FOR_PERCENTILES` paths),
 the harvest decay by year, turnover, realised TE and lock-in, and the wash-sale violations
 counted by replaying every trade through a fresh ledger. :data:`LITERATURE` holds the
 published numbers the shapes are compared with (``docs/tax_alpha.md``).
@@ -21,9 +22,14 @@ from pma_lab.files import write_folder
 from pma_lab.formatting import fmt_pct
 from pma_lab.plan.backtest import BacktestSettings, PathResult, run_backtest, wash_sale_violations
 
-__all__ = ["LITERATURE", "StudyResult", "Comparison", "compare_variants", "decay_figure",
-           "findings", "lock_in_figure", "parse_starts", "rolling_study", "summarize",
-           "write_study"]
+__all__ = ["LITERATURE", "MIN_PATHS_FOR_PERCENTILES", "StudyResult", "Comparison",
+           "compare_variants", "decay_figure", "findings", "lock_in_figure", "parse_starts",
+           "rolling_study", "spread_text",
+           "summarize", "variant_row", "write_study"]
+
+MIN_PATHS_FOR_PERCENTILES = 10
+"""Below this many paths the text quotes the range (min to max), not p10/p90: a tenth
+percentile of two or three paths is an interpolation between them, not a statistic."""
 
 LITERATURE = pd.DataFrame([
     ("Chaudhuri, Burnham & Lo (2020)", "monthly, 500 largest, 1926-2018", "no wash-sale rule",
@@ -105,17 +111,38 @@ def _q(x: pd.Series, q: float) -> float:
     return float(np.quantile(x, q)) if len(x) else float("nan")
 
 
+def _full_years(yearly: pd.DataFrame) -> pd.DataFrame:
+    """The yearly rows of the account years every path has.
+
+    A path whose horizon ends a few days into a further calendar year (3 years from
+    2010-01-04) has a stub last row; its median over the few paths that have it read
+    "harvested 0.00% in its last year" in the findings. The by-year medians and figures
+    use the years all paths share.
+    """
+    if not len(yearly):
+        return yearly
+    n = yearly["start"].nunique()
+    have = yearly.groupby("year_no")["start"].nunique()
+    return yearly[yearly["year_no"].isin(have.index[have == n])]
+
+
 def summarize(paths: pd.DataFrame, yearly: pd.DataFrame) -> dict:
     """The study's summary (``summary.json``): distributions, decay, lock-in by year."""
-    decay = yearly.groupby("year_no")["harvested_pct"].median()
-    lock = yearly.groupby("year_no")["lock_in"].median()
+    full = _full_years(yearly)
+    decay = full.groupby("year_no")["harvested_pct"].median()
+    lock = full.groupby("year_no")["lock_in"].median()
     return {
         "starts": len(paths),
         "tax_alpha_annual_median": _q(paths.tax_alpha_annual, 0.5),
         "tax_alpha_annual_p10": _q(paths.tax_alpha_annual, 0.1),
         "tax_alpha_annual_p90": _q(paths.tax_alpha_annual, 0.9),
+        "tax_alpha_annual_min": _q(paths.tax_alpha_annual, 0.0),
+        "tax_alpha_annual_max": _q(paths.tax_alpha_annual, 1.0),
         "tax_alpha_vs_fund_annual_median": _q(paths.tax_alpha_vs_fund_annual, 0.5),
         "pre_tax_excess_annual_median": _q(paths.pre_tax_excess_annual, 0.5),
+        # per path: the after-tax difference less the pre-tax one (what tax adds)
+        "tax_effect_annual_median": _q(paths.tax_alpha_annual - paths.pre_tax_excess_annual,
+                                       0.5),
         "te_realized_median": _q(paths.te_realized, 0.5),
         "turnover_annual_median": _q(paths.turnover_annual, 0.5),
         "wash_sale_violations": int(paths.wash_sale_violations.sum()),
@@ -123,6 +150,22 @@ def summarize(paths: pd.DataFrame, yearly: pd.DataFrame) -> dict:
         "harvest_by_year_median": [float(v) for v in decay.to_numpy()],
         "lock_in_by_year_median": [float(v) for v in lock.to_numpy()],
     }
+
+
+def spread_text(summary: dict) -> str:
+    """The spread of the tax alpha over the paths, in words fit for the number of paths.
+
+    ``p10 x, p90 y`` from :data:`MIN_PATHS_FOR_PERCENTILES` paths on; below that ``range of
+    N paths x to y`` (min and max), and ``one path`` for a single start.
+    """
+    n = int(summary["starts"])
+    if n <= 1:
+        return "one path: no spread"
+    if n < MIN_PATHS_FOR_PERCENTILES:
+        return (f"range of {n} paths {fmt_pct(summary['tax_alpha_annual_min'])} to "
+                f"{fmt_pct(summary['tax_alpha_annual_max'])}")
+    return (f"p10 {fmt_pct(summary['tax_alpha_annual_p10'])}, "
+            f"p90 {fmt_pct(summary['tax_alpha_annual_p90'])} over {n} paths")
 
 
 def write_study(result: StudyResult, out: Path | str) -> list[Path]:
@@ -145,8 +188,57 @@ VARIANTS: dict[str, dict] = {
 """The variants :func:`compare_variants` runs by default (Vanguard's frequencies and the
 outside-gains critique)."""
 
-_LIT_ROW = {"annual": "annual", "quarterly": "quarterly", "monthly": "monthly",
-            "daily": "daily", "weekly": None}
+_COMPARABLE: dict[str, tuple[str, str]] = {
+    "annual": ("Vanguard (2022), investor A", "annual"),
+    "quarterly": ("Vanguard (2022), investor A", "quarterly"),
+    "monthly": ("Chaudhuri, Burnham & Lo (2020)", "wash-sale rule"),
+    "daily": ("Vanguard (2022), investor A", "daily"),
+}
+"""The comparable published row per variant (source, variant in :data:`LITERATURE`). Monthly
+harvesting compares with Chaudhuri et al.'s 0.82 % *with* the wash-sale rule, which we
+always enforce (``docs/tax_alpha.md``); Vanguard's 1.23 % (other rates, contributions) is
+shown beside it, labelled. A variant without a published counterpart (no outside gains)
+gets neither a number nor a source."""
+
+
+def _published(source: str, variant: str) -> float:
+    lit = LITERATURE[(LITERATURE.source == source) & (LITERATURE.variant == variant)]
+    return float(lit.tax_alpha_pct_per_year.iloc[0])
+
+
+def variant_row(name: str, summary: dict) -> dict:
+    """One row of :attr:`Comparison.table` from a study's summary (percent a year).
+
+    The spread is always given as min and max; p10 and p90 are NaN under
+    :data:`MIN_PATHS_FOR_PERCENTILES` paths (a percentile of two paths is not a statistic).
+    ``pre_tax_excess_median_pct`` (harvest minus hold before tax) and
+    ``tax_effect_median_pct`` (per path, tax alpha less pre-tax excess; the median) sit
+    beside the tax alpha so the reader sees how much of it is the harvest portfolio's pre-tax
+    drift, not tax.
+    """
+    sm = summary
+    few = sm["starts"] < MIN_PATHS_FOR_PERCENTILES
+    nan = float("nan")
+    comp = _COMPARABLE.get(name)
+    vanguard = name if name in ("annual", "quarterly", "monthly", "daily") else None
+    return {
+        "variant": name,
+        "paths": int(sm["starts"]),
+        "tax_alpha_median_pct": 100 * sm["tax_alpha_annual_median"],
+        "pre_tax_excess_median_pct": 100 * sm["pre_tax_excess_annual_median"],
+        "tax_effect_median_pct": 100 * sm["tax_effect_annual_median"],
+        "tax_alpha_min_pct": 100 * sm["tax_alpha_annual_min"],
+        "tax_alpha_max_pct": 100 * sm["tax_alpha_annual_max"],
+        "tax_alpha_p10_pct": nan if few else 100 * sm["tax_alpha_annual_p10"],
+        "tax_alpha_p90_pct": nan if few else 100 * sm["tax_alpha_annual_p90"],
+        "te_realized_pct": 100 * sm["te_realized_median"],
+        "turnover_pct": 100 * sm["turnover_annual_median"],
+        "wash_sale_violations": sm["wash_sale_violations"],
+        "published_pct": _published(*comp) if comp else nan,
+        "published_source": f"{comp[0]}, {comp[1]}" if comp else "",
+        "vanguard_investor_a_pct": (_published("Vanguard (2022), investor A", vanguard)
+                                    if vanguard else nan),
+    }
 
 
 @dataclass(frozen=True)
@@ -156,8 +248,10 @@ class Comparison:
     Attributes
     ----------
     table : pd.DataFrame
-        One row per variant: our median, p10 and p90 (percent a year), TE, turnover and
-        the published number where one exists.
+        One row per variant (:func:`variant_row`): our median tax alpha and pre-tax excess,
+        its spread (min/max under :data:`MIN_PATHS_FOR_PERCENTILES` paths, else p10/p90;
+        percent a year), TE, turnover, the comparable published number where one exists
+        and Vanguard's investor A beside it, labelled.
     studies : dict[str, StudyResult]
         The study behind each row.
     """
@@ -171,35 +265,33 @@ def compare_variants(base: BacktestSettings, starts: Sequence[pd.Timestamp],
     """Run each variant over the same starts and tabulate it against :data:`LITERATURE`."""
     variants = variants or VARIANTS
     rows, studies = [], {}
-    lit = LITERATURE.set_index("variant")["tax_alpha_pct_per_year"]
     for name, kw in variants.items():
         st = rolling_study(replace(base, **kw), starts, workers=workers)
         studies[name] = st
-        sm = st.summary
-        key = _LIT_ROW.get(name)
-        rows.append({
-            "variant": name,
-            "tax_alpha_median_pct": 100 * sm["tax_alpha_annual_median"],
-            "tax_alpha_p10_pct": 100 * sm["tax_alpha_annual_p10"],
-            "tax_alpha_p90_pct": 100 * sm["tax_alpha_annual_p90"],
-            "te_realized_pct": 100 * sm["te_realized_median"],
-            "turnover_pct": 100 * sm["turnover_annual_median"],
-            "wash_sale_violations": sm["wash_sale_violations"],
-            "published_pct": float(lit[key]) if key in lit.index else float("nan"),
-            "published_source": ("Vanguard (2022), investor A" if key in lit.index
-                                 else "Chaudhuri et al. (2020): 0.82 with wash sales"
-                                 if name.startswith("monthly") else ""),
-        })
+        rows.append(variant_row(name, st.summary))
     return Comparison(pd.DataFrame(rows), studies)
 
 
+def _bands(result: StudyResult) -> tuple[tuple[float, str], ...]:
+    """(quantile, label) of the upper, middle and lower line.
+
+    max/median/min under :data:`MIN_PATHS_FOR_PERCENTILES` paths, else p90/median/p10.
+    """
+    if result.summary["starts"] < MIN_PATHS_FOR_PERCENTILES:
+        return ((1.0, "max"), (0.5, "median"), (0.0, "min"))
+    return ((0.9, "p90"), (0.5, "median"), (0.1, "p10"))
+
+
 def decay_figure(result: StudyResult) -> object:
-    """Harvested losses (percent of the year's starting value) by year: median, p10, p90."""
+    """Harvested losses (percent of the year's starting value) by year: median, p10, p90.
+
+    Min and max instead of p10/p90 under :data:`MIN_PATHS_FOR_PERCENTILES` paths.
+    """
     import plotly.graph_objects as go
 
-    y = result.yearly.groupby("year_no")["harvested_pct"]
+    y = _full_years(result.yearly).groupby("year_no")["harvested_pct"]
     fig = go.Figure()
-    for q, name, dash in ((0.9, "p90", "dot"), (0.5, "median", "solid"), (0.1, "p10", "dot")):
+    for (q, name), dash in zip(_bands(result), ("dot", "solid", "dot"), strict=True):
         v = 100 * y.quantile(q)
         fig.add_trace(go.Scatter(x=v.index + 1, y=v.to_numpy(), name=name, mode="lines+markers",
                                  line={"dash": dash}))
@@ -213,9 +305,9 @@ def lock_in_figure(result: StudyResult) -> object:
     """Share of the portfolio in lots more than 50 % above basis, by year (median)."""
     import plotly.graph_objects as go
 
-    y = result.yearly.groupby("year_no")["lock_in"]
+    y = _full_years(result.yearly).groupby("year_no")["lock_in"]
     fig = go.Figure()
-    for q, name in ((0.9, "p90"), (0.5, "median"), (0.1, "p10")):
+    for q, name in _bands(result):
         v = 100 * y.quantile(q)
         fig.add_trace(go.Scatter(x=v.index + 1, y=v.to_numpy(), name=name,
                                  mode="lines+markers"))
@@ -233,12 +325,19 @@ def findings(comparison: Comparison, main: str = "monthly") -> str:
     lock = st["lock_in_by_year_median"]
     parts = [
         f"Over {st['starts']} start date(s), monthly harvesting added a median "
-        f"{fmt_pct(st['tax_alpha_annual_median'])} a year after tax (p10 "
-        f"{fmt_pct(st['tax_alpha_annual_p10'])}, p90 {fmt_pct(st['tax_alpha_annual_p90'])}) "
-        f"over the same portfolio held without harvesting, with a median realised tracking "
-        f"error of {fmt_pct(st['te_realized_median'])} and "
+        f"{fmt_pct(st['tax_alpha_annual_median'])} a year after tax ({spread_text(st)}) "
+        f"over the same portfolio held without harvesting; its median pre-tax excess (the "
+        f"harvest portfolio's drift from the hold portfolio before tax, not a tax effect) "
+        f"was {fmt_pct(st['pre_tax_excess_annual_median'])} a year and its median tax effect "
+        f"(per path, tax alpha less pre-tax excess) "
+        f"{fmt_pct(st['tax_effect_annual_median'])}, with a median realised "
+        f"tracking error of {fmt_pct(st['te_realized_median'])} and "
         f"{st['wash_sale_violations']} wash-sale violations on replay.",
     ]
+    if main in t.index and not np.isnan(t.at[main, "published_pct"]):
+        parts.append(
+            f"The comparable published figure is {t.at[main, 'published_source']}: "
+            f"{fmt_pct(t.at[main, 'published_pct'] / 100)} a year.")
     if len(decay) >= 2:
         parts.append(
             f"Harvesting decays: the median account harvested {fmt_pct(decay[0])} of its "
@@ -249,14 +348,21 @@ def findings(comparison: Comparison, main: str = "monthly") -> str:
     if len(freq) == 3:
         a, q, m = (t.at[v, "tax_alpha_median_pct"] / 100 for v in freq)
         order = "annual < quarterly < monthly" if a < q < m else "not monotonic"
+        va, vq, vm = (fmt_pct(_published("Vanguard (2022), investor A", v) / 100)
+                      for v in freq)
         parts.append(
             f"By harvest frequency the medians are {fmt_pct(a)} (annual), {fmt_pct(q)} "
-            f"(quarterly) and {fmt_pct(m)} (monthly): {order}; Vanguard's investor A "
-            "shows 0.38 % < 1.07 % < 1.23 % with diminishing steps.")
+            f"(quarterly) and {fmt_pct(m)} (monthly): {order}; Vanguard's investor A (other "
+            f"rates and contributions: compare the ordering, not the level) shows {va} < "
+            f"{vq} < {vm} with diminishing steps.")
     if "monthly, no outside gains" in t.index:
         no = t.at["monthly, no outside gains", "tax_alpha_median_pct"] / 100
+        pre = t.at["monthly, no outside gains", "pre_tax_excess_median_pct"] / 100
+        tax = t.at["monthly, no outside gains", "tax_effect_median_pct"] / 100
         parts.append(
             f"Without outside gains to offset (losses only against the portfolio's own "
-            f"gains plus $3,000 a year) the median falls to {fmt_pct(no)}: the value of "
-            "harvesting depends on the client's other gains.")
+            f"gains plus $3,000 a year) the median falls to {fmt_pct(no)}; its median pre-tax "
+            f"excess is {fmt_pct(pre)} and its median tax effect (per path, tax alpha less "
+            f"pre-tax excess) {fmt_pct(tax)}: "
+            "the value of harvesting depends on the client's other gains.")
     return " ".join(parts)

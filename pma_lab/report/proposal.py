@@ -3383,13 +3383,23 @@ def screen_costs_table(costs: pd.DataFrame) -> ReportTable:
                       "Names excluded": costs.excluded_names,
                       "Weight in the S&P 500": costs.excluded_weight,
                       "Target TE": costs.te, "Extra TE (bp)": 1e4 * costs.extra_te.astype(float),
+                      "Selection noise (bp)": 1e4 * costs.selection_noise.astype(float)
+                      if "selection_noise" in costs else np.nan,
                       "Error": costs.error.fillna("").astype(str)})
     if not f["Error"].astype(bool).any():
         f = f.drop(columns="Error")
+    if not (f["Selection noise (bp)"].fillna(0) > 0).any():
+        f = f.drop(columns="Selection noise (bp)")
+    caption = "What each screen costs in tracking error"
+    if "Selection noise (bp)" in f:
+        caption += (" (selection noise: how much lower the screened target's tracking error "
+                    "came out than the unscreened one built the same way; the cost is then "
+                    "measured against the screened target and reads zero, within that noise)")
     return ReportTable(f.reset_index(drop=True),
                        {"Names excluded": "int", "Weight in the S&P 500": "pct",
-                        "Target TE": "pct", "Extra TE (bp)": "num2"},
-                       "What each screen costs in tracking error", wrap=("Error",))
+                        "Target TE": "pct", "Extra TE (bp)": "num2",
+                        "Selection noise (bp)": "num2"},
+                       caption, wrap=("Error",))
 
 
 def vintages_table(analysis) -> ReportTable:
@@ -3489,6 +3499,13 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"the most: {fmt_num(1e4 * float(worst.extra_te), 1)} bp of extra "
                    f"tracking error for {fmt_pct(float(worst.excluded_weight))} of the index "
                    "excluded.")
+    noisy = ok[ok.get("selection_noise", pd.Series(0.0, index=ok.index)).astype(float) > 0]
+    if len(noisy):
+        words = _and([_screen_words(str(r)) for r in noisy.restriction])
+        out.append(f"{words} {'costs' if len(noisy) == 1 else 'cost'} nothing measurable: "
+                   f"the screened target's tracking error came out up to "
+                   f"{fmt_num(1e4 * float(noisy.selection_noise.max()), 1)} bp below the "
+                   "unscreened target's, within the noise of the heuristic name selection.")
     failed = len(costs) - len(ok)
     if failed:
         out.append(f"{failed} screen row{'s' if failed > 1 else ''} could not be solved "
@@ -3500,18 +3517,30 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
                    f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
                    f"{fmt_usd(b.carryforward_created)}, negative: used up).")
+    dropped = getattr(front, "dropped_budgets", None)
+    if dropped is not None:
+        from pma_lab.optimize.frontier import budgets_words
+
+        out.append(f"The frontier leaves out the client's gains budgets "
+                   f"({budgets_words(dropped)}) to show the whole trade-off: its points "
+                   "may realise more gain than the budgets allow.")
     return Markdown(" ".join(out))
 
 
 def transition_findings(analysis) -> Markdown:
     """Findings of the transition notebook, in prose from the computed numbers.
 
-    The plan with the highest after-tax value on the expected path, the client's plan's
-    tax, tracking error and Monte Carlo range, the plan with the highest middle path and
-    the one most often below moving now, and, for the historical replays (research only,
-    with the hindsight warning), the spread of their medians. Plans are named by
-    :func:`pma_lab.report.labels.plan_name`; every figure comes from ``analysis``.
+    The plan with the highest after-tax value on the expected path, or the plans that end
+    about the same (their paired per-path differences on the Monte Carlo paths within
+    :data:`pma_lab.plan.analysis.PAIRED_Z` standard errors), the client's plan's tax,
+    tracking error and Monte Carlo range, each plan's mean paired difference to hold with
+    its standard error, the chance of ending below moving now (about the same when the
+    plans' chances differ by no more than the sampling error), and, for the historical
+    replays (research only, with the hindsight warning), the spread of their medians.
+    Plans are named by :func:`pma_lab.report.labels.plan_name`; every figure comes from
+    ``analysis``.
     """
+    from pma_lab.plan.analysis import PAIRED_Z, paired_stats
     from pma_lab.plan.transition import HINDSIGHT_WARNING
 
     c = _ordered(analysis)
@@ -3520,25 +3549,59 @@ def transition_findings(analysis) -> Markdown:
     name = labels.plan_name
     best = c.loc[c.after_tax_wealth.astype(float).idxmax()]
     mine = c[c.is_client_plan].iloc[0]
-    out = [f"On the expected path, {name(best._plan)} ends with the highest after-tax "
-           f"value in {years} ({fmt_usd(best.after_tax_wealth)}, "
-           f"{fmt_usd(best.vs_hold)} against holding).",
-           f"The client's own plan, {name(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
-           f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "
-           f"the Monte Carlo paths its after-tax value ranges from "
-           f"{labels.after_tax_range(mine.after_tax_wealth_p10, mine.after_tax_wealth_p90)} "
-           f"(10th to 90th percentile) and ends below moving now on "
-           f"{fmt_pct(mine.prob_below_diversified, 0)} of them."]
-    med = c.after_tax_wealth_median.astype(float)
-    if med.notna().any():
-        top = c.loc[med.idxmax()]
-        out.append(f"On the middle Monte Carlo path {name(top._plan)} ends highest "
-                   f"({fmt_usd(top.after_tax_wealth_median)}).")
-        below = c.prob_below_diversified.astype(float)
-        if below.notna().any() and below.max() > 0:
+    mc = {r.plan.name: r.mc.wealth for r in analysis.runs
+          if r.path == "expected" and r.mc is not None and not r.failed}
+    # plans the Monte Carlo paths cannot tell from the best one (paired, same paths)
+    ties = [r for _, r in c.iterrows() if r.plan != best.plan and r.plan in mc
+            and best.plan in mc and paired_stats(mc[r.plan], mc[best.plan])["within_noise"]]
+    if ties:
+        same = [best, *ties]
+        w = [float(r.after_tax_wealth) for r in same]
+        out = [f"On the expected path {_and([name(r._plan) for r in same])} end about the "
+               f"same after tax in {years} ({fmt_usd(min(w))} to {fmt_usd(max(w))}): on the "
+               f"same {len(mc[best.plan])} Monte Carlo paths their per-path differences "
+               f"average within {PAIRED_Z:g} standard errors of zero, so none is ranked "
+               f"above the others."]
+    else:
+        out = [f"On the expected path, {name(best._plan)} ends with the highest after-tax "
+               f"value in {years} ({fmt_usd(best.after_tax_wealth)}, "
+               f"{fmt_usd(best.vs_hold)} against holding)."]
+    out.append(
+        f"The client's own plan, {name(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
+        f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "
+        f"the Monte Carlo paths its after-tax value ranges from "
+        f"{labels.after_tax_range(mine.after_tax_wealth_p10, mine.after_tax_wealth_p90)} "
+        f"(10th to 90th percentile).")
+    vs = analysis.paired("hold")
+    holds = {p.name for p in c._plan if p.kind == "hold"}
+    vs = vs[vs.plan.isin(set(c.plan)) & ~vs.plan.isin(holds)] if len(vs) else vs
+    if len(vs):
+        plans = dict(zip(c.plan, c._plan, strict=True))
+        parts = [f"{name(plans[r.plan])} {fmt_usd(r.diff_mean)} (standard error "
+                 f"{fmt_usd(r.diff_se)}{'; about the same' if r.within_noise else ''})"
+                 for r in vs.itertuples()]
+        out.append(f"Against holding, on the same {int(vs.paths.iloc[0])} Monte Carlo paths, "
+                   f"the mean after-tax difference per path is: {'; '.join(parts)}.")
+    others = [p.kind != "immediate" or p.te_cap is not None for p in c._plan]
+    below = c[others].prob_below_diversified.astype(float).dropna()
+    n = len(next(iter(mc.values()))) if mc else 0
+    if len(below) and n:
+        se = np.sqrt(below * (1 - below) / n)
+        if len(below) == 1:
+            one = c.loc[below.index[0]]
+            out.append(f"{name(one._plan)} ends below moving now on "
+                       f"{fmt_pct(below.iloc[0], 0)} of the {n} paths (standard error "
+                       f"{fmt_pct(float(se.iloc[0]), 1)}).")
+        elif below.max() - below.min() <= PAIRED_Z * float(se.max()):
+            out.append(f"The chance of ending below moving now is about the same for every "
+                       f"other plan: {fmt_pct(below.min(), 0)} to {fmt_pct(below.max(), 0)} of "
+                       f"the {n} paths, within the sampling error (standard error up to "
+                       f"{fmt_pct(float(se.max()), 1)}).")
+        else:
             worst = c.loc[below.idxmax()]
             out.append(f"{name(worst._plan)} ends below moving now most often "
-                       f"({fmt_pct(worst.prob_below_diversified, 0)} of the paths).")
+                       f"({fmt_pct(worst.prob_below_diversified, 0)} of the {n} paths, "
+                       f"standard error {fmt_pct(float(se[below.idxmax()]), 1)}).")
     v = analysis.vintages
     if len(v):
         plans = {r.plan.name: r.plan for r in analysis.runs}
