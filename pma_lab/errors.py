@@ -26,6 +26,7 @@ __all__ = [
     "ProfileError",
     "ClientFilesError",
     "BlotterError",
+    "LotsBlotterError",
     "ModelFileError",
     "BenchmarkFileError",
     "PriceDataError",
@@ -198,6 +199,17 @@ class BlotterError(InputError):
     """A trade blotter (CSV/XLSX) is malformed. Fix the named rows and columns."""
 
     kind = "blotter"
+
+
+class LotsBlotterError(BlotterError):
+    """A lots file and the recent-trades blotter disagree about a lot (its basis).
+
+    Each issue names the lots file's row and column and the blotter's row
+    (:meth:`pma_lab.io.client.Client.ledger`); a :class:`BlotterError`, so whatever
+    handles a blotter's errors handles these.
+    """
+
+    kind = "lots and blotter"
 
 
 class ModelFileError(InputError):

@@ -54,7 +54,7 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
                            "st_loss_carried_out,lt_loss_carried_out,taxable_st,taxable_lt,tax")
     row = dict(zip(realized[0].split(","), realized[1].split(","), strict=True))
     assert row["year"] == "2026" and row["st_losses"] == "-3493.05"  # the KLAC loss sale
-    assert all(v.endswith(".00") or "." in v for k, v in row.items() if k != "year")
+    assert all(re.fullmatch(r"-?\d+\.\d\d", v) for k, v in row.items() if k != "year"), row
 
 
 def test_bad_lots_exit_2_and_name_row_and_column(capsys):

@@ -301,5 +301,43 @@ def test_xlsx_date_time_cells_read_as_their_date_and_a_serial_names_its_date(tmp
         lots(p)
     (i,) = errors(e)
     assert (i.code, i.row, i.column, i.value) == ("unparsable_date", 4, "Acquired", "45869")
-    assert i.fix.startswith("45869 looks like an Excel date serial, which is 2025-07-31: "
-                            "format the cell as a date")
+    assert i.fix.startswith("45869 looks like an Excel date serial, which is 2025-07-31 in "
+                            "Excel's usual 1900 date system: format the cell as a date")
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("07/23/2021 15:30", dt.date(2021, 7, 23)), ("2021-07-23 3:30 PM", dt.date(2021, 7, 23)),
+    ("2021-07-23T15:30:00Z", dt.date(2021, 7, 23)), ("2021-07-23 12:05 am", dt.date(2021, 7, 23)),
+    ("2021-07-23 99:99", None), ("2021-07-23 13:30 PM", None), ("45869.5", None)])
+def test_a_date_cells_time_of_day(tmp_path, text, day):
+    """Reviewer 2 (session 21): "2021-01-15 99:99" was read as a date while "07/23/2021 15:30"
+    (a US Excel CSV) was refused; a time after a date is read when it is a time of day and
+    refused, saying so, when it is not."""
+    p = write(tmp_path, "t.csv", f"ticker,shares,acquired,cost_total\nAAPL,10,{text},1000\n")
+    if day is not None:
+        assert lots(p).lots.acquired.iloc[0].date() == day
+        return
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (i,) = errors(e)
+    assert (i.code, i.row, i.value) == ("unparsable_date", 2, text)
+    assert ("is not a time of day" in i.message) is (":" in text)
+
+
+def test_a_blotter_date_cells_time_orders_the_day_as_the_time_column(tmp_path):
+    """Reviewer 2 (session 21): a custodian's blotter listing the day's trades newest first
+    with date-time cells was replayed in file order (the sale before the buy), the times
+    dropped; a date cell's time is the trade's time, as the time column's, and the two
+    disagreeing is an error."""
+    p = write(tmp_path, "b.csv", "date,account,account_type,ticker,side,shares,price\n"
+                                 "2026-03-02 15:00:00,taxable,taxable,AAPL,sell,10,400\n"
+                                 "2026-03-02 10:00:00,taxable,taxable,AAPL,buy,10,420\n"
+                                 "2026-03-03 00:00:00,taxable,taxable,AAPL,buy,1,420\n")
+    got = read_blotter(p, known=KNOWN)
+    assert [t.time for t in got.trades] == [dt.time(15), dt.time(10), None]
+    p = write(tmp_path, "c.csv", "date,time,account,account_type,ticker,side,shares,price\n"
+                                 "2026-03-02 15:00,14:00,taxable,taxable,AAPL,buy,10,400\n")
+    with pytest.raises(Exception) as e:
+        read_blotter(p, known=KNOWN)
+    (i,) = [i for i in e.value.issues if i.code == "inconsistent_time"]
+    assert (i.row, i.column) == (2, "time")

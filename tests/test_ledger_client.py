@@ -107,12 +107,24 @@ def test_blotter_buy_still_held_with_another_basis_is_an_error(tmp_path):
     with pytest.raises(BlotterError) as e:
         c.ledger()
     (issue,) = e.value.issues
+    # the lots file's own header (unit_cost), the title naming both files (reviewer 2)
     assert (issue.file.endswith("household_lots.csv"), issue.row, issue.column, issue.code) == (
-        True, 62, "cost_per_share", "blotter_basis_differs")
+        True, 62, "unit_cost", "blotter_basis_differs")
+    assert "problem found in the lots and blotter files" in str(e.value)
     assert ("lot HH-0061 (KLAC, 50 shares) has a cost basis of $11,000.00 in the lots file, "
             "but it is the blotter's buy of KLAC on 2026-07-24 (row 8 of ") in str(e.value)
     assert ("whose basis is $10,526.00, or $11,584.50 with the wash-sale adjustment of "
             "$1,058.50 the replay adds") in str(e.value)
+
+
+def test_an_ira_lot_bought_in_the_blotter_may_carry_any_basis(tmp_path):
+    """An IRA lot's basis has no tax effect: the basis check is for taxable lots (reviewer
+    2, session 21: an IRA lot at cost 0 was a hard error)."""
+    c = household(tmp_path, lots="ira,HH-0061,KLAC,2026-07-24,50,0\n",
+                  trades="2026-07-24,ira,ira,KLAC,buy,50,210.52,,\n")
+    (lot,) = [lt for lt in c.ledger().lots(account="ira", ticker="KLAC")
+              if lt.root_id == "HH-0061"]
+    assert lot.shares == 50
 
 
 def test_blotter_buy_missing_from_the_lots_file_is_an_error(tmp_path):

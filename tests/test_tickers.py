@@ -22,9 +22,10 @@ def test_suggestions_are_one_typo_away_then_difflibs():
               for _ in range(400)]
     suggest = TickerSuggester(known, limit=None)
     for w in words:
-        typo = [k for k in known if len(k) == len(w) and k != w and (
+        typo = [k for k in known if len(k) == len(w) >= 3 and k != w and (
             sum(a != b for a, b in zip(k, w, strict=True)) == 1 or any(
-                k == w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)))]
+                k == w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1))) and (
+            k[0] == w[0] or difflib.SequenceMatcher(None, w, k).ratio() >= 0.75)]
         typo.sort(key=lambda k: (-difflib.SequenceMatcher(None, w, k).ratio(), k))
         got = tuple(difflib.get_close_matches(w, list(known), n=3, cutoff=0.75))
         assert suggest(w) == tuple(dict.fromkeys(typo + list(got)))[:3], w
@@ -39,6 +40,10 @@ def test_a_swapped_pair_of_letters_is_suggested_first():
     assert suggest("MSTF")[0] == "MSFT" and suggest("NVAD")[0] == "NVDA"
     assert "AAPL" not in difflib.get_close_matches("APPL", list(known_tickers()), n=3,
                                                    cutoff=0.75)
+    # no hint from one letter or two (reviewer 2: "X" was answered "A, C, D")
+    assert suggest("X") == ()
+    assert suggest("AB") == tuple(difflib.get_close_matches("AB", list(known_tickers()), n=3,
+                                                            cutoff=0.75))
 
 
 def test_suggestions_stop_after_the_limit_and_are_cheap():

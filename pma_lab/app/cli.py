@@ -152,7 +152,7 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
         names = ("lots", "holdings", "turning_long_term", "locks")
         frames = {f"{n}.csv": getattr(s, n) for n in names}
         # the year's netting as `pma-lab ledger replay` writes it (names, signs, cents)
-        frames["realized.csv"] = _netting_signed(s.realized) if len(s.realized) else s.realized
+        frames["realized.csv"] = _netting_signed(s.realized)
         write_folder(out, frames, _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
 

@@ -22,6 +22,7 @@ from pma_lab.errors import (
     Issue,
     LedgerError,
     LotDataError,
+    LotsBlotterError,
     PmaLabError,
     ProfileError,
     Severity,
@@ -35,7 +36,16 @@ from pma_lab.io.ingest import (
     replay_problems,
 )
 from pma_lab.io.profile import ClientProfile, LotsReadable, LotsSpec, load_profile
-from pma_lab.tax.ledger import Account, Ledger, Side, Trade, _auto_id, _file_order, replay
+from pma_lab.tax.ledger import (
+    Account,
+    AccountType,
+    Ledger,
+    Side,
+    Trade,
+    _auto_id,
+    _file_order,
+    replay,
+)
 
 __all__ = ["Client", "load_client", "find_clients", "to_date"]
 
@@ -146,13 +156,17 @@ class Client:
         be replaced behind the user's back, so each such lot is an error naming both files'
         rows (half a cent a share of rounding allowed).
 
+        A taxable lot only: an IRA lot's basis has no tax effect.
+
         Raises
         ------
-        BlotterError
+        LotsBlotterError
             With every such lot (the lots file's row and column, the blotter's row).
         """
         rows = list(self.lots.lots.itertuples())
-        ids = {rows[i].lot_id: i for i in paired}
+        # an IRA lot's basis has no tax effect (no gain or loss is realised in an IRA)
+        ira = {a.account_id for a in self.accounts() if a.account_type is AccountType.IRA}
+        ids = {rows[i].lot_id: i for i in paired if rows[i].account not in ira}
         basis: dict[str, list[Decimal]] = {}  # lot id -> [basis, wash adjustment]
         for lt in led.lots():
             if lt.root_id in ids:
@@ -172,15 +186,16 @@ class Client:
             made = (f"${b - adj:,.2f}, or ${b:,.2f} with the wash-sale adjustment of "
                     f"${adj:,.2f} the replay adds" if adj else f"${b:,.2f}")
             problems.append(Issue(
-                str(r.source_file), int(r.source_row), "cost_per_share",
-                f"{float(r.cost_per_share):.4f}",
+                str(r.source_file), int(r.source_row), self.lots.basis_header(r.source_file),
+                f"{have:,.2f}",
                 f"lot {lot_id} ({r.ticker}, {float(shares):,g} shares) has a cost basis of "
                 f"${have:,.2f} in the lots file, but it is the blotter's buy of {r.ticker} on "
                 f"{r.acquired.date()}{where}, whose basis is {made}",
                 "make the two files agree: correct the lots file's cost basis or the blotter's "
                 "price (and fees) of that buy", Severity.ERROR, "blotter_basis_differs"))
         if problems:
-            raise BlotterError(self.recent_trades.source, problems)
+            raise LotsBlotterError(
+                f"{', '.join(self.lots.sources)} and {self.recent_trades.source}", problems)
 
     def _replay(self, trades: list[Trade], accounts: Sequence[Account], held: list[dict]
                 ) -> Ledger:

@@ -37,14 +37,16 @@ __all__ = ["LotSet", "Blotter", "read_lots", "read_blotter", "known_tickers", "D
 
 DateOrder = str  # "MDY" or "DMY"
 
-# a time of day after the date (a spreadsheet's date-time cell, "2015-06-01 15:30:00") is
-# read as its date: a lot's holding period and a trade's date count whole days
-_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})"
-                  r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-# a whole number of five digits in a date column: most likely an Excel date serial (days
-# from 1899-12-30) in a cell not formatted as a date; refused, naming the date it would be
-_SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
-_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+# a time of day after the date (a spreadsheet's date-time cell, "2015-06-01 15:30:00",
+# "07/23/2021 3:30 PM", "2021-07-23T15:30:00Z"): a lot's acquisition date is its date (a
+# holding period counts days); a blotter's trade keeps the time as its time of day
+# (:func:`_cell_times`), which orders a day's trades as the ``time`` column does
+_TIME = (r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?\s*([AaPp][Mm])?Z?)?")
+_ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _TIME + "$")
+# a whole number of five digits in a date column (a fraction: a date and time): most likely
+# an Excel date serial in a cell not formatted as a date; refused, naming its date
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})" + _TIME + "$")
 _TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
 _NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
 _NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
@@ -70,12 +72,20 @@ class LotSet:
         Everything reported but not fatal (ticker spellings normalised, ignored columns...).
     sources : tuple[str, ...]
         The files read.
+    basis_columns : tuple[tuple[str, str], ...]
+        ``(file, header)``: the column each file gave the cost basis in, as its header reads
+        (the total's when it has both), for messages about a lot's basis.
     """
 
     lots: pd.DataFrame
     as_of: dt.date
     warnings: tuple[Issue, ...] = ()
     sources: tuple[str, ...] = ()
+    basis_columns: tuple[tuple[str, str], ...] = ()
+
+    def basis_header(self, file: str) -> str:
+        """The header of ``file``'s cost-basis column (``cost_total`` if not known)."""
+        return dict(self.basis_columns).get(file, "cost_total")
 
     def __len__(self) -> int:
         return len(self.lots)
@@ -103,7 +113,7 @@ class LotSet:
                       for r in rows.itertuples()]
             raise LotDataError(", ".join(sorted(set(rows.source_file))), issues)
         return LotSet(_freeze(both), self.as_of, self.warnings + other.warnings,
-                      self.sources + other.sources)
+                      self.sources + other.sources, self.basis_columns + other.basis_columns)
 
 
 @dataclass(frozen=True)
@@ -343,6 +353,34 @@ def _dates(rows: _Rows, name: str, s: pd.Series, date_order: DateOrder | None,
     return pd.Series(parsed.to_numpy()[codes])
 
 
+def _clock(hour: object, minute: object, second: object, half: object) -> dt.time | None:
+    """A date cell's time part as a time of day; ``None`` when it is not one."""
+    h, m = int(hour), int(minute)
+    sec = 0 if second is None or second != second else int(second)
+    if isinstance(half, str) and half:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if half.lower() == "pm" else 0)
+    if h > 23 or m > 59 or sec > 59:
+        return None
+    return dt.time(h, m, sec)
+
+
+def _cell_times(s: pd.Series) -> list[dt.time | None]:
+    """The time of day after each date cell's date (``None``: none given).
+
+    Midnight written as the time of a date-only cell (``2026-03-02 00:00:00``) is none.
+    The dates themselves, and a time that is not a time of day, are read and reported by
+    :func:`_dates`.
+    """
+    out: list[dt.time | None] = []
+    for v in s:
+        m = _ISO.match(str(v).strip()) or _SLASH.match(str(v).strip())
+        t = _clock(*m.groups()[3:7]) if m and m.group(4) is not None else None
+        out.append(None if t is None or (t == dt.time(0) and not m.group(7)) else t)
+    return out
+
+
 def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder | None,
                  as_of: dt.date | None, what: str) -> pd.Series:
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[s]")
@@ -350,7 +388,7 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
     iso = text.str.extract(_ISO)
     is_iso = iso[0].notna()
     if is_iso.any():
-        parts = iso[is_iso].astype(int)
+        parts = iso[is_iso][[0, 1, 2]].astype(int)
         out[is_iso] = pd.to_datetime(
             dict(year=parts[0], month=parts[1], day=parts[2]), errors="coerce")
     sl = text.str.extract(_SLASH)
@@ -390,6 +428,15 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
                 order = "MDY"
         mm, dd = (a, b) if order == "MDY" else (b, a)
         out[is_sl] = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+    for frame, mask in ((iso, is_iso), (sl, is_sl)):
+        # a time after the date must be a time of day (a date cell's "15:30", "3:30 PM")
+        timed = mask & frame[3].notna()
+        bad = [i for i in np.flatnonzero(timed.to_numpy())
+               if _clock(*frame.iloc[i, 3:7]) is None]
+        rows.add(bad, name, "unparsable_date", f"the time after {what} is not a time of day",
+                 "write the time as HH:MM or HH:MM:SS (24-hour, or 1-12 with AM/PM), or "
+                 "leave the date alone", s)
+        out.iloc[bad] = pd.NaT
     rest = ~(is_iso | is_sl) & (text.str.len() > 0)
     for i in np.flatnonzero(rest.to_numpy()):
         v = text.iat[i]
@@ -409,8 +456,9 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
             fix = ("export lot-level detail instead of aggregated positions ('Various' means "
                    "several lots)" if v.lower() == "various" else
                    f"{v} looks like an Excel date serial, which is "
-                   f"{dt.date(1899, 12, 30) + dt.timedelta(days=int(float(v)))}: format the "
-                   "cell as a date in the spreadsheet, or write the date as YYYY-MM-DD"
+                   f"{dt.date(1899, 12, 30) + dt.timedelta(days=int(float(v)))} in Excel's "
+                   "usual 1900 date system: format the cell as a date in the spreadsheet, "
+                   "or write the date as YYYY-MM-DD"
                    if _SERIAL.match(v) else "write the date as YYYY-MM-DD (e.g. 2024-03-05)")
             rows.add([i], name, "unparsable_date", f"{what} cannot be read as a date", fix, s)
     invalid = (is_iso | is_sl) & out.isna()
@@ -1017,7 +1065,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         "source_row": np.asarray(table.row_numbers, dtype=np.int64),
     })
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
-    return LotSet(_freeze(df), as_of, warnings, (file,))
+    return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),))
 
 
 # ------------------------------------------------------------------------------- blotter
@@ -1125,6 +1173,18 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
               "fees are negative", "write fees as a positive amount", f_s)
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
+    # a date cell's time of day ("2026-03-02 15:00:00") is the trade's time, as the time
+    # column's: it orders the day's trades (a custodian lists the newest first)
+    for i, t in enumerate(_cell_times(date_s)):
+        if t is None:
+            continue
+        if times[i] is None:
+            times[i] = t
+        elif times[i] != t:
+            r.add([i], "time", "inconsistent_time",
+                  f"the time column says {times[i]}, the date cell {t}",
+                  "give the trade's time once (the time column, or after the date), or the "
+                  "same in both", r.col("time"))
     # one account, one type
     kinds: dict[str, str] = {}
     said: dict[str, str] = {}  # roth and traditional are both ira, but not the same IRA

@@ -343,7 +343,9 @@ class TickerSuggester:
 
     Calling it returns first the known tickers of the same length one typo away (one letter
     changed, or two adjacent letters swapped: ``APPL`` -> ``AAPL``, which difflib ranks
-    below ``PPL``, ``APP`` and ``PYPL``), best difflib ratio first, then what
+    below ``PPL``, ``APP`` and ``PYPL``) for a word of three letters or more, each with
+    the word's first letter or a difflib ratio of at least ``cutoff``, best ratio first,
+    then what
     ``difflib.get_close_matches(word, known, n, cutoff)`` returns, ``n`` at most;
     difflib's candidates are first screened with a vectorised upper bound on difflib's
     ratio (shared letters, counted with multiplicity, over the two lengths), so only a
@@ -378,7 +380,11 @@ class TickerSuggester:
         if self.limit is not None and len(self._seen) >= self.limit:
             return ()
         close = self._index.close(word, self.n, self.cutoff)
-        typo = one_typo(word, self._known, self._letters)
+        # one typo of a word of 3+ letters, close by difflib's ratio or from its first
+        # letter ("X" is one letter from A, C, D: no hint; reviewer 2, session 21)
+        typo = [w for w in one_typo(word, self._known, self._letters)
+                if len(word) >= 3 and (w[0] == word[0] or difflib.SequenceMatcher(
+                    None, word, w).ratio() >= self.cutoff)]
         out = tuple(dict.fromkeys(typo + list(close)))[:self.n]
         self._seen[word] = out
         return out
@@ -397,8 +403,6 @@ def one_typo(word: str, known: frozenset[str] | set[str],
     >>> one_typo("MSTF", frozenset({"MSFT"}))
     ['MSFT']
     """
-    import difflib
-
     if letters is None:  # the letters the known tickers use (a caller may keep them)
         letters = frozenset(c for w in known for c in w)
     near = {word[:i] + c + word[i + 1:] for i in range(len(word)) for c in letters}

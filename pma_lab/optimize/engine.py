@@ -196,9 +196,10 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     if benchmark is None and getattr(prof.target, "benchmark_file", None) is None:
         proxy = sp500_proxy(day, m)
         bench = proxy.restricted_to(rm.tickers)
-        if risk is not None and len(bench.weights) < len(proxy.weights):
-            # a researcher's own model covering part of the index: the proxy is rescaled to
-            # the names it covers, and its name says so wherever it is shown
+        if len(bench.weights) < len(proxy.weights):
+            # a model covering part of the index (a researcher's own; the packaged one
+            # covers every member): the proxy is rescaled to the names it covers, and its
+            # name says so wherever it is shown
             bench = replace(bench, name=covered_proxy_name(
                 len(bench.weights), len(proxy.weights),
                 float(proxy.weights.reindex(bench.weights.index).sum())))
