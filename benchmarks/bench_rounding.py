@@ -11,7 +11,7 @@ least CPU time (``time.process_time``).
 
 Prints JSON: per client the number of calls, the CPU seconds of the calls before and after
 (and saved), and whether the two versions' outputs are equal to the bit
-(``np.array_equal`` of ``x`` and ``b``, or the same error) on every call.
+(``x`` and ``b`` byte for byte, or the same error) on every call.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ import time
 import types
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "ff31806"  # main at the start of session 21: round_trades before its s21 change
