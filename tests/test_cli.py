@@ -43,6 +43,10 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
     assert main(["lots", "summarize", "--profile", str(HH), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Client household as of 2026-07-31" in out and "do not buy KLAC" in out
+    # reviewer (session 21): the IRA's purchases lose a washed loss for good, and META is
+    # named as held (the proposal's calendar's rule), not "META (was FB)"
+    assert ("do not sell at a loss META through 2026-08-07: the loss would be lost for good "
+            "(IRA purchase on 2026-07-08)") in out
     locks = pd.read_csv(tmp_path / "locks.csv")
     assert set(locks.lock) == {"no_buy", "no_loss_sale"}
     # the year's netting reads as `ledger replay`'s .netting.csv: the same column names,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pma_lab.io.client import load_client
-from pma_lab.io.holdings import prices_at, summarize_lots
+from pma_lab.io.holdings import lock_reason, lock_symbols, prices_at, summarize_lots
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.data import load_market
 from pma_lab.optimize.engine import prepare, rebalance_client
@@ -205,3 +205,22 @@ def test_a_held_name_whose_prices_end_early_is_not_blamed_on_the_analysis_date(t
     assert "after the packaged prices" not in err
     assert "EA (last close 2024-03-08)" in err and "take those lots out" in err
     assert "max_staleness_days" not in err
+
+
+def test_lock_words_say_an_ira_loses_the_loss_a_taxable_purchase_defers_it_and_how_much():
+    """Reviewer (session 21): a loss washed by an IRA purchase is disallowed for good (Rev.
+    Rul. 2008-5), by a taxable one deferred to the shares bought; fewer shares bought than
+    a lot holds wash only that many shares' loss. Locks name held symbols as the calendar
+    does (META, not "META (was FB)", when META is held)."""
+    day = dt.date(2026, 7, 15)
+    assert lock_reason("no_loss_sale", day, True, 232, 201) == \
+        "the loss would be lost for good (IRA purchase on 2026-07-15)"
+    assert lock_reason("no_loss_sale", day, True, 20, 201) == \
+        "up to 20 shares' loss would be lost for good (IRA purchase on 2026-07-15)"
+    assert lock_reason("no_loss_sale", day, False, 30, 30) == \
+        "a wash sale: the loss deferred to the shares bought on 2026-07-15"
+    assert lock_reason("no_loss_sale", day, False, 1500, 2000) == \
+        "a wash sale: up to 1,500 shares' loss deferred to the shares bought on 2026-07-15"
+    assert lock_reason("no_buy", day) == "loss sale on 2026-07-15 (wash sale)"
+    assert lock_symbols("FB,META", {"META", "AAPL"}, "META (was FB)") == "META"
+    assert lock_symbols("FB,META", {"AAPL"}, "META (was FB)") == "META (was FB)"

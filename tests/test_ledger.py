@@ -1012,3 +1012,22 @@ def test_locks_say_the_day_of_the_trade_that_set_them_and_the_names_a_client_rea
     assert locks.loc[("no_buy", "META"), "names"] == "META (was FB)"
     assert locks.loc[("no_loss_sale", "X"), "since"] == d("2021-02-25")
     assert locks.loc[("no_loss_sale", "X"), "names"] == "X"
+
+
+def test_a_loss_sale_lock_says_whether_an_ira_bought_and_how_many_shares():
+    """Reviewer (session 21): a loss washed by an IRA purchase is lost for good (Rev. Rul.
+    2008-5), and only as many shares' loss as were bought are washed; the lock table says
+    whether any purchase behind a lock is in an IRA (``ira``), the shares that can still
+    absorb a loss (``shares``) and the biggest taxable lot outside them (``lot_shares``)."""
+    led = ledger(Account("T"), Account("IRA", AccountType.IRA))
+    led.buy(d("2021-01-04"), "T", "X", D(50), D(20))
+    led.buy(d("2021-01-04"), "T", "Y", D(40), D(20))
+    led.buy(d("2021-01-05"), "T", "Y", D(30), D(20))
+    led.buy(d("2021-02-20"), "T", "X", D(10), D(20))  # taxable: 10 of a 50-share lot
+    led.buy(d("2021-02-22"), "T", "Y", D(5), D(20))
+    led.buy(d("2021-02-25"), "IRA", "Y", D(60), D(20))  # any IRA purchase: lost for good
+    locks = led.locks(d("2021-03-01")).set_index(["lock", "group"])
+    x, y = locks.loc[("no_loss_sale", "X")], locks.loc[("no_loss_sale", "Y")]
+    assert (bool(x.ira), x.shares, x.lot_shares) == (False, 10.0, 50.0)
+    assert (bool(y.ira), y.shares, y.lot_shares) == (True, 65.0, 40.0)
+    assert y.since == d("2021-02-25")

@@ -1225,28 +1225,52 @@ def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
     assert not cal.Why.str.contains("sold before").any()
     assert cal.loc[("do not buy through", "KLAC"), "Why"] == \
         "loss sale on 2026-07-21 (wash sale)"
-    assert cal.loc[("do not sell at a loss through", "META"), "Why"] == \
-        "purchase on 2026-07-08 (wash sale)"
+    # reviewer (session 21): META's, NOW's and UBER's locks come from IRA purchases (lots
+    # HH-0009, HH-0011, HH-0014): a loss they wash is lost for good (Rev. Rul. 2008-5), not
+    # deferred; AMZN's from a taxable purchase of 22 shares beside a 52-share lot
+    ira = "the loss would be lost for good (IRA purchase on {})"
+    for sym, day in (("META", "2026-07-08"), ("NOW", "2026-07-15"), ("UBER", "2026-07-22")):
+        assert cal.loc[("do not sell at a loss through", sym), "Why"] == ira.format(day)
+    amzn = "a wash sale: up to 22 shares' loss deferred to the shares bought on 2026-07-09"
+    assert cal.loc[("do not sell at a loss through", "AMZN"), "Why"] == amzn
     # the META lot turns long-term on 08-13, its loss sales locked through 08-07
     assert cal.loc[("turns long-term", "META"), "Why"] == (
-        "a loss sold from 2026-08-08 to 2026-08-12 is short-term; before, a wash sale "
-        "(purchase on 2026-07-08)")
+        "a loss sold from 2026-08-08 to 2026-08-12 is short-term; before, "
+        + ira.format("2026-07-08"))
+    assert cal.loc[("turns long-term", "NOW"), "Why"] == (
+        "a loss sold from 2026-08-15 to 2026-09-19 is short-term; before, "
+        + ira.format("2026-07-15"))
     text = summary.to_text()
     assert "do not buy KLAC through 2026-08-20: loss sale on 2026-07-21 (wash sale)" in text
-    assert ("do not sell at a loss META (was FB) through 2026-08-07: purchase on "
-            "2026-07-08 (wash sale)") in text
+    # the CLI names a lock as the calendar does: META is held, so "META", not "META (was FB)"
+    assert ("do not sell at a loss META through 2026-08-07: " + ira.format("2026-07-08")) \
+        in text
+    assert "was FB" not in text
+    assert f"do not sell at a loss AMZN through 2026-08-08: {amzn}" in text
 
 
 def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
     lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
-                         "since": [dt.date(2026, 8, 2)]}).iloc[0]
+                         "since": [dt.date(2026, 8, 2)], "ira": [False],
+                         "shares": [10.0]}).iloc[0]
     on = dt.date(2026, 8, 20)
     assert report._short_term_words(on, 10.0, lock) == \
         "a gain sold before this date is short-term"
     assert report._short_term_words(on, -10.0) == \
         "a loss sold before this date is short-term"
-    assert report._short_term_words(on, -10.0, lock) == \
-        "do not sell at a loss through 2026-09-01: purchase on 2026-08-02 (wash sale)"
+    # a taxable purchase defers the loss; of a 10-share lot, all of it
+    assert report._short_term_words(on, -10.0, lock, 10.0) == (
+        "do not sell at a loss through 2026-09-01: a wash sale: the loss deferred to the "
+        "shares bought on 2026-08-02")
+    # of a 25-share lot, only the 10 shares bought are washed
+    assert report._short_term_words(on, -10.0, lock, 25.0) == (
+        "do not sell at a loss through 2026-09-01: a wash sale: up to 10 shares' loss "
+        "deferred to the shares bought on 2026-08-02")
+    in_ira = lock.copy()
+    in_ira["ira"] = True
+    assert report._short_term_words(on, -10.0, in_ira, 25.0) == (
+        "do not sell at a loss through 2026-09-01: up to 10 shares' loss would be lost for "
+        "good (IRA purchase on 2026-08-02)")
 
 
 def test_calendar_after_todays_trades_locks_todays_loss_sales(monkeypatch):

@@ -25,7 +25,7 @@ from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
 
 __all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason",
-           "valued_lots", "turning_long_term"]
+           "lock_symbols", "valued_lots", "turning_long_term"]
 
 HORIZONS = (30, 60, 90)
 
@@ -39,15 +39,48 @@ def lock_action(lock: str) -> str:
     return "do not buy" if lock == "no_buy" else "do not sell at a loss"
 
 
-def lock_reason(lock: str, since: dt.date) -> str:
+def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.0,
+                lot_shares: float = 0.0) -> str:
     """Why a wash-sale lock runs to its date: the loss sale or purchase that set it.
+
+    For a ``no_loss_sale`` lock, what a loss sale through its date costs: with a purchase
+    in an IRA (``ira``) the washed loss is lost for good (Rev. Rul. 2008-5: no basis goes
+    to the IRA lot), otherwise it is deferred to the shares bought. Only as many shares'
+    loss as were bought (``shares``) are washed: when a lot holds more (``lot_shares``)
+    the words say "up to N shares' loss". ``ira``, ``shares`` and ``lot_shares`` are the
+    columns of :meth:`pma_lab.tax.ledger.Ledger.locks`.
 
     >>> lock_reason("no_buy", dt.date(2026, 7, 31))
     'loss sale on 2026-07-31 (wash sale)'
-    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 8))
-    'purchase on 2026-07-08 (wash sale)'
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 8), True, 63, 27)
+    'the loss would be lost for good (IRA purchase on 2026-07-08)'
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 9), False, 22, 52)
+    "a wash sale: up to 22 shares' loss deferred to the shares bought on 2026-07-09"
     """
-    return f"{'loss sale' if lock == 'no_buy' else 'purchase'} on {since.isoformat()} (wash sale)"
+    if lock == "no_buy":
+        return f"loss sale on {since.isoformat()} (wash sale)"
+    part = "the loss" if shares >= lot_shares else f"up to {shares:,.0f} shares' loss"
+    if ira:
+        return f"{part} would be lost for good (IRA purchase on {since.isoformat()})"
+    return f"a wash sale: {part} deferred to the shares bought on {since.isoformat()}"
+
+
+def lock_symbols(tickers: str, held: set[str], names: str) -> str:
+    """A lock's symbols as the client knows them: the held ones of its identity group.
+
+    The ledger's identity group carries every symbol the security ever had (FB and META);
+    the client holds, and can trade, only the current one. When no member is held (a lock
+    from a recent loss sale of a name sold out) the group's ``names`` are shown
+    (``META (was FB)``, :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
+    (:meth:`LotsSummary.to_text`) and the proposal's calendar both name locks so.
+
+    >>> lock_symbols("FB,META", {"META"}, "META (was FB)")
+    'META'
+    >>> lock_symbols("FB,META", set(), "META (was FB)")
+    'META (was FB)'
+    """
+    mine = [t for t in tickers.split(",") if t in held]
+    return ", ".join(mine) if mine else names
 
 
 def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
@@ -228,9 +261,11 @@ class LotsSummary:
             lo = h + 1
         if len(self.locks):
             lines.append("  wash-sale locks:")
+            held = set(self.lots.ticker)
             for r in self.locks.itertuples():
-                lines.append(f"    {lock_action(r.lock)} {r.names} through {r.until}: "
-                             f"{lock_reason(r.lock, r.since)}")
+                lines.append(f"    {lock_action(r.lock)} "
+                             f"{lock_symbols(r.tickers, held, r.names)} through {r.until}: "
+                             f"{lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares)}")
         lines.append("")
         hold = self.holdings.copy()
         with pd.option_context("display.max_rows", 500, "display.width", 140,

@@ -79,7 +79,7 @@ from pma_lab.formatting import (
     round_usd,
 )
 from pma_lab.io.client import Client, load_client, to_date
-from pma_lab.io.holdings import lock_action, lock_reason
+from pma_lab.io.holdings import lock_action, lock_reason, lock_symbols
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
 from pma_lab.plan.household import LEFT_AS_THEY_ARE, left_names_count
@@ -3088,37 +3088,27 @@ def decision_ledger(result) -> ReportTable:
                        "Decision for every lot", wrap=("Reason",))
 
 
-def _lock_symbols(tickers: str, held: set[str], names: str) -> str:
-    """A lock's symbols as the client knows them: the held ones of its identity group.
-
-    The ledger's identity group carries every symbol the security ever had (FB and META);
-    the client holds, and can trade, only the current one. When no member is held (a lock
-    from a recent loss sale of a name sold out) the group's ``names`` are shown
-    (``META (was FB)``, :meth:`pma_lab.market.tickers.IdentityTable.label`).
-    """
-    mine = [t for t in tickers.split(",") if t in held]
-    return ", ".join(mine) if mine else names
-
-
-def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None) -> str:
+def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None,
+                      shares: float = 0.0) -> str:
     """The calendar's "why" of a lot turning long-term: what selling it earlier means.
 
     ``lock`` is the ledger's ``no_loss_sale`` lock of the lot's identity group (a row of
     :meth:`pma_lab.tax.ledger.Ledger.locks`), if any: a loss lot cannot be sold at a loss
     through its date without a wash sale, so the days it can be sold for a short-term loss
-    start after it (said with the purchase that set the lock).
+    start after it (said with the purchase that set the lock and what the wash costs,
+    :func:`pma_lab.io.holdings.lock_reason`, for this lot of ``shares`` shares).
     """
     if unrealised >= 0:
         return "a gain sold before this date is short-term"
     last = long_term_on - dt.timedelta(days=1)
     if lock is None:
         return "a loss sold before this date is short-term"
+    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), shares)
     if lock.until >= last:
-        return (f"{lock_action(lock.lock)} through {lock.until.isoformat()}: "
-                f"{lock_reason(lock.lock, lock.since)}")
+        return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"
     first = lock.until + dt.timedelta(days=1)
     return (f"a loss sold from {first.isoformat()} to {last.isoformat()} is short-term; "
-            f"before, a wash sale (purchase on {lock.since.isoformat()})")
+            f"before, {why}")
 
 
 def holdings_after(client: Client, trades) -> Any:
@@ -3204,7 +3194,7 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
         rows.append((r.long_term_on, int(r.days_to_long_term), "turns long-term", r.ticker,
                      _account_cells(client, [r.account])[0], r.lot_id, float(r.unrealized),
                      _short_term_words(r.long_term_on, float(r.unrealized),
-                                       no_loss.get(r.ticker))))
+                                       no_loss.get(r.ticker), float(r.shares))))
     for r in summary.locks.itertuples():
         if after and r.lock != "no_buy" and r.until <= summary.as_of:
             # a purchase sold today locks loss sales through today only (the ledger's
@@ -3214,8 +3204,8 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
             # compared a set of the lock's letters, and so never found one)
             continue
         rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
-                     _lock_symbols(r.tickers, held, r.names), every, "", math.nan,
-                     lock_reason(r.lock, r.since)))
+                     lock_symbols(r.tickers, held, r.names), every, "", math.nan,
+                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):

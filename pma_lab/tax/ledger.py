@@ -1890,14 +1890,33 @@ class Ledger:
         (``no_loss_sale``) that sets ``until`` (the latest one when several do), so a
         client can be told why the lock runs to that date. ``names``: the group as a
         client reads it (:meth:`IdentityTable.label`: ``META (was FB)``, not ``FB,META``).
+
+        For ``no_loss_sale`` (0, False and 0 for ``no_buy``): ``ira``, whether any of the
+        purchases behind the lock is in an IRA (a loss it washes is lost for good, Rev. Rul.
+        2008-5, not deferred to its basis); ``shares``, how many purchased shares can still
+        absorb a loss (only that many shares of a loss sale are washed); ``lot_shares``, the
+        most shares of one taxable lot of the group outside those purchases (a loss sale of
+        it is washed in part when ``shares`` is less).
         """
         since: dict[tuple[str, str], dt.date] = {}
+        info: dict[tuple[str, str], list] = {}
+        rows = sorted(self._lock_rows(as_of, since, info).items())
+        most: dict[str, int] = {}
+        for lots in self._lots.values():
+            for lt in lots:
+                key = ("no_loss_sale", lt.group)
+                if (key in info and not lt.is_ira and lt.q > 0 and lt.acquired <= as_of
+                        and id(lt) not in info[key][2]):
+                    most[lt.group] = max(most.get(lt.group, 0), lt.q)
         out = [{"lock": k[0], "group": k[1],
                 "tickers": ",".join(sorted(self.identity.members(k[1]))), "until": v,
-                "since": since[k], "names": self.identity.label(k[1])}
-               for k, v in sorted(self._lock_rows(as_of, since).items())]
+                "since": since[k], "names": self.identity.label(k[1]),
+                "ira": bool(info[k][0]) if k in info else False,
+                "shares": info[k][1] / _MICRO if k in info else 0.0,
+                "lot_shares": most.get(k[1], 0) / _MICRO if k in info else 0.0}
+               for k, v in rows]
         return pd.DataFrame(out, columns=["lock", "group", "tickers", "until", "since",
-                                          "names"])
+                                          "names", "ira", "shares", "lot_shares"])
 
     def lock_rows(self, as_of: dt.date) -> list[tuple[str, str, dt.date]]:
         """The rows of :meth:`locks` as ``(lock, group, until)`` tuples, in its order.
@@ -1919,9 +1938,14 @@ class Ledger:
             (no_buy if kind == "no_buy" else no_loss).add(group)
         return no_buy, no_loss
 
-    def _lock_rows(self, as_of: dt.date, since: dict[tuple[str, str], dt.date] | None = None
+    def _lock_rows(self, as_of: dt.date, since: dict[tuple[str, str], dt.date] | None = None,
+                   info: dict[tuple[str, str], list] | None = None
                    ) -> dict[tuple[str, str], dt.date]:
-        """``(lock, group) -> until`` of :meth:`locks`; ``since`` gets each lock's event day."""
+        """``(lock, group) -> until`` of :meth:`locks`; ``since`` gets each lock's event day.
+
+        ``info`` gets, for each ``no_loss_sale`` lock, ``[any purchase in an IRA, its
+        purchases' micro-shares that can still absorb a loss, the ids of its open lots]``.
+        """
         self._settle()
         lo = as_of - _WINDOW
         rows: dict[tuple[str, str], dt.date] = {}
@@ -1932,6 +1956,14 @@ class Ledger:
                                                         and day > seen[key]):
                 rows[key], seen[key] = until, day
 
+        got: dict[tuple[str, str], list] = {} if info is None else info
+
+        def add(key: tuple[str, str], lt: _L) -> None:
+            row = got.setdefault(key, [False, 0, set()])
+            row[0] = row[0] or lt.is_ira
+            row[1] += lt.q
+            row[2].add(id(lt))
+
         for g, losses in self._pending.items():
             for p in losses:
                 if p.q_left > 0 and lo <= p.sold <= as_of:
@@ -1940,6 +1972,8 @@ class Ledger:
             for lt in lots:
                 if lo <= lt.acquired <= as_of and lt.q > 0 and not lt.used and lt.repl:
                     note(("no_loss_sale", lt.group), lt.acquired + _WINDOW, lt.acquired)
+                    if info is not None:
+                        add(("no_loss_sale", lt.group), lt)
         # purchases already sold still replace: an IRA's for 30 days after its purchase, a
         # taxable account's on the day of its sale (see _L)
         for cands in self._cands.values():
@@ -1949,6 +1983,8 @@ class Ledger:
                         and (gd is None or (gd.sold == as_of and gd.state != _MATCHED))):
                     note(("no_loss_sale", c.group),
                          c.acquired + _WINDOW if gd is None else as_of, c.acquired)
+                    if info is not None:
+                        add(("no_loss_sale", c.group), c)
         return rows
 
 
