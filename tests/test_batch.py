@@ -577,3 +577,14 @@ def test_a_proposal_from_the_batch_cache_is_the_page_rendered_without_it(tmp_pat
 
     assert page(hit.html) == page(plain.html)
     assert hit.trades_csv.read_bytes() == plain.trades_csv.read_bytes()
+
+
+def test_a_worker_keeps_its_kernel_and_printer_through_a_100_client_batch():
+    """Both were replaced after 50 clients, in nearly every 100-client batch on 2 workers
+    (one worker's 51st client: ~5.7 s), while their memory is flat well past 50
+    (benchmarks/bench_warm_memory.py: kernel 630-665 MB from the 12th to the 30th proposal,
+    printer 381-393 MB from the 10th to the 110th print)."""
+    from pma_lab.report.kernel import WarmKernel
+    from pma_lab.report.proposal import _Printer
+
+    assert WarmKernel().max_runs >= 100 and _Printer.max_prints >= 100

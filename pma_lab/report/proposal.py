@@ -4612,7 +4612,13 @@ class _Printer:
     the folder removed) when the process exits.
     """
 
-    max_prints = 50
+    max_prints = 200
+    """Prints after which the browser is replaced (a new browser and shell page, ~2-3 s).
+
+    Measured (``benchmarks/bench_warm_memory.py``, twenty-first session): the browser's
+    processes held 381-393 MB (USS summed) from the 10th to the 110th print of the demo's
+    pages, flat, with the collections below; 50 replaced it in nearly every 100-client
+    batch (a worker's 51st client) for no memory gained."""
     collect_every = 10
     """Prints between two forced garbage collections in the browser's page.
 
