@@ -408,26 +408,6 @@ def _read_summary(path: Path) -> dict[str, dict]:
     return rows
 
 
-def _absolute_paths(row: dict, client: Path) -> dict:
-    """``row`` with its client folder's paths in its error absolute, as its lots paths are.
-
-    A profile is named as the clients folder was given (``clients/x/profile.toml`` when it
-    was relative), the files it names resolved (``/home/.../clients/x/lots.csv``): one
-    error cell mixed both (reviewer 1, session 20). ``client`` is the client's folder as
-    the batch found it; its paths are written as the lots are, absolute and resolved, like
-    the ``output`` column.
-    """
-    text = row.get("error")
-    if not isinstance(text, str) or not text:
-        return row
-    real = str(client.resolve())
-    for given in dict.fromkeys((str(client), str(client.absolute()))):
-        if given == real:
-            continue
-        text = re.sub(rf"(?<![\w/.~-]){re.escape(given)}(?=[/\\])", lambda _: real, text)
-    return {**row, "error": text}
-
-
 def _on_disk(row: dict, folder: Path) -> dict:
     """An ``ok`` row whose outputs are gone or changed becomes ``missing``."""
     if row["status"] != "ok":
@@ -561,7 +541,9 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
     t0 = time.perf_counter()
     started = time.time()
     run_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    folder = Path(clients_dir)
+    # resolved once: every path a job reads and every error it writes is absolute, as the
+    # files a profile names are (a relative folder mixed the two in one error cell)
+    folder = Path(clients_dir).resolve()
     profiles = sorted(folder.glob("*/profile.toml"))
     if not profiles:
         raise DataError(f"{folder}: no clients found (expected <client>/profile.toml)")
@@ -678,8 +660,7 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
                     c.close(timeout=10)
         if procs is not None:
             procs.stop()
-        merged = {**previous, **{n: _absolute_paths(r, names[n].parent) if n in names else r
-                                 for n, r in rows.items()}}
+        merged = {**previous, **rows}
         summary = pd.DataFrame([_on_disk(merged[n], out / n) for n in sorted(merged)],
                                columns=list(SUMMARY_COLUMNS))
         write_csv(summary, out / SUMMARY_FILE)
