@@ -776,3 +776,62 @@ def test_a_fund_dual_without_the_hessian_skips_the_names_dual_at_the_step(market
         assert counts[1] in (counts[0], counts[0] - 1)
         inside += counts[1] < counts[0]
     assert inside > 0  # the sector fund is sold within a lot (its look-through's curvature)
+
+
+def _staircase_search(monkeypatch) -> tuple:
+    """The cap's search on a constructed TE^2(t): flat from t = 1 down to 0.004, then
+    rising 0.035 per unit of t on pieces 2e-5 long between flat pieces 1e-5 long (as
+    young-pro's fund's capped QPs, session 21), the slope on a flat piece ~1e-10. The
+    ascent and the slope are replaced by the model (``y`` one multiplier, moving with t);
+    returns the search's answer, its ascents' cost weights and the root's bracket."""
+    cap2, period, rise, s = 2.5e-5, 3e-5, 1e-5, 0.035
+    t_star = 46 * period + rise / 2  # mid-piece: TE^2 meets the cap there
+
+    def stair(t: float) -> float:
+        x = min(t, 0.004)
+        k, r = divmod(x, period)
+        return k * rise + min(r, rise)
+
+    base = cap2 - s * stair(t_star)
+
+    def te2(t: float) -> float:
+        return base + s * stair(t)
+
+    def slope_at(t: float) -> float:
+        if t >= 0.004:
+            return 0.0
+        return s if (t % period) < rise else 1e-10 * (-1) ** int(t / period)
+
+    ts: list = []
+
+    def ascend(ct, y0, steps, at):  # ct: the cost weight (``_weighed`` below)
+        ts.append(ct)
+        at.update(g=np.zeros(1), w=np.zeros(1), c=ct)
+        return np.array([ct]), -te2(ct), {"t": ct}, te2(ct), -np.eye(1)
+
+    monkeypatch.setattr(dual_qp_module, "_ascend", ascend)
+    monkeypatch.setattr(dual_qp_module, "_weighed", lambda c, t: t)
+    monkeypatch.setattr(dual_qp_module, "_lower", lambda c, n: np.full(n, -np.inf))
+    monkeypatch.setattr(dual_qp_module, "_slope",
+                        lambda c, t, y, H, g, w, ct: (slope_at(t), np.ones(1)))
+    got = dual_qp_module._cap_search(None, np.ones(1), -np.eye(1), te2(1.0), cap2, 40,
+                                     np.zeros(1), np.zeros(1), 1.0)
+    return got, ts, cap2, te2
+
+
+def test_the_cap_search_steps_over_short_flat_pieces(monkeypatch):
+    """Session 21: where TE^2 rises on pieces between short flat ones (young-pro's 6
+    capped QPs took 17-18 steps each, 4,731 of its 7,946 evaluations of the dual), a
+    slope near zero (a flat piece's) no longer sends Newton's step out of the bracket to
+    be halved or quartered: the search steps by the secant through the point before
+    (TE^2's mean rise), and once the cap is bracketed, by the Illinois step between the
+    ends. The answer is the same root (TE^2
+    within the band below the cap) in 9 ascents; the search before took 17 (4
+    quarterings over the flat start, then Newton's steps too short by the pieces' slope
+    and quarterings and halvings after each flat slope)."""
+    got, ts, cap2, te2 = _staircase_search(monkeypatch)
+    assert got is not None
+    t, y, D, trades, n = got
+    assert -dual_qp_module.CAP_RTOL * cap2 <= te2(t) - cap2 <= 0
+    assert n == len(ts) and n <= 9
+    assert ts[:4] == [0.25, 0.0625, 0.015625, 0.00390625]  # the flat start: quartered

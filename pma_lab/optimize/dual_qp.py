@@ -316,6 +316,9 @@ CAP_STEPS = 30
 """Evaluations of the weighed dual at most in the search for a binding cap's multiplier."""
 CAP_RTOL = 1e-13
 """The search ends when TE^2 is below the cap's TE^2 by at most this share of it."""
+SLOPE_SHARE = 1e-3
+"""A slope of TE^2 below this share of the secant's through the point before is taken
+for a short flat piece's: the cap's search then steps by the secant."""
 
 
 def _te2_of(c: PatternData, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -376,11 +379,17 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
     minimiser's TE^2 rises with ``t`` (continuously: specific risk makes the minimiser
     unique) to ``te2_1 > cap^2`` at ``t = 1``, and on the names' current pieces it is
     quadratic in ``t``. So the search is Newton's method on ``TE^2(t) = cap^2`` with the
-    exact slope on the pieces (:func:`_slope`), kept inside the bracket found so far
-    (halving where a step leaves it or TE^2 is flat), each dual started from the
-    multipliers the slope predicts (exact on the pieces: the ascent then takes a step or
-    none; every start a function of the data, so the search repeats itself to the bit).
-    It ends where TE^2 is at most the cap and within :data:`CAP_RTOL` of it.
+    exact slope on the pieces (:func:`_slope`), kept inside the bracket found so far,
+    each dual started from the multipliers the slope predicts (exact on the pieces: the
+    ascent then takes a step or none; every start a function of the data, so the search
+    repeats itself to the bit). Where the slope is below :data:`SLOPE_SHARE` of the
+    secant's through the point before (a short flat piece: TE^2 there is constant in
+    ``t``), the secant is the step's slope and the multipliers move along it (session
+    21). A step that leaves the bracket is replaced by the Illinois step between its
+    ends once TE^2 has been found below the cap (:class:`~pma_lab.optimize.illinois.
+    Illinois`, updated with every point), before that by a quarter of the upper end
+    (the flat stretch from ``t = 1`` where no name's trade depends on ``t``). It ends
+    where TE^2 is at most the cap and within :data:`CAP_RTOL` of it.
 
     ``y1``, ``H1``, ``te2_1``, ``g1``, ``w1``: the uncapped dual's maximum, its Hessian,
     TE^2, gradient and minimising weights there (:func:`_ascend`; ``g1``, ``w1`` ``None``:
@@ -397,12 +406,26 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
     lo_t, hi_t = 0.0, 1.0
     t, y, H, g, w, phi = 1.0, y1, H1, g1, w1, te2_1 - cap2
     ct = c1
+    root: Illinois | None = None  # the bracket by its ends' values, once both are known
+    prev: tuple | None = None  # the point before (t, phi, y)
+    prev_hi = phi  # TE^2 - cap^2 at hi_t
     for n in range(1, CAP_STEPS + 1):
         slope, dy = _slope(c, t, y, H, g, w, ct)
+        # a slope below a share of the secant's through the point before is a short flat
+        # piece's (young-pro's fund: TE^2 rises ~0.035 per unit of t between flat pieces
+        # ~1e-5 long): Newton's step by it would leave the bracket; step by the secant,
+        # TE^2's mean rise over the last step, and move y along the secant too
+        sec = np.nan if prev is None else (phi - prev[1]) / (t - prev[0])
+        if np.isfinite(sec) and sec > 0 and not (np.isfinite(slope)
+                                                 and slope >= SLOPE_SHARE * sec):
+            slope, dy = sec, (y - prev[2]) / (t - prev[0])
         step = (phi - target) / slope if np.isfinite(slope) and slope > 0 else np.inf
         t_new = t - step
         if not lo_t < t_new < hi_t:
-            t_new = 0.5 * (lo_t + hi_t) if lo_t > 0 else 0.25 * hi_t
+            if root is not None:  # both ends: the Illinois step between them
+                t_new = root.point()
+            else:
+                t_new = 0.25 * hi_t
         if t_new < 1e-12:
             return None
         y0 = y + (t_new - t) * dy
@@ -411,15 +434,20 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
         got = _ascend(_weighed(c, t_new), y0, steps, at)
         if got is None:
             return None
+        prev = (t, phi, y)
         y, D, trades, te2, H = got
         g, w, ct = at["g"], at["w"], at["c"]
         t, phi = t_new, te2 - cap2
+        if root is not None:
+            root.update(t, phi - target)
+        elif phi <= 0:  # the first point below the cap: the bracket's lower end
+            root = Illinois(t, phi - target, hi_t, prev_hi - target)
         if phi <= 0:
             lo_t = t
             if -phi <= tol:
                 return t, y, D, trades, n
         else:
-            hi_t = t
+            hi_t, prev_hi = t, phi
         if hi_t - lo_t <= 1e-15 * hi_t:
             break
     return None
