@@ -770,9 +770,11 @@ def test_a_budget_plan_holds_back_the_gains_of_the_years_later_glide_sales():
 
 def test_a_year_the_forced_sales_alone_take_over_the_budget_says_by_how_much():
     """Review rev1: a year over the budget had no note. Under a $5,000 budget the glide's
-    and MO's forced sales alone realise more than it allows in each glide year: the
-    plan's notes (proposal, dashboard, CLI) give each year's net gain, the budget and the
-    overrun, as the yearly table has them."""
+    forced sales, less the losses harvested, realise more than it allows in 2027 and
+    2028: the plan's notes (proposal, dashboard, CLI) give each year's net gain, the
+    budget and the overrun, as the yearly table has them. 2026's $90,527 of harvested
+    losses offset its forced gains: $4,620 of net gain, within the budget (before the
+    harvested losses made room for other gains: $19,426, noted as over; session 21)."""
     from pma_lab.formatting import fmt_usd
 
     setup = prepare(load_client(FIXTURES / "rv-alex" / "profile.toml"))
@@ -780,12 +782,16 @@ def test_a_year_the_forced_sales_alone_take_over_the_budget_says_by_how_much():
         horizon_years=3, steps_per_year=4, workers=1, mc_paths=0))
     notes = an.comparison.set_index("plan").notes["budget:5000"]
     years = an.runs[0].years.set_index("year")
-    for y in (2026, 2027, 2028):
+    assert float(years["st"][2026] + years["lt"][2026]) <= 5_000.5
+    assert "2026:" not in notes
+    for y in (2027, 2028):
         net = float(years["st"][y] + years["lt"][y])
         assert net > 5_000.5
         assert (f"{y}: net gains {fmt_usd(net)} against the plan's gains budget of $5,000, "
                 f"{fmt_usd(net - 5_000)} over: the sales your restrictions force that year (made "
-                "whatever the tax) alone realise more than the budget allows") in notes, notes
+                "whatever the tax) alone realise more than the budget allows, even with the "
+                "losses harvested that year set against them, so they raise it and no other "
+                "gain is realised") in notes, notes
     assert "2029:" not in notes  # the glide is over: within the budget
 
 
@@ -840,3 +846,32 @@ def test_rebase_refuses_a_state_that_differs_in_more_than_names_left_as_they_are
     p.add_constraint(lambda q: q.w[0] <= 1.0, name="cap")
     with pytest.raises(SettingsError, match="added constraints"):
         p.rebase(replace(st, no_buy=st.no_buy | {"AAPL"}))
+
+
+def test_a_budget_the_restrictions_raise_makes_no_room_for_other_gains():
+    """Review rev1: retiree's restrictions force $231,7xx of gains in 2026. The budget was
+    raised to that gain, and the $38,227 of losses the step harvested made room for as
+    much of other gains: "Gains budget $0" realised $231,840 of net gain ($55,869 of tax)
+    where the 5-year glide, harvesting the same losses, realised $194,650 ($47,348). A
+    budget realises no gain beyond the forced sales: the losses offset them, so the $0
+    and $25,000 budgets realise the forced gains less the losses, as the glide does, and
+    the note on the raise says so."""
+    from pma_lab.plan.simulation import first_trades
+
+    setup = setup_of("retiree")
+    st = TransitionSettings(horizon_years=1, steps_per_year=1, workers=1, mc_paths=0)
+    an = run_transition(setup, ["budget:0", "budget:25000", "5y"], st)
+    years = {r.plan.name: r.years.set_index("year") for r in an.runs if r.path == "expected"}
+    net = {k: float(y["st"][2026] + y["lt"][2026]) for k, y in years.items()}
+    assert net["5y"] == pytest.approx(194_650.10, abs=1.0)
+    for name in ("budget:0", "budget:25000"):
+        y = years[name]
+        assert float(y.harvested_losses[2026]) == pytest.approx(-38_227.01, abs=1.0)
+        assert net[name] <= net["5y"] + 1.0, (name, net)  # before: $231,839.93
+        assert float(y.tax[2026]) <= float(years["5y"].tax[2026]) + 1.0  # before: $55,869
+    run = next(r for r in an.runs if r.path == "expected" and r.plan.name == "budget:0")
+    res = first_trades(setup, run.plan, st, run=run)
+    caps = res.summary.budget_raised_caps
+    assert caps.startswith("total $0 by $") and "less the losses harvested" in caps, caps
+    gains = res.lot_trades.gain
+    assert float(gains.sum()) == pytest.approx(net["budget:0"], abs=1.0)

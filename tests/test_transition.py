@@ -551,10 +551,17 @@ def test_a_zero_budget_realises_no_net_gain_beyond_what_restrictions_force(
     r = retiree_analysis.yearly()
     today = first_trades(retiree, "budget:0", FAST)
     forced = today.summary.restriction_gain_min
-    assert forced > 0 and today.summary.budget_raised_by_restrictions == pytest.approx(forced)
+    raised = today.summary.budget_raised_by_restrictions
+    # the raise goes to the forced gains less the losses the step harvests (they make no
+    # room for other gains: simulation._solve_within_forced; before session 21 it was the
+    # forced gains, and the harvested losses made room for as much of other gains)
+    assert forced > 0 and 0 < raised <= forced + 0.01
+    net = today.summary.realized_st + today.summary.realized_lt
+    assert net <= raised + 1000  # whole shares: one share per lot of a glide name
+    if raised < forced - 1:
+        assert "less the losses harvested" in today.summary.budget_raised_caps
     first = r[(r.plan == "budget:0")].iloc[0]
-    assert first["st"] + first["lt"] == pytest.approx(
-        today.summary.realized_st + today.summary.realized_lt, abs=0.01)
+    assert first["st"] + first["lt"] == pytest.approx(net, abs=0.01)
     # at most the forced minimum and, in whole shares, one share per lot of a glide name
     budget = today.checks.set_index("constraint").loc[
         "budget.total (raised by the restrictions' sales)"]

@@ -117,7 +117,8 @@ def budget_limits(p: RebalanceProblem, bud: Budgets, forced_x: np.ndarray
     -------
     tuple[np.ndarray, np.ndarray]
         The limits (``BIG`` for no budget), a budget below the least gain the forced sales
-        realise raised to it (never above); and the raise per row in USD.
+        realise raised to it (never above; the total's to it less ``bud.forced_offset``,
+        never below the budget); and the raise per row in USD.
     """
     st = p.state
     # the lots' gains as the state's columns hold them (the lots table's, without a pandas
@@ -142,7 +143,11 @@ def budget_limits(p: RebalanceProblem, bud: Budgets, forced_x: np.ndarray
     out_arr = np.array(out)
     forced = p.brows @ forced_x if p.nl else np.zeros(3)
     # the restrictions' sales happen whatever the tax: a budget below the least gain
-    # they realise is raised to it (never above), and the result reports the raise
+    # they realise is raised to it (never above), and the result reports the raise; the
+    # total's raise less ``bud.forced_offset``: the losses the step harvests offset the
+    # forced gains, they make no room for other gains (review rev1, retiree's budget:0)
+    if bud.forced_offset:
+        forced = forced - np.array([bud.forced_offset / p.V, 0.0, 0.0])
     raised = np.where(out_arr < BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
     return raised, (raised - out_arr) * p.V
 

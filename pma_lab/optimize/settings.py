@@ -37,6 +37,12 @@ class Budgets:
     unit : BudgetUnit
         ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
         ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
+    forced_offset : float
+        USD (>= 0) the total budget's raise to the gain of the sales the restrictions
+        force is lowered by (:func:`pma_lab.optimize.limits.budget_limits`; never below
+        the budget): the losses a step harvests offset those gains and make no room for
+        other gains (:func:`pma_lab.plan.simulation._solve_within_forced` sets it; 0: the
+        raise goes to the forced sales' gain).
 
     Raises
     ------
@@ -48,9 +54,12 @@ class Budgets:
     short_term: float | None = None
     long_term: float | None = None
     unit: BudgetUnit = BudgetUnit.GAIN
+    forced_offset: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice(self, "unit", BudgetUnit)
+        check_number(self, "forced_offset", low=0,
+                     meaning="the USD a raise for forced sales is lowered by, 0 for none")
         for name in ("total", "short_term", "long_term"):
             check_number(self, name, low=0, optional=True,
                          meaning="use 0 to realise no net gain, None for no cap")

@@ -76,9 +76,16 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
                                                 for y in years)
     divs = () if dividends is None else tuple(dividends.get(int(y), DividendIncome())
                                               for y in years)
+    own: tuple[Decimal | None, Decimal | None] = (None, None)
+    if others is not None and len(others):
+        # the year's earlier sales alone (without the other accounts' sales today): from
+        # the second year on, the plan is measured from them (:func:`_baseline`)
+        mine = _history(setup, years[0])
+        own = tuple(sum((g for g, t in zip(mine.gain_loss, mine.term, strict=True)
+                         if t == term), Decimal(0)) for term in ("ST", "LT"))
     return TaxContext(tax, tuple(int(y) for y in years), *carry, st, lt,
                       Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)),
-                      by_year, divs)
+                      by_year, divs, *own)
 
 
 def _cash_interest(steps: pd.DataFrame) -> dict[int, float]:
@@ -194,18 +201,25 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     same, :func:`_tax_context`), netted as the first year's earlier gains: the plan's
     figures are what its own sales add on the household's return.
 
-    Every year is measured from the same baseline (:func:`_baseline`): the history alone
-    (the year's earlier sales and ``others``), carried through the years with the same
-    netting, $3,000 offset and carryforward, less the carry-ins alone. A year's tax is the
-    return's with the plan's sales less the baseline's (the first year's less
-    ``ctx.hist_tax``), the ``carryforward`` columns are the return's less the baseline's
-    (what the plan's sales add; negative: what they use up of the history's; the
-    return's own is a ``carryforward_return`` column when the two differ), and the
-    carryforward left after the liquidation is valued the same way: a plan that sells
-    nothing is charged nothing and credited with nothing of another account's losses in
-    its after-tax wealth. What a client is shown as the loss carryforward left is the
-    return's (:func:`return_carryforward`, never negative: another account's loss the
-    plan's gains use up is not carried), and so is its value, the last element returned.
+    What a year's ``tax_gains`` is, the same in every year and for every plan (hold too):
+    the capital-gains tax line of the year's return (its net gain, or the loss of up to
+    $3,000 it deducts from ordinary income, after the loss carried in, which is the
+    return's: the profile's carry-ins, the loss the year's earlier sales leave and the
+    plan's own), less the tax of the sales outside the plan: in the first year the
+    tax the year's earlier sales and a household's other accounts' sales today cause on
+    their own (``ctx.hist_tax``: they were made whatever the plan), and in the later
+    years what the other accounts' sales change in it (:func:`_baseline`: their loss
+    carried forward is theirs; 0 without a household). So, without a household, a later
+    year with no net gain never shows a tax on gains, and the rows are the return's
+    capital-gains tax less ``ctx.hist_tax`` in the first year (review rev1: the later
+    years were measured from the earlier sales' tax too, so a plan whose gains used a
+    loss realised earlier in the year showed tax in years with no gains). The
+    ``carryforward`` columns are the return's less the other accounts' sales' (what they
+    add to it is theirs; the return's own is a ``carryforward_return`` column when the
+    two differ), and the carryforward left after the liquidation is valued the same way.
+    What a client is shown as the loss carryforward left is the return's
+    (:func:`return_carryforward`, never negative: another account's loss the plan's gains
+    use up is not carried), and so is its value, the last element returned.
 
     Returns
     -------
@@ -244,12 +258,13 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                                ("charity_saving", "tax_interest", "tax_dividends"))
 
     liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
-    # the baseline every year is measured from: the history (the year's earlier sales and
-    # the other accounts' sales today) alone, carried through the same years with the same
-    # netting, $3,000 offset and carryforward, less the carry-ins alone (no sales at all):
-    # the plan is charged or credited only with what its own trades change, in every year
-    # and in the carryforward left at the horizon (the first year's is ``ctx.hist_tax``)
-    base = _baseline(prof.tax, hist, carry, years, interest, dividends)
+    # what the sales outside the plan change on the return: the first year's is
+    # ``ctx.hist_tax`` (the earlier sales' and the other accounts' own tax), a later year's
+    # what the other accounts' sales today change (their carried loss is theirs; the
+    # earlier sales' is the return's, as the carry-ins are), and so in the carryforward
+    # left at the horizon
+    base = _baseline(prof.tax, hist, _history(setup, years[0]), carry, years, interest,
+                     dividends)
 
     def valued(st: Decimal, lt: Decimal) -> float:
         return carry_left_value(st, lt, ctx, rate, ctx.interest_in(len(years) - 1),
@@ -368,12 +383,14 @@ def return_carryforward(years: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True)
 class _Baseline:
-    """The years of the history alone, less those of the carry-ins alone (:func:`_yearly`).
+    """What the sales outside the plan change on the return after its first year (:func:`_yearly`).
 
     ``tax``: each year's tax on gains of the history (the first year's earlier sales and a
-    household's other accounts' sales today) with the carry-ins, less that of the carry-ins
-    alone (USD; the first is ``TaxContext.hist_tax``); ``carry_hist`` / ``carry_none``:
-    each year's carryforward out (short-, long-term) with the history and without it.
+    household's other accounts' sales today) with the carry-ins, less that of the year's
+    earlier sales alone with them (USD; 0 in every year without other accounts' sales;
+    the first element is not used: the first year is measured from
+    ``TaxContext.hist_tax``); ``carry_hist`` / ``carry_none``: each year's carryforward
+    out (short-, long-term) with the history and with the earlier sales alone.
     """
 
     tax: tuple[Decimal, ...]
@@ -381,17 +398,24 @@ class _Baseline:
     carry_none: tuple[tuple[Decimal, Decimal], ...]
 
 
-def _baseline(tax: object, hist: pd.DataFrame, carry: tuple[Decimal, Decimal],
-              years: Sequence[int], interest: Mapping | None,
+def _baseline(tax: object, hist: pd.DataFrame, own: pd.DataFrame,
+              carry: tuple[Decimal, Decimal], years: Sequence[int], interest: Mapping | None,
               dividends: Mapping | None) -> _Baseline:
-    """The history alone and the carry-ins alone, netted through ``years`` (:class:`_Baseline`).
+    """The history and the earlier sales alone, netted through ``years`` (:class:`_Baseline`).
 
-    Both on the same income (``interest``, ``dividends``), with the same netting, $3,000
-    offset and carryforward as the plan's years (:func:`pma_lab.tax.liability.
-    yearly_netting`), without the plan's gifts (its own).
+    ``hist``: the year's earlier sales and a household's other accounts' sales today
+    (:func:`_history` with ``others``); ``own``: the earlier sales alone (without
+    ``others``). Both with the carry-ins, on the same income (``interest``,
+    ``dividends``), with the same netting, $3,000 offset and carryforward as the plan's
+    years (:func:`pma_lab.tax.liability.yearly_netting`), without the plan's gifts (its
+    own). The earlier sales' carried loss (or the carry-ins their gains used up) is the
+    return's as the carry-ins are: only the other accounts' sales are taken out of the
+    plan's later years (review rev1: a loss the client realised earlier in the year was
+    taken out of the years after the first, so a plan's rows showed tax in years with no
+    gains and did not add up to the return's).
     """
     h, n = (yearly_netting(f, tax, *carry, years=years, interest=interest,
-                           dividends=dividends) for f in (hist, hist.iloc[:0]))
+                           dividends=dividends) for f in (hist, own))
 
     def carries(f: pd.DataFrame) -> tuple[tuple[Decimal, Decimal], ...]:
         return tuple((Decimal(s), Decimal(lt)) for s, lt in

@@ -336,7 +336,9 @@ class TaxContext:
 
     ``hist_st`` / ``hist_lt``: net gains realised earlier in the first year (before the
     plan); they share the year's netting and loss offset, and the plan's first-year tax is
-    the year's tax with them minus without them (``hist_tax``). ``interest``: the
+    the year's tax with them minus without them (``hist_tax``); with a household's other
+    accounts' sales today among them, ``own_st`` / ``own_lt`` are the earlier sales alone
+    (:attr:`own`), which a later year's tax is measured from. ``interest``: the
     interest income of each year (one entry a year, or empty for none; a mixed
     portfolio's ladder, :mod:`pma_lab.plan.sleeves`), the same on every path: each year's
     tax includes its tax, and the gains are stacked on top of it. The interest the
@@ -358,6 +360,21 @@ class TaxContext:
     agi: Decimal
     interest: tuple[InterestIncome, ...] = ()
     dividends: tuple[DividendIncome, ...] = ()
+    own_st: Decimal | None = None
+    own_lt: Decimal | None = None
+
+    @property
+    def own(self) -> tuple[Decimal, Decimal]:
+        """The first year's earlier sales alone, short- and long-term (USD).
+
+        ``hist_st`` / ``hist_lt`` less a household's other accounts' sales today
+        (:attr:`own_st` / :attr:`own_lt`; ``None``: there are none, the history's). A later
+        year's tax is measured from them (their carried loss is the return's, as the
+        carry-ins are; the other accounts' is theirs: :func:`pma_lab.plan.accounting.
+        _baseline`).
+        """
+        return (self.hist_st if self.own_st is None else self.own_st,
+                self.hist_lt if self.own_lt is None else self.own_lt)
 
     def dividends_in(self, i: int, own: DividendIncome | None = None
                      ) -> DividendIncome | None:
@@ -582,10 +599,11 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
                dividends: Sequence[DividendIncome] | None = None) -> tuple:
     """One path's nettings: yearly taxes, liquidation tax, carryouts before and after it.
 
-    Each later year's tax is less the baseline's (the history alone less the carry-ins
-    alone, carried through the years: :func:`pma_lab.plan.accounting._baseline`), and so
-    is the carryout before the liquidation; the last two items are the baseline's
-    carryouts out of the last year (short-, long-term: the history's, the carry-ins').
+    Each later year's tax is less the baseline's (the history alone less the earlier
+    sales alone, carried through the years: :func:`pma_lab.plan.accounting._baseline`),
+    and so is the carryout before the liquidation; the last two items are the baseline's
+    carryouts out of the last year (short-, long-term: the history's, the earlier
+    sales').
     """
     c_st, c_lt = ctx.carryin_st, ctx.carryin_lt
     limit = ctx.tax.loss_limit
@@ -601,16 +619,18 @@ def _net_years(st: np.ndarray, lt: np.ndarray, liq_st: float, liq_lt: float,
     n_liq = net_capital_gains(liq_rows_st, liq_rows_lt, last.carryin_st, last.carryin_lt,
                               limit)
     taxes, liq = year_taxes(nets, deductions, ctx, n_liq, cache, cash_interest, dividends)
-    # the baseline (accounting._baseline): the history alone and the carry-ins alone,
+    # the baseline (accounting._baseline): the history and the earlier sales alone,
     # carried through the years; each later year's tax less the baseline's
     h_c = o_c = (ctx.carryin_st, ctx.carryin_lt)
     cash = list(cash_interest) if cash_interest is not None else [None] * len(nets)
     own = list(dividends) if dividends is not None else [None] * len(nets)
+    mine = ctx.own
     for i, y in enumerate(ctx.years):
         first = i == 0
         h_n = net_capital_gains([ctx.hist_st] if first else [],
                                 [ctx.hist_lt] if first else [], *h_c, limit)
-        o_n = net_capital_gains([], [], *o_c, limit)
+        o_n = net_capital_gains([mine[0]] if first else [], [mine[1]] if first else [],
+                                *o_c, limit)
         if not first and h_c != o_c:
             income = {"year": y, "interest": ctx.interest_in(i, cash[i]),
                       "dividends": ctx.dividends_in(i, own[i])}
@@ -914,12 +934,13 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
     cash_c = cents(cash_int) if cash_int is not None else zeros
     q_c, r_c = (cents(dividends[0]), cents(dividends[1])) if dividends is not None else \
         (zeros, zeros)
-    # the baseline (accounting._baseline): the history alone and the carry-ins alone,
+    # the baseline (accounting._baseline): the history and the earlier sales alone,
     # carried through the years; a later year's tax less the baseline's, once their carries
-    # differ (the history left a loss, or used carry-ins up)
+    # differ (a household's other accounts' sales left a loss, or used carry-ins up)
     h_c = [c_st.copy(), c_lt.copy()]
     o_c = [c_st.copy(), c_lt.copy()]
-    has_hist = bool(hist[0] or hist[1])
+    mine = tuple(cents_of(v) for v in ctx.own)
+    has_hist = mine != hist
     for i, y in enumerate(years):
         s_i = st_c[:, i] + (hist[0] if i == 0 else 0)
         l_i = lt_c[:, i] + (hist[1] if i == 0 else 0)
@@ -951,7 +972,8 @@ def _path_taxes(st: np.ndarray, lt: np.ndarray, liq_st: np.ndarray, liq_lt: np.n
             zero = np.zeros(n_p, dtype=np.int64)
             h_n = net_paths(zero + (hist[0] if i == 0 else 0),
                             zero + (hist[1] if i == 0 else 0), *h_c, limit)
-            o_n = net_paths(zero, zero, *o_c, limit)
+            o_n = net_paths(zero + (mine[0] if i == 0 else 0),
+                            zero + (mine[1] if i == 0 else 0), *o_c, limit)
             if i and ((h_c[0] != o_c[0]).any() or (h_c[1] != o_c[1]).any()):
                 taxes[:, i] -= (
                     year_tax_paths(h_n, ctx.tax, year=y, interest=interest,

@@ -658,7 +658,7 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     at = f"at a later step ({_LATER_STEP.get(later, later)}), the " if later else ""
     prob.update(settings)
     try:
-        return _noted(prob.solve(), "")
+        return _noted(_solve_within_forced(prob), "")
     except InfeasibleError as e:
         paid = _withdrawal_over_budget(prob, plan, settings, fallback, e, carried)
         if paid is not None:
@@ -669,7 +669,7 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
             raise
     if fallback is not None:
         prob.update(fallback)
-        return _noted(prob.solve(), f"{at}tracking-error limit of "
+        return _noted(_solve_within_forced(prob), f"{at}tracking-error limit of "
                       f"{fmt_pct(settings.te_cap)} {'was ' if at else ''}not reachable "
                       "within the gains budget, so tracking error was kept as low as the "
                       "budget allows")
@@ -688,6 +688,75 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
     prob.update(replace(settings, te_cap=None))
     return _noted(prob.solve(), f"{at}tracking-error limit of {fmt_pct(was)} "
                   f"{'was ' if at else ''}removed so the plan could be completed")
+
+
+def _solve_within_forced(prob: RebalanceProblem, rounds: int = 3) -> RebalanceResult:
+    """Solve ``prob``; where the restrictions raised its total gains budget, spend no room.
+
+    A budget below the gain of the sales the restrictions force is raised to that gain
+    (:func:`pma_lab.optimize.limits.budget_limits`: the sales are made whatever the tax).
+    The losses the step harvests then offset the forced gains; they must not make room
+    for gains the step chooses to realise (review rev1: retiree's "Gains budget $0"
+    realised $38,227 of other gains against the $38,227 of losses it harvested, $231,840
+    of net gain where the 5-year glide realised $194,650). So when the step's sales
+    realise gains beyond the forced sales' least gross gain (:func:`_discretionary`), the
+    raise is lowered to the step's net gain without them (the forced gains less the
+    harvested losses; never below the budget, ``Budgets.forced_offset``) and the step
+    solved again, at most ``rounds`` times. A solve that is then infeasible keeps the
+    result before it. The problem is left under the settings of the result returned.
+    """
+    res = prob.solve()
+    lowered = False
+    for _ in range(rounds):
+        offset = _discretionary(prob, res)
+        if offset is None:
+            break
+        was = prob.settings
+        b = was.budgets
+        prob.update(replace(was, budgets=replace(b, forced_offset=b.forced_offset + offset)))
+        try:
+            res, lowered = prob.solve(), True
+        except InfeasibleError:
+            prob.update(was)
+            break
+    caps = res.summary.budget_raised_caps
+    if not lowered or not caps.startswith("total "):
+        return res
+    # the total's raise as the notes quote it (pma_lab.report.labels.forced_sales_note)
+    first, *rest = caps.split("; ")
+    first += " (the forced sales' gain less the losses harvested, which offset it)"
+    return replace(res, summary=replace(res.summary,
+                                        budget_raised_caps="; ".join([first, *rest])))
+
+
+def _discretionary(prob: RebalanceProblem, res: RebalanceResult) -> float | None:
+    """USD to lower the restrictions' raise of the total budget by (None: nothing to lower).
+
+    Only for a dollar budget the forced sales raised (``prob.budget_raise``): the step's
+    sales' gross gain beyond the least gross gain of the forced sales
+    (:func:`pma_lab.optimize.limits.forced_sales`, one share of a glide's round-up
+    allowed) is gain the step chose; without it the step nets its net gain less that
+    (the forced gains less the losses harvested), which is what the raised cap is
+    lowered to (never below the budget left).
+    """
+    b = prob.settings.budgets
+    raise_ = getattr(prob, "budget_raise", None)
+    if b.total is None or str(b.unit) != "gain" or raise_ is None or raise_[0] <= 0.005 \
+            or not prob.nl or not len(res.lot_trades):
+        return None
+    V = prob.V
+    forced = float(np.maximum(prob.brows[0], 0.0) @ prob._forced_x) * V
+    gains = res.lot_trades.gain.to_numpy(dtype=float)
+    chosen = float(gains[gains > 0].sum()) - forced
+    tol = 1.0 + float(prob._forced_margin[0]) * V
+    if chosen <= tol:
+        return None
+    s = res.summary
+    st = prob.state
+    room = float(b.total) - (st.ytd_st + st.ytd_lt)  # the budget left for the year
+    cap = room + float(raise_[0])  # raised to the forced sales' gain
+    target = max(float(s.realized_st + s.realized_lt) - chosen, room)
+    return cap - target if cap - target > tol else None
 
 
 def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
@@ -2454,7 +2523,8 @@ def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
     A budget plan's year whose net gains exceed a cap of the plan's budget when a step of
     that year had the budget raised by the restrictions' sales (``raised``: those years):
     the forced sales (a must-sell name, a ``sell_within`` glide's share, made whatever the
-    tax) alone realise more than the budget allows, since every step holds the year's
+    tax) alone realise more than the budget allows, net of the losses harvested (which
+    make no room for other gains: :func:`_solve_within_forced`), since every step holds the year's
     later forced sales back (:func:`_later_glide`). The note gives the year, its net
     gain, the cap and the overrun; it joins the plan's notes (proposal, dashboard, CLI).
     ``steps`` is changed in place.
@@ -2474,8 +2544,9 @@ def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
         said = " and ".join(f"{fmt_usd(used)} against the plan's {word} of {fmt_usd(cap)}, "
                             f"{fmt_usd(used - cap)} over" for word, cap, used in over)
         note = (f"{year}: net gains {said}: the sales your restrictions force that year "
-                "(made whatever the tax) alone realise more than the budget allows, so "
-                "they raise it")
+                "(made whatever the tax) alone realise more than the budget allows, even "
+                "with the losses harvested that year set against them, so they raise it "
+                "and no other gain is realised")
         i = steps.index[steps.year == year][0]
         old = str(steps.at[i, "note"] or "")
         steps.at[i, "note"] = f"{old}; {note}" if old else note

@@ -2347,13 +2347,22 @@ def yearly_table(analysis, summary=None) -> ReportTable:
                        "deduction" if paid else "") + ")")
     if mixed:
         caption += ", and tracking error is your equity holdings' to their benchmark"
+    # what "Tax on gains" is, the same every year (pma_lab.plan.accounting._yearly)
+    others = getattr(run, "others", None)
+    hh = others is not None and len(others) > 0
+    caption += (". Tax on gains is your tax return's capital-gains tax of the year: on the "
+                "net gain, or the saving of the net loss of up to $3,000 deducted from "
+                "ordinary income, with the loss carried into the year"
+                + (" (less what your other taxable accounts' trades today add to it)"
+                   if hh else ""))
     mine = None if summary is None else summary.realized_this_year()
     if mine is not None and len(y):
         year, st, lt = mine
         if year == int(y.year.iloc[0]) and (abs(st) >= 0.005 or abs(lt) >= 0.005):
             caption += (f". Realised earlier in {year}, before this plan: short-term "
                         f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
-                        "year's gains budget, and the tax shown is what the plan adds")
+                        "year's gains budget, and that year's tax on gains leaves out "
+                        "their own")
     if "carryforward_return" in y:  # the return's carryforward is not the plan's own
         own = ("your other taxable accounts' trades today and any sales earlier in the year"
                if run.others is not None and len(run.others) else
