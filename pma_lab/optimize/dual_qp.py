@@ -166,34 +166,25 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
                                       trades=trades2)
         if g2 is not None and D2 > D:
             y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
-    for _ in range(BOUND_ROUNDS):
-        # still stalled: a multiplier Newton cannot move (no curvature) whose gradient
-        # points to its bound; step along the projected gradient up to the bound
-        if _stationarity(c, y, g) <= RESTART_STATIONARY:
-            break
-        y_b = _bound_step(c, y, D, g)
-        if y_b is None:
-            break
-        trades3: dict = {}
-        y3, D3, g3, H3, w3 = maximise(c, y_b, np.inf, steps, True, kinks=True,
-                                      trades=trades3)
-        if g3 is None or not D3 > D:
-            break
-        y, D, g, H, w, trades = y3, D3, g3, H3, w3, trades3
-    for _ in range(NULL_ROUNDS):
-        # still stalled: free multipliers whose Hessian block is singular (Newton's step
-        # along it is huge and every halving fails); search along the gradient's part there
-        if _stationarity(c, y, g) <= RESTART_STATIONARY:
-            break
-        y_n = _null_step(c, y, D, g, H)
-        if y_n is None:
-            break
-        trades4: dict = {}
-        y4, D4, g4, H4, w4 = maximise(c, y_n, np.inf, steps, True, kinks=True,
-                                      trades=trades4)
-        if g4 is None or not D4 > D:
-            break
-        y, D, g, H, w, trades = y4, D4, g4, H4, w4, trades4
+    # still stalled, two last resorts in turn, each kept only while it raises the dual:
+    # a multiplier Newton cannot move (no curvature) whose gradient points to its bound,
+    # stepped along the projected gradient up to the bound (_bound_step); free multipliers
+    # whose Hessian block is singular (Newton's step along it is huge and every halving
+    # fails), searched along the gradient's part there (_null_step)
+    for rounds, step in ((BOUND_ROUNDS, lambda y, D, g, H: _bound_step(c, y, D, g)),
+                         (NULL_ROUNDS, lambda y, D, g, H: _null_step(c, y, D, g, H))):
+        for _ in range(rounds):
+            if _stationarity(c, y, g) <= RESTART_STATIONARY:
+                break
+            y_s = step(y, D, g, H)
+            if y_s is None:
+                break
+            trades_s: dict = {}
+            y_t, D_t, g_t, H_t, w_t = maximise(c, y_s, np.inf, steps, True, kinks=True,
+                                               trades=trades_s)
+            if g_t is None or not D_t > D:
+                break
+            y, D, g, H, w, trades = y_t, D_t, g_t, H_t, w_t, trades_s
     if at is not None:
         at.update(g=g, w=w, c=c)
     return y, float(D), trades, _te2(c, trades), H
