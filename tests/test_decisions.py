@@ -125,3 +125,32 @@ def test_a_glide_lot_sold_beyond_its_glide_says_which_part_is_the_optimisers():
     xom = d.loc["positions_2026-07-31:98"]
     assert 0 < xom.sold_fraction < 1
     assert xom.reason == "restriction: sold along its glide (sell_within)"
+
+
+def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path):
+    """Reviewer 1 (session 21): a short-term gain sold shortly before it would have turned
+    long-term read only its sale's reason. young-pro with a gambling stock bought 2025-08-20
+    (long-term from 2026-08-21, 21 days after the 2026-07-31 as-of date) that its screens
+    sell now: the reason adds the date, the days and the two all-in rates."""
+    import shutil
+
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "young-pro"
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    with open(tmp_path / "brokerage_export.csv", "a", encoding="utf-8") as fh:
+        fh.write("LVS,100,08/20/2025,10.00\nLVS,50,06/02/2026,10.00\n")
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    res = problem_for_client(setup, None, default_settings(setup)).solve()
+    d = res.decisions[res.decisions.ticker == "LVS"].set_index("long_term_on")
+    tax = setup.client.profile.tax
+    soon = d.reason[pd.Timestamp("2026-08-21").date()]
+    assert d.sold_fraction.eq(1).all() and d.gain.gt(0).all()
+    assert soon == ("restriction: must not hold (sold now, whatever the tax); a short-term "
+                    "gain: the lot turns long-term on 2026-08-21 (21 days), so the gain sold "
+                    f"now is taxed at {tax.st_rate:.1%}, not {tax.lt_rate:.1%}")
+    # a lot that turns long-term in 10 months is not flagged
+    assert d.reason[pd.Timestamp("2027-06-03").date()] == (
+        "restriction: must not hold (sold now, whatever the tax)")

@@ -75,6 +75,7 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
     for j in np.flatnonzero(case == _SOON):
         reasons[j] = cols.turns_long_text[j]
     _glide_beyond(p, x, frac, w_after, cols, case, reasons)
+    _sold_short_of_long_term(p, frac, cols, case, reasons)
     part = frac < 1 - 1e-9
     sold_action = np.where(loss, np.where(part, "harvest (part)", "harvest"),
                            np.where(part, "sell (part)", "sell"))
@@ -135,6 +136,39 @@ def _glide_beyond(p: RebalanceProblem, x: np.ndarray, frac: np.ndarray, w_after:
                           f"{round(sold_sh):,} {t} shares sold; the other "
                           f"{round(sold_sh) - need_sh:,} are the optimiser's choice ({rest})")
 
+
+def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object,
+                             case: np.ndarray, reasons: np.ndarray) -> None:
+    """Flag a short-term gain sold within ``SOON_FLAG_DAYS`` of turning long-term.
+
+    Reviewer 1 (session 21): a lot sold for a short-term gain a day before it would have
+    been long-term read "rebalance toward the target" alone, though waiting a few days
+    would have taxed its gain at the long-term rate. The reason now says so, with the date,
+    the days left and the two all-in rates of the client's profile (the sale may still be
+    right: a restriction, a loss elsewhere, or the tracking error may call for it).
+    ``reasons`` is updated in place; the harvest, lock and deferral cases are not sales of
+    a gain and are left as they are.
+    """
+    lots = p.state.lots
+    if not p.nl or "days_to_lt" not in lots:
+        return
+    days = lots.days_to_lt.to_numpy()
+    gains = cols.gain
+    flag = ((frac > 0) & (gains > 0) & (cols.term == "ST") & (days > 0)
+            & (days <= SOON_FLAG_DAYS) & (case != _HARVEST))
+    if not flag.any():
+        return
+    tax = p.state.tax
+    for j in np.flatnonzero(flag):
+        n = int(days[j])
+        reasons[j] = (f"{reasons[j]}; a short-term gain: the lot turns long-term on "
+                      f"{cols.long_term_on[j]} ({n} day{'s' if n != 1 else ''}), so the "
+                      f"gain sold now is taxed at {tax.st_rate:.1%}, not {tax.lt_rate:.1%}")
+
+
+SOON_FLAG_DAYS = 30
+"""A short-term gain sold this many days or fewer before it turns long-term is flagged in
+its reason (:func:`lot_decisions`)."""
 
 # the reason of each case of :func:`lot_decisions` (the harvest, lock and deferral cases
 # name the lot's term or date)
