@@ -650,3 +650,27 @@ def test_lots_validate_says_what_was_detected_in_a_semicolon_export(tmp_path, ca
     assert "read with ';' as the delimiter" in out
     assert "row 3, column 'Quantity': warning: '1.500' was read as 1500" in out
     assert "row 2, column 'Unit Cost': warning:" in out and "(value: '185,64')" in out
+
+
+def test_a_renamed_or_unpriced_ticker_is_named_with_its_row_among_the_other_problems(
+        tmp_path):
+    """Reviewer 1 (session 22): FB in a lots file stopped the run later with "no price
+    series for FB" alone (no file, row or column, and the file's other problems unseen)."""
+    from pma_lab.market.data import load_market
+    from pma_lab.market.tickers import IdentityTable
+
+    m, former = load_market(), IdentityTable.default().former
+    unpriced = sorted(t for t in m.universe.tickers
+                      if t not in m.prices and t not in m.etfs and t not in former)[0]
+    p = write(tmp_path, "r.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,2020-03-02,70.00\nFB,20,2021-05-03,320.00\n"
+                                 f"{unpriced},5,2021-05-03,20.00\nKO,-3,2021-05-03,50.00\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, market="market", known="market")
+    got = {i.code: i for i in e.value.issues}
+    assert set(got) == {"renamed_ticker", "no_prices", "non_positive_shares"}
+    fb = got["renamed_ticker"]
+    assert (fb.row, fb.column, fb.value) == (3, "ticker", "FB")
+    assert "FB now trades as META" in fb.message and fb.fix.startswith("write META")
+    assert (got["no_prices"].row, got["no_prices"].column) == (4, "ticker")
+    assert f"no prices for {unpriced}" in got["no_prices"].message

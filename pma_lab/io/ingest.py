@@ -609,6 +609,40 @@ def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> 
     return pd.DataFrame({"close": close, **cols})
 
 
+def _unpriced(r: _Rows, market: MarketData, tickers: pd.Series) -> None:
+    """Each row whose ticker the security master knows but pma_lab has no prices for.
+
+    A renamed security's former ticker (FB, now META) is named with the ticker it trades
+    under; any other is a 2021 member that has left the index since (the packaged prices hold
+    the names of the 2026 list and the 2021 list's that one panel kept). Reviewer
+    1 (session 22): FB in a lots file stopped the run later with a bare "no price series
+    for FB", without the file, row or column, and without the file's other problems.
+    """
+    ok = ~r.bad
+    names = tickers.to_numpy(dtype=object)
+    uniq = pd.unique(names[ok & pd.notna(names)])
+    gone = [t for t in uniq if t and t not in market.prices and t not in market.etfs]
+    if not gone:
+        return
+    from pma_lab.market.tickers import IdentityTable
+
+    table = IdentityTable.default()
+    for t in sorted(gone):
+        idx = np.flatnonzero(ok & (names == t))
+        now = table.group(t)
+        if t in table.former and now != t:
+            r.add(idx, "ticker", "renamed_ticker",
+                  f"{t} now trades as {now} (the same security, renamed)",
+                  f"write {now}: the lot's dates and basis stay as they are (pma_lab prices "
+                  f"{t}'s history under {now})", r.col("ticker"))
+        else:
+            r.add(idx, "ticker", "no_prices",
+                  f"pma_lab has no prices for {t} (a 2021 S&P 500 member in its security "
+                  "master that has left the index: acquired, merged or delisted)",
+                  "correct the ticker if it is a typo; otherwise sell or transfer the lot "
+                  "before the account is managed", r.col("ticker"))
+
+
 def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Series,
                           acquired: pd.Series, per_share: np.ndarray, basis_col: np.ndarray,
                           policy: ReadPolicy) -> np.ndarray:
@@ -633,6 +667,7 @@ def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Serie
     n = len(tickers)
     if market is None:
         return np.zeros(n, dtype=bool)
+    _unpriced(r, market, tickers)
     info = _market_closes(market, tickers, acquired)
     ok = ~r.bad
     day = acquired.to_numpy(dtype="datetime64[ns]")
