@@ -674,3 +674,20 @@ def test_a_renamed_or_unpriced_ticker_is_named_with_its_row_among_the_other_prob
     assert "FB now trades as META" in fb.message and fb.fix.startswith("write META")
     assert (got["no_prices"].row, got["no_prices"].column) == (4, "ticker")
     assert f"no prices for {unpriced}" in got["no_prices"].message
+
+
+def test_a_lot_pasted_twice_is_loaded_with_a_warning_naming_both_rows(tmp_path):
+    """Reviewer 1 (session 22): identical rows loaded silently as two lots."""
+    p = write(tmp_path, "d.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "KO,50,2016-05-02,40.15\nAAPL,10,2020-03-02,70.00\n"
+                                 "KO,50,2016-05-02,40.15\nKO,50,2016-05-02,40.16\n")
+    ls = lots(p)
+    assert len(ls) == 4  # nothing dropped
+    [w] = [w for w in ls.warnings if w.code == "same_lot_twice"]
+    assert (w.row, w.column, w.severity) == (2, "ticker", Severity.WARNING)
+    assert w.message.startswith("rows 2 and 4 are the same lot in every column (KO, 50 "
+                                "shares acquired 2016-05-02 for $2,007.50")
+    assert "lot ids" in w.fix
+    ids = write(tmp_path, "i.csv", "lot_id,ticker,shares,acquired,cost_per_share\n"
+                                   "a,KO,50,2016-05-02,40.15\nb,KO,50,2016-05-02,40.15\n")
+    assert not [w for w in lots(ids).warnings if w.code == "same_lot_twice"]

@@ -1099,8 +1099,35 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         "source_file": file,
         "source_row": np.asarray(table.row_numbers, dtype=np.int64),
     })
+    if "lot_id" not in cols:
+        r.issues += _same_lot_twice(df, file, r.header("ticker"))
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
     return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),))
+
+
+def _same_lot_twice(df: pd.DataFrame, file: str, column: str) -> list[Issue]:
+    """A warning for each set of rows that are one lot in every column (no lot ids).
+
+    Reviewer 1 (session 22): two identical rows (a lot copied twice) loaded silently as two
+    lots. Two real lots can match (bought the same day at the same price, e.g. in two
+    orders), so this warns and loads both; lot ids in the file say they are distinct.
+    """
+    key = ["account", "ticker", "acquired", "shares", "cost_total", "inherited"]
+    dup = df[df.duplicated(key, keep=False)]
+    out = []
+    for _k, grp in dup.groupby(key, sort=False):
+        rows = grp.source_row.tolist()
+        r0 = grp.iloc[0]
+        out.append(Issue(
+            file, rows[0], column, r0.ticker,
+            f"rows {', '.join(map(str, rows[:-1]))} and {rows[-1]} are the same lot in every "
+            f"column ({r0.ticker}, {r0.shares:g} shares acquired "
+            f"{pd.Timestamp(r0.acquired).date()} for ${r0.cost_total:,.2f} in account "
+            f"'{r0.account}'); all {len(rows)} are loaded",
+            "delete the copies if the lot was pasted twice; if they are separate purchases, "
+            "give the rows lot ids (a lot_id column) to say so", Severity.WARNING,
+            "same_lot_twice"))
+    return out
 
 
 # ------------------------------------------------------------------------------- blotter
