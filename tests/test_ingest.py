@@ -691,3 +691,18 @@ def test_a_lot_pasted_twice_is_loaded_with_a_warning_naming_both_rows(tmp_path):
     ids = write(tmp_path, "i.csv", "lot_id,ticker,shares,acquired,cost_per_share\n"
                                    "a,KO,50,2016-05-02,40.15\nb,KO,50,2016-05-02,40.15\n")
     assert not [w for w in lots(ids).warnings if w.code == "same_lot_twice"]
+
+
+def test_a_file_without_an_account_column_says_which_account_its_lots_went_to(tmp_path):
+    """Reviewer 1 (session 22): an IRA's workbook without an account column was booked to
+    the taxable default account without a word, though the profile declares the IRA."""
+    p = write(tmp_path, "ira.csv", "ticker,shares,acquired,cost_per_share\n"
+                                   "KO,50,2016-05-02,40.15\nAAPL,10,2020-03-02,70.00\n")
+    ls = lots(p, default_account="joint", accounts=["joint", "ira"])
+    [w] = [w for w in ls.warnings if w.code == "default_account_used"]
+    assert (w.row, w.column, w.value, w.severity) == (1, "account", "joint", Severity.WARNING)
+    assert "all 2 of its lot rows are booked to the default account 'joint'" in w.message
+    assert "also declares 'ira'" in w.message and "add an 'account' column" in w.fix
+    assert set(ls.lots.account) == {"joint"}  # still booked as the profile says
+    one = lots(p, default_account="joint", accounts=["joint"])
+    assert not [w for w in one.warnings if w.code == "default_account_used"]

@@ -1055,6 +1055,19 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
                                   "declare it in [[accounts]]", Severity.ERROR,
                                   "unknown_account"))
         account = pd.Series([default_account] * n, dtype=object)
+        others = sorted(set(accounts or ()) - {default_account})
+        if others and default_account in (accounts or ()):
+            # reviewer 1 (session 22): an IRA's workbook without an account column was
+            # booked to the taxable default account without a word
+            r.issues.append(Issue(
+                file, table.header_row, "account", default_account,
+                f"the file has no account column, so all {n} of its lot rows are booked to "
+                f"the default account '{default_account}' (lots.default_account); the "
+                f"profile also declares {', '.join(repr(a) for a in others)}",
+                "nothing to do if every lot of this file is in that account; otherwise add "
+                "an 'account' column naming each lot's account (custodians export one file "
+                "per account: add the column with that account's id)", Severity.WARNING,
+                "default_account_used"))
 
     if "lot_id" in cols:
         id_s = r.col("lot_id")
