@@ -646,7 +646,10 @@ def test_lots_validate_says_what_was_detected_in_a_semicolon_export(tmp_path, ca
                  str(bad_inputs_dir() / "base_profile.toml")]) == 0
     got = capsys.readouterr()
     out = got.out + got.err  # the summary on stdout, the warnings on stderr
-    assert "OK: 3 lots" in out and "3 warning(s)" in out
+    # the three readings, and the file's lots booked to the default account though the
+    # profile declares an IRA too (no account column)
+    assert "OK: 3 lots" in out and "4 warning(s)" in out
+    assert "booked to the default account 'taxable'" in out
     assert "read with ';' as the delimiter" in out
     assert "row 3, column 'Quantity': warning: '1.500' was read as 1500" in out
     assert "row 2, column 'Unit Cost': warning:" in out and "(value: '185,64')" in out
