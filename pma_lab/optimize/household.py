@@ -1287,8 +1287,11 @@ class HouseholdProblem:
                     buy[i::n] = 0.0
             bought = {self.groups[self.tickers[i]]
                       for i in np.nonzero(self._fixed_buy_q > 0)[0] % n}
-            sell[self._loss_lot & np.array([g in bought for g in lot_group],
-                                           dtype=bool)] = 0.0
+            washed = self._loss_lot & np.array([g in bought for g in lot_group], dtype=bool)
+            sell[washed] = 0.0
+            # the other accounts' loss lots the plan's purchases would wash (its own lots
+            # are its plan's, not kept here)
+            self._locked_loss_lots = (lock_loss | washed) & (self.lots.k != k).to_numpy()
         return buy, sell
 
     def _lot_groups(self) -> np.ndarray:
@@ -2010,20 +2013,31 @@ class HouseholdProblem:
             every = sorted(t for t, f in self.sell_share.items() if f >= 1)
             glide = sorted(t for t, f in self.sell_share.items() if f < 1)
             parts = []
+            fixed = (None if self.fixed is None or self._fixed_k < 0
+                     else self._name(self.fixed.account_id))
+            # the plan's own account is not traded here (its trades are the plan's first
+            # step, in the trade list): the forced sales below are the other accounts'
+            scope = "every account" if fixed is None else f"every account but the {fixed}"
             if every:
-                parts.append(f"{', '.join(every)} sold in full in every account that holds "
-                             "them")
+                parts.append(f"{', '.join(every)} sold in full in {scope} that holds them")
             if glide:
+                each = ("each account's shares" if fixed is None else
+                        f"each account's shares but the {fixed}'s")
                 parts.append(", ".join(f"{t} at least {fmt_pct(self.sell_share[t], 0)} of "
-                                       "each account's shares" for t in glide)
+                                       f"{each}" for t in glide)
                              + " (the first year of its sell-within glide)")
-            kept = self.lots[self._forced_lot & (self._base_sell_ub < self._v - 1e-12)]
+            # reviewer 1 (session 22): every lot the fixed account's plan traded read "kept
+            # for now, as selling at a loss would be a wash sale", gains and sales included
+            kept = self.lots[self._forced_lot & self._locked_loss_lots]
             names = [f"{r.ticker} lot {r.lot_id} in the {self._name(r.account)}"
                      for r in kept.itertuples()]
-            held = ("; kept for now, as selling at a loss would be a wash sale: "
+            held = ("; kept for now, as selling them at a loss would be a wash sale: "
                     + ", ".join(names) if names else "")
+            plan = ("" if fixed is None else
+                    f" The {fixed}'s sales of them are its plan's first step (in the trade "
+                    "list).")
             out.append("Restrictions: " + "; ".join(parts) + "; none of them is bought in "
-                       "any account" + held + ".")
+                       "any account" + held + "." + plan)
         per_account = [f"{self._name(a.account_id)}: {', '.join(sorted(a.no_buy))}"
                        for a in self.accounts if a.no_buy]
         if per_account:
