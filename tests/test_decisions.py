@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from pma_lab.formatting import fmt_rate
 from pma_lab.io.client import load_client
 from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
@@ -150,7 +151,27 @@ def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path)
     assert d.sold_fraction.eq(1).all() and d.gain.gt(0).all()
     assert soon == ("restriction: must not hold (sold now, whatever the tax); a short-term "
                     "gain: the lot turns long-term on 2026-08-21 (21 days), so the gain sold "
-                    f"now is taxed at {tax.st_rate:.1%}, not {tax.lt_rate:.1%}")
+                    f"now is taxed at {fmt_rate(tax.st_rate)}, not {fmt_rate(tax.lt_rate)}")
     # a lot that turns long-term in 10 months is not flagged
     assert d.reason[pd.Timestamp("2027-06-03").date()] == (
         "restriction: must not hold (sold now, whatever the tax)")
+
+
+def test_the_keep_list_is_never_sold_in_any_account_and_says_why():
+    """Reviewer 1 (session 22): "keep-but-do-not-add" (hold_no_add) read "kept, not added"
+    but the optimisers sold it: the sample household's "one spouse's employer: keep, do
+    not add" AAPL was sold in the IRA (97 shares in the demo). It is now never sold, by
+    the single-account rebalance (its lots say why) and by the household."""
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+
+    setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    assert setup.client.profile.restrictions.hold_no_add == ("AAPL",)
+    res = problem_for_client(setup, "taxable", default_settings(setup)).solve()
+    assert "AAPL" not in set(res.trades.ticker)
+    d = res.decisions[res.decisions.ticker == "AAPL"]
+    assert len(d) == 1 and d.action.tolist() == ["hold"]
+    assert d.reason.tolist() == ["on your keep-but-do-not-add list: kept, never sold or "
+                                 "added to"]
+    hh = household_for_client(setup).solve()
+    assert "AAPL" not in set(hh.trades.ticker), hh.trades[hh.trades.ticker == "AAPL"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pma_lab.formatting import fmt_rate
 from pma_lab.optimize.state import lot_columns
 
 if TYPE_CHECKING:
@@ -61,11 +62,13 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
     dropped_lot = np.array([t in dropped for t in tick], dtype=bool) if dropped else \
         np.zeros(p.nl, dtype=bool)
     lock = p.locked_loss & (s.wash_sale_mode == "forbid")
+    keep = (np.array([t in st.hold_no_add and t in st.no_sell for t in tick], dtype=bool)
+            if st.hold_no_add else np.zeros(p.nl, dtype=bool))
     case = np.select(
         [sold & cols.must_sell, sold & cols.glide, sold & dropped_lot, sold & loss, sold,
-         cols.glide, lock, p.soon > 0, (gains > 0) & budget_binding,
+         cols.glide, keep, lock, p.soon > 0, (gains > 0) & budget_binding,
          np.full(p.nl, bool(te_binding)), gains > 0],
-        np.arange(11), default=11)
+        np.arange(12), default=12)
     reasons = np.array(_REASONS, dtype=object)[case]
     for j in np.flatnonzero(case == _HARVEST):
         reasons[j] = f"harvest {terms[j]} loss" + (
@@ -163,7 +166,8 @@ def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object
         n = int(days[j])
         reasons[j] = (f"{reasons[j]}; a short-term gain: the lot turns long-term on "
                       f"{cols.long_term_on[j]} ({n} day{'s' if n != 1 else ''}), so the "
-                      f"gain sold now is taxed at {tax.st_rate:.1%}, not {tax.lt_rate:.1%}")
+                      f"gain sold now is taxed at {fmt_rate(tax.st_rate)}, not "
+                      f"{fmt_rate(tax.lt_rate)}")
 
 
 SOON_FLAG_DAYS = 30
@@ -179,6 +183,7 @@ _REASONS = (
     "",  # harvest: by term
     "rebalance toward the target (tracking error)",
     "restriction glide (sell_within): kept for now, sold by its deadline",
+    "on your keep-but-do-not-add list: kept, never sold or added to",
     "",  # wash-sale lock: until its date
     "",  # turns long-term: on its date
     "capital-gains budget",
@@ -186,4 +191,4 @@ _REASONS = (
     "tax cost exceeds the tracking-error benefit",
     "kept: a sale would raise tracking error more than the tax saving",
 )
-_GLIDE, _HARVEST, _LOCK, _SOON = 1, 3, 6, 7
+_GLIDE, _HARVEST, _LOCK, _SOON = 1, 3, 7, 8
