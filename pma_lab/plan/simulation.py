@@ -2531,6 +2531,8 @@ def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
     """
     b = plan.budgets()
     y = years.set_index("year")
+    told = False  # the why is said once, in the first such year (reviewer 1, session 22:
+    # one 60-word sentence repeated every year filled a 40-line cell of the plan table)
     for year in sorted(raised):
         if year not in y.index:
             continue
@@ -2546,7 +2548,9 @@ def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
         note = (f"{year}: net gains {said}: the sales your restrictions force that year "
                 "(made whatever the tax) alone realise more than the budget allows, even "
                 "with the losses harvested that year set against them, so they raise it "
-                "and no other gain is realised")
+                "and no other gain is realised" if not told else
+                f"{year}: net gains {said}, for the same reason")
+        told = True
         i = steps.index[steps.year == year][0]
         old = str(steps.at[i, "note"] or "")
         steps.at[i, "note"] = f"{old}; {note}" if old else note
