@@ -164,7 +164,9 @@ def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
     # the account as the proposal names it ("Taxable account"), not its profile id
     assert "Rebalance of the taxable account for tech-exec as of " in text
     # reviewer 1, session 19: its trades differ from the proposal's, which is not said
-    assert "the proposal's trades today are the first step of the client's plan" in text
+    # reviewer 1, session 22: said plainly, first
+    assert "  NOT the proposal's trades: one rebalance toward the target" in text
+    assert "The proposal's trades today are the first step of the client's plan" in text
     dec = pd.read_csv(tmp_path / "decisions.csv")
     trades = pd.read_csv(tmp_path / "trades.csv")
     assert set(dec.action) <= {"hold", "sell", "sell (part)", "harvest", "harvest (part)",
