@@ -2385,7 +2385,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
             caption += (f". Realised earlier in {year}, before this plan: short-term "
                         f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
                         "year's gains budget, and that year's tax on gains leaves out "
-                        "their own")
+                        "the tax on them")
     if "carryforward_return" in y:  # the return's carryforward is not the plan's own
         own = ("your other taxable accounts' trades today and any sales earlier in the year"
                if run.others is not None and len(run.others) else
@@ -2394,7 +2394,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
                     f"and gains of {own} net on it too")
     return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {
         "Tracking error": "pct", "Tracking error (equity)": "pct",
-        "Equity share at year end": "pct1"}, caption)
+        "Equity share at year end": "pct1"}, caption.rstrip(".") + ".")
 
 
 def gifts_table(analysis) -> ReportTable:
@@ -3302,12 +3302,17 @@ def glossary(setup=None) -> ReportTable:
     the one place every present value takes it (:func:`pma_lab.market.rates.cash_rate`),
     e.g. "the cash rate, 4.41 % a year (the 3-month Treasury bill ...)".
     """
+    # captioned apart from the section's "Glossary" heading (reviewer 1, session 22: the
+    # PDF printed "Glossary" twice)
     if setup is None:
-        return _kv(list(GLOSSARY), "Glossary")
+        return _kv(list(GLOSSARY), GLOSSARY_CAPTION)
     r = cash_rate(setup.market, setup.as_of)
     return _kv(list(_glossary(f"the cash rate, {fmt_pct(r.rate)} a year (the {r.source})",
                               labels.loss_limit(setup))),
-               "Glossary")
+               GLOSSARY_CAPTION)
+
+
+GLOSSARY_CAPTION = "The terms this proposal uses, in plain words"
 
 
 _DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
