@@ -48,6 +48,24 @@ _ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _TIME + "$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})" + _TIME + "$")
 _TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
+# an option as custodians write it: "AAPL 01/15/2027 350.00 C", "-AAPL270115C350", the OCC
+# symbol "AAPL  270115C00350000"; a 9-character CUSIP with a digit (bonds, CDs, funds)
+_OPTION = re.compile(r"^-?[A-Z.]{1,6}\s*(?:\d{2}/\d{2}/\d{2,4}\s+\$?[\d.]+\s*[CP]"
+                     r"|\d{6}[CP]\d{3,8})(?:\s.*)?$", re.IGNORECASE)
+_CUSIP = re.compile(r"^(?=[0-9A-Z]*\d)[0-9A-Z]{8}\d$")
+
+
+def _not_a_stock(raw: str) -> str:
+    """What a symbol cell that is not a ticker holds, when it can tell: an option or a CUSIP.
+
+    ``"an option contract"``, ``"a CUSIP, not a ticker"``, else ``""``.
+    """
+    text = raw.strip().upper()
+    if _OPTION.match(text):
+        return "an option contract"
+    if _CUSIP.match(text.replace(" ", "")):
+        return "a CUSIP, not a ticker"
+    return ""
 _NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
 _NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
 _ORDER_NAME = {"MDY": "month/day/year", "DMY": "day/month/year"}
@@ -496,6 +514,16 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
             continue  # fine, or blank (reported as missing_value by the caller)
         idx = by_code[bounds[u]:bounds[u + 1]]
         if not sp.valid:
+            what = _not_a_stock(str(raw))
+            if what:  # reviewer 1 (session 22): an option or a bond was told to "put the
+                # exchange ticker"; it has none, and pma_lab does not manage it
+                rows.add(idx, name, "invalid_ticker", f"this is {what}",
+                         ("pma_lab manages stock and fund lots only: delete the row (and take "
+                          "it out of any total row)" if what.startswith("an option") else
+                          "if it is a stock or fund, write its ticker instead; pma_lab does "
+                          "not manage a bond, CD or other security without a ticker: delete "
+                          "the row (and take it out of any total row)"), s)
+                continue
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
                      "security name or CUSIP", s)
