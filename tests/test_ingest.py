@@ -725,3 +725,20 @@ def test_an_option_or_a_cusip_row_is_named_as_such_with_its_fix(tmp_path):
     assert got[3].fix.startswith("pma_lab manages stock and fund lots only: delete the row")
     assert got[4].message == "this is a CUSIP, not a ticker"
     assert got[4].fix.startswith("if it is a stock or fund, write its ticker instead")
+
+
+def test_an_account_cell_with_the_accounts_name_says_which_id_to_write(tmp_path):
+    """Reviewer 1 (session 22): "Joint Brokerage" (the profile's name of 'joint') read "the
+    account is not declared" on every row."""
+    p = write(tmp_path, "a.csv", "account,ticker,shares,acquired,cost_per_share\n"
+                                 "Joint Brokerage,KO,50,2016-05-02,40.15\n"
+                                 "joint brokerage ,AAPL,10,2020-03-02,70.00\n"
+                                 "savings,AAPL,10,2020-03-02,70.00\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, accounts=["joint", "ira"], account_aliases={"Joint Brokerage": "joint",
+                                                            "XXXX-4821": "joint"})
+    got = {i.row: i for i in e.value.issues if i.code == "unknown_account"}
+    assert got[2].message == ("'Joint Brokerage' is how the profile names account 'joint', "
+                              "not its id")
+    assert got[2].fix.startswith("write joint") and 3 in got
+    assert got[4].message.startswith("the account is not declared in the profile")

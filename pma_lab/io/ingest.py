@@ -899,7 +899,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               default_account: str | None = None, date_order: DateOrder | None = None,
               known: Collection[str] | None | str = "market", delimiter: str = ",",
               sheet: str | None = None, market: MarketData | None | str = "market",
-              policy: ReadPolicy | None = None) -> LotSet:
+              policy: ReadPolicy | None = None,
+              account_aliases: Mapping[str, str] | None = None) -> LotSet:
     """Read and validate one tax-lots file (CSV or XLSX).
 
     Parameters
@@ -932,6 +933,9 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     policy : ReadPolicy | None
         The profile's opt-ins (hidden workbook content, lots older than the market data);
         ``None``: none.
+    account_aliases : Mapping[str, str] | None
+        How the client knows each account (its name, its number, lower case) -> its id: an
+        account cell that names an account so is refused with the id to write.
 
     Returns
     -------
@@ -1072,7 +1076,17 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         account = acc_s
         if accounts is not None:
             unknown = ~acc_s.isin(list(accounts)) & (acc_s.str.len() > 0)
-            r.add(np.flatnonzero(unknown.to_numpy()), "account", "unknown_account",
+            alias = {k.strip().lower(): v for k, v in (account_aliases or {}).items() if k}
+            named = unknown & acc_s.str.strip().str.lower().isin(list(alias))
+            # reviewer 1 (session 22): "Joint Brokerage" is how the profile names 'joint'
+            for value in sorted(set(acc_s[named])):
+                idx = np.flatnonzero((named & (acc_s == value)).to_numpy())
+                r.add(idx, "account", "unknown_account",
+                      f"'{value}' is how the profile names account "
+                      f"'{alias[value.strip().lower()]}', not its id",
+                      f"write {alias[value.strip().lower()]} (the account's id in the "
+                      "profile's [[accounts]])", acc_s)
+            r.add(np.flatnonzero((unknown & ~named).to_numpy()), "account", "unknown_account",
                   f"the account is not declared in the profile (declared: "
                   f"{', '.join(sorted(accounts))})",
                   "add the account to the profile's [[accounts]] or fix the account id", acc_s)
