@@ -742,3 +742,14 @@ def test_an_account_cell_with_the_accounts_name_says_which_id_to_write(tmp_path)
                               "not its id")
     assert got[2].fix.startswith("write joint") and 3 in got
     assert got[4].message.startswith("the account is not declared in the profile")
+
+
+def test_a_zero_basis_in_both_cost_columns_warns_once():
+    """Reviewer 1 (session 22): a gift lot with $0 per share and $0 total warned twice."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = write(Path(d), "z.csv", "ticker,shares,acquired,cost_per_share,cost_total\n"
+                                    "KO,50,2016-05-02,0,0\nAAPL,10,2020-03-02,70.00,700.00\n")
+        ws = [w for w in lots(p).warnings if w.code == "zero_basis"]
+    assert [(w.row, w.column) for w in ws] == [(2, "cost_per_share")]

@@ -1018,6 +1018,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               basis_s)
     else:
         r.blank(basis_name, basis_s, "the cost basis")
+    zero_said = np.zeros(n, dtype=bool)  # one zero-basis warning a row, not one a column
     for nm, v in (("cost_per_share", cps), ("cost_total", tot)):
         if v is None:
             continue
@@ -1025,7 +1026,9 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         r.add(np.flatnonzero((v < 0).fillna(False).to_numpy()), nm, "negative_basis",
               "the cost basis is negative",
               "enter the basis as a positive amount; short positions are not supported", vs)
-        r.add(np.flatnonzero((v == 0).fillna(False).to_numpy()), nm, "zero_basis",
+        zero = (v == 0).fillna(False).to_numpy() & ~zero_said
+        zero_said |= zero
+        r.add(np.flatnonzero(zero), nm, "zero_basis",
               "the cost basis is zero: the whole sale price will be a gain",
               "check the basis (zero is right only for e.g. some gifts or RSUs reported "
               "without basis)", vs, Severity.WARNING)
