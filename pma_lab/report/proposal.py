@@ -3112,7 +3112,8 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
     last = long_term_on - dt.timedelta(days=1)
     if lock is None:
         return "a loss sold before this date is short-term"
-    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), shares)
+    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), shares,
+                      lock.ira_since)
     if lock.until >= last:
         return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"
     first = lock.until + dt.timedelta(days=1)
@@ -3214,7 +3215,8 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
             continue
         rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
                      lock_symbols(r.tickers, held, r.names), every, "", math.nan,
-                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares)))
+                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares,
+                                 r.ira_since)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):
