@@ -164,8 +164,10 @@ class InputError(DataError):
 
     @property
     def file_words(self) -> str:
-        """The file or files the problems are in: ``"lots file"``, ``"profile and lots
-        files"`` (``kind`` and ``files``)."""
+        """The file or files the problems are in (``kind`` and ``files``).
+
+        ``"lots file"``, ``"profile and lots files"``.
+        """
         return f"{self.kind} file{'s' * (self.files > 1)}"
 
     @property

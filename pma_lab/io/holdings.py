@@ -77,7 +77,8 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
         why = f"{part} would be lost for good"
         if bought >= since:
             return f"{why} (IRA purchase on {bought.isoformat()})"
-        return (f"{why} through {(bought + dt.timedelta(days=WASH_SALE_WINDOW_DAYS)).isoformat()} (IRA purchase on "
+        ends = bought + dt.timedelta(days=WASH_SALE_WINDOW_DAYS)  # the IRA purchase's part
+        return (f"{why} through {ends.isoformat()} (IRA purchase on "
                 f"{bought.isoformat()}), then a wash sale defers it to the shares bought on "
                 f"{since.isoformat()}")
     return f"a wash sale: {part} deferred to the shares bought on {since.isoformat()}"
