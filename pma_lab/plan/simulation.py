@@ -243,6 +243,10 @@ class PlanRun:
     # rows, pma_lab.plan.household): on the plan's one return, counted like the year's
     # earlier sales (its budget, its netting); not in ``dispositions`` (the plan's own)
     others: pd.DataFrame | None = field(repr=False, default=None)
+    # the names step 0 left as they are because the household's other accounts would trade
+    # them the other way (pma_lab.plan.household.without_pairs; its note words them,
+    # left_names_note): the proposal counts them from here, not from the note's words
+    left_today: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------- one step
@@ -1807,8 +1811,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                                     setup, led, setup.as_of.year))
             return r2, _with_gift(r2, led, gift)  # its problem has the ledger: checked
 
-        res, _, _, note = _without_pairs(setup, plan, res, _with_gift(res, led, gift), note,
-                                         again)
+        res, _, _, note, _ = _without_pairs(setup, plan, res, _with_gift(res, led, gift),
+                                            note, again)
     return _te_today(setup, acc, st, flow + move, _with_gift(res, led, gift, note=note))
 
 
@@ -1816,29 +1820,30 @@ def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
                    today: RebalanceResult | None, note: str,
                    again: Callable[[frozenset[str], frozenset[str]],
                                    tuple[RebalanceResult, RebalanceResult | None]]
-                   ) -> tuple[RebalanceResult, RebalanceResult | None, object, str]:
+                   ) -> tuple[RebalanceResult, RebalanceResult | None, object, str,
+                              tuple[str, ...]]:
     """Step 0 free of the names the household trades the other way around it.
 
     :func:`pma_lab.plan.household.without_pairs` around ``res`` (step 0's result;
     ``today``: it replayed through the ledger, as :func:`first_trades` hands it on, ``None``
     when a check fails there, then nothing is done; ``again`` solves the step with more
     names left as they are), the step's note saying which names it leaves and why. Returns
-    the step kept, its ``today``, the household around it (``None``: not solved) and the
-    note.
+    the step kept, its ``today``, the household around it (``None``: not solved), the
+    note and the names left as they are (sorted; ``PlanRun.left_today``).
     """
     if today is None or not (len(today.trades) or len(today.lot_trades)):
-        return res, today, None, note  # no trade today, no pair
+        return res, today, None, note, ()  # no trade today, no pair
     first = res
     try:
         res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
     except OptimizationError:
         # the household around the step cannot be solved: the step stays as solved, and
         # what reads the household says why (simulate's failure, the frontier's words)
-        return res, today, None, note
+        return res, today, None, note, ()
     if kept:  # counted, with the largest by value, when many (left_names_note)
         words = left_names_note(kept, first, plan)
         note = f"{note}; {words}" if note else words
-    return res, today, hh, note
+    return res, today, hh, note, tuple(sorted(kept))
 
 
 def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
@@ -2274,6 +2279,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     several = len(prof.accounts) > 1 and dates[0] == setup.as_of
     today0: RebalanceResult | None = None
     hh0 = None  # the household around today's step when solved for its pairs
+    left0: tuple[str, ...] = ()  # the names it left as they are (PlanRun.left_today)
     te_initial = look_through.te(look_through.weights(lots, path.prices.iloc[0], cash0,
                                                       exclude)[0], look_through.benchmark)
     # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
@@ -2417,7 +2423,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                                 problems.give_back(p2)
                                 return r2, _checked_today(r2, st2, led, gift)
 
-                            res, today0, hh0, note = _without_pairs(
+                            res, today0, hh0, note, left0 = _without_pairs(
                                 setup, plan, res, _checked_today(res, st, led, gift), note, again)
                         if k == 0 and record and update is None:
                             first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
@@ -2534,7 +2540,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                    cpu_seconds=time.process_time() - cpu_start,
                    bonds=book.moves_frame() if book is not None else None,
                    interest=interest, first_step=first, failure=failure,
-                   others=others)
+                   others=others, left_today=left0)
 
 
 def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
