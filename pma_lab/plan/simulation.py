@@ -721,9 +721,9 @@ def _solve_within_forced(prob: RebalanceProblem, rounds: int = 3) -> RebalanceRe
         was = prob.settings
         b = was.budgets
         prob.update(replace(was, budgets=replace(
-            b, forced_offset=b.forced_offset + offset[0],
-            forced_offset_st=b.forced_offset_st + offset[1],
-            forced_offset_lt=b.forced_offset_lt + offset[2])))
+            b, forced_offset=b.forced_offset + float(offset[0]),
+            forced_offset_st=b.forced_offset_st + float(offset[1]),
+            forced_offset_lt=b.forced_offset_lt + float(offset[2]))))
         try:
             res = prob.solve()
         except InfeasibleError:
