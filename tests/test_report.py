@@ -1251,7 +1251,7 @@ def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
 def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
     lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
                          "since": [dt.date(2026, 8, 2)], "ira": [False],
-                         "shares": [10.0]}).iloc[0]
+                         "shares": [10.0], "ira_since": [None]}).iloc[0]
     on = dt.date(2026, 8, 20)
     assert report._short_term_words(on, 10.0, lock) == \
         "a gain sold before this date is short-term"
@@ -1266,7 +1266,7 @@ def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date(
         "do not sell at a loss through 2026-09-01: a wash sale: up to 10 shares' loss "
         "deferred to the shares bought on 2026-08-02")
     in_ira = lock.copy()
-    in_ira["ira"] = True
+    in_ira["ira"], in_ira["ira_since"] = True, dt.date(2026, 8, 2)
     assert report._short_term_words(on, -10.0, in_ira, 25.0) == (
         "do not sell at a loss through 2026-09-01: up to 10 shares' loss would be lost for "
         "good (IRA purchase on 2026-08-02)")
