@@ -237,6 +237,11 @@ ISSUE_CODES: dict[str, str] = {
     "future_date": "a date is after the as-of date",
     "invalid_ticker": "a ticker is not shaped like a ticker",
     "unknown_ticker": "a ticker is not in the security master",
+    "default_account_used": "a file without an account column was booked to the default "
+                            "account while the profile declares others (warning)",
+    "same_lot_twice": "two rows are the same lot in every column, without lot ids (warning)",
+    "renamed_ticker": "a ticker a security no longer trades under (FB, now META)",
+    "no_prices": "a ticker in the security master without packaged prices",
     "ticker_normalized": "a ticker spelling was normalised (warning)",
     "duplicate_lot_id": "a lot id appears more than once",
     "unknown_account": "an account is not declared in the profile",

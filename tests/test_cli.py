@@ -844,3 +844,12 @@ def test_rebalance_infeasible_says_what_the_user_changes_with_todays_values(caps
     low = re.search(r"--te-cap \(now 2\.00%; within the budget the lowest tracking error "
                     r"is (\d+\.\d\d)%\)", err)
     assert low is not None and float(low.group(1)) > 2.0
+
+
+def test_lots_validate_counts_each_declared_accounts_lots(capsys):
+    """Reviewer 1 (session 22): an IRA whose lots went to the taxable account showed only
+    in the total; `lots validate` now lists every declared account's lots."""
+    assert main(["lots", "validate", "--profile",
+                 str(clients_dir() / "roth-household" / "profile.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "Lots per account: taxable (taxable) 26, ira (ira) 14, roth (ira) 12" in out

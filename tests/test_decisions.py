@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from pma_lab.formatting import fmt_rate
 from pma_lab.io.client import load_client
 from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
@@ -166,3 +167,52 @@ def test_a_glide_sold_from_several_lots_is_explained_once_for_the_name():
              "(rebalance toward the target (tracking error))")
     assert reasons.tolist() == [words, words, "kept"]
     assert forced.tolist() == [10.0, 50.0, 0.0]  # the loss lot's 50, then 10 of the next
+
+
+def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path):
+    """Reviewer 1 (session 21): a short-term gain sold shortly before it would have turned
+    long-term read only its sale's reason. young-pro with a gambling stock bought 2025-08-20
+    (long-term from 2026-08-21, 21 days after the 2026-07-31 as-of date) that its screens
+    sell now: the reason adds the date, the days and the two all-in rates."""
+    import shutil
+
+    from pma_lab.paths import clients_dir
+
+    src = clients_dir() / "young-pro"
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    with open(tmp_path / "brokerage_export.csv", "a", encoding="utf-8") as fh:
+        fh.write("LVS,100,08/20/2025,10.00\nLVS,50,06/02/2026,10.00\n")
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    res = problem_for_client(setup, None, default_settings(setup)).solve()
+    d = res.decisions[res.decisions.ticker == "LVS"].set_index("long_term_on")
+    tax = setup.client.profile.tax
+    soon = d.reason[pd.Timestamp("2026-08-21").date()]
+    assert d.sold_fraction.eq(1).all() and d.gain.gt(0).all()
+    assert soon == ("restriction: must not hold (sold now, whatever the tax); a short-term "
+                    "gain: the lot turns long-term on 2026-08-21 (21 days), so the gain sold "
+                    f"now is taxed at {fmt_rate(tax.st_rate)}, not {fmt_rate(tax.lt_rate)}")
+    # a lot that turns long-term in 10 months is not flagged
+    assert d.reason[pd.Timestamp("2027-06-03").date()] == (
+        "restriction: must not hold (sold now, whatever the tax)")
+
+
+def test_the_keep_list_is_never_sold_in_any_account_and_says_why():
+    """Reviewer 1 (session 22): "keep-but-do-not-add" (hold_no_add) read "kept, not added"
+    but the optimisers sold it: the sample household's "one spouse's employer: keep, do
+    not add" AAPL was sold in the IRA (97 shares in the demo). It is now never sold, by
+    the single-account rebalance (its lots say why) and by the household."""
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+
+    setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    assert setup.client.profile.restrictions.hold_no_add == ("AAPL",)
+    res = problem_for_client(setup, "taxable", default_settings(setup)).solve()
+    assert "AAPL" not in set(res.trades.ticker)
+    d = res.decisions[res.decisions.ticker == "AAPL"]
+    assert len(d) == 1 and d.action.tolist() == ["hold"]
+    assert d.reason.tolist() == ["on your keep-but-do-not-add list: kept, never sold or "
+                                 "added to"]
+    hh = household_for_client(setup).solve()
+    assert "AAPL" not in set(hh.trades.ticker), hh.trades[hh.trades.ticker == "AAPL"]

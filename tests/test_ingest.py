@@ -646,7 +646,66 @@ def test_lots_validate_says_what_was_detected_in_a_semicolon_export(tmp_path, ca
                  str(bad_inputs_dir() / "base_profile.toml")]) == 0
     got = capsys.readouterr()
     out = got.out + got.err  # the summary on stdout, the warnings on stderr
-    assert "OK: 3 lots" in out and "3 warning(s)" in out
+    # the three readings, and the file's lots booked to the default account though the
+    # profile declares an IRA too (no account column)
+    assert "OK: 3 lots" in out and "4 warning(s)" in out
+    assert "booked to the default account 'taxable'" in out
     assert "read with ';' as the delimiter" in out
     assert "row 3, column 'Quantity': warning: '1.500' was read as 1500" in out
     assert "row 2, column 'Unit Cost': warning:" in out and "(value: '185,64')" in out
+
+
+def test_a_renamed_or_unpriced_ticker_is_named_with_its_row_among_the_other_problems(
+        tmp_path):
+    """Reviewer 1 (session 22): FB in a lots file stopped the run later with "no price
+    series for FB" alone (no file, row or column, and the file's other problems unseen)."""
+    from pma_lab.market.data import load_market
+    from pma_lab.market.tickers import IdentityTable
+
+    m, former = load_market(), IdentityTable.default().former
+    unpriced = sorted(t for t in m.universe.tickers
+                      if t not in m.prices and t not in m.etfs and t not in former)[0]
+    p = write(tmp_path, "r.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,2020-03-02,70.00\nFB,20,2021-05-03,320.00\n"
+                                 f"{unpriced},5,2021-05-03,20.00\nKO,-3,2021-05-03,50.00\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, market="market", known="market")
+    got = {i.code: i for i in e.value.issues}
+    assert set(got) == {"renamed_ticker", "no_prices", "non_positive_shares"}
+    fb = got["renamed_ticker"]
+    assert (fb.row, fb.column, fb.value) == (3, "ticker", "FB")
+    assert "FB now trades as META" in fb.message and fb.fix.startswith("write META")
+    assert (got["no_prices"].row, got["no_prices"].column) == (4, "ticker")
+    assert f"no prices for {unpriced}" in got["no_prices"].message
+
+
+def test_a_lot_pasted_twice_is_loaded_with_a_warning_naming_both_rows(tmp_path):
+    """Reviewer 1 (session 22): identical rows loaded silently as two lots."""
+    p = write(tmp_path, "d.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "KO,50,2016-05-02,40.15\nAAPL,10,2020-03-02,70.00\n"
+                                 "KO,50,2016-05-02,40.15\nKO,50,2016-05-02,40.16\n")
+    ls = lots(p)
+    assert len(ls) == 4  # nothing dropped
+    [w] = [w for w in ls.warnings if w.code == "same_lot_twice"]
+    assert (w.row, w.column, w.severity) == (2, "ticker", Severity.WARNING)
+    assert w.message.startswith("rows 2 and 4 are the same lot in every column (KO, 50 "
+                                "shares acquired 2016-05-02 for $2,007.50")
+    assert "lot ids" in w.fix
+    ids = write(tmp_path, "i.csv", "lot_id,ticker,shares,acquired,cost_per_share\n"
+                                   "a,KO,50,2016-05-02,40.15\nb,KO,50,2016-05-02,40.15\n")
+    assert not [w for w in lots(ids).warnings if w.code == "same_lot_twice"]
+
+
+def test_a_file_without_an_account_column_says_which_account_its_lots_went_to(tmp_path):
+    """Reviewer 1 (session 22): an IRA's workbook without an account column was booked to
+    the taxable default account without a word, though the profile declares the IRA."""
+    p = write(tmp_path, "ira.csv", "ticker,shares,acquired,cost_per_share\n"
+                                   "KO,50,2016-05-02,40.15\nAAPL,10,2020-03-02,70.00\n")
+    ls = lots(p, default_account="joint", accounts=["joint", "ira"])
+    [w] = [w for w in ls.warnings if w.code == "default_account_used"]
+    assert (w.row, w.column, w.value, w.severity) == (1, "account", "joint", Severity.WARNING)
+    assert "all 2 of its lot rows are booked to the default account 'joint'" in w.message
+    assert "also declares 'ira'" in w.message and "add an 'account' column" in w.fix
+    assert set(ls.lots.account) == {"joint"}  # still booked as the profile says
+    one = lots(p, default_account="joint", accounts=["joint"])
+    assert not [w for w in one.warnings if w.code == "default_account_used"]

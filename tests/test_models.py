@@ -385,3 +385,33 @@ def test_a_later_version_outside_coverage_fails_at_ingest_or_when_prepared(tmp_p
     model.write_text(text.replace("2026-01-02,NFLX,0.06", "2026-01-02,BK,0.06").replace(
         "2026-01-02,CAT,0.03", "2026-01-02,SPY,0.03"), encoding="utf-8")
     assert prepare(load_client(tmp_path / "profile.toml")).completion is not None
+
+
+def test_every_bad_file_is_listed_at_once_not_one_file_per_run(tmp_path):
+    """Reviewer 1 (session 21): a bad risk model hid the benchmark's and the target's
+    problems until it was fixed; now one error lists every file's, each with its row."""
+    _set(_cov(), "AAPL", "MSFT", 0.5).to_csv(tmp_path / "cov.csv")
+    pd.DataFrame({"ticker": NAMES, "weight": [0.3, 0.3, 0.1, 0.1, 0.1, 0.2]}).to_csv(
+        tmp_path / "b.csv", index=False)
+    pd.DataFrame({"ticker": ["AAPL", "MSFT"], "weight": [0.5, 0.6]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    from pma_lab.io.models import check_model_files
+
+    args = {"risk_model": tmp_path / "cov.csv", "benchmark": tmp_path / "b.csv",
+            "target": tmp_path / "t.csv"}
+    for read in (lambda: read_models(**args, as_of=DAY), lambda: check_model_files(**args)):
+        with pytest.raises(ModelFileError) as e:
+            read()
+        text = str(e.value)
+        assert "not_symmetric" in e.value.codes and len(e.value.codes) >= 3, text
+        assert "row 2, column 'MSFT'" in text and "sum to 1.1, not 1" in text
+        for f in ("cov.csv", "b.csv", "t.csv"):
+            assert str(tmp_path / f) in text
+        assert "risk model, benchmark weights and target weights files" in text
+        assert pickle.loads(pickle.dumps(e.value)).issues == e.value.issues
+    # one bad file alone keeps its own error class and words
+    pd.DataFrame({"ticker": NAMES, "weight": [1 / 6] * 6}).to_csv(tmp_path / "b2.csv",
+                                                               index=False)
+    _cov().to_csv(tmp_path / "cov2.csv")
+    with pytest.raises(BenchmarkFileError):
+        read_models(risk_model=tmp_path / "cov2.csv", benchmark=tmp_path / "b.csv", as_of=DAY)

@@ -1251,8 +1251,16 @@ def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
 def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
     lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
                          "since": [dt.date(2026, 8, 2)], "ira": [False],
-                         "shares": [10.0], "ira_since": [None]}).iloc[0]
+                         "shares": [10.0], "lot_shares": [25.0], "ira_since": [None]}).iloc[0]
     on = dt.date(2026, 8, 20)
+    # no lot outside the purchase: this lot is the purchase, and only a partial loss sale
+    # of it is washed (reviewer 1, session 22)
+    alone = lock.copy()
+    alone["lot_shares"] = 0.0
+    assert report._short_term_words(on, -10.0, alone, 10.0) == (
+        "do not sell at a loss through 2026-09-01: selling only part of the shares bought on "
+        "2026-08-02 at a loss is a wash sale (the rest of them replace the shares sold); "
+        "selling all of them is not")
     assert report._short_term_words(on, 10.0, lock) == \
         "a gain sold before this date is short-term"
     assert report._short_term_words(on, -10.0) == \
@@ -2319,3 +2327,25 @@ def test_the_trade_lists_cost_per_share_reads_in_dollars():
     row = report.trade_list(types.SimpleNamespace(
         lot_trades=lt, trades=tr, summary={"account": "taxable"})).formatted().iloc[0]
     assert row["Cost per Share"] == "$311.27" and row["Acquired"] == "2019-07-26"
+
+
+def test_names_the_client_may_not_hold_are_those_held_or_in_the_benchmark():
+    """Reviewer 1 (session 22): the table listed companies gone from the index (COG, PXD,
+    HES at 0.00 %) over three pages; now the names held or in the benchmark, held first,
+    and a count of the others in the caption."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+    from pma_lab.report.proposal import excluded_table
+
+    setup = prepare(load_client(clients_dir() / "retiree" / "profile.toml"))
+    t = excluded_table(setup)
+    f = t.frame
+    w = f[[c for c in f.columns if c.startswith("Weight in the")][0]]
+    held = f["Held now"].ne("no")
+    assert ((w > 0) | held).all()
+    assert held.any() and list(held) == sorted(held, reverse=True)  # held ones first
+    every = setup.eligibility.excluded()
+    gone = sum(1 for tk in every.ticker if setup.benchmark.weights.get(tk, 0.0) <= 0
+               and tk not in set(f.Ticker))
+    assert gone > 0 and f"; {gone} other screened names of the universe" in t.caption

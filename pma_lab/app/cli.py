@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
@@ -23,6 +24,9 @@ from pma_lab.errors import DataError, InfeasibleError, OptimizationError, PmaLab
 from pma_lab.formatting import fmt_pct, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 from pma_lab.plan.grammar import DEFAULT_PLANS, DEFAULT_YEARS, plan_grammar
+
+if TYPE_CHECKING:
+    from pma_lab.io.client import Client
 
 __all__ = ["main", "cli"]
 
@@ -122,8 +126,26 @@ def lots_validate(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | 
     check_prices(c)  # the lots can be valued at the analysis date (as every step values them)
     click.echo(f"OK: {len(c.lots)} lots in {len(c.lots.sources)} file(s) for client "
                f"{c.client_id} as of {c.as_of}; {len(c.warnings)} warning(s)")
+    click.echo(_lots_per_account(c))
     _warn(c.warnings)
     _service_notes(c.profile.accounts, profile)
+
+
+def _lots_per_account(c: Client) -> str:
+    """The lots each declared account holds, for ``lots validate``.
+
+    E.g. ``Lots per account: joint (taxable) 13, ira (ira) 0: no lots, cash only``
+    (reviewer 1, session 22: an IRA's lots booked to the taxable account showed only as
+    a total).
+    """
+    counts = c.lots.lots.account.value_counts()
+    parts = []
+    for a in c.profile.accounts:
+        n = int(counts.get(a.account_id, 0))
+        kind = getattr(a.account_type, "value", a.account_type)
+        note = "" if n else (": no lots, cash only" if a.cash else ": no lots and no cash")
+        parts.append(f"{a.account_id} ({kind}) {n}{note}")
+    return "Lots per account: " + ", ".join(parts)
 
 
 @lots.command("summarize")

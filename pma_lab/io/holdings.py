@@ -68,9 +68,20 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
     ... # doctest: +NORMALIZE_WHITESPACE
     'the loss would be lost for good through 2026-07-31 (IRA purchase on 2026-07-01), then
     a wash sale defers it to the shares bought on 2026-07-09'
+
+    With no taxable lot outside the purchases (``lot_shares`` 0) only a sale of part of a
+    purchased lot is washed, by the rest of it; a sale of all of it is not (reviewer 1,
+    session 22: "the loss deferred to the shares bought" read as if a loss existed):
+
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 10), False, 100, 0)[:64]
+    'selling only part of the shares bought on 2026-07-10 at a loss i'
     """
     if lock == "no_buy":
         return f"loss sale on {since.isoformat()} (wash sale)"
+    if not ira and lot_shares <= 0:
+        return (f"selling only part of the shares bought on {since.isoformat()} at a loss "
+                "is a wash sale (the rest of them replace the shares sold); selling all of "
+                "them is not")
     part = "the loss" if shares >= lot_shares else f"up to {shares:,.0f} shares' loss"
     if ira:
         bought = since if ira_since is None or pd.isna(ira_since) else ira_since
@@ -84,22 +95,36 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
     return f"a wash sale: {part} deferred to the shares bought on {since.isoformat()}"
 
 
-def lock_symbols(tickers: str, held: set[str], names: str) -> str:
-    """A lock's symbols as the client knows them: the held ones of its identity group.
+def lock_symbols(tickers: str, held: set[str], names: str,
+                 former: frozenset[str] | None = None) -> str:
+    """A lock's symbols as the client knows them: every symbol of its group that trades.
 
-    The ledger's identity group carries every symbol the security ever had (FB and META);
-    the client holds, and can trade, only the current one. When no member is held (a lock
-    from a recent loss sale of a name sold out) the group's ``names`` are shown
-    (``META (was FB)``, :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
+    The ledger's identity group carries every symbol the security ever had (FB and META)
+    and, for share classes treated as one security, every class (GOOG and GOOGL): buying
+    any of them washes the loss. A client can trade only the current symbols, so those
+    are shown, held or not (reviewer 1, session 22: a GOOGL lock read "GOOGL" alone while
+    the target bought GOOG); ``former`` (default: the packaged security master's,
+    :attr:`pma_lab.market.tickers.IdentityTable.former`) says which are no longer
+    traded. When no member is held (a lock from a recent loss sale of a name sold out)
+    the group's ``names`` are shown (``META (was FB)``,
+    :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
     (:meth:`LotsSummary.to_text`) and the proposal's calendar both name locks so.
 
-    >>> lock_symbols("FB,META", {"META"}, "META (was FB)")
+    >>> lock_symbols("FB,META", {"META"}, "META (was FB)", frozenset({"FB"}))
     'META'
-    >>> lock_symbols("FB,META", set(), "META (was FB)")
+    >>> lock_symbols("FB,META", set(), "META (was FB)", frozenset({"FB"}))
     'META (was FB)'
+    >>> lock_symbols("GOOG,GOOGL", {"GOOGL"}, "GOOG, GOOGL", frozenset({"FB"}))
+    'GOOG, GOOGL'
     """
-    mine = [t for t in tickers.split(",") if t in held]
-    return ", ".join(mine) if mine else names
+    members = tickers.split(",")
+    if not any(t in held for t in members):
+        return names
+    if former is None:
+        from pma_lab.market.tickers import IdentityTable
+
+        former = IdentityTable.default().former
+    return ", ".join(t for t in members if t not in former or t in held)
 
 
 def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],

@@ -609,6 +609,40 @@ def _market_closes(market: MarketData, tickers: pd.Series, dates: pd.Series) -> 
     return pd.DataFrame({"close": close, **cols})
 
 
+def _unpriced(r: _Rows, market: MarketData, tickers: pd.Series) -> None:
+    """Each row whose ticker the security master knows but pma_lab has no prices for.
+
+    A renamed security's former ticker (FB, now META) is named with the ticker it trades
+    under; any other is a 2021 member that has left the index since (the packaged prices hold
+    the names of the 2026 list and the 2021 list's that one panel kept). Reviewer
+    1 (session 22): FB in a lots file stopped the run later with a bare "no price series
+    for FB", without the file, row or column, and without the file's other problems.
+    """
+    ok = ~r.bad
+    names = tickers.to_numpy(dtype=object)
+    uniq = pd.unique(names[ok & pd.notna(names)])
+    gone = [t for t in uniq if t and t not in market.prices and t not in market.etfs]
+    if not gone:
+        return
+    from pma_lab.market.tickers import IdentityTable
+
+    table = IdentityTable.default()
+    for t in sorted(gone):
+        idx = np.flatnonzero(ok & (names == t))
+        now = table.group(t)
+        if t in table.former and now != t:
+            r.add(idx, "ticker", "renamed_ticker",
+                  f"{t} now trades as {now} (the same security, renamed)",
+                  f"write {now}: the lot's dates and basis stay as they are (pma_lab prices "
+                  f"{t}'s history under {now})", r.col("ticker"))
+        else:
+            r.add(idx, "ticker", "no_prices",
+                  f"pma_lab has no prices for {t} (a 2021 S&P 500 member in its security "
+                  "master that has left the index: acquired, merged or delisted)",
+                  "correct the ticker if it is a typo; otherwise sell or transfer the lot "
+                  "before the account is managed", r.col("ticker"))
+
+
 def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Series,
                           acquired: pd.Series, per_share: np.ndarray, basis_col: np.ndarray,
                           policy: ReadPolicy) -> np.ndarray:
@@ -633,6 +667,7 @@ def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Serie
     n = len(tickers)
     if market is None:
         return np.zeros(n, dtype=bool)
+    _unpriced(r, market, tickers)
     info = _market_closes(market, tickers, acquired)
     ok = ~r.bad
     day = acquired.to_numpy(dtype="datetime64[ns]")
@@ -1020,6 +1055,19 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
                                   "declare it in [[accounts]]", Severity.ERROR,
                                   "unknown_account"))
         account = pd.Series([default_account] * n, dtype=object)
+        others = sorted(set(accounts or ()) - {default_account})
+        if others and default_account in (accounts or ()):
+            # reviewer 1 (session 22): an IRA's workbook without an account column was
+            # booked to the taxable default account without a word
+            r.issues.append(Issue(
+                file, table.header_row, "account", default_account,
+                f"the file has no account column, so all {n} of its lot rows are booked to "
+                f"the default account '{default_account}' (lots.default_account); the "
+                f"profile also declares {', '.join(repr(a) for a in others)}",
+                "nothing to do if every lot of this file is in that account; otherwise add "
+                "an 'account' column naming each lot's account (custodians export one file "
+                "per account: add the column with that account's id)", Severity.WARNING,
+                "default_account_used"))
 
     if "lot_id" in cols:
         id_s = r.col("lot_id")
@@ -1064,8 +1112,35 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         "source_file": file,
         "source_row": np.asarray(table.row_numbers, dtype=np.int64),
     })
+    if "lot_id" not in cols:
+        r.issues += _same_lot_twice(df, file, r.header("ticker"))
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
     return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),))
+
+
+def _same_lot_twice(df: pd.DataFrame, file: str, column: str) -> list[Issue]:
+    """A warning for each set of rows that are one lot in every column (no lot ids).
+
+    Reviewer 1 (session 22): two identical rows (a lot copied twice) loaded silently as two
+    lots. Two real lots can match (bought the same day at the same price, e.g. in two
+    orders), so this warns and loads both; lot ids in the file say they are distinct.
+    """
+    key = ["account", "ticker", "acquired", "shares", "cost_total", "inherited"]
+    dup = df[df.duplicated(key, keep=False)]
+    out = []
+    for _k, grp in dup.groupby(key, sort=False):
+        rows = grp.source_row.tolist()
+        r0 = grp.iloc[0]
+        out.append(Issue(
+            file, rows[0], column, r0.ticker,
+            f"rows {', '.join(map(str, rows[:-1]))} and {rows[-1]} are the same lot in every "
+            f"column ({r0.ticker}, {r0.shares:g} shares acquired "
+            f"{pd.Timestamp(r0.acquired).date()} for ${r0.cost_total:,.2f} in account "
+            f"'{r0.account}'); all {len(rows)} are loaded",
+            "delete the copies if the lot was pasted twice; if they are separate purchases, "
+            "give the rows lot ids (a lot_id column) to say so", Severity.WARNING,
+            "same_lot_twice"))
+    return out
 
 
 # ------------------------------------------------------------------------------- blotter

@@ -147,9 +147,9 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
     Raises
     ------
     ModelFileError
-        Listing every problem of the first bad file (file, row, column, value, fix). A
-        benchmark file's problems are a :class:`~pma_lab.errors.BenchmarkFileError` (a
-        ModelFileError).
+        Listing every problem of every bad file (file, row, column, value, fix). A
+        benchmark file's problems alone are a :class:`~pma_lab.errors.BenchmarkFileError`
+        (a ModelFileError); several files' are one ModelFileError naming them all.
     """
     if known is None:
         from pma_lab.market.data import known_tickers
@@ -157,22 +157,63 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
         known = known_tickers()
     risk = kind = None
     files: dict[str, Path] = {}
+    errors = _Errors()
     if risk_model is not None:
-        risk, kind = read_risk_model(risk_model, known=known)
-        files["risk"] = Path(risk_model)
+        with errors:
+            risk, kind = read_risk_model(risk_model, known=known)
+            files["risk"] = Path(risk_model)
     covered = set(risk.tickers) if risk is not None else None
     bench = None
     if benchmark is not None:
-        df = read_benchmark_weights(benchmark, known)  # BenchmarkFileError, every problem
-        _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
-        bench = benchmark_from_file(benchmark, as_of, known)
-        files["benchmark"] = Path(benchmark)
+        with errors:
+            df = read_benchmark_weights(benchmark, known)  # BenchmarkFileError, every problem
+            _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
+            bench = benchmark_from_file(benchmark, as_of, known)
+            files["benchmark"] = Path(benchmark)
     tgt = None
     if target is not None:
-        tgt = read_target_weights(target, known=known, covered=covered,
-                                  not_buyable=None if client is None else _not_buyable(client))
-        files["target"] = Path(target)
+        with errors:
+            tgt = read_target_weights(
+                target, known=known, covered=covered,
+                not_buyable=None if client is None else _not_buyable(client))
+            files["target"] = Path(target)
+    errors.raise_any()
     return ModelFiles(risk, bench, tgt, files, {"risk": kind} if kind else {})
+
+
+class _Errors:
+    """Every bad model file's problems, raised together (reviewer 1, session 21).
+
+    Used as ``with errors:`` around each file's reading: a :class:`ModelFileError` is kept
+    and the next file is read, so a risk model with a problem does not hide the benchmark's
+    or the target's until it is fixed. When the risk model is refused, the benchmark and
+    target are still checked against the tickers pma_lab knows (their coverage by the
+    risk model is checked once it reads). :meth:`raise_any` re-raises a single file's
+    error as it was (a :class:`BenchmarkFileError` stays one) and several files' as one
+    :class:`ModelFileError` listing every problem, each naming its file, row and column.
+    """
+
+    def __init__(self) -> None:
+        self.caught: list[ModelFileError] = []
+
+    def __enter__(self) -> _Errors:
+        return self
+
+    def __exit__(self, kind: type | None, err: BaseException | None, tb: object) -> bool:
+        if isinstance(err, ModelFileError):
+            self.caught.append(err)
+            return True
+        return False
+
+    def raise_any(self) -> None:
+        """Raise the caught errors (nothing when every file was read)."""
+        if len(self.caught) == 1:
+            raise self.caught[0]
+        if self.caught:
+            kinds = [e.kind for e in self.caught]
+            raise ModelFileError(", ".join(e.source for e in self.caught),
+                                 [i for e in self.caught for i in e.issues],
+                                 kind=", ".join(kinds[:-1]) + " and " + kinds[-1]) from None
 
 
 def check_model_files(*, risk_model: str | Path | None = None,
@@ -194,13 +235,18 @@ def check_model_files(*, risk_model: str | Path | None = None,
 
         known = known_tickers()
     covered = None
+    errors = _Errors()
     if risk_model is not None:
-        covered = set(read_risk_model(risk_model, known=known)[0].tickers)
+        with errors:
+            covered = set(read_risk_model(risk_model, known=known)[0].tickers)
     if benchmark is not None:
-        df = read_benchmark_weights(benchmark, known)
-        _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
+        with errors:
+            df = read_benchmark_weights(benchmark, known)
+            _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
     if target is not None:
-        read_target_weights(target, known=known, covered=covered)
+        with errors:
+            read_target_weights(target, known=known, covered=covered)
+    errors.raise_any()
 
 
 def check_active_model(path: str | Path, as_of: dt.date | str, covered: Collection[str],

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pma_lab.formatting import fmt_rate
 from pma_lab.optimize.state import lot_columns
 
 if TYPE_CHECKING:
@@ -63,11 +64,13 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
     dropped_lot = np.array([t in dropped for t in tick], dtype=bool) if dropped else \
         np.zeros(p.nl, dtype=bool)
     lock = p.locked_loss & (s.wash_sale_mode == "forbid")
+    keep = (np.array([t in st.hold_no_add and t in st.no_sell for t in tick], dtype=bool)
+            if st.hold_no_add else np.zeros(p.nl, dtype=bool))
     case = np.select(
         [sold & cols.must_sell, sold & cols.glide, sold & dropped_lot, sold & loss, sold,
-         cols.glide, lock, p.soon > 0, (gains > 0) & budget_binding,
+         cols.glide, keep, lock, p.soon > 0, (gains > 0) & budget_binding,
          np.full(p.nl, bool(te_binding)), gains > 0],
-        np.arange(11), default=11)
+        np.arange(12), default=12)
     reasons = np.array(_REASONS, dtype=object)[case]
     for j in np.flatnonzero(case == _HARVEST):
         reasons[j] = f"harvest {terms[j]} loss" + (
@@ -78,6 +81,7 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
         reasons[j] = cols.turns_long_text[j]
     forced = np.where(case == _MUST, frac * cols.shares, 0.0)
     _glide_parts(p, x, frac, w_after, cols, case, reasons, forced)
+    _sold_short_of_long_term(p, frac, cols, case, reasons)
     part = frac < 1 - 1e-9
     sold_action = np.where(loss, np.where(part, "harvest (part)", "harvest"),
                            np.where(part, "sell (part)", "sell"))
@@ -159,6 +163,40 @@ def _glide_parts(p: RebalanceProblem, x: np.ndarray, frac: np.ndarray, w_after: 
                          f"{round(sold_sh) - need_sh:,} are the optimiser's choice ({rest})")
 
 
+def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object,
+                             case: np.ndarray, reasons: np.ndarray) -> None:
+    """Flag a short-term gain sold within ``SOON_FLAG_DAYS`` of turning long-term.
+
+    Reviewer 1 (session 21): a lot sold for a short-term gain a day before it would have
+    been long-term read "rebalance toward the target" alone, though waiting a few days
+    would have taxed its gain at the long-term rate. The reason now says so, with the date,
+    the days left and the two all-in rates of the client's profile (the sale may still be
+    right: a restriction, a loss elsewhere, or the tracking error may call for it).
+    ``reasons`` is updated in place; the harvest, lock and deferral cases are not sales of
+    a gain and are left as they are.
+    """
+    lots = p.state.lots
+    if not p.nl or "days_to_lt" not in lots:
+        return
+    days = lots.days_to_lt.to_numpy()
+    gains = cols.gain
+    flag = ((frac > 0) & (gains > 0) & (cols.term == "ST") & (days > 0)
+            & (days <= SOON_FLAG_DAYS) & (case != _HARVEST))
+    if not flag.any():
+        return
+    tax = p.state.tax
+    for j in np.flatnonzero(flag):
+        n = int(days[j])
+        reasons[j] = (f"{reasons[j]}; a short-term gain: the lot turns long-term on "
+                      f"{cols.long_term_on[j]} ({n} day{'s' if n != 1 else ''}), so the "
+                      f"gain sold now is taxed at {fmt_rate(tax.st_rate)}, not "
+                      f"{fmt_rate(tax.lt_rate)}")
+
+
+SOON_FLAG_DAYS = 30
+"""A short-term gain sold this many days or fewer before it turns long-term is flagged in
+its reason (:func:`lot_decisions`)."""
+
 # the reason of each case of :func:`lot_decisions` (the harvest, lock and deferral cases
 # name the lot's term or date)
 _REASONS = (
@@ -168,6 +206,7 @@ _REASONS = (
     "",  # harvest: by term
     "rebalance toward the target (tracking error)",
     "restriction glide (sell_within): kept for now, sold by its deadline",
+    "on your keep-but-do-not-add list: kept, never sold or added to",
     "",  # wash-sale lock: until its date
     "",  # turns long-term: on its date
     "capital-gains budget",
@@ -175,4 +214,4 @@ _REASONS = (
     "tax cost exceeds the tracking-error benefit",
     "kept: a sale would raise tracking error more than the tax saving",
 )
-_MUST, _GLIDE, _HARVEST, _LOCK, _SOON = 0, 1, 3, 6, 7
+_MUST, _GLIDE, _HARVEST, _LOCK, _SOON = 0, 1, 3, 7, 8

@@ -70,7 +70,7 @@ __all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "OWN_PLAN",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
            "profile_account_names", "account_kind", "account_name",
-           "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES",
+           "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES", "FRONTIER_TAX",
            "restriction_reason", "carryforward_rows", "forced_sales_note"]
 
 PLAN = "Plan"
@@ -81,6 +81,11 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
+FRONTIER_TAX = "Tax of today's trades (against no trade)"
+"""The frontier table's tax column: the Schedule D tax of one point's trades today against
+not trading, not a plan's whole-year "Tax this year" (reviewer 1, session 22: both columns
+read "Tax this year", $3,295 and $3,132 for the same plan)."""
+
 CARRYFORWARD_CREATED = "Loss carryforward added (negative: used up)"
 """The change a set of trades makes to the loss carryforward into next year: positive when
 their net loss beyond the yearly offset against income adds to it, negative when their gains

@@ -70,6 +70,7 @@ from pma_lab.formatting import (
     fmt_filing_status,
     fmt_num,
     fmt_pct,
+    fmt_rate,
     fmt_shares,
     fmt_term,
     fmt_usd,
@@ -762,7 +763,7 @@ def client_summary(client: Client, summary) -> ReportTable:
          f"{fmt_usd(t.lt_gain)} / {fmt_usd(t.lt_loss)}"),
         ("Filing status", fmt_filing_status(p.tax.filing_status)),
         ("Marginal tax rates short-term / long-term",
-         f"{fmt_pct(p.tax.st_rate, 1)} / {fmt_pct(p.tax.lt_rate, 1)}"),
+         f"{fmt_rate(p.tax.st_rate)} / {fmt_rate(p.tax.lt_rate)}"),
     ]
     c_st, c_lt = p.carryforward_into(client.as_of.year, f"the analysis date {client.as_of}")
     if c_st or c_lt:  # the loss carried into the analysis year (as every figure reads it)
@@ -855,10 +856,22 @@ _LISTS = {"no_buy": "Your do-not-buy list", "hold_no_add": "Your keep-but-do-not
 
 
 def _screen_words(x: str) -> str:
-    """A screen or restriction label (``fossil_fuels``, ``total: cannot hold``) in words."""
+    """A screen or restriction label (``fossil_fuels``, ``total: cannot hold``) in words.
+
+    A catalog screen reads its catalog name, which says what it covers: ``Shariah
+    (business-activity screen)``, not ``Shariah`` (reviewer 1, session 22: a Shariah-
+    observant client could not tell that the financial-ratio screens are not applied).
+    """
     if x.startswith("total: "):
         return "All screens together: " + x[len("total: "):]
-    return _LISTS.get(x, x.replace("_", " ").capitalize())
+    if x in _LISTS:
+        return _LISTS[x]
+    from pma_lab.portfolio.screens import load_catalog
+
+    cat = load_catalog()
+    if x in cat.screens:
+        return cat.screens[x].name
+    return x.replace("_", " ").capitalize()
 
 
 def restrictions_table(setup) -> ReportTable:
@@ -867,7 +880,7 @@ def restrictions_table(setup) -> ReportTable:
     from pma_lab.portfolio.restrictions import HeldAction
 
     s = setup.eligibility.summary(setup.benchmark.weights)
-    effect = {"hold_no_add": "kept, not added", "total": ""}
+    effect = {"hold_no_add": "kept: never sold, never added to", "total": ""}
 
     def words(x: str) -> str:
         # the restriction's action on names already held, as the engine applies it
@@ -938,8 +951,17 @@ def excluded_table(setup) -> ReportTable:
         "Held now": [held_now(t, a)
                      for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
+    # the names held or in the benchmark today, held ones first; the universe's others
+    # (acquired or delisted since: COG, PXD, HES at 0.00 %) are counted, not listed
+    # (reviewer 1, session 22: 30 such rows over three pages)
+    is_held = f["Held now"].ne("no")
+    keep = is_held | (f[f"Weight in the {bm}"] > 0)
+    gone = int((~keep).sum())
+    f = pd.concat([f[keep & is_held], f[keep & ~is_held]], ignore_index=True)
+    more = (f"; {gone} other screened name{'s' if gone != 1 else ''} of the universe, not "
+            f"in the {bm} today, not listed" if gone else "")
     return ReportTable(f, {f"Weight in the {bm}": "pct"},
-                       "Names you may not hold (sold if held, as each screen says)",
+                       "Names you may not hold (sold if held, as each screen says)" + more,
                        wrap=("Name", "Reason"), headers={"Ticker": "Symbol"},
                        empty="No name has to be sold or kept out of the account: the "
                              "screens (if any) only stop purchases.")
@@ -1152,7 +1174,8 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
     t = front.table
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
     f = pd.DataFrame({
-        "Point": t.label, "Tracking error to target": t.te, "Tax this year": t.tax_this_year,
+        "Point": t.label, "Tracking error to target": t.te,
+        labels.FRONTIER_TAX: t.tax_this_year,
         labels.CARRYFORWARD_CREATED: t.carryforward_created,
         "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
         "Turnover": t.turnover, "Names": t.names,
@@ -1176,7 +1199,7 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
         highlight = (len(f) - 1,)
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
-    return ReportTable(f, {"Tracking error to target": "pct", "Tax this year": "usd",
+    return ReportTable(f, {"Tracking error to target": "pct", labels.FRONTIER_TAX: "usd",
                            labels.CARRYFORWARD_CREATED: "usd", "Economic tax": "usd",
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
@@ -3119,7 +3142,9 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
     last = long_term_on - dt.timedelta(days=1)
     if lock is None:
         return "a loss sold before this date is short-term"
-    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), shares,
+    # no taxable lot outside the lock's purchases: this lot is one of them
+    mine = shares if float(lock.lot_shares) > 0 else 0.0
+    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), mine,
                       lock.ira_since)
     if lock.until >= last:
         return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"

@@ -84,7 +84,7 @@ from pma_lab.errors import (
     Severity,
     WithdrawalBudgetError,
 )
-from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_rate, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
@@ -993,7 +993,7 @@ class TaxEditor(ipw.VBox):
                      f"{fmt_pct(pct, 2)} type {100 * pct:g}.</span>")
         self._note.value = (
             f'<span class="pma-caption pma-tax-rates">Marginal rates: short-term '
-            f'{fmt_pct(t.st_rate, 1)}, long-term {fmt_pct(t.lt_rate, 1)}'
+            f'{fmt_rate(t.st_rate)}, long-term {fmt_rate(t.lt_rate)}'
             f"{' (edited; the profile is unchanged)' if changed else ''}.</span>{small}")
         self.edited = edited
 
