@@ -36,7 +36,6 @@ from pma_lab.errors import DataError, PmaLabError, SettingsError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.plan.household import left_names_count
 from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
 from pma_lab.report import labels, shelf
 from pma_lab.report import proposal as report
@@ -1252,7 +1251,7 @@ def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
 def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
     lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
                          "since": [dt.date(2026, 8, 2)], "ira": [False],
-                         "shares": [10.0], "lot_shares": [25.0]}).iloc[0]
+                         "shares": [10.0], "lot_shares": [25.0], "ira_since": [None]}).iloc[0]
     on = dt.date(2026, 8, 20)
     # no lot outside the purchase: this lot is the purchase, and only a partial loss sale
     # of it is washed (reviewer 1, session 22)
@@ -1275,7 +1274,7 @@ def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date(
         "do not sell at a loss through 2026-09-01: a wash sale: up to 10 shares' loss "
         "deferred to the shares bought on 2026-08-02")
     in_ira = lock.copy()
-    in_ira["ira"] = True
+    in_ira["ira"], in_ira["ira_since"] = True, dt.date(2026, 8, 2)
     assert report._short_term_words(on, -10.0, in_ira, 25.0) == (
         "do not sell at a loss through 2026-09-01: up to 10 shares' loss would be lost for "
         "good (IRA purchase on 2026-08-02)")
@@ -1713,9 +1712,13 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     assert mv.first_step.note.startswith(report.LEFT_FOR_HOUSEHOLD)
     c = an.comparison.set_index("plan").tax_year1
     # ... and how many names, as "Move now"'s note and its time to the target say
-    # (reviewer 1, session 20: the sentence gave no count, the time read "0.3 years")
-    n = left_names_count(mv.first_step.note)
-    assert n >= 2
+    # (reviewer 1, session 20: the sentence gave no count, the time read "0.3 years");
+    # session 22: counted from the run's names (PlanRun.left_today), not read back from
+    # the note's words, which list or count the same names
+    n = len(mv.left_today)
+    assert n >= 2 and list(mv.left_today) == sorted(mv.left_today)
+    listed = ", ".join(mv.left_today) + " as they are"
+    assert (listed if n <= 4 else f"leave {n} names (") in mv.first_step.note
     assert report.go_to_target_note(front, an) == (
         f"“Go to target” is the trade “Move now” would make today in this account alone: "
         f"{usd} of tax this year against doing nothing; “Move now” in the plans compared "
@@ -1764,16 +1767,14 @@ def test_trade_summary_adds_todays_tax_up_to_the_plans_year_part_by_part():
 
 
 def test_time_to_target_says_the_names_an_immediate_plan_leaves_today():
+    """The count is the run's (``PlanRun.left_today``, session 22), not the note's words."""
     from pma_lab.plan.plans import parse_plan
 
-    note = ("today's trades leave 26 names ($444,965 of trades) as they are in this "
-            "account and take the rest to the target (...): your other accounts would ...")
     move, budget = parse_plan("immediate"), parse_plan("budget:25000")
-    assert report._years_to_target(0.27, 5, move, note) == "0.3 years (26 names left today)"
-    assert report._years_to_target(0.27, 5, move, "today's trades leave CAT as it is in "
-                                   "this account") == "0.3 years (1 name left today)"
-    assert report._years_to_target(0.27, 5, move, "") == "0.3 years"
-    assert report._years_to_target(math.nan, 5, budget, note) == "not within 5 years"
+    assert report._years_to_target(0.27, 5, move, 26) == "0.3 years (26 names left today)"
+    assert report._years_to_target(0.27, 5, move, 1) == "0.3 years (1 name left today)"
+    assert report._years_to_target(0.27, 5, move, 0) == "0.3 years"
+    assert report._years_to_target(math.nan, 5, budget, 26) == "not within 5 years"
 
 
 def test_go_to_target_note_words_a_gift_of_stock_as_such():

@@ -879,3 +879,38 @@ def test_a_budget_the_restrictions_raise_makes_no_room_for_other_gains():
     assert caps.startswith("total $0 by $") and "less the losses harvested" in caps, caps
     gains = res.lot_trades.gain
     assert float(gains.sum()) == pytest.approx(net["budget:0"], abs=1.0)
+
+
+def test_a_long_term_cap_the_restrictions_raise_makes_no_room_for_other_long_term_gains():
+    """Session 22: the rule above lowered only the total budget's raise. Retiree with a
+    $0 long-term cap (no total) and a low tax weight: the restrictions' sales raise it to
+    their $231,841 of long-term gain, and the $37,438 of long-term losses harvested made
+    room for $36,398 of other long-term gains (net long-term $231,837). The long-term cap
+    nets the long-term losses, so its raise is lowered by them as the total's is
+    (``Budgets.forced_offset_lt``): net long-term $195,439, the forced long-term gains
+    less those losses, and the note on the raise says so."""
+    from pma_lab.optimize.engine import default_settings, problem_for_client
+    from pma_lab.optimize.settings import Budgets
+    from pma_lab.plan.simulation import _solve_within_forced
+
+    setup = setup_of("retiree")
+    s = replace(default_settings(setup), budgets=Budgets(long_term=0.0), gamma_tax=0.1)
+    p = problem_for_client(setup, None, s)
+    plain = p.solve()
+    assert plain.summary.realized_lt == pytest.approx(231_837, abs=2.0)  # the room spent
+    p.update(s)
+    res = _solve_within_forced(p)
+    lt = res.lot_trades[res.lot_trades.term == "LT"]
+    forced_lt = float(np.maximum(p.brows[2], 0.0) @ p._forced_x) * p.V
+    # no long-term gain beyond the forced sales' (a glide's round-up share allowed)
+    assert float(lt.gain[lt.gain > 0].sum()) <= forced_lt + 1.0 + float(
+        p._forced_margin[2]) * p.V
+    assert res.summary.realized_lt == pytest.approx(195_439, abs=2.0)
+    assert res.summary.realized_lt == pytest.approx(float(lt.gain.sum()), abs=0.01)
+    b = p.settings.budgets
+    assert b.forced_offset == 0.0 and b.forced_offset_st == 0.0 and b.forced_offset_lt > 0
+    (cap,) = res.summary.raised_caps
+    assert (cap.cap, cap.limit, cap.offset) == ("long-term", 0.0, True)
+    assert res.summary.budget_raised_caps == (
+        f"long-term $0 by ${cap.by:,.0f} (the forced sales' long-term gain less the "
+        "long-term losses harvested, which offset it)")

@@ -83,7 +83,7 @@ from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.io.holdings import lock_action, lock_reason, lock_symbols
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
-from pma_lab.plan.household import LEFT_AS_THEY_ARE, left_names_count
+from pma_lab.plan.household import LEFT_AS_THEY_ARE
 from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
@@ -1364,11 +1364,10 @@ def go_to_target_note(front, analysis) -> str:
     c = analysis.comparison.set_index("plan")
     end, year1 = float(ends.tax_this_year.iloc[0]), float(c.tax_year1[run.plan.name])
     move = labels.plan_name(run.plan)
-    f = run.first_step
-    if f is not None and LEFT_FOR_HOUSEHOLD in f.note:
+    if run.left_today:
         # its step today left names the household's other accounts would trade the other
         # way (pma_lab.plan.household.without_pairs): not the frontier's account-alone point
-        n = left_names_count(f.note)
+        n = len(run.left_today)
         names = f"the {n} names" if n > 1 else "the name" if n == 1 else "the names"
         return (f"“Go to target” is the trade “{move}” would make today in this account "
                 f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
@@ -1557,6 +1556,10 @@ def _ordered(analysis) -> pd.DataFrame:
     """The comparison with the client's plan first, then moving now, then the rest, hold last."""
     c = analysis.comparison.copy()
     c["_plan"] = _plans(analysis)
+    # the names each plan's step today left for the household's other accounts (counted
+    # from the run, PlanRun.left_today, not read back from its note)
+    left = {r.plan.name: len(r.left_today) for r in analysis.runs if r.path == "expected"}
+    c["_left"] = [left[n] for n in c.plan]
     kind = [p.kind for p in c["_plan"]]
     c["_order"] = [0 if m else 3 if k == "hold" else 1 if k == "immediate" else 2
                    for m, k in zip(c.is_client_plan, kind, strict=True)]
@@ -1695,7 +1698,8 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
         figures = _failed_figures(row, plan, bm, h)
     else:
-        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis), plan)
+        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis), plan,
+                           len(run.left_today))
     at = next(i for i, (k, _) in enumerate(figures) if k.startswith(f"Tracking error to the "
                                                                      f"{bm}"))
     figures.insert(at + 1, target)
@@ -1835,12 +1839,14 @@ def client_mix_parts(analysis) -> tuple[float, float]:
 
 
 def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
-             mix: tuple[float, float] = (math.nan, math.nan), plan=None) -> list:
+             mix: tuple[float, float] = (math.nan, math.nan), plan=None,
+             left: int = 0) -> list:
     """Page one's figures of a plan that was completed (``(label, value)`` pairs).
 
     ``mix``: its "Against holding" split into its stock/bond mix's part and the rest
-    (:func:`client_mix_parts`; NaN: not said); ``plan``: the plan (an immediate one says
-    the names its first step left, :func:`_years_to_target`).
+    (:func:`client_mix_parts`; NaN: not said); ``plan``: the plan and ``left``: how many
+    names its first step left for the household's other accounts (an immediate one says
+    them, :func:`_years_to_target`).
     """
     split = "" if missing(mix[0]) else MIX_FIGURE.format(mix=_signed(mix[0]),
                                                          rest=_signed(mix[1]))
@@ -1849,7 +1855,7 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
         (f"Tax over {labels.years(h)}{net} (present value)",
          f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
         ("Time to reach the target", _years_to_target(row.years_to_target, h, plan,
-                                                       row.notes)),
+                                                       left)),
         (f"Tracking error to the {bm}", " \u2192 ".join(
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
@@ -1913,17 +1919,18 @@ def headline(analysis) -> ReportTable:
     return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
 
 
-def _years_to_target(years: object, h: int, plan, note: object) -> str:
+def _years_to_target(years: object, h: int, plan, left: int = 0) -> str:
     """"Time to reach the target" in words, with the names "Move now" leaves today.
 
     An immediate plan whose first step left names for the household's other accounts
-    (:func:`pma_lab.plan.household.left_names_note`) reaches the target at a later step:
-    its cell says how many names it left today ("0.3 years (26 names left today)"), as
-    its note does, not only the later step's time (reviewer 1, session 20).
+    (``left`` of them, :attr:`pma_lab.plan.simulation.PlanRun.left_today`; its note words
+    them, :func:`pma_lab.plan.household.left_names_note`) reaches the target at a later
+    step: its cell says how many names it left today ("0.3 years (26 names left today)"),
+    as its note does, not only the later step's time (reviewer 1, session 20).
     """
     words = fmt_years(years, h)
     immediate = getattr(plan, "kind", "") == "immediate"
-    left = left_names_count(note) if immediate and isinstance(note, str) else 0
+    left = int(left) if immediate else 0
     return f"{words} ({left} name{'s' * (left != 1)} left today)" if left else words
 
 
@@ -1938,7 +1945,7 @@ def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
                zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
     elif m.key == "years_to_target":
         out = [_years_to_target(v, h, p, n) for v, p, n in
-               zip(c[m.key], c._plan, c.notes, strict=True)]
+               zip(c[m.key], c._plan, c._left, strict=True)]
     elif m.format == "years":
         out = [fmt_years(v, h) for v in c[m.key]]
     else:
@@ -3137,7 +3144,8 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
         return "a loss sold before this date is short-term"
     # no taxable lot outside the lock's purchases: this lot is one of them
     mine = shares if float(lock.lot_shares) > 0 else 0.0
-    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), mine)
+    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), mine,
+                      lock.ira_since)
     if lock.until >= last:
         return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"
     first = lock.until + dt.timedelta(days=1)
@@ -3239,7 +3247,8 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
             continue
         rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
                      lock_symbols(r.tickers, held, r.names), every, "", math.nan,
-                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares)))
+                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares,
+                                 r.ira_since)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):

@@ -425,7 +425,7 @@ class HoldingsUpload(ipw.VBox):
         errors = [i for i in issues if i.severity is Severity.ERROR]
         keep = f" The proposal still shows {self.source}." if self.client is not None else ""
         title = (f"{shown}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in "
-                 f"the {e.kind} file{'s' * (' and ' in e.kind)}; nothing was loaded.{keep}")
+                 f"the {e.file_words}; nothing was loaded.{keep}")
         self.issues = issues
         self.error = title
         self._panel.value = issues_panel(title, issues, rename)
