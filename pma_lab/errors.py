@@ -236,13 +236,15 @@ class ModelFileError(InputError):
 
     kind = "model"
 
-    def __init__(self, source: str, issues: Sequence[Issue], kind: str | None = None):
+    def __init__(self, source: str, issues: Sequence[Issue], kind: str | None = None,
+                 files: int = 1):
         if kind is not None:
             self.kind = kind
+        self.files = files  # several files' problems at once (read_models): the plural
         super().__init__(source, issues)
 
     def __reduce__(self):
-        return (type(self), (self.source, self.issues, self.kind))
+        return (type(self), (self.source, self.issues, self.kind, self.files))
 
 
 class BenchmarkFileError(ModelFileError):
