@@ -897,13 +897,15 @@ def _staircase_search(monkeypatch) -> tuple:
 
     ts: list = []
 
-    def ascend(ct, y0, steps, at):  # ct: the cost weight (``_weighed`` below)
+    def ascend(ct, y0, steps, at, fund_s=None):  # ct: the cost weight (``_weighed`` below)
+        assert fund_s is None  # no fund (``_fund_sale`` below)
         ts.append(ct)
         at.update(g=np.zeros(1), w=np.zeros(1), c=ct)
         return np.array([ct]), -te2(ct), {"t": ct}, te2(ct), -np.eye(1)
 
     monkeypatch.setattr(dual_qp_module, "_ascend", ascend)
-    monkeypatch.setattr(dual_qp_module, "_weighed", lambda c, t: t)
+    monkeypatch.setattr(dual_qp_module, "_weighed", lambda c, t, fund_s=None: t)
+    monkeypatch.setattr(dual_qp_module, "_fund_sale", lambda c: None)
     monkeypatch.setattr(dual_qp_module, "_lower", lambda c, n: np.full(n, -np.inf))
     monkeypatch.setattr(dual_qp_module, "_slope",
                         lambda c, t, y, H, g, w, ct: (slope_at(t), np.ones(1)))
