@@ -4450,7 +4450,7 @@ def _footer_template(footer: str, right: str) -> str:
             '<span class="totalPages"></span></span></div>')
 
 
-def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwright's Page
+def _fit_tables(page, paper: str, src: Path, show: bool = False) -> None:  # noqa: ANN001
     """Make every table fit the printed page's width, or say which one cannot.
 
     Measured at the page's printable width in print media: a table wider than that has
@@ -4461,7 +4461,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     cut off at the page's edge, so it is an error naming the table rather
     than a PDF with a clipped column. The viewport is left at that width (the print lays
     the page out at the paper's width anyway); the next print sets it back on a blank
-    page, where that costs no layout.
+    page, where that costs no layout. ``show``: the page was written hidden
+    (:data:`_HIDE_PAGE`) and is shown now, at the printable width in print media.
 
     Raises
     ------
@@ -4470,6 +4471,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """
     limit = _PRINTABLE_PX[paper]
     page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
+    if show:
+        page.evaluate(_SHOW_PAGE_JS)
     too_wide = page.evaluate(_FIT_TABLES_JS, limit)
     if too_wide:
         names = "; ".join(f"'{t}'" for t in too_wide)
@@ -4518,7 +4521,7 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     page.on("pageerror", on_error)
     try:
         if content is not None:
-            page.set_content(content, wait_until="load", timeout=timeout * 1000)
+            page.set_content(content + _HIDE_PAGE, wait_until="load", timeout=timeout * 1000)
         shell = content is not None and not errors
         if not shell:
             page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
@@ -4530,10 +4533,12 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
             ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
     # the charts are drawn for the screen at the printed width and printed as drawn: the
     # width changes below would schedule a redraw (they are responsive), and whether it
-    # ran before the print depended on how fast the page loaded
+    # ran before the print depended on how fast the page loaded. A page written into the
+    # shell is hidden meanwhile (_HIDE_PAGE), so it is laid out first in print media at
+    # the printed width (_fit_tables shows it), not also for the screen and at 760 px.
     page.evaluate(_CHARTS_KEPT_JS, f"@media print {{ {_SQUEEZE_CSS} }}")
     page.emulate_media(media="print")
-    _fit_tables(page, paper, src)
+    _fit_tables(page, paper, src, show=shell)
     page.pdf(path=str(tmp), format=paper, print_background=True,
              display_header_footer=True, header_template="<span></span>",
              footer_template=_footer_template(footer, right),
@@ -4541,6 +4546,21 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     page.set_content(_BLANK_PAGE)  # nothing of the client's page stays in the browser
     return shell
 
+
+_HIDE_PAGE = '<style id="pma-lab-hide">html { display: none !important; }</style>'
+"""Written after a proposal's page in the shell (the end of its body): hides the page once
+its scripts have run (its charts drawn, each measuring its div's width for the screen as
+it is parsed) until :func:`_fit_tables` shows it in print media at the printed width. A
+shown page was laid out twice more before each print: for the screen once loaded, then in
+print media at the screen's width (~0.2 CPU-s of ~1.1 a sample proposal's PDF; browser
+1.085 -> 0.87 CPU-s a steady print, ``bench_pdf.py``, twenty-second session). The PDF is
+the same (pages, text, every page's pixels at 72 and 150 dpi, the nine demo proposals in
+Letter and A4): the element is removed before the page is measured and printed."""
+_SHOW_PAGE_JS = """() => {
+  const hide = document.querySelectorAll('style#pma-lab-hide');
+  if (hide.length) hide[hide.length - 1].remove();
+}"""
+"""Removes :data:`_HIDE_PAGE`'s element (the last of that id: the page's own come first)."""
 
 _BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
 """What the printer's page shows between prints."""
