@@ -914,3 +914,35 @@ def test_a_long_term_cap_the_restrictions_raise_makes_no_room_for_other_long_ter
     assert res.summary.budget_raised_caps == (
         f"long-term $0 by ${cap.by:,.0f} (the forced sales' long-term gain less the "
         "long-term losses harvested, which offset it)")
+
+
+def test_a_steps_rules_problem_and_result_leave_the_lots_table_unbuilt(young):
+    """Issue 16: a step reads its state's lots as the arrays account_state keeps
+    (lot_columns): the skip rules, the weights and TE before the step, the shared step
+    problem and its solve and result never build the state's lots table (two thirds of
+    building a state, ~0.7 CPU-ms); the rules answer as on the table."""
+    from pma_lab.plan.simulation import _lot_fields, _nothing_to_maintain, _solve_trades_nothing
+
+    st, base, managed = _step0(young)
+    assert "lots" not in st.__dict__
+    today = managed.today(st)
+    s = TransitionSettings(steps_per_year=1)
+    answers = (_nothing_to_maintain(today, st, s, base),
+               _budget_spent(today, st, parse_plan("budget:0"), base),
+               _solve_trades_nothing(today, st, base, *managed.pieces(st)))
+    store = StepProblems()
+    prob, built = store.take(young, st, base, managed)
+    res = prob.solve()
+    assert built and len(res.trades) and "lots" not in st.__dict__
+    # the same answers and arrays from the table (a state replaced keeps no columns)
+    table = replace(st)
+    assert "lots" in st.__dict__ and "_lot_columns" not in table.__dict__
+    assert answers == (_nothing_to_maintain(managed.today(table), table, s, base),
+                       _budget_spent(managed.today(table), table, parse_plan("budget:0"),
+                                     base),
+                       _solve_trades_nothing(managed.today(table), table, base,
+                                             *managed.pieces(table)))
+    for a, b in zip(_lot_fields(st), _lot_fields(table), strict=True):
+        assert a.dtype == b.dtype and a.tolist() == b.tolist()
+    assert managed.today(table).h.tobytes() == today.h.tobytes()
+    assert StepProblems._key(table, base) == StepProblems._key(st, base)

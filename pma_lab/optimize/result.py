@@ -348,7 +348,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "full_lot": full,
         # the lot's purchase date: with its cost per share it identifies the lot at the
         # custodian when the lot id is pma_lab's own (``file:row``)
-        "acquired": st.lots["acquired"].to_numpy()[idx]})
+        "acquired": cols.acquired[idx]})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     # "before" is the holdings as a share of the account today: a withdrawal (or an
