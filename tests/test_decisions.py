@@ -216,3 +216,44 @@ def test_the_keep_list_is_never_sold_in_any_account_and_says_why():
                                  "added to"]
     hh = household_for_client(setup).solve()
     assert "AAPL" not in set(hh.trades.ticker), hh.trades[hh.trades.ticker == "AAPL"]
+
+
+def test_no_gift_or_withdrawal_sells_the_keep_list(tmp_path):
+    """Reviewer 2 (session 22): the keep list (hold_no_add) was kept by the rebalances but
+    given to charity (64 AAPL of a most-appreciated lot) and counted as cash a withdrawal
+    could raise. A gift now skips it; a withdrawal the rest cannot pay says so."""
+    import shutil
+
+    from pma_lab.errors import DataError
+    from pma_lab.paths import clients_dir
+    from pma_lab.plan.plans import parse_plan
+    from pma_lab.plan.simulation import _check_withdrawal, todays_gift
+
+    src = clients_dir() / "household"
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    text = (tmp_path / "profile.toml").read_text()
+    text = text.replace("[tax]\n", "[tax]\nagi = 450000.0\n", 1)
+    (tmp_path / "profile.toml").write_text(text)
+    lots = (tmp_path / "household_lots.csv").read_text()
+    # the most appreciated lot is AAPL's: a gift of appreciated stock would take it first
+    lots = lots.replace("taxable,HH-0016,AAPL,2020-06-12,81,82.01",
+                        "taxable,HH-0016,AAPL,2010-06-12,181,3.01")
+    (tmp_path / "household_lots.csv").write_text(lots)
+    setup = prepare(load_client(tmp_path / "profile.toml"))
+    before = {lt.lot_id: lt.shares for lt in setup.ledger.lots(account="taxable")}
+    led, value = todays_gift(setup, parse_plan("budget:20000:gift=20000"))
+    after = {lt.lot_id: lt.shares for lt in led.lots(account="taxable")}
+    given = {k for k, sh in before.items() if after.get(k) != sh}
+    assert value > 0 and given and after["HH-0016"] == before["HH-0016"]
+    # a withdrawal larger than what is outside the keep list is refused, naming it
+    held = sum(float(lt.shares) * float(setup.prices[lt.ticker])
+               for lt in setup.ledger.lots(account="taxable"))
+    kept = float(after["HH-0016"]) * float(setup.prices["AAPL"])
+    flow = -(held - kept / 2)
+    plan = parse_plan(f"budget:20000:flow={flow:.0f}")
+    with pytest.raises(DataError, match="keep-but-do-not-add list, AAPL, which is never sold"):
+        _check_withdrawal(plan, "taxable", setup.ledger, setup.as_of, setup.prices, flow, 1,
+                          keep=frozenset({"AAPL"}))
+    _check_withdrawal(plan, "taxable", setup.ledger, setup.as_of, setup.prices, flow, 1)

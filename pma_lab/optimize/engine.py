@@ -455,9 +455,23 @@ class _HeldRules:
         for lt in setup.ledger.lots(account=account_id):
             if lt.ticker in glide:
                 today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
-        keep = (set(elig.index[elig.hold_no_add])
-                | (set(r.hold_no_add) - set(elig.index))) - must - set(glide)
+        keep = keep_names(setup) - must - set(glide)
         return cls(frozenset(must), glide, frozenset(no_buy), today, frozenset(keep))
+
+
+def keep_names(setup: ClientSetup) -> frozenset[str]:
+    """The client's keep list as the engine applies it: never sold, never bought.
+
+    The ``hold_no_add`` names no stricter restriction catches (a sell screen or glide
+    wins: the eligibility table's ``hold_no_add`` flag), and those outside the universe.
+    Every path that sells reads it: the rebalances (``no_sell``), a plan's gifts and
+    withdrawals, and the hold plan's Monte Carlo replay (reviewer 2, session 22).
+    """
+    r = setup.client.profile.restrictions
+    if not r.hold_no_add:
+        return frozenset()
+    elig = setup.eligibility.table.set_index("ticker")
+    return frozenset(set(elig.index[elig.hold_no_add]) | (set(r.hold_no_add) - set(elig.index)))
 
 
 def _etf_info(setup: ClientSetup) -> pd.DataFrame:

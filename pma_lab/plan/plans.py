@@ -369,14 +369,22 @@ def client_plan(setup: ClientSetup) -> Plan:
 
 
 def _concentrated(setup: ClientSetup, plan: Plan) -> tuple[set[str], set[str]]:
-    """The concentrated position's treatment: (names carved out, names not to sell)."""
+    """The names carved out, and the names not to sell: ``(exclude, no_sell)``.
+
+    The concentrated position's treatment, and the client's keep list
+    (:func:`pma_lab.optimize.engine.keep_names`), which no gift, withdrawal or replay sells
+    either.
+    """
+    from pma_lab.optimize.engine import keep_names
+
+    keep = set(keep_names(setup))
     prof = setup.client.profile
     if prof.concentrated is None:
-        return set(), set()
+        return set(), keep
     mode = plan.concentrated or {"keep": "keep", "build_around": "build",
                                  "sell_down": "sell"}[prof.concentrated.strategy]
     t = prof.concentrated.ticker
-    return ({t} if mode == "keep" else set()), ({t} if mode == "build" else set())
+    return ({t} if mode == "keep" else set()), ({t} if mode == "build" else set()) | keep
 
 def check_comparable(parsed: Sequence[Plan]) -> tuple[float, float]:
     """The one gift and cash flow the plans share, so their results compare.

@@ -50,6 +50,7 @@ from pma_lab.optimize.engine import (
     _HeldRules,
     account_state_for,
     default_settings,
+    keep_names,
     managed_risk,
     with_min_cash,
 )
@@ -527,13 +528,15 @@ def _step_failure(e: OptimizationError, k: int, day: dt.date, year: int, withdra
 
 def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: pd.Series,
                       cash: float, year: int, path: str = "expected",
-                      accounts: tuple = ()) -> None:
+                      accounts: tuple = (), keep: frozenset[str] = frozenset()) -> None:
     """Refuse a plan year's withdrawal the account cannot pay, naming the plan and the fix.
 
     Called once the year's flow (and gift) is in ``cash``: when the cash is negative by
     more than the lots are worth at ``prices``, no sale can raise it. ``accounts``: the
     profile's ``[[accounts]]``, so that the account is named in the client's words
-    (:func:`pma_lab.accounts.account_name`; its id alone without them).
+    (:func:`pma_lab.accounts.account_name`; its id alone without them). ``keep``: the
+    client's keep list, never sold (:func:`pma_lab.optimize.engine.keep_names`): its lots
+    do not count, and the message names it.
 
     Raises
     ------
@@ -543,15 +546,30 @@ def _check_withdrawal(plan: Plan, acc: str, led: Ledger, day: dt.date, prices: p
     """
     if plan.flow >= 0 or cash >= 0:
         return
+    held = led.lots(account=acc)
     lots = float(sum(float(lt.shares) * float(prices[lt.ticker])
-                     for lt in led.lots(account=acc)))
+                     for lt in held if lt.ticker not in keep))
     if cash + lots > 0:
         return
+    kept = float(sum(float(lt.shares) * float(prices[lt.ticker])
+                     for lt in held if lt.ticker in keep))
     before = cash - plan.flow
     on = "" if path == "expected" else f" on the {path} path"
     fix = ("; or fewer --years: the account pays "
            f"{year - 1} year{'' if year == 2 else 's'} of this withdrawal" if year > 1 else "")
     who = account_name(accounts, acc) if accounts else f"account {acc}"
+    if kept > 0:
+        names = sorted({lt.ticker for lt in held if lt.ticker in keep})
+        listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8
+                                         else "")
+        raise DataError(
+            f"plan {plan.name!r} withdraws {fmt_usd(-plan.flow)} (flow={plan.flow:.0f}, as "
+            f"every plan compared) on {day}, the start of plan year {year}{on}: more than "
+            f"the {who} can sell that day ({fmt_usd(lots)} in lots outside the keep list and "
+            f"{fmt_usd(before)} in cash before the withdrawal; {fmt_usd(kept)} is on the "
+            f"keep-but-do-not-add list, {listed}, which is never sold). Give the plans a "
+            f"smaller withdrawal (flow= closer to 0){fix}, or take names off hold_no_add "
+            "in the profile's [restrictions]")
     raise DataError(
         f"plan {plan.name!r} withdraws {fmt_usd(-plan.flow)} (flow={plan.flow:.0f}, as every "
         f"plan compared) on {day}, the start of plan year {year}{on}: more than the "
@@ -1785,7 +1803,7 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     cash += flow + move
     led, gift = todays_gift(setup, plan, acc)
     _check_withdrawal(plan, acc, led, setup.as_of, setup.prices, cash, 1,
-                      accounts=tuple(setup.client.profile.accounts))
+                      accounts=tuple(setup.client.profile.accounts), keep=keep_names(setup))
     st = _state(setup, plan, acc, led, setup.as_of, setup.prices, cash, 0, s)
     # today's trades keep the account's minimum cash (as simulate's step 0)
     base = with_min_cash(setup, acc, default_settings(setup), st,
@@ -2343,7 +2361,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             _check_withdrawal(plan, acc, led, day, prices, cash, k // per_year + 1,
                               "expected" if path.start is None
                               else f"historical replay from {path.start}",
-                              accounts=tuple(prof.accounts))
+                              accounts=tuple(prof.accounts), keep=keep_names(setup))
         status, note, phase = "held", "", ""
         # the gain caps the step's sales kept to (recorded for the Monte Carlo replay):
         # the plan's, or those its solve used (a later withdrawal's room held back, a

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.forked import CANCEL_POLL_S, _check, _serve, run_forked  # noqa: F401 (re-exported)
-from pma_lab.optimize.engine import ClientSetup, no_taxable_account
+from pma_lab.optimize.engine import ClientSetup, keep_names, no_taxable_account
 from pma_lab.plan import simulation
 from pma_lab.plan.accounting import _tax_context
 from pma_lab.plan.analysis import (
@@ -311,7 +311,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     # (a later year's is found at its step, simulation._check_withdrawal)
     cash0 = account_cash(setup, acc)
     _check_withdrawal(parsed[0], acc, setup.ledger, setup.as_of, setup.prices,
-                      cash0 + parsed[0].flow, 1, accounts=tuple(setup.client.profile.accounts))
+                      cash0 + parsed[0].flow, 1, accounts=tuple(setup.client.profile.accounts),
+                      keep=keep_names(setup))
     rate = _cash_rate(setup, s)
     dates = step_dates(setup.as_of, s.horizon_years, s.steps_per_year)
     exp = expected_path(setup.prices, dates, s.expected_return)
