@@ -705,7 +705,7 @@ def _held_actions(c: _Checker, rs: dict, categories: Collection[str],
         except ValueError as e:
             c.err(full, "invalid_value", str(e),
                   'write "sell" (now, whatever the tax), "sell_within:<years>" (1 to 30, '
-                  'a glide) or "no_buy" (kept, never added)', val)
+                  'a glide) or "no_buy" (never bought, not force-sold)', val)
     for key, act in out:
         if key == "never_hold" and act.action == "no_buy":
             c.err("restrictions.held.never_hold", "contradictory",

@@ -26,8 +26,9 @@ class HeldAction:
       budget yields to it);
     * ``sell_within`` -- sold within ``years`` years along a straight-line glide (at most
       ``1 - t / years`` of today's shares may remain ``t`` years from now), never bought;
-    * ``no_buy`` -- never bought; the shares held are kept (not force-sold; a tax-aware
-      rebalance may still sell them like any name outside the target).
+    * ``no_buy`` -- never bought; the shares held are not force-sold (a tax-aware
+      rebalance may still sell them like any name outside the target). The client's own
+      ``hold_no_add`` list is the one that is never sold.
     """
 
     action: str = "sell"

@@ -3330,8 +3330,8 @@ _DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
 
 _DEV_CODES = ((re.compile(r"\bsell_within:(\d+)"), r"sell within \1 years"),
               (re.compile(r"\(sell_within\)"), "(sell by a deadline)"),
-              (re.compile(r"\bhold_no_add\b"), "kept, not added"),
-              (re.compile(r"\bno_buy\b"), "kept, never added"),
+              (re.compile(r"\bhold_no_add\b"), "kept: never sold, never added to"),
+              (re.compile(r"\bno_buy\b"), "never bought, not force-sold"),
               (re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b"), None))  # other snake_case codes
 
 
