@@ -34,6 +34,9 @@ STYLE = """
 .pma-warning-panel{border:1px solid #e0a800;background:#fff8e1;color:#5d4300;padding:6px 10px;
   border-radius:4px;font-family:sans-serif;font-size:12px;box-sizing:border-box;width:100%;
   white-space:normal;overflow-wrap:anywhere;max-height:240px;overflow-y:auto}
+.pma-note-panel{border:1px solid #90a4ae;background:#f5f7f8;color:#263238;padding:6px 10px;
+  border-radius:4px;font-family:sans-serif;font-size:12px;box-sizing:border-box;width:100%;
+  white-space:normal;overflow-wrap:anywhere;margin-bottom:4px}
 .pma-table{border-collapse:collapse;font-family:sans-serif;font-size:12px}
 .pma-table th,.pma-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 .pma-table th:first-child,.pma-table td:first-child{text-align:left}
@@ -157,7 +160,7 @@ def issues_panel(title: str, issues: Sequence[Issue], rename: Mapping[str, str] 
 
 
 def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") -> str:
-    """A red (``kind="error"``) or yellow (``"warning"``) panel with a title and lines."""
+    """A red (``kind="error"``), yellow (``"warning"``) or grey (``"note"``) titled panel."""
     body = "".join(f"<li>{_e(public_text(x))}</li>" for x in lines)
     return (f'<div class="pma-{kind}-panel" role="{"alert" if kind == "error" else "note"}">'
             f"<b>{_e(public_text(title))}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
