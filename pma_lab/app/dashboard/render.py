@@ -17,7 +17,7 @@ import pandas as pd
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 from pma_lab.report import labels
-from pma_lab.report.proposal import ReportTable, escape_text
+from pma_lab.report.proposal import TRADE_FORMATS, ReportTable, escape_text
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
            "trades_table", "first_year_summary", "trades_warning", "status_line",
@@ -198,8 +198,9 @@ def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") 
             f"{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
-_TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
-                  "Est. Gain": "usd"}
+_TRADE_FORMATS = TRADE_FORMATS
+"""The proposal's trade list formats: the same cells (``Cost per Share`` ``$45.12``, reviewer
+1, session 22: the dashboard showed ``45.120000000000005``)."""
 
 
 def _css(column: str) -> str:
