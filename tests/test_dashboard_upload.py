@@ -154,3 +154,28 @@ def test_a_failed_update_shows_in_the_upload_panel(split):
     view.outcome = (3, "")
     assert "pma-update-failed" not in up._info.value and "pma-error-panel" not in \
         up._panel.value
+
+
+def test_the_pdf_export_reads_the_upload_with_the_profiles_kept_files(split, monkeypatch):
+    """The proposal PDF is rendered from the same lots as the screen: the uploaded file
+    and the profile's files it left whole (the old export passed the upload alone)."""
+    import pma_lab.app.dashboard.widgets as widgets
+    from pma_lab.app.dashboard import ExportPanel, ProposalView
+    from pma_lab.errors import PmaLabError
+
+    profile, new, n_taxable, n_ira = split
+    seen = {}
+
+    def render(prof, out, *, lots, **kw):
+        seen["lots"] = [p.name for p in lots]
+        seen["n"] = len(load_client(prof, lots_files=lots).lots)
+        raise PmaLabError("stopped here by the test")
+
+    monkeypatch.setattr(widgets.report, "render_proposal", render)
+    up = HoldingsUpload()
+    up.profile_path = str(profile)
+    assert up.handle_upload("taxable_export.csv", new)
+    export = ExportPanel(ProposalView(), up)
+    export.export_pdf(wait=True)
+    assert seen["lots"] == ["taxable_export.csv", "ira.csv"]
+    assert seen["n"] == len(up.client.lots) == n_taxable - 1 + n_ira
