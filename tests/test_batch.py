@@ -193,6 +193,25 @@ def test_input_warnings_go_to_the_clients_folder_and_the_summary(tmp_path, sched
     assert again.summary.set_index("client").loc["retiree", "warning"] == ""
 
 
+def test_validate_client_lists_the_lots_warnings_before_the_layout_notes(tmp_path):
+    """The summary quotes the first input warning: a zero basis, not a skipped column."""
+    from pma_lab.app.batch import _input_warnings, validate_client
+
+    src = _clients(tmp_path, "balanced-6040") / "balanced-6040"
+    lots = src / "lots.csv"
+    rows = lots.read_text().splitlines()
+    rows[0] += ",Description"
+    rows[1:] = [r + ",x" for r in rows[1:]]
+    rows[2] = rows[2].rsplit(",", 2)[0] + ",0,x"  # the second lot's cost per share
+    lots.write_text("\n".join(rows) + "\n")
+    lines = validate_client(str(src / "profile.toml"))
+    assert [("zero" in ln, "not used by pma_lab" in ln) for ln in lines] == [
+        (True, False), (False, True)]
+    cell = _input_warnings(tmp_path / "out" / "balanced-6040", lines)
+    assert cell.startswith("2 input warnings (all in balanced-6040/warnings.txt), the first: ")
+    assert "row 3, column 'cost_per_share'" in cell and "the cost basis is zero" in cell
+
+
 def test_summary_names_a_relative_clients_folders_files_absolute_as_the_lots(
         tmp_path, monkeypatch):
     """Reviewer 1 (session 20): with the clients folder given relative, the error cell

@@ -103,9 +103,14 @@ LOG_FILE = "batch.log"
 WARNINGS_FILE = "warnings.txt"
 """``OUT/<client>/warnings.txt``: every input warning of the client (profile, lots files,
 recent trades: a zero basis, a total row or a preamble skipped...), one a line, as ``pma-lab
-lots validate`` prints them; written by the validation step, absent when there is none.
+lots validate`` prints them (the notes on a file's layout last, :data:`LAYOUT_WARNINGS`);
+written by the validation step, absent when there is none.
 Reviewer 1 (session 22): the batch dropped them all (the summary's ``warning`` empty, the
 client's log too), and a service team reading only the summary never saw them."""
+LAYOUT_WARNINGS = frozenset({"preamble_skipped", "footer_skipped", "ignored_column",
+                             "ticker_normalized"})
+"""Input warnings about a file's layout rather than its lots: listed after the others in
+:data:`WARNINGS_FILE`, so the summary quotes a zero basis before a skipped title row."""
 SUMMARY_WARNING_CHARS = 300
 """The longest first input warning the summary's ``warning`` cell quotes (all are in
 :data:`WARNINGS_FILE`)."""
@@ -160,7 +165,11 @@ def validate_client(profile: str) -> tuple[str, ...]:
     client = load_client(profile)
     client.ledger()
     check_prices(client)  # valued at the analysis date, as every step values the lots
-    return tuple(w.format() for w in client.warnings if w.severity is Severity.WARNING)
+    warned = [w for w in client.warnings if w.severity is Severity.WARNING]
+    # those about the lots (a zero basis, a total row skipped...) first, the summary's cell
+    # quoting the first; the notes on the file's layout after them
+    warned.sort(key=lambda w: w.code in LAYOUT_WARNINGS)
+    return tuple(w.format() for w in warned)
 
 
 _WORKER_KERNEL: WarmKernel | None = None
