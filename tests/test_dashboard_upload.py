@@ -9,6 +9,7 @@ account) and an IRA file, and upload a new taxable file.
 
 from __future__ import annotations
 
+import html
 import shutil
 
 import pandas as pd
@@ -179,3 +180,69 @@ def test_the_pdf_export_reads_the_upload_with_the_profiles_kept_files(split, mon
     export.export_pdf(wait=True)
     assert seen["lots"] == ["taxable_export.csv", "ira.csv"]
     assert seen["n"] == len(up.client.lots) == n_taxable - 1 + n_ira
+
+
+def test_one_file_per_account_uploaded_one_after_the_other(split, monkeypatch):
+    """A custodian's exports, one per account, uploaded one after the other: each upload
+    keeps the earlier uploads' lots of the accounts it does not hold (F11: "a client whose
+    custodian gives one file per account cannot be uploaded at all"), and the PDF export
+    reads them all."""
+    import pma_lab.app.dashboard.widgets as widgets
+    from pma_lab.app.dashboard import ExportPanel, ProposalView
+    from pma_lab.errors import PmaLabError
+
+    profile, new, n_taxable, n_ira = split
+    ira = pd.read_csv(profile.parent / "ira.csv", dtype=str)
+    ira_new = ira.iloc[:-1].to_csv(index=False).encode()  # the IRA sold its last lot
+    up = HoldingsUpload()
+    up.profile_path = str(profile)
+    assert up.handle_upload("taxable_export.csv", new)
+    assert up.handle_upload("ira_export.csv", ira_new)
+    df = up.client.lots.lots
+    assert (df.account == "taxable").sum() == n_taxable - 1  # the first upload's
+    assert (df.account == "ira").sum() == n_ira - 1  # the second's
+    assert up.source == "ira_export.csv, taxable_export.csv (uploaded)"
+    assert [n for n, _ in up.uploads] == ["ira_export.csv", "taxable_export.csv"]
+    assert up.kept_files == () and up.split_files == ()
+    panel = html.unescape(up._panel.value)
+    assert f"Replaced from the profile: ira.csv's {n_ira} lots of IRA" in panel
+    assert (f"Kept from an earlier upload: taxable_export.csv's {n_taxable - 1} lots of "
+            "taxable account") in panel
+    seen = {}
+
+    def render(prof, out, *, lots, **kw):
+        seen["lots"] = [p.name for p in lots]
+        seen["n"] = len(load_client(prof, lots_files=lots).lots)
+        raise PmaLabError("stopped here by the test")
+
+    monkeypatch.setattr(widgets.report, "render_proposal", render)
+    ExportPanel(ProposalView(), up).export_pdf(wait=True)
+    assert seen == {"lots": ["ira_export.csv", "taxable_export.csv"],
+                    "n": n_taxable - 1 + n_ira - 1}
+    # the taxable account's export again: it replaces the first upload, the IRA's stays
+    assert up.handle_upload("taxable_export.csv", new)
+    assert [n for n, _ in up.uploads] == ["taxable_export.csv", "ira_export.csv"]
+    assert len(up.client.lots) == n_taxable - 1 + n_ira - 1
+    # another client: the uploads are forgotten
+    up.profile_path = str(SRC / "profile.toml")
+    assert up.uploads == () and up.source == "household_lots.csv (profile)"
+
+
+def test_two_profile_files_of_one_account_are_both_kept(split, tmp_path):
+    """The profile's files are one layer: two files of the taxable account both keep their
+    lots when an IRA file is uploaded (only earlier uploads override each other)."""
+    profile, new, n_taxable, n_ira = split
+    taxable = pd.read_csv(profile.parent / "taxable.csv", dtype=str)
+    taxable.iloc[:5].to_csv(profile.parent / "taxable_a.csv", index=False)
+    taxable.iloc[5:].to_csv(profile.parent / "taxable_b.csv", index=False)
+    profile.write_text(profile.read_text().replace(
+        'files = ["taxable.csv", "ira.csv"]', 'files = ["taxable_a.csv", "taxable_b.csv", '
+        '"ira.csv"]'))
+    up = tmp_path / "up" / "ira_export.csv"
+    up.parent.mkdir()
+    (profile.parent / "ira.csv").rename(up)
+    (profile.parent / "ira.csv").write_bytes(up.read_bytes())
+    c, rep = load_client_replacing(profile, [up])
+    assert (c.lots.lots.account == "taxable").sum() == n_taxable
+    assert sorted(f.rsplit("/", 1)[-1] for f, _, _ in rep.kept) == ["taxable_a.csv",
+                                                                     "taxable_b.csv"]

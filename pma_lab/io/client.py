@@ -307,7 +307,8 @@ def _by_file_account(df) -> tuple[tuple[str, str, int], ...]:
 def load_client_replacing(profile_path: str | Path, lots_files: Sequence[str | Path], *,
                           as_of: str | dt.date | None = None,
                           known: Collection[str] | None | str = "market",
-                          date_order: str | None = None) -> tuple[Client, LotsReplaced]:
+                          date_order: str | None = None,
+                          over: Sequence[str | Path] = ()) -> tuple[Client, LotsReplaced]:
     """:func:`load_client` with new lots files replacing only the accounts they hold.
 
     A custodian that exports one file per account gives a new file for one account; the
@@ -317,6 +318,11 @@ def load_client_replacing(profile_path: str | Path, lots_files: Sequence[str | P
     and the whole is validated as :func:`load_client` validates a client (recent trades,
     ``min_cash``). Reviewer 1 (session 22): the dashboard's upload replaced every lots file
     of a client, silently emptying an IRA whose lots were in another file.
+
+    ``over``: earlier new files (the latest first) laid over the profile's the same way
+    before ``lots_files``: each keeps the lots of the accounts no later file holds, so a
+    client's one-file-per-account exports uploaded one after the other are all in effect.
+    Their kept and replaced lots are listed with the profile's (by file).
 
     Returns
     -------
@@ -332,7 +338,8 @@ def load_client_replacing(profile_path: str | Path, lots_files: Sequence[str | P
     if not lots_files:
         raise PmaLabError("load_client_replacing: give at least one lots file")
     replaced: list[tuple[str, str, int]] = []
-    client = _load_client(profile_path, as_of, lots_files, known, date_order, replaced)
+    client = _load_client(profile_path, as_of, lots_files, known, date_order, replaced,
+                          [Path(f) for f in over])
     df = client.lots.lots
     is_new = df.source_file.astype(str).isin({str(Path(f)) for f in lots_files})
     held = set(df.account)
@@ -368,18 +375,20 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
         carryforward into another tax year than the analysis date's
         (:meth:`ClientProfile.carryforward_into`).
     """
-    return _load_client(profile_path, as_of, lots_files, known, date_order, None)
+    return _load_client(profile_path, as_of, lots_files, known, date_order, None, ())
 
 
 def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
                  lots_files: Sequence[str | Path] | None,
                  known: Collection[str] | None | str, date_order: str | None,
-                 replaced: list[tuple[str, str, int]] | None) -> Client:
+                 replaced: list[tuple[str, str, int]] | None,
+                 over: Sequence[Path]) -> Client:
     """Read a client (:func:`load_client`), the new lots files replacing some or all lots.
 
     With ``replaced`` (a list) the given ``lots_files`` replace only the profile's lots of
     the accounts they hold, and ``replaced`` receives the profile's ``(file, account,
-    lots)`` left out (:func:`load_client_replacing`); without it they replace all.
+    lots)`` left out (:func:`load_client_replacing`; ``over``: earlier new files laid
+    over the profile's first); without it they replace all.
     """
     packaged = known == "market"
     if packaged:
@@ -413,7 +422,7 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
         lots = lots.concat(s)
     if replaced is not None and lots_files:
         lots = _keep_other_accounts(lots, day, profile.account_ids(), spec, date_order, known,
-                                    replaced)
+                                    replaced, over)
     recent = None
     if spec.recent_trades is not None:
         recent = read_blotter(spec.recent_trades, known=known, as_of=day,
@@ -431,11 +440,14 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
 def _keep_other_accounts(lots: LotSet, day: dt.date, accounts: Collection[str],
                          spec: LotsSpec, date_order: str | None,
                          known: Collection[str] | None,
-                         replaced: list[tuple[str, str, int]]) -> LotSet:
-    """``lots`` (the new files') plus the profile files' lots of the other accounts.
+                         replaced: list[tuple[str, str, int]],
+                         over: Sequence[Path] = ()) -> LotSet:
+    """``lots`` (the new files') plus the other files' lots of the other accounts.
 
-    The profile's lots of the accounts ``lots`` holds go to ``replaced`` as ``(file,
-    account, lots)``; a profile file left with no lot is dropped with its warnings.
+    The other files are ``over`` (earlier new files, the latest first), then the profile's;
+    each keeps its lots of the accounts that no file before it holds. The lots left out go
+    to ``replaced`` as ``(file, account, lots)``; a file left with no lot is dropped with
+    its warnings.
 
     Raises
     ------
@@ -443,20 +455,28 @@ def _keep_other_accounts(lots: LotSet, day: dt.date, accounts: Collection[str],
         The profile's own files' problems (their lots cannot be kept), or a lot id used
         both in a new file and in a kept profile file.
     """
-    new_accounts = set(lots.lots.account)
+    held = set(lots.lots.account)
     theirs: list[LotSet] = []
-    errors = _read_all_lots(list(spec.files), theirs, day, accounts, spec, date_order, known)
+    files = [*over, *spec.files]
+    errors = _read_all_lots(files, theirs, day, accounts, spec, date_order, known)
     if errors:
         raise LotDataError(", ".join(e.source for e in errors),
                            [i for e in errors for i in e.issues])
-    for s in theirs:
-        df = s.lots
-        drop = df.account.isin(new_accounts)
-        replaced.extend(_by_file_account(df[drop]))
-        if drop.all():
-            continue
-        lots = lots.concat(s if not drop.any() else
-                           replace(s, lots=_freeze(df[~drop].reset_index(drop=True))))
+    # layers: each earlier new file on its own, then the profile's files together (two
+    # profile files may hold lots of the same account)
+    layers = [[s] for s in theirs[:len(over)]] + [theirs[len(over):]]
+    for layer in layers:
+        gained: set[str] = set()
+        for s in layer:
+            df = s.lots
+            drop = df.account.isin(held)
+            replaced.extend(_by_file_account(df[drop]))
+            gained |= set(df.account[~drop])
+            if drop.all():
+                continue
+            lots = lots.concat(s if not drop.any() else
+                               replace(s, lots=_freeze(df[~drop].reset_index(drop=True))))
+        held |= gained
     return lots
 
 

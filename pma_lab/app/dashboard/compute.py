@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -98,22 +98,27 @@ class UploadSummary:
         lots``), shown in red.
     kept_files : tuple[str, ...]
         The profile's files (paths) kept whole: an export renders the proposal from the
-        upload and these.
+        uploads and these.
     split_files : tuple[str, ...]
-        The profile's files (paths) of which only some accounts' lots were kept.
+        The files (paths: the profile's or earlier uploads') of which only some accounts'
+        lots were kept.
+    earlier_kept : tuple[str, ...]
+        The earlier uploads (their paths as given) whose lots are still in effect.
     """
 
     lines: tuple[str, ...]
     empty: tuple[str, ...] = ()
     kept_files: tuple[str, ...] = ()
     split_files: tuple[str, ...] = ()
+    earlier_kept: tuple[str, ...] = ()
 
 
 def _lots(n: int) -> str:
     return f"{n:,} lot{'s' if n != 1 else ''}"
 
 
-def upload_summary(client: Client, rep: LotsReplaced, shown: str) -> UploadSummary:
+def upload_summary(client: Client, rep: LotsReplaced, shown: str,
+                   earlier: Mapping[str, str] | None = None) -> UploadSummary:
     """Say which lots an upload replaced and which of the profile's it kept.
 
     Parameters
@@ -124,6 +129,9 @@ def upload_summary(client: Client, rep: LotsReplaced, shown: str) -> UploadSumma
         What that load replaced and kept.
     shown : str
         The uploaded file's name as the advisor chose it.
+    earlier : Mapping[str, str] | None
+        Earlier uploads laid under this one (``over`` of the load): path -> the name the
+        advisor gave it.
 
     Returns
     -------
@@ -145,23 +153,30 @@ def upload_summary(client: Client, rep: LotsReplaced, shown: str) -> UploadSumma
     def accounts(rows: list[tuple[str, int]]) -> str:
         return ", ".join(f"{_lots(n)} of {who(a)}" for a, n in rows)
 
+    before = dict(earlier or {})
+
+    def where(f: str) -> str:
+        return (f"an earlier upload: {before[f]}" if f in before
+                else f"the profile: {Path(f).name}")
+
     lines = [f"{shown} (uploaded): " + (accounts([(a, n) for _, a, n in rep.new])
                                          if rep.new else "no lots")]
     replaced, kept = per_file(rep.replaced), per_file(rep.kept)
     for f, rows in replaced.items():
-        lines.append(f"Replaced from the profile: {Path(f).name}'s {accounts(rows)}"
+        lines.append(f"Replaced from {where(f)}'s {accounts(rows)}"
                      + (" (its other accounts' lots are kept)" if f in kept else ""))
     for f, rows in kept.items():
-        lines.append(f"Kept from the profile: {Path(f).name}'s {accounts(rows)}")
+        lines.append(f"Kept from {where(f)}'s {accounts(rows)}")
     if not replaced:
         lines.append("No lots of the profile's files were replaced (they hold no lot of "
                      "the uploaded file's accounts)")
     empty = tuple(f"{who(a)}: no lots (none in {shown}"
-                  + (" nor in the profile's other files)" if kept else ")")
+                  + (" nor in the other files)" if kept else ")")
                   for a in rep.empty)
     return UploadSummary(tuple(lines), empty,
-                         tuple(f for f in kept if f not in replaced),
-                         tuple(f for f in kept if f in replaced))
+                         tuple(f for f in kept if f not in replaced and f not in before),
+                         tuple(f for f in kept if f in replaced),
+                         tuple(f for f in before if f in kept))
 
 
 @dataclass(frozen=True)

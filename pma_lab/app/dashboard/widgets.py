@@ -311,9 +311,12 @@ class HoldingsUpload(ipw.VBox):
     max_bytes : int
         Larger uploads are refused in the browser (only the name and size reach the
         kernel) and again here.
+    uploads : tuple[tuple[str, bytes], ...]
+        The uploaded files in effect (name, content), the latest first: an upload keeps
+        the earlier uploads' lots of the accounts it does not hold, as the profile's.
     kept_files : tuple[str, ...]
-        The profile's lots files kept whole with the upload (their accounts' lots are
-        theirs); the proposal PDF is rendered from the upload and these.
+        The profile's lots files kept whole with the uploads (their accounts' lots are
+        theirs); the proposal PDF is rendered from the uploads and these.
     split_files : tuple[str, ...]
         The profile's lots files of which the upload replaced some accounts' lots and kept
         others'.
@@ -329,6 +332,7 @@ class HoldingsUpload(ipw.VBox):
     client = tl.Instance(Client, allow_none=True)
     source = tl.Unicode("")
     uploaded = tl.Tuple(allow_none=True, default_value=None)
+    uploads = tl.Tuple()
     kept_files = tl.Tuple()
     split_files = tl.Tuple()
     update_outcome = tl.Tuple((0, ""))
@@ -373,7 +377,7 @@ class HoldingsUpload(ipw.VBox):
             self.source = ""
             return
         self.uploaded = None
-        self.kept_files = self.split_files = ()
+        self.uploads = self.kept_files = self.split_files = ()
         self._ok(c, ", ".join(Path(s).name for s in c.lots.sources) + " (profile)")
 
     # ---------------------------------------------------------------- upload
@@ -413,13 +417,20 @@ class HoldingsUpload(ipw.VBox):
             return False
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", shown).lstrip(".") or "upload.csv"
         tmp = Path(tempfile.mkdtemp(prefix="pma-upload-"))
-        path = tmp / safe
+        path = tmp / "0" / safe
+        # the earlier uploads still in effect, laid under this one (the latest first): a
+        # client's one-file-per-account exports uploaded one after the other all count
+        earlier = {str(tmp / str(i) / n): n for i, (n, _) in enumerate(self.uploads, 1)}
         try:
+            for (f, _), (_, data) in zip(earlier.items(), self.uploads, strict=True):
+                Path(f).parent.mkdir()
+                Path(f).write_bytes(data)
+            path.parent.mkdir()
             path.write_bytes(content)
-            c, rep = load_client_replacing(self.profile_path, [path])
-            said = upload_summary(c, rep, shown)
+            c, rep = load_client_replacing(self.profile_path, [path], over=list(earlier))
+            said = upload_summary(c, rep, shown, earlier)
         except InputError as e:
-            self._fail(e, shown, {str(path): shown})
+            self._fail(e, shown, {str(path): shown, **earlier})
             return False
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
             if not isinstance(e, PmaLabError):
@@ -430,9 +441,15 @@ class HoldingsUpload(ipw.VBox):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self.uploaded = (safe, bytes(content))
-        self.kept_files, self.split_files = said.kept_files, said.split_files
-        kept = ", ".join(Path(f).name for f in (*said.kept_files, *said.split_files))
-        self._ok(c, f"{shown} (uploaded)" + (f" + {kept} (profile)" if kept else ""), said)
+        still = [u for f, u in zip(earlier, self.uploads, strict=True)
+                 if f in said.earlier_kept]
+        self.uploads = ((safe, bytes(content)), *still)
+        self.kept_files = said.kept_files
+        self.split_files = tuple(earlier.get(f, f) for f in said.split_files)
+        ups = ", ".join([shown, *(n for n, _ in still)])
+        kept = ", ".join(Path(f).name for f in said.kept_files
+                         + tuple(f for f in said.split_files if f not in earlier))
+        self._ok(c, f"{ups} (uploaded)" + (f" + {kept} (profile)" if kept else ""), said)
         return True
 
     # ---------------------------------------------------------------- display
@@ -2308,6 +2325,7 @@ class ExportPanel(ipw.VBox):
                       "with every account's lots.", "error")
             return
         kept = [Path(f) for f in self.upload.kept_files] if uploaded is not None else []
+        uploads = self.upload.uploads if uploaded is not None else ()
         models = self.view.models_for(self.view.client)  # the model files on screen
         self.busy = True
         self._refresh()
@@ -2325,10 +2343,11 @@ class ExportPanel(ipw.VBox):
             tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
             try:
                 lots = []
-                if uploaded is not None:
-                    (tmp / "lots").mkdir()
-                    lots = [tmp / "lots" / uploaded[0], *kept]  # the profile's other files
-                    lots[0].write_bytes(uploaded[1])
+                for i, (name, data) in enumerate(uploads):  # each upload in effect
+                    (tmp / "lots" / str(i)).mkdir(parents=True)
+                    lots.append(tmp / "lots" / str(i) / name)
+                    lots[-1].write_bytes(data)
+                lots += kept  # the profile's files kept whole
                 params = {}  # the notebook's risk_model_file, benchmark_file, target_file
                 for u in models.uploads if models is not None else ():
                     (tmp / "models" / u.kind).mkdir(parents=True)
