@@ -7,13 +7,22 @@ tests/test_proposal_checklist.py reads are memoised per process, so those two fi
 one unit and the five samples are rendered once. (xdist's own ``--dist loadgroup`` marks
 do not take effect with pytest 9.2's node ids, hence this scheduler.) Without xdist
 (``make test WORKERS=0``) nothing here runs.
+
+The files are handed out longest first, by the seconds each took in a measured run
+(``tests/durations.json``; refresh it with ``python tests/durations.py JUNIT.xml`` after
+``pytest -n 2 --junitxml=JUNIT.xml``), so the last files to start are short ones and both
+workers finish together. xdist's own order (most tests first) started the one-test files
+that take a minute (the demo, the browser tests) last, with the other worker idle.
+Files not in the table go after those in it, in xdist's order (most tests first).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -27,12 +36,39 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, AN
     """Schedule whole files (with :data:`_SHARED_UNITS` joined) on the workers."""
     from xdist.scheduler import LoadScopeScheduling
 
+    seconds = _file_seconds()
+
     class _ByFile(LoadScopeScheduling):
+        _ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return _SHARED_UNITS.get(path, path)
 
+        def _assign_work_unit(self, node) -> None:  # noqa: ANN001
+            if not self._ordered:  # the queue is complete before the first unit goes out
+                self._ordered = True
+                units = sorted(self.workqueue.items(),
+                               key=lambda kv: -seconds.get(kv[0], 0.0))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
+
     return _ByFile(config, log)
+
+
+DURATIONS = Path(__file__).parent / "tests" / "durations.json"
+"""Seconds per scheduling unit (a file, or a file with the files of :data:`_SHARED_UNITS`
+joined to it) in a measured ``-n 2`` run: the scheduler's order, longest first."""
+
+
+def _file_seconds() -> dict[str, float]:
+    """The table of :data:`DURATIONS` (empty when the file is missing)."""
+    try:
+        table = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {k: float(v) for k, v in table["seconds"].items()}
 
 
 @pytest.fixture

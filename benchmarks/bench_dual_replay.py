@@ -40,8 +40,12 @@ from pma_lab.optimize.engine import prepare  # noqa: E402
 from pma_lab.paths import clients_dir  # noqa: E402
 from pma_lab.report import proposal as report  # noqa: E402
 
-BASE = "5bc8a6b"
-"""main before session 20's changes to the dual (session 19's last commit)."""
+BASE = "26b26db"
+"""main before session 22's changes to the dual (s22-dual: the fund's sale searched from the
+last one; session 20's base was 5bc8a6b, session 19's last commit)."""
+CLIENTS = ("young-pro,household,core-active,retiree,balanced-6040,muni-ca,philanthropist,"
+           "roth-household,tech-exec")
+"""The nine sample clients (young-pro alone holds a fund)."""
 PLANS = "immediate,3y,5y,budget:0,budget:25000"
 
 
@@ -198,7 +202,7 @@ def same(a: list, b: list) -> bool:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--clients", default="young-pro,retiree,core-active,household,tech-exec")
+    ap.add_argument("--clients", default=CLIENTS)
     ap.add_argument("--base", default=BASE, help="the git commit to compare with")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()

@@ -21,6 +21,11 @@ between two PDFs, ~5-10 s). What the browser spends while it idles is recorded t
 (``pause_browser_cpu_seconds``: V8 collected the last page's garbage then, ~0.3 CPU-s a
 proposal before the nineteenth session), and ``browser_cpu_seconds_with_pause`` is the
 steady prints' mean with it (the first print's pause and the browser's start left out).
+
+``--threads`` adds where the steady prints' browser CPU went: CPU seconds a print per
+Chromium process type and thread name (``/proc``'s thread names, digits dropped; e.g.
+``renderer|chromium`` is the renderer's main thread: parsing, scripts, style, layout,
+printing), summed over the rounds' workers (``steady_threads``).
 """
 
 from __future__ import annotations
@@ -52,17 +57,40 @@ def _descendants_cpu() -> float:
     return total
 
 
-def worker(pages: list[Path], out: Path, repeat: int, pause: float = 0.0) -> dict:
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds of the live descendants' threads by ``process type|thread name``."""
+    total: dict[str, float] = {}
+    for c in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error, OSError):
+            cmd = c.cmdline()
+            kind = next((a.split("=", 1)[1] for a in cmd if a.startswith("--type=")),
+                        "browser" if "chrom" in c.name() else c.name())
+            for t in c.threads():
+                try:
+                    name = Path(f"/proc/{c.pid}/task/{t.id}/comm").read_text().strip()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                key = f"{kind}|{''.join(ch for ch in name if not ch.isdigit())}"
+                total[key] = total.get(key, 0.0) + t.user_time + t.system_time
+    return total
+
+
+def worker(pages: list[Path], out: Path, repeat: int, pause: float = 0.0,
+           threads: bool = False) -> dict:
     """Print ``pages`` ``repeat`` times in this process; CPU and wall time per PDF.
 
     ``pause`` seconds pass before each print, as the kernel's cells run between a batch
     worker's PDFs (the browser idles meanwhile: V8 may drop code it has not run lately).
+    ``threads``: also the steady prints' CPU by process type and thread (pauses included).
     """
     from pma_lab.report.proposal import html_to_pdf
 
     rows = []
+    before: dict[str, float] = {}
     for r in range(repeat):
         for p in pages:
+            if threads and len(rows) == 1:  # after the first print (the browser's start)
+                before = _threads_cpu()
             i0 = _descendants_cpu()
             time.sleep(pause)
             b0, c0, t0 = _descendants_cpu(), time.process_time(), time.perf_counter()
@@ -78,7 +106,12 @@ def worker(pages: list[Path], out: Path, repeat: int, pause: float = 0.0) -> dic
         i0 = _descendants_cpu()
         time.sleep(pause)
         rows[-1]["after_browser_cpu_seconds"] = round(_descendants_cpu() - i0, 3)
-    return {"prints": rows, "load_average": [round(x, 2) for x in os.getloadavg()]}
+    res: dict = {"prints": rows, "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if threads and len(rows) > 1:
+        after = _threads_cpu()
+        res["threads"] = {k: round(v - before.get(k, 0.0), 3) for k, v in after.items()}
+        res["steady_prints"] = len(rows) - 1
+    return res
 
 
 def _render_pages(clients: list[str], folder: Path) -> list[Path]:
@@ -94,12 +127,12 @@ def _render_pages(clients: list[str], folder: Path) -> list[Path]:
 
 
 def _run_worker(checkout: Path, pages: list[Path], out: Path, repeat: int,
-                pause: float) -> dict:
+                pause: float, threads: bool = False) -> dict:
     out.mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     res = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker",
                           "--out", str(out), "--repeat", str(repeat), "--pause", str(pause),
-                          "--html", *map(str, pages)],
+                          *(["--threads"] if threads else []), "--html", *map(str, pages)],
                          env=env, capture_output=True, text=True, check=False)
     if res.returncode:
         raise SystemExit(f"the worker on {checkout} failed:\n{res.stderr[-3000:]}")
@@ -120,7 +153,14 @@ def _summary(runs: list[dict]) -> dict:
     prints = [p["browser_cpu_seconds"] for p in steady]
     med["browser_cpu_seconds_with_pause"] = round(
         (sum(prints) + sum(quiet)) / len(prints), 3) if prints else None
-    return {"steady_median": med,
+    summed: dict[str, float] = {}
+    for r in runs:
+        for k, v in r.get("threads", {}).items():
+            summed[k] = summed.get(k, 0.0) + v
+    n = sum(r.get("steady_prints", 0) for r in runs)
+    by_thread = {k: round(v / n, 3) for k, v in sorted(summed.items(), key=lambda kv: -kv[1])
+                 if n and v / n >= 0.002}
+    return {"steady_median": med, **({"steady_threads": by_thread} if by_thread else {}),
             "steady_browser_cpu_range": [min(p["browser_cpu_seconds"] for p in steady),
                                          max(p["browser_cpu_seconds"] for p in steady)],
             "first_pdf_browser_cpu_seconds": [p["browser_cpu_seconds"] for p in first],
@@ -154,12 +194,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pause", type=float, default=0.0)
+    ap.add_argument("--threads", action="store_true")
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker([Path(p) for p in args.html], Path(args.out), args.repeat,
-                                args.pause)))
+                                args.pause, args.threads)))
         return
     here = Path(__file__).resolve().parents[1]
     out: dict = {"benchmark": "pdf", "cpu_count": os.cpu_count(), "pause_seconds": args.pause,
@@ -176,7 +217,7 @@ def main() -> None:
         for r in range(args.rounds):
             for s, checkout in sides.items():
                 runs[s].append(_run_worker(checkout, pages, tmp / f"{s}-{r}", args.repeat,
-                                           args.pause))
+                                           args.pause, args.threads))
         for s in sides:
             out[s] = {"checkout": str(sides[s]), **_summary(runs[s])}
         if "baseline" in sides:

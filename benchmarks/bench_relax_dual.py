@@ -23,6 +23,13 @@ share-class issuer factors (the default since session 18) and without them
 dual's maximum and split names (the search of :class:`~pma_lab.optimize.relax_dual.
 RelaxDual`), the calls of ``pattern_bound.maximise`` and ``_dual``, and the tax and
 objective of every solve (the optimum must not depend on how fast it is found).
+
+``--plans`` (session 22) runs the proposal's plan comparison (``report.transition``, the
+notebook's five plans, plans in this process) for each of ``--clients`` (default: the
+nine sample clients) once to warm the caches, then once timed (one BLAS thread), and
+counts every relaxation the two-step asks for: certified by the dual, or left to Clarabel
+and why (``status/why`` of :attr:`RelaxDual.last`), with the CPU seconds of the dual's
+calls, of Clarabel's relaxation solves (compile included) and of the comparison.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from pma_lab.optimize.frontier import efficient_frontier  # noqa: E402
 from pma_lab.optimize.gap import book_state, random_book, study_market  # noqa: E402
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings  # noqa: E402
 from pma_lab.optimize.relax_dual import RelaxDual  # noqa: E402
+from pma_lab.paths import clients_dir  # noqa: E402
 from pma_lab.portfolio import risk  # noqa: E402
 
 GOAL_S = 2.0
@@ -273,8 +281,76 @@ def issuer_factor_figures(reps: int = 3) -> dict:
     return out
 
 
+def plan_figures(clients: list[str]) -> dict:
+    """The relaxations of the proposal's plan comparison, per client (``--plans``)."""
+    import collections
+    import os
+
+    os.environ.setdefault("PMA_LAB_PLAN_WORKERS", "1")
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import proposal as report
+
+    calls: list = []
+    solve = RelaxDual.solve
+
+    def logged(self, p, *args):  # noqa: ANN001, ANN202
+        c0 = time.process_time()
+        status = solve(self, p, *args)
+        calls.append((self.last.get("status"), self.last.get("why") or "",
+                      time.process_time() - c0))
+        return status
+
+    acc = {"cpu": 0.0, "solves": 0}
+    run = RebalanceProblem._run
+
+    def relax_run(self, prob):  # noqa: ANN001, ANN202
+        if prob is not self._relaxed:
+            return run(self, prob)
+        c0 = time.process_time()
+        try:
+            return run(self, prob)
+        finally:
+            acc["cpu"] += time.process_time() - c0
+            acc["solves"] += 1
+
+    RelaxDual.solve, RebalanceProblem._run = logged, relax_run
+    plans = "immediate,3y,5y,budget:0,budget:25000"  # the proposal notebook's defaults
+    out = {}
+    try:
+        for name in clients:
+            client = report.load(str(clients_dir() / name / "profile.toml"), [], "")
+            models = report.models(client, "", "", "")
+            with one_thread():
+                report.transition(prepare(client, **models.prepare_args()), plans, 5, False)
+                calls.clear()
+                acc.update(cpu=0.0, solves=0)
+                setup = prepare(client, **models.prepare_args())
+                c0 = time.process_time()
+                report.transition(setup, plans, 5, False)
+                total = time.process_time() - c0
+            why = collections.Counter(f"{s}/{w}" if w else s for s, w, _ in calls)
+            out[name] = {"transition_cpu_seconds": round(total, 3),
+                         "relaxations": len(calls),
+                         "certified": sum(s == "solved" for s, _, _ in calls),
+                         "clarabel_solves": acc["solves"],
+                         "reasons": dict(sorted(why.items())),
+                         "dual_cpu_seconds": round(sum(t for *_, t in calls), 3),
+                         "clarabel_cpu_seconds": round(acc["cpu"], 3)}
+    finally:
+        RelaxDual.solve, RebalanceProblem._run = solve, run
+    return out
+
+
 def main() -> None:
     load = open("/proc/loadavg").read().split()[:3]
+    if "--plans" in sys.argv:
+        names = sys.argv[sys.argv.index("--clients") + 1].split(",") \
+            if "--clients" in sys.argv else sorted(
+                d.name for d in clients_dir().iterdir() if (d / "profile.toml").exists())
+        out = {"loadavg_before": load, "clients": plan_figures(names),
+               "loadavg_after": open("/proc/loadavg").read().split()[:3]}
+        print(json.dumps(out, indent=1))
+        return
     if "--issuer-factors" in sys.argv:
         reps = int(sys.argv[sys.argv.index("--reps") + 1]) if "--reps" in sys.argv else 3
         out = {"loadavg_before": load, **issuer_factor_figures(reps),

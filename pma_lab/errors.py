@@ -139,6 +139,8 @@ class InputError(DataError):
     """
 
     kind = "input"
+    #: how many files ``kind`` names (the profile and lots files are two): the plural
+    files = 1
     max_lines = 40
 
     def __init__(self, source: str, issues: Sequence[Issue]):
@@ -147,7 +149,7 @@ class InputError(DataError):
         errors = [i for i in self.issues if i.severity is Severity.ERROR]
         head = (
             f"{source}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in the "
-            f"{self.kind} file{'s' if ' and ' in self.kind else ''}; nothing was loaded"
+            f"{self.file_words}; nothing was loaded"
         )
         shown = sorted(self.issues, key=lambda i: (i.severity is not Severity.ERROR,
                                                    i.row if i.row is not None else -1))
@@ -159,6 +161,14 @@ class InputError(DataError):
     def __reduce__(self):
         # picklable across processes (batch workers, process pools)
         return (type(self), (self.source, self.issues))
+
+    @property
+    def file_words(self) -> str:
+        """The file or files the problems are in (``kind`` and ``files``).
+
+        ``"lots file"``, ``"profile and lots files"``.
+        """
+        return f"{self.kind} file{'s' * (self.files > 1)}"
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -193,6 +203,7 @@ class ClientFilesError(ProfileError):
     """
 
     kind = "profile and lots"
+    files = 2
 
 
 class BlotterError(InputError):
@@ -210,6 +221,7 @@ class LotsBlotterError(BlotterError):
     """
 
     kind = "lots and blotter"
+    files = 2
 
 
 class ModelFileError(InputError):
@@ -224,13 +236,15 @@ class ModelFileError(InputError):
 
     kind = "model"
 
-    def __init__(self, source: str, issues: Sequence[Issue], kind: str | None = None):
+    def __init__(self, source: str, issues: Sequence[Issue], kind: str | None = None,
+                 files: int = 1):
         if kind is not None:
             self.kind = kind
+        self.files = files  # several files' problems at once (read_models): the plural
         super().__init__(source, issues)
 
     def __reduce__(self):
-        return (type(self), (self.source, self.issues, self.kind))
+        return (type(self), (self.source, self.issues, self.kind, self.files))
 
 
 class BenchmarkFileError(ModelFileError):

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pandas as pd
 
 __all__ = ["MISSING", "missing", "round_usd", "round_parts", "fmt_usd", "fmt_pct", "fmt_num",
-           "fmt_shares", "fmt_years",
+           "fmt_shares", "fmt_rate", "fmt_years",
            "fmt_date", "fmt_month", "fmt_seconds", "fmt_bp", "fmt_plan", "fmt_term",
            "YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "your_plan_mark",
            "fmt_filing_status", "fmt_account_type", "FORMATTERS", "NUMERIC"]
@@ -134,11 +134,26 @@ def fmt_num(x: object, digits: int = 0) -> str:
 
 
 def fmt_shares(x: object) -> str:
-    """Shares: whole numbers without decimals, a fraction (a whole fractional lot) with 4."""
+    """Shares: whole numbers without decimals, a fraction with up to 4 decimals.
+
+    Trailing zeros are dropped (``35.5``, ``250.25``, ``3.2965``; reviewer 1, session 22:
+    ``35.5000`` beside ``1,200``).
+    """
     if missing(x):
         return MISSING
     v = float(x)  # type: ignore[arg-type]
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.4f}"
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.4f}".rstrip("0").rstrip(".")
+
+
+def fmt_rate(x: object) -> str:
+    """A tax rate to the hundredth of a percent, trailing zeros dropped.
+
+    ``0.3275`` -> ``32.75%``, ``0.238`` -> ``23.8%``, ``0.37`` -> ``37%`` (reviewer 1,
+    session 22: 32.75 % read "32.8%", and 23.75 % "23.8%", the federal top long-term rate).
+    """
+    if missing(x):
+        return MISSING
+    return f"{_value(x, 100.0, 2):.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def fmt_years(x: object, horizon: int | None = None) -> str:

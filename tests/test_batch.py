@@ -19,6 +19,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -495,27 +496,54 @@ def test_a_warm_kernel_serves_runs_in_one_process_with_a_fresh_namespace(tmp_pat
     assert not k.alive
 
 
-def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path, monkeypatch):
+QUICK = {"plans": "immediate", "horizon_years": 1, "annual_steps": True,
+         "frontier_points": 3}
+"""The proposal parameters of the render tests below (a quick proposal)."""
+
+
+def _recording_saves(mp: pytest.MonkeyPatch) -> list[str]:
+    """Record every notebook papermill writes (its path), still writing it."""
+    import papermill.engines
+
+    saves: list[str] = []
+    real_write = papermill.engines.write_ipynb
+    mp.setattr(papermill.engines, "write_ipynb",
+               lambda nb, path: saves.append(path) or real_write(nb, path))
+    return saves
+
+
+@pytest.fixture(scope="module")
+def young_pro_fresh(tmp_path_factory):
+    """young-pro's quick proposal rendered in a fresh kernel without the batch's disk cache
+    (PMA_LAB_CACHE unset), the notebooks papermill wrote while rendering it: the one
+    render both tests below compare with (each rendered its own copy before)."""
+    from pma_lab.report.proposal import render_proposal
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("PMA_LAB_CACHE", raising=False)
+        saves = _recording_saves(mp)
+        res = render_proposal(clients_dir() / "young-pro" / "profile.toml",
+                              tmp_path_factory.mktemp("fresh"), **QUICK)
+    return SimpleNamespace(result=res, saves=saves)
+
+
+def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path, monkeypatch,
+                                                                young_pro_fresh):
     """Second client through a warm kernel == that client through a fresh kernel.
 
     The executed notebook is written once, at the end, not again at every cell's start
     and end (papermill's default: ~90 rewrites of a growing notebook per proposal).
     """
     import nbformat
-    import papermill.engines
 
-    saves: list[str] = []
-    real_write = papermill.engines.write_ipynb
-    monkeypatch.setattr(papermill.engines, "write_ipynb",
-                        lambda nb, path: saves.append(path) or real_write(nb, path))
+    saves = _recording_saves(monkeypatch)
 
     from pma_lab.report.kernel import WarmKernel
     from pma_lab.report.proposal import render_proposal
 
-    params = {"plans": "immediate", "horizon_years": 1, "annual_steps": True,
-              "frontier_points": 3}
+    params = QUICK
     prof = {c: clients_dir() / c / "profile.toml" for c in ("household", "young-pro")}
-    cold = render_proposal(prof["young-pro"], tmp_path / "cold", **params)
+    cold = young_pro_fresh.result
     with WarmKernel() as k:
         render_proposal(prof["household"], tmp_path / "warm1", kernel=k, **params)
         warm = render_proposal(prof["young-pro"], tmp_path / "warm2", kernel=k, **params)
@@ -530,7 +558,9 @@ def test_a_warm_kernel_renders_the_same_proposal_as_a_fresh_one(tmp_path, monkey
     assert outputs(warm.notebook) == outputs(cold.notebook)
     # the warm kernel's reset is its own stage, not counted as the notebook's execution
     assert "kernel" in warm.timings and "kernel" not in cold.timings
-    assert saves == []  # per-cell saves; the final write is papermill.execute's own
+    # per-cell saves, in the fresh and the warm kernels; the final write is
+    # papermill.execute's own
+    assert saves == [] and young_pro_fresh.saves == []
     assert warm.trades_csv.read_bytes() == cold.trades_csv.read_bytes()
 
 
@@ -606,17 +636,16 @@ def test_a_batch_workers_kernel_runs_one_blas_thread(monkeypatch, tmp_path):
 
 
 def test_a_proposal_from_the_batch_cache_is_the_page_rendered_without_it(tmp_path,
-                                                                        monkeypatch):
+                                                                        monkeypatch,
+                                                                        young_pro_fresh):
     """The batch's disk cache (PMA_LAB_CACHE: the risk model, and the target shared by
     clients with the same screens) changes no figure: the second client rendered with the
     cache filled (a hit) makes the same HTML page and trade file as a render without it."""
     from pma_lab.report.proposal import render_proposal
 
-    params = {"plans": "immediate", "horizon_years": 1, "annual_steps": True,
-              "frontier_points": 3}
+    params = QUICK
     prof = clients_dir() / "young-pro" / "profile.toml"
-    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
-    plain = render_proposal(prof, tmp_path / "plain", **params)
+    plain = young_pro_fresh.result  # rendered without PMA_LAB_CACHE
     monkeypatch.setenv("PMA_LAB_CACHE", str(tmp_path / "cache"))
     render_proposal(prof, tmp_path / "fill", **params)
     assert len(list((tmp_path / "cache").glob("target-*"))) == 1

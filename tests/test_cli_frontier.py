@@ -46,7 +46,7 @@ def test_the_cli_frontier_is_the_proposals_table(capsys):
     scale = [re.match(r"Tax-averse (\d+) / 10", r).group(1) for r in rows
              if r.startswith("Tax-averse")]
     assert len(scale) == len(set(scale)) >= 5
-    for head in ("Tracking error to target", "Tax this year", labels.CARRYFORWARD_CREATED,
+    for head in ("Tracking error to target", labels.FRONTIER_TAX, labels.CARRYFORWARD_CREATED,
                  "Economic tax (% of account)"):
         assert head in out
     assert "carryforward ST" not in out and "of 11 solved" in out

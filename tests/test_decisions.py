@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from pma_lab.formatting import fmt_rate
 from pma_lab.io.client import load_client
 from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
@@ -92,7 +93,7 @@ def _decisions_lot_by_lot(p, x, dropped, w_after, s):
 def test_the_vectorised_decisions_are_the_lot_by_lot_ones(problem, te_cap):
     """Session 11 reads each lot's case with array masks (the lots' columns read once per
     state): the same table as the loop per lot, on random sales (none, part, whole), a
-    dropped name and a binding TE cap."""
+    dropped name and a binding TE cap (and, session 22, the shares a restriction forces)."""
     import dataclasses
 
     import numpy as np
@@ -103,8 +104,13 @@ def test_the_vectorised_decisions_are_the_lot_by_lot_ones(problem, te_cap):
         x = problem.v * rng.choice([0.0, 0.0, 0.5, 1.0], problem.nl)
         dropped = set(rng.choice(list(problem.state.assets), 2, replace=False)) if k else set()
         w = problem.h - problem.A @ x
-        pd.testing.assert_frame_equal(lot_decisions(problem, x, dropped, w, s),
+        d = lot_decisions(problem, x, dropped, w, s)
+        pd.testing.assert_frame_equal(d.drop(columns="forced_shares"),
                                       _decisions_lot_by_lot(problem, x, dropped, w, s))
+        # muni-ca has no glide: a restriction forces a must-sell lot's whole sale only
+        must = d.ticker.isin(problem.state.must_sell).to_numpy()
+        assert np.allclose(d.forced_shares[must], (d.sold_fraction * d.shares)[must])
+        assert (d.forced_shares[~must] == 0).all()
 
 
 def test_a_glide_lot_sold_beyond_its_glide_says_which_part_is_the_optimisers():
@@ -125,6 +131,42 @@ def test_a_glide_lot_sold_beyond_its_glide_says_which_part_is_the_optimisers():
     xom = d.loc["positions_2026-07-31:98"]
     assert 0 < xom.sold_fraction < 1
     assert xom.reason == "restriction: sold along its glide (sell_within)"
+    # the shares the restriction forces (labels.forced_sales_note counts their gain): the
+    # glide's 54 of SLB's 316, all of XOM's part sale (within its glide's step)
+    assert slb.forced_shares == 54
+    assert xom.forced_shares == pytest.approx(xom.sold_fraction * xom.shares)
+
+
+def test_a_glide_sold_from_several_lots_is_explained_once_for_the_name():
+    """Session 22: the glide's split was worded per lot (each lot's own term and sign as
+    "the rest"), though its numbers are the name's; it now says the name's split once,
+    from how many lots, and what the shares beyond the glide are. The glide's shares are
+    the least gain per share first (as limits.forced_sales counts the forced gain)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from pma_lab.optimize import decisions as dec
+
+    V, price = 100_000.0, 100.0
+    shares = np.array([100.0, 50.0, 50.0])
+    gains = np.array([1_000.0, -500.0, 2_000.0])  # 10, -10, 40 a share
+    p = SimpleNamespace(v=shares * price / V, asset_index={"XOM": 0},
+                        state=SimpleNamespace(max_weight={"XOM": 0.2 - 60 * price / V}))
+    cols = SimpleNamespace(ticker=np.array(["XOM"] * 3), shares=shares, gain=gains,
+                           term=np.array(["LT", "LT", "LT"]))
+    frac = np.array([1.0, 1.0, 0.0])
+    x = frac * p.v
+    w_after = np.array([0.2 - x.sum()])
+    case = np.array([dec._GLIDE, dec._GLIDE, 5])
+    reasons = np.array(["", "", "kept"], dtype=object)
+    forced = np.zeros(3)
+    dec._glide_parts(p, x, frac, w_after, cols, case, reasons, forced)
+    words = ("restriction: sold along its glide (sell_within): the glide needs 60 of the "
+             "150 XOM shares sold from 2 lots; the other 90 are the optimiser's choice "
+             "(rebalance toward the target (tracking error))")
+    assert reasons.tolist() == [words, words, "kept"]
+    assert forced.tolist() == [10.0, 50.0, 0.0]  # the loss lot's 50, then 10 of the next
 
 
 def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path):
@@ -150,7 +192,27 @@ def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path)
     assert d.sold_fraction.eq(1).all() and d.gain.gt(0).all()
     assert soon == ("restriction: must not hold (sold now, whatever the tax); a short-term "
                     "gain: the lot turns long-term on 2026-08-21 (21 days), so the gain sold "
-                    f"now is taxed at {tax.st_rate:.1%}, not {tax.lt_rate:.1%}")
+                    f"now is taxed at {fmt_rate(tax.st_rate)}, not {fmt_rate(tax.lt_rate)}")
     # a lot that turns long-term in 10 months is not flagged
     assert d.reason[pd.Timestamp("2027-06-03").date()] == (
         "restriction: must not hold (sold now, whatever the tax)")
+
+
+def test_the_keep_list_is_never_sold_in_any_account_and_says_why():
+    """Reviewer 1 (session 22): "keep-but-do-not-add" (hold_no_add) read "kept, not added"
+    but the optimisers sold it: the sample household's "one spouse's employer: keep, do
+    not add" AAPL was sold in the IRA (97 shares in the demo). It is now never sold, by
+    the single-account rebalance (its lots say why) and by the household."""
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+
+    setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    assert setup.client.profile.restrictions.hold_no_add == ("AAPL",)
+    res = problem_for_client(setup, "taxable", default_settings(setup)).solve()
+    assert "AAPL" not in set(res.trades.ticker)
+    d = res.decisions[res.decisions.ticker == "AAPL"]
+    assert len(d) == 1 and d.action.tolist() == ["hold"]
+    assert d.reason.tolist() == ["on your keep-but-do-not-add list: kept, never sold or "
+                                 "added to"]
+    hh = household_for_client(setup).solve()
+    assert "AAPL" not in set(hh.trades.ticker), hh.trades[hh.trades.ticker == "AAPL"]

@@ -97,30 +97,44 @@ def dashboard_figures(profile: Path) -> dict[str, str]:
             "te": f"{fmt_pct(s['te_before'])} / {fmt_pct(s['te_after'])}"}
 
 
-def demo_propose_dashboard(client: str, tmp: Path) -> dict[str, dict[str, str] | bytes]:
-    """One sample client through ``pma-lab demo`` (a folder of that client alone),
-    ``pma-lab propose`` and the dashboard's engine: the figures each shows, and the demo's
-    and propose's trade files."""
+def demo_propose_dashboard(client: str, tmp: Path, capsys) -> dict[str, object]:
+    """One sample client through ``pma-lab demo`` (a folder of that client alone, run in
+    ``tmp``, the current folder, without ``--out``), ``pma-lab propose`` and the
+    dashboard's engine: the figures each shows, the demo's and propose's trade files, the
+    demo's console output and its output folder."""
     src = tmp / "clients"
     shutil.copytree(clients_dir() / client, src / client)
     profile = src / client / "profile.toml"
-    assert main(["demo", "--clients", str(src), "--out", str(tmp / "demo")]) == 0
+    assert Path.cwd() == tmp
+    assert main(["demo", "--clients", str(src)]) == 0
+    demo_out = capsys.readouterr().out
     assert main(["propose", "--profile", str(profile), "--out", str(tmp / "propose")]) == 0
-    demo, propose = tmp / "demo" / client, tmp / "propose"
+    capsys.readouterr()
+    demo, propose = tmp / "pma_lab_demo" / client, tmp / "propose"
     return {"demo": proposal_figures(demo / f"{client}_proposal.html"),
             "propose": proposal_figures(propose / f"{client}_proposal.html"),
             "dashboard": dashboard_figures(profile),
             "demo_trades": (demo / f"{client}_trades.csv").read_bytes(),
-            "propose_trades": (propose / f"{client}_trades.csv").read_bytes()}
+            "propose_trades": (propose / f"{client}_trades.csv").read_bytes(),
+            "demo_out": demo_out, "demo_folder": demo}
 
 
-def test_the_demo_proposal_reads_as_propose_and_the_dashboard(tmp_path, capsys):
+def test_the_demo_proposal_reads_as_propose_and_the_dashboard(tmp_path, capsys,
+                                                              monkeypatch):
     """The household sample's "Tax this year", the tax of today's trades and the tracking
     error read the same in the demo's proposal, ``pma-lab propose``'s and on the dashboard
     (it read $7,961 in the demo against $7,730 in the other two), and the demo's trade file
-    is propose's, byte for byte."""
-    got = demo_propose_dashboard(CLIENT, tmp_path)
-    capsys.readouterr()
+    is propose's, byte for byte.
+
+    The same demo run shows that without ``--out`` the outputs go to ./pma_lab_demo in the
+    current folder (issue 15: the default was a path that only made sense in the source
+    tree; this was tests/test_cli.py's own demo run of the young-pro sample)."""
+    monkeypatch.chdir(tmp_path)
+    got = demo_propose_dashboard(CLIENT, tmp_path, capsys)
     figures = {k: got[k] for k in ("demo", "propose", "dashboard")}
     assert got["demo"] == got["propose"] == got["dashboard"], figures
     assert got["demo_trades"] == got["propose_trades"]
+    # the demo's default output folder, and its console summary
+    assert "1/1 proposals" in got["demo_out"]
+    assert (tmp_path / "pma_lab_demo" / CLIENT / f"{CLIENT}_proposal.html").is_file()
+    assert got["demo_folder"] == tmp_path / "pma_lab_demo" / CLIENT

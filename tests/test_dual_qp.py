@@ -481,8 +481,9 @@ def test_the_certificate_counts_a_variables_own_bounds():
 FUND_PRICE = 500.0
 
 
-def _fund_problem(market, seed: int, n: int, funds=("sp500",), **settings) -> RebalanceProblem:
-    """A random book of ``n`` names that also holds funds with five lots each (gains and
+def _fund_problem(market, seed: int, n: int, funds=("sp500",), lots: int = 5,
+                  **settings) -> RebalanceProblem:
+    """A random book of ``n`` names that also holds funds with ``lots`` lots each (gains and
     losses, short and long term): ``"sp500"`` an S&P 500 tracker (its look-through is the
     benchmark, here the book's names at equal weights: not the target), ``"sector"`` a
     sector fund of the book's most common sector (the benchmark's names of it)."""
@@ -495,7 +496,7 @@ def _fund_problem(market, seed: int, n: int, funds=("sp500",), **settings) -> Re
     etf = pd.DataFrame(rows, columns=["ticker", "category", "gics_sector"])
     prices = pd.concat([px, pd.Series({r[0]: FUND_PRICE for r in rows})])
     for ticker, _, _ in rows:
-        for _ in range(5):
+        for _ in range(lots):
             basis = FUND_PRICE * float(rng.uniform(0.6, 1.5))
             shares = int(rng.integers(20, 80))
             acq = AS_OF - dt.timedelta(days=int(rng.integers(10, 1500)))
@@ -778,6 +779,98 @@ def test_a_fund_dual_without_the_hessian_skips_the_names_dual_at_the_step(market
     assert inside > 0  # the sector fund is sold within a lot (its look-through's curvature)
 
 
+def _names_duals(monkeypatch) -> list:
+    """A list that receives one entry per evaluation of the names' dual (no fund)."""
+    names: list = []
+    real = pattern_bound._dual
+
+    def counted(d, y, *args, **kwargs):
+        if d.fund is None:
+            names.append(1)
+        return real(d, y, *args, **kwargs)
+
+    monkeypatch.setattr(pattern_bound, "_dual", counted)
+    return names
+
+
+def test_a_fund_sale_searched_from_a_nearby_sale_is_the_same_in_fewer_evaluations(
+        market, monkeypatch):
+    """Session 22: the fund's sale that minimises the names' Lagrangian is the first kink
+    whose right slope is not below 0 (then the secant inside the segment before it). From
+    the last evaluation's sale (an ascent's next point, the cap search's next cost
+    weight) it is mostly a kink or two away: the search gallops out from there (1, 2, 4,
+    ... kinks) instead of bisecting everything on that side, and finds the same kink, so
+    the same sale, value, gradient and trades to the bit as the search from the least
+    sale. A fund of 40 lots, along an ascent's points from :func:`cold_start`: on main
+    (bisection) as many evaluations of the names' dual as from the least sale."""
+    p = _fund_problem(market, 3, 40, ("sector",), lots=40, gamma_tax=0.1)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    assert c.fund is not None and len(c.fund.lots) >= 30
+    points, seen = [], set()
+    for y in _ascent_points(c):
+        if y.tobytes() not in seen:
+            seen.add(y.tobytes())
+            points.append(y)
+    assert len(points) >= 5
+    names = _names_duals(monkeypatch)
+    real = pattern_bound._fund_dual
+    fresh = warm = compared = 0
+    prev = None
+    for y in points:
+        names.clear()
+        c0 = c.with_memo()
+        t0: dict = {}
+        D0, g0, _, w0 = real(c0, y, t0, False)
+        n0 = len(names)
+        if prev is not None and g0 is not None:
+            c1 = c.with_memo()
+            c1.memo.fund_s = prev
+            names.clear()
+            t1: dict = {}
+            D1, g1, _, w1 = real(c1, y, t1, False)
+            assert D1 == D0 and g1.tobytes() == g0.tobytes() and w1.tobytes() == w0.tobytes()
+            assert t1["fund_sold"].tobytes() == t0["fund_sold"].tobytes()
+            assert c1.memo.fund_s == c0.memo.fund_s
+            fresh, warm, compared = fresh + n0, warm + len(names), compared + 1
+        prev = c0.memo.fund_s
+    assert compared >= 4
+    assert warm <= 0.75 * fresh, (warm, fresh)  # 19 of 28 (main: 27)
+
+
+def test_the_cap_search_starts_each_fund_sale_from_the_last_one(market, monkeypatch):
+    """Session 22: the cap search's ascents and its slope's dual at ``t + h`` start the
+    fund's sale from the last evaluation's (:func:`dual_qp._fund_sale`), not from the
+    least sale: the same answer to the bit (the search finds the same kink), fewer
+    evaluations of the names' dual (young-pro's replayed plan comparison: 6,346 -> 5,902
+    evaluations of the dual with the fund's inside). On main: no ``_fund_sale``."""
+    p = _fund_problem(market, 8, 40, ("sector",), lots=40, gamma_tax=0.4)
+    te = p.solve().summary.te_after
+    p.update(te_cap=0.8 * te)
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    cap2 = float(p.P["te2_cap"].value)
+    names = _names_duals(monkeypatch)
+    got, counts = [], []
+    for seeded in (True, False):
+        if not seeded:
+            monkeypatch.setattr(dual_qp_module, "_fund_sale", lambda c: None)
+        at: dict = {}
+        y, _, _, te2, H = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at)
+        assert te2 > cap2
+        names.clear()
+        found = dual_qp_module._cap_search(c, y, H, te2, cap2, 40, at["g"], at["w"], at["c"])
+        assert found is not None
+        got.append(found)
+        counts.append(len(names))
+    (t1, y1, D1, tr1, n1), (t0, y0, D0, tr0, n0) = got
+    assert t1 == t0 and y1.tobytes() == y0.tobytes() and D1 == D0 and n1 == n0
+    for key in ("sold", "bought", "fund_sold"):
+        assert tr1[key].tobytes() == tr0[key].tobytes()
+    assert counts[0] < counts[1], counts
+
+
 def _staircase_search(monkeypatch) -> tuple:
     """The cap's search on a constructed TE^2(t): flat from t = 1 down to 0.004, then
     rising 0.035 per unit of t on pieces 2e-5 long between flat pieces 1e-5 long (as
@@ -804,13 +897,15 @@ def _staircase_search(monkeypatch) -> tuple:
 
     ts: list = []
 
-    def ascend(ct, y0, steps, at):  # ct: the cost weight (``_weighed`` below)
+    def ascend(ct, y0, steps, at, fund_s=None):  # ct: the cost weight (``_weighed`` below)
+        assert fund_s is None  # no fund (``_fund_sale`` below)
         ts.append(ct)
         at.update(g=np.zeros(1), w=np.zeros(1), c=ct)
         return np.array([ct]), -te2(ct), {"t": ct}, te2(ct), -np.eye(1)
 
     monkeypatch.setattr(dual_qp_module, "_ascend", ascend)
-    monkeypatch.setattr(dual_qp_module, "_weighed", lambda c, t: t)
+    monkeypatch.setattr(dual_qp_module, "_weighed", lambda c, t, fund_s=None: t)
+    monkeypatch.setattr(dual_qp_module, "_fund_sale", lambda c: None)
     monkeypatch.setattr(dual_qp_module, "_lower", lambda c, n: np.full(n, -np.inf))
     monkeypatch.setattr(dual_qp_module, "_slope",
                         lambda c, t, y, H, g, w, ct: (slope_at(t), np.ones(1)))

@@ -27,7 +27,10 @@ def test_money_and_percent():
 
 def test_shares_and_years():
     assert f.fmt_shares(1200.0) == "1,200"
-    assert f.fmt_shares(10.5) == "10.5000"
+    assert f.fmt_shares(10.5) == "10.5" and f.fmt_shares(3.2965) == "3.2965"
+    assert f.fmt_shares(250.25) == "250.25" and f.fmt_shares(1234.5) == "1,234.5"
+    assert (f.fmt_rate(0.3275), f.fmt_rate(0.238), f.fmt_rate(0.37)) == (
+        "32.75%", "23.8%", "37%")
     assert f.fmt_years(0.0) == "today"
     assert f.fmt_years(1.0) == "1 year"
     assert f.fmt_years(2.5) == "2.5 years"

@@ -224,3 +224,6 @@ def test_lock_words_say_an_ira_loses_the_loss_a_taxable_purchase_defers_it_and_h
     assert lock_reason("no_buy", day) == "loss sale on 2026-07-15 (wash sale)"
     assert lock_symbols("FB,META", {"META", "AAPL"}, "META (was FB)") == "META"
     assert lock_symbols("FB,META", {"AAPL"}, "META (was FB)") == "META (was FB)"
+    # a share class the ledger treats as the same security is named too, held or not
+    # (reviewer 1, session 22: "do not buy GOOGL" while the target held GOOG)
+    assert lock_symbols("GOOG,GOOGL", {"GOOGL"}, "GOOG, GOOGL") == "GOOG, GOOGL"

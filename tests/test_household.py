@@ -1261,3 +1261,26 @@ def test_the_plans_own_forced_sales_are_not_called_kept_for_a_wash_sale():
     assert note == ("Restrictions: XOM sold in full in every account but the taxable account "
                     "that holds them; none of them is bought in any account. The taxable "
                     "account's sales of them are its plan's first step (in the trade list).")
+
+
+def test_the_plans_loss_sale_names_the_other_share_class_no_account_buys():
+    """Reviewer 1 (session 22): the note named GOOGL only, though GOOG (the same security
+    for the wash-sale rules) is not bought either."""
+    led = ledger_with([("taxable", "GOOGL", 100, 30_000.0, dt.date(2026, 1, 5)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["GOOGL"],
+                                                 "shares": [100.0], "price": [100.0],
+                                                 "full_lot": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [100.0],
+                                      "price": [100.0]}),
+                        source="the first step of the plan")
+    tick = ["GOOGL", "GOOG", "CVX"]
+    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(1 / 3, index=tick), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    t = r.trades.set_index(["account", "side", "ticker"]).shares
+    assert ("roth", "buy", "GOOG") not in t.index and ("roth", "buy", "GOOGL") not in t.index
+    [note] = [n for n in r.notes if n.startswith("No other account buys")]
+    assert note.startswith("No other account buys GOOGL (nor GOOG, the same security for the "
+                           "wash-sale rules): the taxable account sells it at a loss today")

@@ -709,3 +709,47 @@ def test_a_file_without_an_account_column_says_which_account_its_lots_went_to(tm
     assert set(ls.lots.account) == {"joint"}  # still booked as the profile says
     one = lots(p, default_account="joint", accounts=["joint"])
     assert not [w for w in one.warnings if w.code == "default_account_used"]
+
+
+def test_an_option_or_a_cusip_row_is_named_as_such_with_its_fix(tmp_path):
+    """Reviewer 1 (session 22): an option row and a Treasury note by CUSIP were told to
+    "put the exchange ticker"; they have none (or the CUSIP stands for one)."""
+    p = write(tmp_path, "o.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,2020-03-02,70.00\n"
+                                 '"AAPL 01/15/2027 350.00 C",2,2026-01-05,12.00\n'
+                                 "912828YK0,10,2021-05-03,99.00\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = {i.row: i for i in e.value.issues if i.code == "invalid_ticker"}
+    assert got[3].message == "this is an option contract"
+    assert got[3].fix.startswith("pma_lab manages stock and fund lots only: delete the row")
+    assert got[4].message == "this is a CUSIP, not a ticker"
+    assert got[4].fix.startswith("if it is a stock or fund, write its ticker instead")
+
+
+def test_an_account_cell_with_the_accounts_name_says_which_id_to_write(tmp_path):
+    """Reviewer 1 (session 22): "Joint Brokerage" (the profile's name of 'joint') read "the
+    account is not declared" on every row."""
+    p = write(tmp_path, "a.csv", "account,ticker,shares,acquired,cost_per_share\n"
+                                 "Joint Brokerage,KO,50,2016-05-02,40.15\n"
+                                 "joint brokerage ,AAPL,10,2020-03-02,70.00\n"
+                                 "savings,AAPL,10,2020-03-02,70.00\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, accounts=["joint", "ira"], account_aliases={"Joint Brokerage": "joint",
+                                                            "XXXX-4821": "joint"})
+    got = {i.row: i for i in e.value.issues if i.code == "unknown_account"}
+    assert got[2].message == ("'Joint Brokerage' is how the profile names account 'joint', "
+                              "not its id")
+    assert got[2].fix.startswith("write joint") and 3 in got
+    assert got[4].message.startswith("the account is not declared in the profile")
+
+
+def test_a_zero_basis_in_both_cost_columns_warns_once():
+    """Reviewer 1 (session 22): a gift lot with $0 per share and $0 total warned twice."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        p = write(Path(d), "z.csv", "ticker,shares,acquired,cost_per_share,cost_total\n"
+                                    "KO,50,2016-05-02,0,0\nAAPL,10,2020-03-02,70.00,700.00\n")
+        ws = [w for w in lots(p).warnings if w.code == "zero_basis"]
+    assert [(w.row, w.column) for w in ws] == [(2, "cost_per_share")]

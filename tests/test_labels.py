@@ -399,3 +399,32 @@ def test_the_clients_own_plan_with_a_withdrawal_is_marked_with_it():
     assert labels.own_plan_words(parse_plan("3y:flow=5000")) == labels.OWN_PLAN_ADDING == \
         "This is the client's own plan (from the profile), with this addition."
     assert labels.own_plan_words(parse_plan("3y")) == labels.OWN_PLAN
+
+
+def test_forced_sales_note_counts_of_a_glide_sale_only_the_shares_its_glide_forces():
+    """Session 22: a glide lot's whole gain was counted as forced, though the decision
+    ledger splits a sale beyond the glide's step (``forced_shares``): SLB's 316-share lot
+    sold whole for a $3,160 gain of which the glide needs 54 shares counts $540, and the
+    raised caps are quoted from the summary's fields (``raised_caps``)."""
+    from types import SimpleNamespace
+
+    from pma_lab.optimize.result import RaisedCap
+    from pma_lab.report.labels import forced_sales_note
+
+    r = SimpleNamespace(
+        summary=SimpleNamespace(budget_raised_by_restrictions=540.0, raised_caps=(
+            RaisedCap("long-term", 0.0, 540.0, offset=True),)),
+        decisions=pd.DataFrame({
+            "lot_id": ["L1", "L2"], "ticker": ["SLB", "AAPL"], "action": ["sell", "sell"],
+            "reason": ["restriction: sold along its glide (sell_within): the glide needs 54 "
+                       "of the 316 SLB shares sold; the other 262 are the optimiser's "
+                       "choice (rebalance toward the target (tracking error))", "rebalance"],
+            "forced_shares": [54.0, 0.0]}),
+        lot_trades=pd.DataFrame({"lot_id": ["L1", "L2"], "ticker": ["SLB", "AAPL"],
+                                 "shares": [316.0, 5.0], "gain": [3_160.0, 90.0]}))
+    assert forced_sales_note(r) == (
+        "$540 of the realised gains come from the sales your restrictions force: SLB sold "
+        "along its glide (sell within the years you set; $540). That is more than the "
+        "gains budget allows, so the restrictions' sales raise its long-term $0 by $540 "
+        "(the forced sales' long-term gain less the long-term losses harvested, which "
+        "offset it), and the other trades realise no net gain beyond it")

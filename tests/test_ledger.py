@@ -1031,3 +1031,30 @@ def test_a_loss_sale_lock_says_whether_an_ira_bought_and_how_many_shares():
     assert (bool(x.ira), x.shares, x.lot_shares) == (False, 10.0, 50.0)
     assert (bool(y.ira), y.shares, y.lot_shares) == (True, 65.0, 40.0)
     assert y.since == d("2021-02-25")
+
+
+def test_a_lock_an_earlier_ira_purchase_and_a_later_taxable_one_set_names_both():
+    """Session 22: a lock's ``since`` is its latest purchase (the one that sets its date);
+    with an IRA purchase before a later taxable one, the words read "IRA purchase on" the
+    taxable purchase's day. ``ira_since`` is the IRA purchase's own day, and
+    lock_reason names both: lost for good through the IRA's 30 days, deferred after."""
+    from pma_lab.io.holdings import lock_reason
+
+    led = ledger(Account("T"), Account("IRA", AccountType.IRA))
+    led.buy(d("2021-01-04"), "T", "X", D(50), D(20))
+    led.buy(d("2021-02-20"), "IRA", "X", D(10), D(20))
+    led.buy(d("2021-02-25"), "T", "X", D(15), D(20))
+    x = led.locks(d("2021-03-01")).set_index(["lock", "group"]).loc[("no_loss_sale", "X")]
+    assert (bool(x.ira), x.since, x.ira_since, x.until) == (
+        True, d("2021-02-25"), d("2021-02-20"), d("2021-03-27"))
+    assert lock_reason(x.name[0], x.since, x.ira, x.shares, x.lot_shares, x.ira_since) == (
+        "up to 25 shares' loss would be lost for good through 2021-03-22 (IRA purchase on "
+        "2021-02-20), then a wash sale defers it to the shares bought on 2021-02-25")
+    # the IRA's purchase the latest: it sets the date, named alone as before
+    led.buy(d("2021-02-27"), "IRA", "X", D(5), D(20))
+    y = led.locks(d("2021-03-01")).set_index(["lock", "group"]).loc[("no_loss_sale", "X")]
+    assert (y.since, y.ira_since) == (d("2021-02-27"), d("2021-02-27"))
+    assert lock_reason(y.name[0], y.since, y.ira, y.shares, y.lot_shares, y.ira_since) == (
+        "up to 30 shares' loss would be lost for good (IRA purchase on 2021-02-27)")
+    # a taxable lock has no IRA purchase
+    assert led.locks(d("2021-01-05")).ira_since.tolist() == [None]

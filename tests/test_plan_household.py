@@ -155,19 +155,3 @@ def test_many_names_left_as_they_are_are_counted_with_the_largest():
     one = left_names_note(["CAT"], first, parse_plan("immediate"))
     assert one.startswith(LEFT_AS_THEY_ARE + "CAT as it is in this account and take the "
                           "rest to the target: your other accounts would trade it the ")
-
-
-def test_left_names_count_reads_the_notes_left_names_note_writes():
-    """The comparison's time to the target and the frontier's "Go to target" sentence say
-    how many names the first step left (reviewer 1, session 20): the count of the note."""
-    from pma_lab.plan.household import left_names_count, left_names_note
-    from pma_lab.plan.plans import parse_plan
-
-    first = SimpleNamespace(trades=None)
-    for n in (1, 2, 4, 5, 26):
-        names = [f"N{i:02d}" for i in range(n)]
-        for plan in ("immediate", "budget:25000"):
-            note = left_names_note(names, first, parse_plan(plan))
-            assert left_names_count(note) == n, note
-            assert left_names_count("the limit was widened; " + note) == n
-    assert left_names_count("the tracking-error limit was widened") == 0

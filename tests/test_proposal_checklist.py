@@ -413,7 +413,7 @@ def test_copy_has_no_codes_and_fits_the_client(proposals, client):
         assert not any("term" in h.lower() or "unrealised" in h.lower() for h in ret["head"])
     else:
         assert "No retirement accounts." in text
-    g = p.doc.table("Glossary")
+    g = p.doc.table(report.GLOSSARY_CAPTION)
     assert {r[0] for r in g["rows"]} >= {"Tracking error", "Wash sale", "Loss carryforward",
                                          "Economic tax"}
     assert "Assumptions" in text and "Disclosures" in text

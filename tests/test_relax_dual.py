@@ -400,3 +400,63 @@ def test_a_split_the_dual_does_not_resolve_goes_to_clarabel_marked_for_the_cap(m
     with fast_cone_format():
         assert p._run(p.relaxed) == "optimal"
     assert not p._relax_cap_stalls  # read and cleared by the solve
+
+
+@pytest.fixture(scope="module")
+def young_pro():
+    return prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+
+
+@pytest.mark.parametrize("gamma_tax,te_cap", [(1.0, None), (0.3, None), (3.0, None),
+                                              (3.0, 0.003)])
+def test_a_held_fund_whose_relevant_names_are_not_bought_is_certified(young_pro, gamma_tax,
+                                                                      te_cap):
+    """young-pro holds a fund (the relaxation is the linear hull) and its loss-relevant
+    names may not be bought: the hull is the sell-or-hold pattern's problem, certified by
+    its dual (session 22), with Clarabel's optimum, net trades and sides, also where the
+    tracking-error cap binds (its multiplier above 0)."""
+    s = RebalanceSettings(gamma_tax=gamma_tax, te_cap=te_cap)
+    p = problem_for_client(young_pro, settings=s)
+    assert p.relaxed_form == relax_dual_module.HULL_FORM
+    dual = RelaxDual(p)
+    got, mine, ref = _both(p, dual, inaccurate_ok=te_cap is not None)
+    assert got == "optimal", dual.last
+    assert dual.last["status"] == "solved" and p._log[0]["solver"] == "dual"
+    assert dual.last["violation"] <= dual.feas_tol and abs(dual.last["gap"]) <= dual.gap_tol
+    assert (dual.last["cap_multiplier"] > 0) == (te_cap is not None)
+    rel = p._loss_relevant()
+    assert rel.any() and not np.any(p.base_buy[rel])
+    _check_same(mine, ref, rel)
+
+
+def test_a_buyable_relevant_name_in_the_hull_goes_to_clarabel(young_pro):
+    """In the linear hull a loss-relevant name that may be bought can be sold and bought
+    at once (no sign pattern does that): not covered, and Clarabel solves it."""
+    p = problem_for_client(young_pro, settings=RebalanceSettings())
+    buy, lot_cap, w_cap = _start(p)
+    rel = p._loss_relevant()
+    buy[rel & (np.arange(p.na) < p.nm)] = 1.0
+    p._set_caps(buy, lot_cap, w_cap)
+    dual = RelaxDual(p)
+    assert dual(p, buy, lot_cap, w_cap) is None
+    assert dual.last["status"] == "not_covered" and dual.last["why"] == "hull buy"
+    assert all(v.value is None for v in p.relaxed.variables())
+    with fast_cone_format():
+        assert p._run(p.relaxed) == "optimal"
+
+
+def test_two_step_with_a_held_fund(young_pro):
+    """young-pro's two-step: the hull's relaxation by the dual (logged "dual"), and the
+    trades and tax of the Clarabel path."""
+    off = problem_for_client(young_pro, settings=RebalanceSettings(dual_relaxation=False))
+    r_off = off.solve()
+    p = problem_for_client(young_pro, settings=RebalanceSettings())
+    on = p.solve()
+    relaxed = [e for e in p._log if e["problem"] == "relaxed"]
+    assert relaxed and all(e["solver"] == "dual" for e in relaxed)
+    assert [e["solver"] for e in off._log if e["problem"] == "relaxed"] == \
+        ["CLARABEL"] * len(relaxed)
+    assert on.summary.tax == pytest.approx(r_off.summary.tax, abs=0.01)
+    a = on.trades.set_index(["ticker", "side"]).shares
+    b = r_off.trades.set_index(["ticker", "side"]).shares
+    assert a.index.equals(b.index) and np.allclose(a, b, atol=1e-6)

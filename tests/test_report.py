@@ -36,7 +36,6 @@ from pma_lab.errors import DataError, PmaLabError, SettingsError
 from pma_lab.io.client import load_client
 from pma_lab.optimize.engine import prepare
 from pma_lab.paths import clients_dir
-from pma_lab.plan.household import left_names_count
 from pma_lab.plan.transition import TransitionSettings, client_plan, first_trades
 from pma_lab.report import labels, shelf
 from pma_lab.report import proposal as report
@@ -842,6 +841,29 @@ def test_a_page_printed_in_the_shell_is_the_page_loaded_on_its_own(tmp_path):
     assert len(shown) == len(expected) >= 2 and shown == expected
 
 
+def test_a_page_in_the_shell_is_laid_out_first_at_the_printed_width(tmp_path):
+    """A page written into the shell is drawn (its charts at the screen's width) but not
+    laid out for the screen, nor in print media at the screen's width: it stays hidden
+    until the printer has switched to print media at the printed width (two full layouts
+    of the page fewer, ~0.2 CPU-s a proposal). A box's observed widths say so: before,
+    744 px (the screen's 760 less the body's margins) came first."""
+    _chromium_or_skip()
+    page = tmp_path / "p.html"
+    page.write_text(_chart_page("widths").replace(
+        "</body>", "<div id='box'></div><p id='seen'>widths:</p><script>(function () {"
+        " var seen = []; new ResizeObserver(function (es) { for (var e of es)"
+        " seen.push(Math.round(e.contentRect.width));"
+        " document.getElementById('seen').textContent = 'widths:' + seen.join(','); })"
+        ".observe(document.getElementById('box')); })();</script></body>"), encoding="utf-8")
+    report.html_to_pdf(page, tmp_path / "warm.pdf")  # the shell is loaded
+    shells = report._printer().shells
+    text = _pdf_text(report.html_to_pdf(page, tmp_path / "p.pdf"))
+    assert report._printer().shells == shells  # written into the shell page
+    seen = [int(w) for w in re.search(r"widths:([\d,]*)", text).group(1).split(",") if w]
+    assert seen and max(seen) <= report._PRINTABLE_PX["Letter"], seen
+    assert "widths trace" in text  # the chart was drawn
+
+
 def test_a_page_whose_script_fails_in_the_shell_is_loaded_on_its_own(tmp_path):
     """Pages written into the shell share its window: a global ``let`` the previous page
     declared makes the next page's script fail there (its note would be missing from the
@@ -1268,8 +1290,16 @@ def test_calendar_says_what_a_lock_forbids_and_the_trade_that_set_it():
 def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date():
     lock = pd.DataFrame({"lock": ["no_loss_sale"], "until": [dt.date(2026, 9, 1)],
                          "since": [dt.date(2026, 8, 2)], "ira": [False],
-                         "shares": [10.0]}).iloc[0]
+                         "shares": [10.0], "lot_shares": [25.0], "ira_since": [None]}).iloc[0]
     on = dt.date(2026, 8, 20)
+    # no lot outside the purchase: this lot is the purchase, and only a partial loss sale
+    # of it is washed (reviewer 1, session 22)
+    alone = lock.copy()
+    alone["lot_shares"] = 0.0
+    assert report._short_term_words(on, -10.0, alone, 10.0) == (
+        "do not sell at a loss through 2026-09-01: selling only part of the shares bought on "
+        "2026-08-02 at a loss is a wash sale (the rest of them replace the shares sold); "
+        "selling all of them is not")
     assert report._short_term_words(on, 10.0, lock) == \
         "a gain sold before this date is short-term"
     assert report._short_term_words(on, -10.0) == \
@@ -1283,7 +1313,7 @@ def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date(
         "do not sell at a loss through 2026-09-01: a wash sale: up to 10 shares' loss "
         "deferred to the shares bought on 2026-08-02")
     in_ira = lock.copy()
-    in_ira["ira"] = True
+    in_ira["ira"], in_ira["ira_since"] = True, dt.date(2026, 8, 2)
     assert report._short_term_words(on, -10.0, in_ira, 25.0) == (
         "do not sell at a loss through 2026-09-01: up to 10 shares' loss would be lost for "
         "good (IRA purchase on 2026-08-02)")
@@ -1721,9 +1751,13 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     assert mv.first_step.note.startswith(report.LEFT_FOR_HOUSEHOLD)
     c = an.comparison.set_index("plan").tax_year1
     # ... and how many names, as "Move now"'s note and its time to the target say
-    # (reviewer 1, session 20: the sentence gave no count, the time read "0.3 years")
-    n = left_names_count(mv.first_step.note)
-    assert n >= 2
+    # (reviewer 1, session 20: the sentence gave no count, the time read "0.3 years");
+    # session 22: counted from the run's names (PlanRun.left_today), not read back from
+    # the note's words, which list or count the same names
+    n = len(mv.left_today)
+    assert n >= 2 and list(mv.left_today) == sorted(mv.left_today)
+    listed = ", ".join(mv.left_today) + " as they are"
+    assert (listed if n <= 4 else f"leave {n} names (") in mv.first_step.note
     assert report.go_to_target_note(front, an) == (
         f"“Go to target” is the trade “Move now” would make today in this account alone: "
         f"{usd} of tax this year against doing nothing; “Move now” in the plans compared "
@@ -1772,16 +1806,14 @@ def test_trade_summary_adds_todays_tax_up_to_the_plans_year_part_by_part():
 
 
 def test_time_to_target_says_the_names_an_immediate_plan_leaves_today():
+    """The count is the run's (``PlanRun.left_today``, session 22), not the note's words."""
     from pma_lab.plan.plans import parse_plan
 
-    note = ("today's trades leave 26 names ($444,965 of trades) as they are in this "
-            "account and take the rest to the target (...): your other accounts would ...")
     move, budget = parse_plan("immediate"), parse_plan("budget:25000")
-    assert report._years_to_target(0.27, 5, move, note) == "0.3 years (26 names left today)"
-    assert report._years_to_target(0.27, 5, move, "today's trades leave CAT as it is in "
-                                   "this account") == "0.3 years (1 name left today)"
-    assert report._years_to_target(0.27, 5, move, "") == "0.3 years"
-    assert report._years_to_target(math.nan, 5, budget, note) == "not within 5 years"
+    assert report._years_to_target(0.27, 5, move, 26) == "0.3 years (26 names left today)"
+    assert report._years_to_target(0.27, 5, move, 1) == "0.3 years (1 name left today)"
+    assert report._years_to_target(0.27, 5, move, 0) == "0.3 years"
+    assert report._years_to_target(math.nan, 5, budget, 26) == "not within 5 years"
 
 
 def test_go_to_target_note_words_a_gift_of_stock_as_such():
@@ -2334,3 +2366,25 @@ def test_the_trade_lists_cost_per_share_reads_in_dollars():
     row = report.trade_list(types.SimpleNamespace(
         lot_trades=lt, trades=tr, summary={"account": "taxable"})).formatted().iloc[0]
     assert row["Cost per Share"] == "$311.27" and row["Acquired"] == "2019-07-26"
+
+
+def test_names_the_client_may_not_hold_are_those_held_or_in_the_benchmark():
+    """Reviewer 1 (session 22): the table listed companies gone from the index (COG, PXD,
+    HES at 0.00 %) over three pages; now the names held or in the benchmark, held first,
+    and a count of the others in the caption."""
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+    from pma_lab.report.proposal import excluded_table
+
+    setup = prepare(load_client(clients_dir() / "retiree" / "profile.toml"))
+    t = excluded_table(setup)
+    f = t.frame
+    w = f[[c for c in f.columns if c.startswith("Weight in the")][0]]
+    held = f["Held now"].ne("no")
+    assert ((w > 0) | held).all()
+    assert held.any() and list(held) == sorted(held, reverse=True)  # held ones first
+    every = setup.eligibility.excluded()
+    gone = sum(1 for tk in every.ticker if setup.benchmark.weights.get(tk, 0.0) <= 0
+               and tk not in set(f.Ticker))
+    assert gone > 0 and f"; {gone} other screened names of the universe" in t.caption

@@ -423,8 +423,9 @@ def test_held_actions_are_checked(members: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="sell_within:<years>"):
         HeldAction.parse("sell_soon")
     assert str(HeldAction.parse("sell_within:3")) == "sell_within:3"
-    assert HeldAction.parse("no_buy").describe() == \
-        "never bought; shares held are kept (not force-sold)"
+    assert HeldAction.parse("no_buy").describe() == (
+        "never bought; shares held are not force-sold (they may be sold to rebalance or "
+        "harvest a loss)")
 
 
 def test_profile_reads_held_actions_and_names_bad_ones(tmp_path: Path) -> None:

@@ -632,9 +632,12 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     where = account_name(s.client.profile.accounts, sm.account)  # as the proposal names it
     click.echo(f"Rebalance of the {where} for {s.client.client_id} as of {s.as_of} "
                f"(account ${sm.value:,.0f}, {sm.status}, {sm.method}, {sm.seconds:.2f} s)")
-    click.echo("  one rebalance toward the target within this year's budgets; the "
-               "proposal's trades today are the first step of the client's plan (pma-lab "
-               "transition)")
+    # reviewer 1 (session 22): a service team running `rebalance` for "the trades" got a
+    # list other than the proposal's, and the dashboard's, without noticing
+    click.echo("  NOT the proposal's trades: one rebalance toward the target within this "
+               "year's budgets. The proposal's trades today are the first step of the "
+               "client's plan (its trade list, `pma-lab propose`; the plan step by step, "
+               "`pma-lab transition`)")
     click.echo(f"  realised: ST {fmt_usd(sm.realized_st, 2)}, LT {fmt_usd(sm.realized_lt, 2)}; "
                f"tax {fmt_usd(sm.tax, 2)} ({sm.tax_pct:.2%} of the account; ledger-checked: "
                f"{bool(sm.ledger_checked)})")

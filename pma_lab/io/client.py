@@ -9,7 +9,7 @@ trades blotter).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -411,7 +411,9 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
     spec = profile.lots
     files = [Path(f) for f in lots_files] if lots_files else list(spec.files)
     sets: list[LotSet] = []
-    errors = _read_all_lots(files, sets, day, profile.account_ids(), spec, date_order, known)
+    aliases = {k: a.account_id for a in profile.accounts for k in (a.name, a.number) if k}
+    errors = _read_all_lots(files, sets, day, profile.account_ids(), spec, date_order, known,
+                            aliases)
     if errors:
         if len(errors) == 1:
             raise errors[0]
@@ -482,15 +484,21 @@ def _keep_other_accounts(lots: LotSet, day: dt.date, accounts: Collection[str],
 
 def _read_all_lots(files: Sequence[Path], sets: list[LotSet], day: dt.date,
                    accounts: Collection[str], spec: LotsSpec, date_order: str | None,
-                   known: Collection[str] | None) -> list[LotDataError]:
-    """Read every lots file into ``sets``; the errors of those that fail, in file order."""
+                   known: Collection[str] | None,
+                   aliases: Mapping[str, str] | None = None) -> list[LotDataError]:
+    """Read every lots file into ``sets``; the errors of those that fail, in file order.
+
+    ``aliases``: each account's name and number -> its id (an account cell naming one is
+    refused with the id to write).
+    """
     errors: list[LotDataError] = []
     for f in files:
         try:
             sets.append(read_lots(
                 f, as_of=day, accounts=accounts,
                 default_account=spec.default_account, date_order=date_order or spec.date_order,
-                known=known, delimiter=spec.delimiter, sheet=spec.sheet, policy=spec.policy))
+                known=known, delimiter=spec.delimiter, sheet=spec.sheet, policy=spec.policy,
+                account_aliases=aliases))
         except LotDataError as e:
             errors.append(e)
     return errors

@@ -23,6 +23,7 @@ from pma_lab.market.corpactions import load_corporate_actions
 from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_market
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
+from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS
 
 __all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason",
            "lock_symbols", "valued_lots", "turning_long_term"]
@@ -40,15 +41,22 @@ def lock_action(lock: str) -> str:
 
 
 def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.0,
-                lot_shares: float = 0.0) -> str:
+                lot_shares: float = 0.0, ira_since: dt.date | None = None) -> str:
     """Why a wash-sale lock runs to its date: the loss sale or purchase that set it.
 
     For a ``no_loss_sale`` lock, what a loss sale through its date costs: with a purchase
     in an IRA (``ira``) the washed loss is lost for good (Rev. Rul. 2008-5: no basis goes
     to the IRA lot), otherwise it is deferred to the shares bought. Only as many shares'
     loss as were bought (``shares``) are washed: when a lot holds more (``lot_shares``)
-    the words say "up to N shares' loss". ``ira``, ``shares`` and ``lot_shares`` are the
-    columns of :meth:`pma_lab.tax.ledger.Ledger.locks`.
+    the words say "up to N shares' loss". ``ira``, ``shares``, ``lot_shares`` and
+    ``ira_since`` are the columns of :meth:`pma_lab.tax.ledger.Ledger.locks`.
+
+    The purchase named is the one that sets the lock's date: ``since`` (the latest
+    purchase) for a taxable one; the IRA purchase (``ira_since``, its latest; ``None``:
+    ``since``) when it sets the date. When an earlier IRA purchase sits behind a lock a
+    later taxable purchase extends, both are named: the loss would be lost for good
+    through the IRA purchase's 30 days (the purchases absorb a loss in the order bought,
+    Reg. §1.1091-1(c)), deferred after them.
 
     >>> lock_reason("no_buy", dt.date(2026, 7, 31))
     'loss sale on 2026-07-31 (wash sale)'
@@ -56,31 +64,67 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
     'the loss would be lost for good (IRA purchase on 2026-07-08)'
     >>> lock_reason("no_loss_sale", dt.date(2026, 7, 9), False, 22, 52)
     "a wash sale: up to 22 shares' loss deferred to the shares bought on 2026-07-09"
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 9), True, 40, 30, dt.date(2026, 7, 1))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    'the loss would be lost for good through 2026-07-31 (IRA purchase on 2026-07-01), then
+    a wash sale defers it to the shares bought on 2026-07-09'
+
+    With no taxable lot outside the purchases (``lot_shares`` 0) only a sale of part of a
+    purchased lot is washed, by the rest of it; a sale of all of it is not (reviewer 1,
+    session 22: "the loss deferred to the shares bought" read as if a loss existed):
+
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 10), False, 100, 0)[:64]
+    'selling only part of the shares bought on 2026-07-10 at a loss i'
     """
     if lock == "no_buy":
         return f"loss sale on {since.isoformat()} (wash sale)"
+    if not ira and lot_shares <= 0:
+        return (f"selling only part of the shares bought on {since.isoformat()} at a loss "
+                "is a wash sale (the rest of them replace the shares sold); selling all of "
+                "them is not")
     part = "the loss" if shares >= lot_shares else f"up to {shares:,.0f} shares' loss"
     if ira:
-        return f"{part} would be lost for good (IRA purchase on {since.isoformat()})"
+        bought = since if ira_since is None or pd.isna(ira_since) else ira_since
+        why = f"{part} would be lost for good"
+        if bought >= since:
+            return f"{why} (IRA purchase on {bought.isoformat()})"
+        ends = bought + dt.timedelta(days=WASH_SALE_WINDOW_DAYS)  # the IRA purchase's part
+        return (f"{why} through {ends.isoformat()} (IRA purchase on "
+                f"{bought.isoformat()}), then a wash sale defers it to the shares bought on "
+                f"{since.isoformat()}")
     return f"a wash sale: {part} deferred to the shares bought on {since.isoformat()}"
 
 
-def lock_symbols(tickers: str, held: set[str], names: str) -> str:
-    """A lock's symbols as the client knows them: the held ones of its identity group.
+def lock_symbols(tickers: str, held: set[str], names: str,
+                 former: frozenset[str] | None = None) -> str:
+    """A lock's symbols as the client knows them: every symbol of its group that trades.
 
-    The ledger's identity group carries every symbol the security ever had (FB and META);
-    the client holds, and can trade, only the current one. When no member is held (a lock
-    from a recent loss sale of a name sold out) the group's ``names`` are shown
-    (``META (was FB)``, :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
+    The ledger's identity group carries every symbol the security ever had (FB and META)
+    and, for share classes treated as one security, every class (GOOG and GOOGL): buying
+    any of them washes the loss. A client can trade only the current symbols, so those
+    are shown, held or not (reviewer 1, session 22: a GOOGL lock read "GOOGL" alone while
+    the target bought GOOG); ``former`` (default: the packaged security master's,
+    :attr:`pma_lab.market.tickers.IdentityTable.former`) says which are no longer
+    traded. When no member is held (a lock from a recent loss sale of a name sold out)
+    the group's ``names`` are shown (``META (was FB)``,
+    :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
     (:meth:`LotsSummary.to_text`) and the proposal's calendar both name locks so.
 
-    >>> lock_symbols("FB,META", {"META"}, "META (was FB)")
+    >>> lock_symbols("FB,META", {"META"}, "META (was FB)", frozenset({"FB"}))
     'META'
-    >>> lock_symbols("FB,META", set(), "META (was FB)")
+    >>> lock_symbols("FB,META", set(), "META (was FB)", frozenset({"FB"}))
     'META (was FB)'
+    >>> lock_symbols("GOOG,GOOGL", {"GOOGL"}, "GOOG, GOOGL", frozenset({"FB"}))
+    'GOOG, GOOGL'
     """
-    mine = [t for t in tickers.split(",") if t in held]
-    return ", ".join(mine) if mine else names
+    members = tickers.split(",")
+    if not any(t in held for t in members):
+        return names
+    if former is None:
+        from pma_lab.market.tickers import IdentityTable
+
+        former = IdentityTable.default().former
+    return ", ".join(t for t in members if t not in former or t in held)
 
 
 def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
@@ -263,9 +307,10 @@ class LotsSummary:
             lines.append("  wash-sale locks:")
             held = set(self.lots.ticker)
             for r in self.locks.itertuples():
+                why = lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares, r.ira_since)
                 lines.append(f"    {lock_action(r.lock)} "
                              f"{lock_symbols(r.tickers, held, r.names)} through {r.until}: "
-                             f"{lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares)}")
+                             f"{why}")
         lines.append("")
         hold = self.holdings.copy()
         with pd.option_context("display.max_rows", 500, "display.width", 140,

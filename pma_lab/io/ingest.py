@@ -48,6 +48,24 @@ _ISO = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})" + _TIME + "$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _SLASH = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})" + _TIME + "$")
 _TWO_DIGIT_YEAR = re.compile(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2}$")
+# an option as custodians write it: "AAPL 01/15/2027 350.00 C", "-AAPL270115C350", the OCC
+# symbol "AAPL  270115C00350000"; a 9-character CUSIP with a digit (bonds, CDs, funds)
+_OPTION = re.compile(r"^-?[A-Z.]{1,6}\s*(?:\d{2}/\d{2}/\d{2,4}\s+\$?[\d.]+\s*[CP]"
+                     r"|\d{6}[CP]\d{3,8})(?:\s.*)?$", re.IGNORECASE)
+_CUSIP = re.compile(r"^(?=[0-9A-Z]*\d)[0-9A-Z]{8}\d$")
+
+
+def _not_a_stock(raw: str) -> str:
+    """What a symbol cell that is not a ticker holds, when it can tell: an option or a CUSIP.
+
+    ``"an option contract"``, ``"a CUSIP, not a ticker"``, else ``""``.
+    """
+    text = raw.strip().upper()
+    if _OPTION.match(text):
+        return "an option contract"
+    if _CUSIP.match(text.replace(" ", "")):
+        return "a CUSIP, not a ticker"
+    return ""
 _NAMED_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y")
 _NUMBER = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)?(\.\d+)?$")
 _ORDER_NAME = {"MDY": "month/day/year", "DMY": "day/month/year"}
@@ -496,6 +514,16 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
             continue  # fine, or blank (reported as missing_value by the caller)
         idx = by_code[bounds[u]:bounds[u + 1]]
         if not sp.valid:
+            what = _not_a_stock(str(raw))
+            if what:  # reviewer 1 (session 22): an option or a bond was told to "put the
+                # exchange ticker"; it has none, and pma_lab does not manage it
+                rows.add(idx, name, "invalid_ticker", f"this is {what}",
+                         ("pma_lab manages stock and fund lots only: delete the row (and take "
+                          "it out of any total row)" if what.startswith("an option") else
+                          "if it is a stock or fund, write its ticker instead; pma_lab does "
+                          "not manage a bond, CD or other security without a ticker: delete "
+                          "the row (and take it out of any total row)"), s)
+                continue
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
                      "security name or CUSIP", s)
@@ -871,7 +899,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               default_account: str | None = None, date_order: DateOrder | None = None,
               known: Collection[str] | None | str = "market", delimiter: str = ",",
               sheet: str | None = None, market: MarketData | None | str = "market",
-              policy: ReadPolicy | None = None) -> LotSet:
+              policy: ReadPolicy | None = None,
+              account_aliases: Mapping[str, str] | None = None) -> LotSet:
     """Read and validate one tax-lots file (CSV or XLSX).
 
     Parameters
@@ -904,6 +933,9 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     policy : ReadPolicy | None
         The profile's opt-ins (hidden workbook content, lots older than the market data);
         ``None``: none.
+    account_aliases : Mapping[str, str] | None
+        How the client knows each account (its name, its number, lower case) -> its id: an
+        account cell that names an account so is refused with the id to write.
 
     Returns
     -------
@@ -986,6 +1018,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               basis_s)
     else:
         r.blank(basis_name, basis_s, "the cost basis")
+    zero_said = np.zeros(n, dtype=bool)  # one zero-basis warning a row, not one a column
     for nm, v in (("cost_per_share", cps), ("cost_total", tot)):
         if v is None:
             continue
@@ -993,7 +1026,9 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         r.add(np.flatnonzero((v < 0).fillna(False).to_numpy()), nm, "negative_basis",
               "the cost basis is negative",
               "enter the basis as a positive amount; short positions are not supported", vs)
-        r.add(np.flatnonzero((v == 0).fillna(False).to_numpy()), nm, "zero_basis",
+        zero = (v == 0).fillna(False).to_numpy() & ~zero_said
+        zero_said |= zero
+        r.add(np.flatnonzero(zero), nm, "zero_basis",
               "the cost basis is zero: the whole sale price will be a gain",
               "check the basis (zero is right only for e.g. some gifts or RSUs reported "
               "without basis)", vs, Severity.WARNING)
@@ -1044,7 +1079,17 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         account = acc_s
         if accounts is not None:
             unknown = ~acc_s.isin(list(accounts)) & (acc_s.str.len() > 0)
-            r.add(np.flatnonzero(unknown.to_numpy()), "account", "unknown_account",
+            alias = {k.strip().lower(): v for k, v in (account_aliases or {}).items() if k}
+            named = unknown & acc_s.str.strip().str.lower().isin(list(alias))
+            # reviewer 1 (session 22): "Joint Brokerage" is how the profile names 'joint'
+            for value in sorted(set(acc_s[named])):
+                idx = np.flatnonzero((named & (acc_s == value)).to_numpy())
+                r.add(idx, "account", "unknown_account",
+                      f"'{value}' is how the profile names account "
+                      f"'{alias[value.strip().lower()]}', not its id",
+                      f"write {alias[value.strip().lower()]} (the account's id in the "
+                      "profile's [[accounts]])", acc_s)
+            r.add(np.flatnonzero((unknown & ~named).to_numpy()), "account", "unknown_account",
                   f"the account is not declared in the profile (declared: "
                   f"{', '.join(sorted(accounts))})",
                   "add the account to the profile's [[accounts]] or fix the account id", acc_s)

@@ -213,7 +213,8 @@ class _Errors:
             kinds = [e.kind for e in self.caught]
             raise ModelFileError(", ".join(e.source for e in self.caught),
                                  [i for e in self.caught for i in e.issues],
-                                 kind=", ".join(kinds[:-1]) + " and " + kinds[-1]) from None
+                                 kind=", ".join(kinds[:-1]) + " and " + kinds[-1],
+                                 files=len(self.caught)) from None
 
 
 def check_model_files(*, risk_model: str | Path | None = None,

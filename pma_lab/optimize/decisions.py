@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pma_lab.formatting import fmt_rate
 from pma_lab.optimize.state import lot_columns
 
 if TYPE_CHECKING:
@@ -44,9 +45,11 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
     -------
     pd.DataFrame
         One row per lot: lot_id, ticker, shares, gain, term, long_term_on, sold_fraction,
-        action (``sell``, ``harvest``, either ``(part)``, ``hold`` or ``defer``) and the
+        action (``sell``, ``harvest``, either ``(part)``, ``hold`` or ``defer``), the
         reason in the client's terms (the restriction, lock, cap or budget that binds, or
-        the trade-off between tax and tracking error).
+        the trade-off between tax and tracking error) and ``forced_shares``: the shares of
+        the sale a restriction forces (a must-sell lot's whole sale; a glide name's part
+        of its sale down to its cap, :func:`_glide_parts`; 0 for other lots).
     """
     st = p.state
     # a constraint binds when it holds with (near) equality at the solution
@@ -61,11 +64,13 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
     dropped_lot = np.array([t in dropped for t in tick], dtype=bool) if dropped else \
         np.zeros(p.nl, dtype=bool)
     lock = p.locked_loss & (s.wash_sale_mode == "forbid")
+    keep = (np.array([t in st.hold_no_add and t in st.no_sell for t in tick], dtype=bool)
+            if st.hold_no_add else np.zeros(p.nl, dtype=bool))
     case = np.select(
         [sold & cols.must_sell, sold & cols.glide, sold & dropped_lot, sold & loss, sold,
-         cols.glide, lock, p.soon > 0, (gains > 0) & budget_binding,
+         cols.glide, keep, lock, p.soon > 0, (gains > 0) & budget_binding,
          np.full(p.nl, bool(te_binding)), gains > 0],
-        np.arange(11), default=11)
+        np.arange(12), default=12)
     reasons = np.array(_REASONS, dtype=object)[case]
     for j in np.flatnonzero(case == _HARVEST):
         reasons[j] = f"harvest {terms[j]} loss" + (
@@ -74,7 +79,8 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
         reasons[j] = f"wash-sale lock until {st.wash_no_loss_sale[tick[j]]}"
     for j in np.flatnonzero(case == _SOON):
         reasons[j] = cols.turns_long_text[j]
-    _glide_beyond(p, x, frac, w_after, cols, case, reasons)
+    forced = np.where(case == _MUST, frac * cols.shares, 0.0)
+    _glide_parts(p, x, frac, w_after, cols, case, reasons, forced)
     _sold_short_of_long_term(p, frac, cols, case, reasons)
     part = frac < 1 - 1e-9
     sold_action = np.where(loss, np.where(part, "harvest (part)", "harvest"),
@@ -86,7 +92,7 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
                          "shares": cols.shares.copy(), "gain": gains.copy(),
                          "term": fixed["term"], "long_term_on": list(ltos),
                          "sold_fraction": frac, "action": actions.tolist(),
-                         "reason": reasons.tolist()})
+                         "reason": reasons.tolist(), "forced_shares": forced})
 
 
 def _fixed_columns(p: RebalanceProblem) -> dict[str, pd.api.extensions.ExtensionArray]:
@@ -104,37 +110,57 @@ def _fixed_columns(p: RebalanceProblem) -> dict[str, pd.api.extensions.Extension
     return fixed
 
 
-def _glide_beyond(p: RebalanceProblem, x: np.ndarray, frac: np.ndarray, w_after: np.ndarray,
-                  cols: object, case: np.ndarray, reasons: np.ndarray) -> None:
-    """Say, for a glide name sold beyond its glide's step, which part is the optimiser's.
+def _glide_parts(p: RebalanceProblem, x: np.ndarray, frac: np.ndarray, w_after: np.ndarray,
+                 cols: object, case: np.ndarray, reasons: np.ndarray,
+                 forced: np.ndarray) -> None:
+    """A glide name's sale: the shares its glide forces, and the optimiser's part beyond.
 
     A ``sell_within`` name must come down to its cap (``state.max_weight``) at this step:
     the shares that takes, rounded up to whole shares, are the glide's; the shares sold
     beyond them are the optimiser's choice (a loss harvested, or a move toward the target).
-    Reviewer 1 (session 20): a glide lot sold 100 % read "sold along its glide" alone where
-    most of the sale was the optimiser's. ``reasons`` is updated in place.
+    The glide's shares are counted in ``forced`` (per lot, in place), from the name's
+    sold lots of least gain per share first (as
+    :func:`pma_lab.optimize.limits.forced_sales` counts the least gain the restrictions
+    force); a sale within the glide's step and its whole-share round-up is all the
+    glide's. Reviewer 1 (session 20): a glide lot sold 100 % read "sold along its glide"
+    alone where most of the sale was the optimiser's; its reason (``reasons``, in place)
+    then says the name's split, once for the name: how many of its shares sold the glide
+    needs, from how many lots when more than one, and what the rest are.
     """
     glide_sold = np.flatnonzero(case == _GLIDE)
     if not glide_sold.size:
         return
     tick, shares, gains, terms = cols.ticker, cols.shares, cols.gain, cols.term
+    sold_lot = frac * shares
     for t in dict.fromkeys(tick[glide_sold].tolist()):
         lots = np.flatnonzero(tick == t)
+        mine = lots[case[lots] == _GLIDE]
         per_share = p.v[lots[0]] / shares[lots[0]] if shares[lots[0]] > 0 else 0.0
         if not per_share > 0 or t not in p.asset_index:
+            forced[mine] = sold_lot[mine]
             continue
         sold = float(x[lots].sum())
         need = max(0.0, float(w_after[p.asset_index[t]]) + sold - p.state.max_weight[t])
         sold_sh = float((frac[lots] * shares[lots]).sum())
         need_sh = min(math.ceil(need / per_share - 1e-6), round(sold_sh))
         if sold_sh - need_sh < 1 - 1e-6:  # the glide's step, up to its whole-share round-up
+            forced[mine] = sold_lot[mine]
             continue
-        for j in lots[case[lots] == _GLIDE]:
-            rest = (f"harvest {terms[j]} loss" if gains[j] < 0 else
-                    "rebalance toward the target (tracking error)")
-            reasons[j] = (f"{_REASONS[_GLIDE]}: the glide needs {need_sh:,} of the "
-                          f"{round(sold_sh):,} {t} shares sold; the other "
-                          f"{round(sold_sh) - need_sh:,} are the optimiser's choice ({rest})")
+        left = float(need_sh)
+        rest_lots = []
+        for j in sorted(mine, key=lambda j: (gains[j] / shares[j] if shares[j] else 0.0, j)):
+            forced[j] = min(sold_lot[j], left)
+            left -= forced[j]
+            if sold_lot[j] - forced[j] > 1e-9:
+                rest_lots.append(j)
+        rest = " and ".join(dict.fromkeys(
+            f"harvest {terms[j]} loss" if gains[j] < 0 else
+            "rebalance toward the target (tracking error)"
+            for j in sorted(rest_lots or mine)))
+        of = f" from {len(mine)} lots" if len(mine) > 1 else ""
+        reasons[mine] = (f"{_REASONS[_GLIDE]}: the glide needs {need_sh:,} of the "
+                         f"{round(sold_sh):,} {t} shares sold{of}; the other "
+                         f"{round(sold_sh) - need_sh:,} are the optimiser's choice ({rest})")
 
 
 def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object,
@@ -163,7 +189,8 @@ def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object
         n = int(days[j])
         reasons[j] = (f"{reasons[j]}; a short-term gain: the lot turns long-term on "
                       f"{cols.long_term_on[j]} ({n} day{'s' if n != 1 else ''}), so the "
-                      f"gain sold now is taxed at {tax.st_rate:.1%}, not {tax.lt_rate:.1%}")
+                      f"gain sold now is taxed at {fmt_rate(tax.st_rate)}, not "
+                      f"{fmt_rate(tax.lt_rate)}")
 
 
 SOON_FLAG_DAYS = 30
@@ -179,6 +206,7 @@ _REASONS = (
     "",  # harvest: by term
     "rebalance toward the target (tracking error)",
     "restriction glide (sell_within): kept for now, sold by its deadline",
+    "on your keep-but-do-not-add list: kept, never sold or added to",
     "",  # wash-sale lock: until its date
     "",  # turns long-term: on its date
     "capital-gains budget",
@@ -186,4 +214,4 @@ _REASONS = (
     "tax cost exceeds the tracking-error benefit",
     "kept: a sale would raise tracking error more than the tax saving",
 )
-_GLIDE, _HARVEST, _LOCK, _SOON = 1, 3, 6, 7
+_MUST, _GLIDE, _HARVEST, _LOCK, _SOON = 0, 1, 3, 7, 8

@@ -125,13 +125,17 @@ RESTART_STATIONARY = 1e-6
 (:func:`_ascend` restarts once)."""
 
 
-def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) -> tuple | None:
+def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
+            fund_s: float | None = None) -> tuple | None:
     """The dual's maximum from ``y0``: ``(y, D, trades, TE^2, H)``; ``None``: not covered.
 
     ``trades`` (and ``at``, when given: ``g`` and ``w``, :func:`_dual`'s gradient and
     minimising weights at ``y``, for :func:`_slope`) are those of the evaluation that
     found ``y``: none is repeated (session 15). ``at`` also receives ``c``, the ascent's
-    copy of the data, whose sort memo :func:`_slope` shares (session 17).
+    copy of the data, whose sort memo :func:`_slope` shares (session 17). ``fund_s``: a
+    held fund's sale to start its first search from (:func:`_fund_sale` of a nearby
+    ascent; ``None``: from the least sale), as the ascent's later evaluations start from
+    their last one's.
 
     The ascent can stop short of the maximum at a kink of ``D`` where the gradient it
     has (one of the one-sided ones) is no direction of ascent: on the tech-exec sample's
@@ -154,6 +158,8 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None) 
     # _weighed's), and the lots' order kept per budget multipliers (pattern_bound._dual)
     _ = c.fixed, c.centre
     c = c.with_memo()
+    if fund_s is not None and c.fund is not None:
+        c.memo.fund_s = fund_s
     trades: dict = {}
     y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades)
     if g is None or not np.isfinite(D):
@@ -295,12 +301,34 @@ def _null_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray,
     return y_k if D_k > D else None
 
 
-def _weighed(c: PatternData, t: float) -> PatternData:
-    """The pattern's data with every cost (tax, penalty, trading cost) weighed by ``t``."""
+def _weighed(c: PatternData, t: float, fund_s: float | None = None) -> PatternData:
+    """The pattern's data with every cost (tax, penalty, trading cost) weighed by ``t``.
+
+    ``fund_s``: a held fund's sale its first evaluation's search starts from
+    (:func:`_fund_sale`; ``None``: the least sale).
+    """
     fund = c.fund
     if fund is not None:
         fund = dataclasses.replace(fund, unit=t * fund.unit)
-    return c.replace(unit=t * c.unit, tc=t * c.tc, fund=fund).with_memo()
+    ct = c.replace(unit=t * c.unit, tc=t * c.tc, fund=fund).with_memo()
+    if fund is not None and fund_s is not None:
+        ct.memo.fund_s = fund_s
+    return ct
+
+
+def _fund_sale(c: PatternData | None) -> float | None:
+    """The held fund's sale at the last evaluation of ``c``'s dual (``None``: none yet).
+
+    A start for the next search of the fund's sale at nearby multipliers or cost weight
+    (session 22): :func:`pma_lab.optimize.pattern_bound._fund_dual` gallops out from it to
+    the first kink whose right slope is not below 0, the point its search from the least
+    sale bisects to, so the sale it finds is the same; young-pro's cap search's and
+    ``_slope``'s fund duals started from the least sale and bisected all the fund's ~50
+    kinks each time.
+    """
+    if c is None or c.fund is None or c.memo is None:
+        return None
+    return c.memo.fund_s
 
 
 CAP_STEPS = 30
@@ -341,7 +369,7 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
         ct = _weighed(c, t)
     if g0 is None or w0 is None:
         _, g0, _, w0 = _dual(ct, y, hessian=False)
-    _, g1, _, w1 = _dual(_weighed(c, t + h), y, hessian=False)
+    _, g1, _, w1 = _dual(_weighed(c, t + h, _fund_sale(ct)), y, hessian=False)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
     curv = -np.diag(H)
@@ -422,7 +450,7 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
         y0 = y + (t_new - t) * dy
         y0 = np.maximum(y0, lower)
         at: dict = {}
-        got = _ascend(_weighed(c, t_new), y0, steps, at)
+        got = _ascend(_weighed(c, t_new), y0, steps, at, _fund_sale(ct))
         if got is None:
             return None
         prev = (t, phi, y)

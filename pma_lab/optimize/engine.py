@@ -421,7 +421,9 @@ class _HeldRules:
 
     ``must``: names to sell now; ``glide``: names to sell within N years (N by name);
     ``no_buy``: names not to buy (beyond ``must``); ``today``: shares of each glide name the
-    account holds today (the glide's straight line starts from them). Computed once per
+    account holds today (the glide's straight line starts from them); ``keep``: the
+    ``hold_no_add`` names no stricter restriction catches (never sold, never bought: the
+    client keeps them as they are, e.g. an employer's stock). Computed once per
     account (:meth:`of`) and passed to :func:`account_state_for` at every step of a
     transition, instead of being derived again from the eligibility table each time.
     """
@@ -430,6 +432,7 @@ class _HeldRules:
     glide: Mapping[str, float]
     no_buy: frozenset[str]
     today: Mapping[str, float]
+    keep: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, setup: ClientSetup, account_id: str) -> _HeldRules:
@@ -452,7 +455,9 @@ class _HeldRules:
         for lt in setup.ledger.lots(account=account_id):
             if lt.ticker in glide:
                 today[lt.ticker] = today.get(lt.ticker, 0.0) + float(lt.shares)
-        return cls(frozenset(must), glide, frozenset(no_buy), today)
+        keep = (set(elig.index[elig.hold_no_add])
+                | (set(r.hold_no_add) - set(elig.index))) - must - set(glide)
+        return cls(frozenset(must), glide, frozenset(no_buy), today, frozenset(keep))
 
 
 def _etf_info(setup: ClientSetup) -> pd.DataFrame:
@@ -486,7 +491,8 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
     name may keep at most ``1 - glide_years / N`` of the shares held today after this
     trade (``glide_years``: years from today at which the trade's holdings are judged, one
     year for a single rebalance, ``(k + 1) / steps_per_year`` at a transition's step
-    ``k``); ``no_buy`` names are only not bought. With ``divest=False`` (the hold
+    ``k``); ``no_buy`` names are only not bought; ``hold_no_add`` names are neither sold
+    nor bought (added to ``no_sell``: the client keeps them). With ``divest=False`` (the hold
     reference) no restricted name is sold; none is bought either. ``rules``: the
     account's :class:`_HeldRules` when the caller keeps them across calls (a transition's
     steps); by default derived here. ``lots``: the account's open lots as
@@ -528,7 +534,8 @@ def account_state_for(setup: ClientSetup, account_id: str, *, ledger: Ledger | N
                          sectors=setup.sectors, etf_info=_etf_info(setup),
                          no_buy=sorted(no_buy), must_sell=sorted(must),
                          hold_no_add=sorted(r.hold_no_add),
-                         sector_limits=dict(r.sector_max_weight), no_sell=no_sell,
+                         sector_limits=dict(r.sector_max_weight),
+                         no_sell=sorted(set(no_sell) | rules.keep),
                          exclude=exclude, carryin=carryin, max_shares=max_shares,
                          lots=lots, benchmark=setup.benchmark.weights)
 

@@ -73,19 +73,20 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     p.model = list(risk.tickers)
     nm, na = st.n_model, len(st.assets)
     p.nm, p.na = nm, na
-    lots = st.lots
-    nl = len(lots)
-    p.nl = nl
-    p.asset_index = {t: i for i, t in enumerate(st.assets)}
     # the lots' columns as numpy arrays, the state's (read once per state: a pandas
     # string column compared or iterated element by element was ~15 % of a plan step's
-    # build, and reading the columns again at each problem of the state a few % more)
+    # build, and reading the columns again at each problem of the state a few % more;
+    # the lots table itself is not read: a state builds it when first read)
+    kept = st.__dict__.get("_lot_columns")
+    nl = len(kept.lot_id) if kept is not None else len(st.lots)
+    p.nl = nl
+    p.asset_index = {t: i for i, t in enumerate(st.assets)}
     cols = lot_columns(st) if nl else None
     tickers = cols.ticker if nl else np.zeros(0, dtype=object)
     p.lot_asset = np.array([p.asset_index[t] for t in tickers.tolist()], dtype=int)
     V = st.value
     p.V = V
-    value = lots.value.to_numpy()
+    value = cols.value if nl else np.zeros(0)
     p.v = value / V
     p.g = np.where(value > 0, (cols.gain if nl else np.zeros(0)) / np.maximum(value, 1e-12),
                    0.0)
@@ -107,7 +108,7 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     p.soon = np.zeros(nl)
     # lots whose ST gain the holding-period penalty applies to (fixed at build)
     if nl and p.settings.lt_soon_days > 0:
-        p.soon = np.where(p.st_lot & (lots.days_to_lt.to_numpy() <=
+        p.soon = np.where(p.st_lot & (cols.days_to_lt <=
                                       p.settings.lt_soon_days) & (p.g > 0),
                           p.g, 0.0)
 

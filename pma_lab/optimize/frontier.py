@@ -48,7 +48,7 @@ import plotly.graph_objects as go
 
 from pma_lab.errors import OptimizationError, SettingsError
 from pma_lab.forked import run_forked
-from pma_lab.formatting import fmt_pct
+from pma_lab.formatting import fmt_pct, fmt_rate
 from pma_lab.market.data import load_market
 from pma_lab.market.rates import cash_rate
 from pma_lab.modes import Method
@@ -616,12 +616,13 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     table["marginal_tax_per_bp"] = marg
     cf = carryforward_value(0, 0, tax, **cf_args)
     assumptions = (
-        "Tax this year: the ledger's Schedule D tax of the trades for "
-        f"{problem.state.as_of.year}, after the ${tax.loss_limit:,.0f} limit"
+        "Tax of today's trades: the ledger's Schedule D tax of the trades for "
+        f"{problem.state.as_of.year}, against no trade, after the ${tax.loss_limit:,.0f} "
+        "limit"
         + (", stacked through the client's brackets." if tax.stacked else
            ", at the client's marginal rates."),
         "Economic tax: every lot's gain or loss at the client's rate for its character "
-        f"({fmt_pct(tax.st_rate, 1)} short-term, {fmt_pct(tax.lt_rate, 1)} long-term), losses "
+        f"({fmt_rate(tax.st_rate)} short-term, {fmt_rate(tax.lt_rate)} long-term), losses "
         "credited in "
         "full: the quantity the optimizer trades off against tracking error; the frontier "
         "shows only points no other point beats on both.",

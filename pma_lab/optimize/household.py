@@ -76,7 +76,7 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported (their home before ac
     min_cash_over,
 )
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
-from pma_lab.formatting import fmt_pct, fmt_shares, fmt_usd
+from pma_lab.formatting import fmt_pct, fmt_rate, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.terms import TrackingVariance
@@ -721,6 +721,9 @@ class HouseholdProblem:
     carryin : tuple[float, float]
         Capital loss carried into the as-of year (short-term, long-term; USD, positive),
         netted into :attr:`HouseholdResult.tax_this_year`.
+    no_sell : Iterable[str]
+        Names no account sells (the client's ``hold_no_add`` keep list; none is bought
+        either: pass them in ``no_buy`` too).
     sell_share : Mapping[str, float]
         Restricted names held: ticker -> the share of each account's holding that must be
         sold now (``1``: a ``sell`` restriction, every share in every account; ``1/N``: a
@@ -762,8 +765,9 @@ class HouseholdProblem:
                  benchmark: Benchmark | None = None, benchmark_risk: RiskModel | None = None,
                  etf_info: pd.DataFrame | None = None, sectors: pd.Series | None = None,
                  sizing: TargetSizing | None = None,
-                 fixed: FixedTrades | None = None):
+                 fixed: FixedTrades | None = None, no_sell: Iterable[str] = ()):
         self.ledger, self.as_of, self.tax = ledger, as_of, tax
+        self._no_sell = frozenset(no_sell)
         self.sizing = sizing
         self.fixed = fixed
         self.benchmark = benchmark
@@ -1277,6 +1281,8 @@ class HouseholdProblem:
         lock_loss = self._loss_lot & np.array([g in no_loss_groups for g in lot_group],
                                               dtype=bool)
         sell[lock_loss] = 0.0
+        if self._no_sell:  # the client's keep list (hold_no_add): never sold
+            sell[self.lots.ticker.isin(list(self._no_sell)).to_numpy()] = 0.0
         self._locked_loss_lots = lock_loss
         k = self._fixed_k
         if k >= 0:  # the plan's account is not traded here; what it does binds the others
@@ -1697,7 +1703,7 @@ class HouseholdProblem:
             f"sales and the ${self.tax.loss_limit:,.0f} limit; losses beyond it carry "
             "forward. Economic tax: "
             "every gain and loss at your rate for its term (short-term "
-            f"{fmt_pct(self.tax.st_rate, 1)}, long-term {fmt_pct(self.tax.lt_rate, 1)}), "
+            f"{fmt_rate(self.tax.st_rate)}, long-term {fmt_rate(self.tax.lt_rate)}), "
             "losses credited in full: what the optimiser weighs. IRA and Roth sales "
             "realise nothing.",
         ]
@@ -1898,9 +1904,15 @@ class HouseholdProblem:
                + "); the household rebalance trades the other accounts around them, towards "
                "the household's target and asset location."]
         names = sorted({t for ts in self._fixed_loss_groups.values() for t in ts})
+        # the other symbols of each group are not bought either (a share class the wash-sale
+        # rules treat as the same security: GOOG for GOOGL; reviewer 1, session 22)
+        also = sorted({t for t in self.tickers if self.groups[t] in self._fixed_loss_groups}
+                      - set(names))
         if names:
             out.append(f"No other account buys {', '.join(names[:10])}"
                        + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                       + (f" (nor {', '.join(also)}, the same security for the wash-sale "
+                          "rules)" if also else "")
                        + f": the {self._name(f.account_id)} sells "
                        f"{'it' if len(names) == 1 else 'them'}"
                        " at a loss today, and a purchase in a retirement account within 30 "
@@ -2369,6 +2381,12 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     sell_share = {t: 1.0 for t in table.index[table.must_sell] if t in held}
     sell_share |= {t: min(1.0, 1.0 / float(n)) if n > 0 else 1.0
                    for t, n in table.sell_within_years.dropna().items() if t in held}
+    # the keep list (hold_no_add, nothing stricter): never sold in any account, as the
+    # single-account rebalance keeps it (reviewer 1, session 22: the sample household's
+    # "one spouse's employer: keep, do not add" AAPL was sold in the IRA)
+    keep = ((set(table.index[table.hold_no_add]) | (set(prof.restrictions.hold_no_add)
+                                                    - set(table.index)))
+            - set(sell_share))
     if location is None:  # the proposal's dividend yields (its characteristics table)
         # the yields of every stock the risk model covers: a stock without dividend data
         # takes its sector's median (the peers need not be held or targeted)
@@ -2397,4 +2415,4 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
                             setup.benchmark, setup.risk,  # type: ignore[attr-defined]
                             setup.market.etf_info(), setup.sectors,  # type: ignore
                             sizing=getattr(setup, "sizing", None),
-                            fixed=fixed)
+                            fixed=fixed, no_sell=sorted(keep))

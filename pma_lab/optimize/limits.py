@@ -117,8 +117,9 @@ def budget_limits(p: RebalanceProblem, bud: Budgets, forced_x: np.ndarray
     -------
     tuple[np.ndarray, np.ndarray]
         The limits (``BIG`` for no budget), a budget below the least gain the forced sales
-        realise raised to it (never above; the total's to it less ``bud.forced_offset``,
-        never below the budget); and the raise per row in USD.
+        realise raised to it (never above; each to it less its offset,
+        ``bud.forced_offset``, ``forced_offset_st``, ``forced_offset_lt``, never below the
+        budget); and the raise per row in USD.
     """
     st = p.state
     # the lots' gains as the state's columns hold them (the lots table's, without a pandas
@@ -144,10 +145,12 @@ def budget_limits(p: RebalanceProblem, bud: Budgets, forced_x: np.ndarray
     forced = p.brows @ forced_x if p.nl else np.zeros(3)
     # the restrictions' sales happen whatever the tax: a budget below the least gain
     # they realise is raised to it (never above), and the result reports the raise; the
-    # total's raise less ``bud.forced_offset``: the losses the step harvests offset the
-    # forced gains, they make no room for other gains (review rev1, retiree's budget:0)
-    if bud.forced_offset:
-        forced = forced - np.array([bud.forced_offset / p.V, 0.0, 0.0])
+    # raise less its offset (``bud.forced_offset`` and the short- and long-term ones): the
+    # losses the step harvests offset the forced gains, they make no room for other gains
+    # (review rev1, retiree's budget:0)
+    offset = (bud.forced_offset, bud.forced_offset_st, bud.forced_offset_lt)
+    if any(offset):
+        forced = forced - np.array(offset) / p.V
     raised = np.where(out_arr < BIG, np.maximum(out_arr, forced + 1e-12), out_arr)
     return raised, (raised - out_arr) * p.V
 

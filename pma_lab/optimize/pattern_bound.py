@@ -661,15 +661,26 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
             a, b = int(np.searchsorted(pts, s, side="right")), len(pts) - 1
         else:
             a, b = 0, int(np.searchsorted(pts, s, side="left"))
+        # from the last evaluation's sale (an ascent's: the minimum mostly a kink or two
+        # away) the search gallops out from it (1, 2, 4, ... points), then bisects the
+        # bracket found (session 22); from the range's end it bisects: either finds the
+        # same first point (the slopes rise with s)
+        gallop, up, step = memo is not None and memo.fund_s is not None, gr < 0, 1
         while a < b:
-            mid = (a + b) // 2
+            if gallop:
+                mid = min(a + step - 1, b - 1) if up else max(b - step, a)
+                step *= 2
+            else:
+                mid = (a + b) // 2
             g_mid = at(float(pts[mid]))
             if g_mid is None:
                 return -np.inf, None, None, None
             if slopes(float(pts[mid]), g_mid[5])[0] >= 0:
                 b = mid
+                gallop = gallop and not up
             else:
                 a = mid + 1
+                gallop = gallop and up
         s = float(pts[a])
         got = at(s)
         if got is None:

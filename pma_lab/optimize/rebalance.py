@@ -134,7 +134,7 @@ from pma_lab.optimize.relax_dual import RelaxDual
 from pma_lab.optimize.result import RebalanceResult, RebalanceSummary, build_result
 from pma_lab.optimize.rounding import RoundingData, round_trades
 from pma_lab.optimize.settings import Budgets, RebalanceSettings
-from pma_lab.optimize.state import AccountState, _same_state, account_state
+from pma_lab.optimize.state import AccountState, _same_state, account_state, lot_columns
 from pma_lab.optimize.strategies import strategy
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
@@ -682,7 +682,8 @@ class RebalanceProblem:
             sellable = self.g < 0
             if self.settings.wash_sale_mode == "forbid":
                 sellable &= ~self.locked_loss
-            loss_groups = {groups.get(t, t) for t in self.state.lots.ticker[sellable]}
+            loss_groups = {groups.get(t, t)
+                           for t in lot_columns(self.state).ticker[sellable].tolist()}
             rel = np.array([groups.get(t, t) in loss_groups for t in self.state.assets],
                            dtype=bool)
             rel.flags.writeable = False

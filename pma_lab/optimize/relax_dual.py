@@ -45,11 +45,16 @@ pieces, where the dual's Hessian is affine in the shares (:func:`_piece_model`, 
 whose own specific risk is at the floor, its issuer's in a factor) has a ``g`` steep near
 the bound, past which one Newton step of the quadratic model at the shares lands.
 
+**A fund held** (session 22): the relaxation takes the linear-hull form (exact risk, the
+bounds scaled by ``lambda``), whose relevant names may buy and sell at once. Where no
+loss-relevant asset may be bought (young-pro: its one relevant name is outside the
+target), the hull's optimum is the sell-or-hold pattern's, which the sign-fixed dual
+solves with one fund (:meth:`RelaxDual._hull`), certified as above.
+
 Not covered (``None``: the relaxation goes to cvxpy and Clarabel as before, counted in
-:attr:`RelaxDual.stats`): a fund held (the relaxation then takes the linear-hull form,
-whose names may buy and sell at once: the sign-fixed dual covers one fund, this one none),
-what the sign-fixed dual does not cover (the capped credit or one variable per lot,
-researcher's constraints, ...), a gain budget of zero
+:attr:`RelaxDual.stats`): the linear hull with a relevant name that may be bought (or
+two funds), what the sign-fixed dual does not cover (the capped credit or one variable per lot,
+researcher's constraints, ...), a gain budget of zero in the perspective envelope
 (the ascent stalls at its kink), names split under a binding tracking-error cap whose
 shares are not found within :data:`SPLIT_CAP_EVALS` evaluations, and a search not done
 within :data:`MAX_ROUNDS` evaluations (``"tied"``).
@@ -111,6 +116,10 @@ decide instead). Clarabel
 lands above 1/2 on such names (its sell branch has more barrier terms: one per lot
 class; 0.55-0.61 on tech-exec's plan steps), so the rounding gives them the sell side
 (``lambda > 0.5``) and counts them among the split names it may flip, as before."""
+
+HULL_FORM = "linear hull (funds held)"
+"""The relaxation's form with a fund held (:func:`pma_lab.optimize.formulate.relaxation`),
+covered by :meth:`RelaxDual._hull` where no loss-relevant asset may be bought."""
 
 MAX_ROUNDS = 40
 """Evaluations of the dual's maximum at most: sign patterns tried and the split names'
@@ -618,13 +627,20 @@ class RelaxDual:
         p = problem
         self.last = {"status": "not_covered", "rounds": 0, "violation": np.nan,
                      "gap": np.nan}
-        if (p._user or self._cls is None or p.relaxed_form != "perspective envelope"
-                or p.na > p.nm):
+        hull = p.relaxed_form == HULL_FORM
+        if (p._user or self._cls is None
+                or not (hull or (p.relaxed_form == "perspective envelope" and p.na == p.nm))):
             return self._done("not_covered", t0, why="form")
+        if hull:
+            # one ascent (no search of sign patterns): with a gain budget of zero too
+            # (young-pro's budget:0 plan, 0.05 CPU-s against Clarabel's 0.12)
+            return self._hull(p, buy, lot_cap, w_cap, t0)
         if np.any(np.asarray(p.P["budget"].value, dtype=float) <= NEAR_ZERO_BUDGET):
             # a gain budget of (about) zero: the dual's ascent stalls at its kink (slow,
             # and often not certified: tech-exec's zero-budget plan steps), Clarabel is
-            # faster
+            # faster (session 22, the nine samples' plans with this lifted: 17 more
+            # certified, tech-exec's relaxations 0.59 -> 1.85 CPU-s, core-active's
+            # 0.28 -> 0.57, for 0.5 and 0.12 CPU-s of Clarabel saved)
             return self._done("not_covered", t0, why="zero budget")
         rel = p._loss_relevant()
         sellable = rel & p.has_lots
@@ -823,6 +839,65 @@ class RelaxDual:
         for i, lam_i in zip(T, lam_T, strict=True):
             lam[np.searchsorted(r, i)] = lam_i
         status = self._write(p, c, trades, lam, r)
+        return self._certify(p, status, bound, lam_c, t0)
+
+    def _hull(self, p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
+              w_cap: np.ndarray, t0: float) -> str | None:
+        """The linear-hull relaxation (a fund held) where no loss-relevant asset may be bought.
+
+        The hull (:func:`~pma_lab.optimize.formulate.relaxation` with a fund) keeps the
+        exact risk and scales only the bounds by each relevant asset's branch weight
+        ``lambda``: sales per class up to ``lambda`` times the class, the class's gain
+        above the perspective ``lambda G(sale / lambda)`` (``>= G(sale)``: the curve is
+        convex through 0, its intercepts <= 0), purchases up to ``1 - lambda`` and the
+        buy cap. With every relevant asset's buy cap 0 (the ``buy_cap`` Parameter, as the
+        hull is solved) its points are the sell-or-hold pattern's with a larger cost, and
+        ``lambda = 1`` gives that pattern's problem exactly: the hull's optimum is the
+        pattern's, found by the sign-fixed dual (one fund covered:
+        :func:`~pma_lab.optimize.pattern_bound._fund_dual`) from :func:`cold_start`, with
+        the tracking-error cap's search where it binds (as
+        :class:`~pma_lab.optimize.dual_qp.DualQP`). Certified as the envelope's: the
+        point written into the hull's variables (``lambda`` 1 where the asset sells,
+        :data:`HOLD_SHARE` where it does not trade, any share being optimal there) meets
+        every constraint within ``feas_tol`` and its objective is within ``gap_tol`` of
+        the pattern's dual bound (weak duality, a lower bound on the hull's optimum by
+        the argument above). A relevant asset that may be bought: not covered (the hull
+        may then buy and sell it at once, which no pattern does).
+        """
+        rel = p._loss_relevant()
+        buy_cap = np.asarray(p.P["buy_cap"].value, dtype=float)
+        if np.any(buy_cap[rel] > 0):
+            return self._done("not_covered", t0, why="hull buy")
+        c = _setup(p, rel & p.has_lots, buy, lot_cap, w_cap)
+        if c is None:
+            return self._done("not_covered", t0, why="setup")
+        at: dict = {}
+        got = _ascend(c, cold_start(c), self.steps, at)
+        self.last["rounds"] = 1
+        if got is None:
+            return self._done("not_covered", t0, why="ascent")
+        y, D, trades, te2, H = got
+        cap2 = None if p.settings.te_cap is None else float(p.P["te2_cap"].value)
+        lam_c = 0.0
+        if cap2 is not None and te2 > cap2:
+            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"], at["c"])
+            if found is None:
+                return self._done("not_covered", t0, why="te_cap")
+            t, y, D, trades = found[:4]
+            lam_c = 1.0 / t - 1.0
+        bound = (1.0 + lam_c) * float(D) - (_SCALE * lam_c * cap2 if lam_c > 0 else 0.0)
+        ridx = np.flatnonzero(rel)
+        x = np.zeros(p.nl)
+        x[c.lots] = trades["sold"]
+        x[c.fund.lots] = trades["fund_sold"]
+        moved = np.bincount(p.lot_asset, weights=x, minlength=p.na)[ridx] > 0
+        lam = np.where(moved, 1.0, np.where(p.has_lots[ridx], HOLD_SHARE, 0.0))
+        status = self._write(p, c, trades, lam, ridx)
+        return self._certify(p, status, bound, lam_c, t0)
+
+    def _certify(self, p: RebalanceProblem, status: str | None, bound: float, lam_c: float,
+                 t0: float) -> str | None:
+        """Check the point written into the relaxation against ``bound``; keep or clear it."""
         qp = p.relaxed
         try:
             viol, value = self._evaluate(qp)
@@ -905,11 +980,15 @@ class RelaxDual:
         """Write the pattern's solution as a point of the relaxation; ``None``: cannot.
 
         ``lam_r``: the sell share of each loss-relevant model name ``r`` (the relaxation's
-        ``lambda`` variable lists the relevant names in the order of the assets).
+        ``lambda`` variable lists the relevant names in the order of the assets); in the
+        linear hull (a fund held, :meth:`_hull`), of every relevant asset, the fund's lots
+        sold as ``trades["fund_sold"]`` and the active weights looked through.
         """
         n, na = p.nm, p.na
         x = np.zeros(p.nl)
         x[c.lots] = trades["sold"]
+        if c.fund is not None:
+            x[c.fund.lots] = trades["fund_sold"]
         sc = np.bincount(self._cls, weights=x, minlength=self._nc)
         x = p._x_value(sc)
         # each class's gain on the sell branch of weight lambda: lambda G(sale / lambda)
@@ -924,12 +1003,14 @@ class RelaxDual:
         b[:n] = trades["bought"]
         sold = np.bincount(p.lot_asset, weights=x, minlength=na)
         w = p.h + b - sold
-        a = w[:n] - p.wt
+        a = w[:n] - p.wt if na == n else p.M @ w - p.wt  # look-through with a fund
         ridx = np.flatnonzero(p._loss_relevant())
         if len(ridx) != len(r):
             return None  # a relevant fund: not this formulation
         lam = np.zeros(max(len(ridx), 1))
         lam[:len(r)] = lam_r
+        r = r[r < n]  # the perspective cones' names (none in the hull)
+        lam_r = lam_r[:len(r)]
         # the perspective cones: t >= K^2 part^2 / branch weight (formulate's scaling K)
         K = float(max(np.count_nonzero((p.h[:n] > 0) | (p.wt > 0)), 1))
         cen = (p.h[:n] - p.wt)[r]

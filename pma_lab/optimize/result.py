@@ -40,8 +40,56 @@ if TYPE_CHECKING:
     from pma_lab.tax.ledger import Ledger
     from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["RebalanceSummary", "RebalanceResult", "build_result", "ledger_checked",
-           "replay_trades"]
+__all__ = ["RaisedCap", "RebalanceSummary", "RebalanceResult", "build_result",
+           "ledger_checked", "replay_trades"]
+
+
+_CAP_WORDS: Final = ("total", "short-term", "long-term")
+
+_OFFSET_WORDS: Final = {
+    "total": "the forced sales' gain less the losses harvested, which offset it",
+    "short-term": "the forced sales' short-term gain less the short-term losses harvested, "
+                  "which offset it",
+    "long-term": "the forced sales' long-term gain less the long-term losses harvested, "
+                 "which offset it",
+}
+
+
+@dataclass(frozen=True)
+class RaisedCap:
+    """One gain cap the restrictions' sales raised (:func:`caps_raised`).
+
+    Attributes
+    ----------
+    cap : str
+        ``"total"``, ``"short-term"`` or ``"long-term"``.
+    limit : float | None
+        The cap in gain dollars; ``None`` for a cap in another unit ("its limit").
+    by : float
+        The raise (USD).
+    offset : bool
+        Whether the raise was lowered by the losses the step harvests, which offset the
+        forced gains (:func:`pma_lab.plan.simulation._solve_within_forced`).
+
+    Examples
+    --------
+    >>> str(RaisedCap("total", 25_000.0, 3_546.0))
+    'total $25,000 by $3,546'
+    >>> str(RaisedCap("short-term", 0.0, 2_367.0, offset=True))  # doctest: +NORMALIZE_WHITESPACE
+    "short-term $0 by $2,367 (the forced sales' short-term gain less the short-term losses
+    harvested, which offset it)"
+    """
+
+    cap: str
+    limit: float | None
+    by: float
+    offset: bool = False
+
+    def __str__(self) -> str:
+        """The cap, its value and the raise, as the notes quote it."""
+        value = "its limit" if self.limit is None else f"${float(self.limit):,.0f}"
+        why = f" ({_OFFSET_WORDS[self.cap]})" if self.offset else ""
+        return f"{self.cap} {value} by ${float(self.by):,.0f}{why}"
 
 
 @dataclass(frozen=True)
@@ -79,10 +127,11 @@ class RebalanceSummary(Mapping):
         Wall time of the rebalance, of its solves, and of building the problem.
     ledger_checked : bool
         Whether the trades were replayed through the ledger.
-    budget_raised_caps : str
-        Each gain cap the restrictions' sales raised, with its value and the raise
-        (``"total $25,000 by $3,546; short-term $0 by $2,367"``; ``""``: none,
-        :func:`raised_caps`), which :func:`pma_lab.report.labels.forced_sales_note` quotes.
+    raised_caps : tuple[RaisedCap, ...]
+        Each gain cap the restrictions' sales raised, with its value and the raise (empty:
+        none, :func:`caps_raised`), which :func:`pma_lab.report.labels.forced_sales_note`
+        quotes; the figure ``budget_raised_caps`` says them in words
+        (``"total $25,000 by $3,546; short-term $0 by $2,367"``; ``""``: none).
     gift_value, gifts, note : float, pandas.DataFrame or None, str
         Set by a transition step that gives lots to charity: the gifts' value, the gifts,
         and the step's note.
@@ -125,7 +174,12 @@ class RebalanceSummary(Mapping):
     gift_value: float = 0.0
     gifts: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     note: str = ""
-    budget_raised_caps: str = ""
+    raised_caps: tuple[RaisedCap, ...] = ()
+
+    @property
+    def budget_raised_caps(self) -> str:
+        """The caps raised in words (``raised_caps``; ``""``: none), the figure's value."""
+        return "; ".join(str(c) for c in self.raised_caps)
 
     def __getitem__(self, key: str | list[str]) -> object:
         """A figure by name, or a :class:`pandas.Series` of several (``s[["a", "b"]]``)."""
@@ -164,8 +218,10 @@ class RebalanceSummary(Mapping):
         return pd.Series(out, dtype=object)
 
 
-_FIGURES = tuple(f.name for f in dataclasses.fields(RebalanceSummary))
-"""The summary's field names, in order (read once)."""
+_FIGURES = tuple("budget_raised_caps" if f.name == "raised_caps" else f.name
+                 for f in dataclasses.fields(RebalanceSummary))
+"""The summary's figure names, in order (read once): its fields, the raised caps in words
+(``budget_raised_caps``, a string for tables and ``summary.csv``) for ``raised_caps``."""
 
 
 @dataclass(frozen=True)
@@ -212,11 +268,8 @@ class RebalanceResult:
         return str(self.summary.status)
 
 
-_CAP_WORDS: Final = ("total", "short-term", "long-term")
-
-
-def raised_caps(budgets: object, raise_usd: np.ndarray | None) -> str:
-    """The gain caps the restrictions' sales raised, in words (``""``: none).
+def caps_raised(budgets: object, raise_usd: np.ndarray | None) -> tuple[RaisedCap, ...]:
+    """The gain caps the restrictions' sales raised (empty: none).
 
     ``budgets``: the solve's :class:`~pma_lab.optimize.settings.Budgets`; ``raise_usd``:
     the raise of each cap (total, short-, long-term; USD,
@@ -224,19 +277,19 @@ def raised_caps(budgets: object, raise_usd: np.ndarray | None) -> str:
     ``"total $25,000 by $3,546"``; raises below half a cent are round-off, not raises.
 
     >>> from pma_lab.optimize.settings import Budgets
-    >>> raised_caps(Budgets(total=25_000.0, short_term=0.0), np.array([3546.0, 2367.0, 0]))
+    >>> caps = caps_raised(Budgets(total=25_000.0, short_term=0.0),
+    ...                    np.array([3546.0, 2367.0, 0]))
+    >>> "; ".join(str(c) for c in caps)
     'total $25,000 by $3,546; short-term $0 by $2,367'
     """
     if raise_usd is None or getattr(budgets, "unit", None) is None:
-        return ""
+        return ()
     gain = str(getattr(budgets.unit, "value", budgets.unit)) == "gain"
-    out = []
-    for word, cap, r in zip(_CAP_WORDS, (budgets.total, budgets.short_term,
-                                         budgets.long_term), raise_usd, strict=True):
-        if cap is not None and float(r) > 0.005:
-            value = f"${float(cap):,.0f}" if gain else "its limit"
-            out.append(f"{word} {value} by ${float(r):,.0f}")
-    return "; ".join(out)
+    return tuple(RaisedCap(word, float(cap) if gain else None, float(r))
+                 for word, cap, r in zip(_CAP_WORDS, (budgets.total, budgets.short_term,
+                                                      budgets.long_term), raise_usd,
+                                         strict=True)
+                 if cap is not None and float(r) > 0.005)
 
 
 def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
@@ -295,7 +348,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "full_lot": full,
         # the lot's purchase date: with its cost per share it identifies the lot at the
         # custodian when the lot id is pma_lab's own (``file:row``)
-        "acquired": st.lots["acquired"].to_numpy()[idx]})
+        "acquired": cols.acquired[idx]})
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     # "before" is the holdings as a share of the account today: a withdrawal (or an
@@ -341,8 +394,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "solver_seconds": float(sum(r["solver_seconds"] or 0.0 for r in p._log)),
         "build_seconds": p.build_seconds,
         "ledger_checked": p.ledger is not None,
-        "budget_raised_caps": raised_caps(p.settings.budgets,
-                                          getattr(p, "budget_raise", None)),
+        "raised_caps": caps_raised(p.settings.budgets, getattr(p, "budget_raise", None)),
     })
     decisions = lot_decisions(p, x, dropped, w_after, s)
     weights = pd.Series(w_after, index=asset_index(st))

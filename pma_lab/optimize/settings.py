@@ -37,12 +37,15 @@ class Budgets:
     unit : BudgetUnit
         ``"gain"`` (USD of net gain), ``"tax"`` (USD of tax at the client's rates) or
         ``"embedded_pct"`` (a fraction of the account's embedded gain, e.g. 0.1 = 10 %).
-    forced_offset : float
-        USD (>= 0) the total budget's raise to the gain of the sales the restrictions
-        force is lowered by (:func:`pma_lab.optimize.limits.budget_limits`; never below
-        the budget): the losses a step harvests offset those gains and make no room for
-        other gains (:func:`pma_lab.plan.simulation._solve_within_forced` sets it; 0: the
-        raise goes to the forced sales' gain).
+    forced_offset, forced_offset_st, forced_offset_lt : float
+        USD (>= 0) the total, short-term and long-term budget's raise to the gain of the
+        sales the restrictions force is lowered by
+        (:func:`pma_lab.optimize.limits.budget_limits`; never below the budget): the
+        losses a step harvests offset those gains and make no room for other gains (each
+        cap nets its own: the total every loss, the short-term cap the short-term losses,
+        the long-term cap the long-term ones;
+        :func:`pma_lab.plan.simulation._solve_within_forced` sets them; 0: the raise goes
+        to the forced sales' gain).
 
     Raises
     ------
@@ -55,11 +58,14 @@ class Budgets:
     long_term: float | None = None
     unit: BudgetUnit = BudgetUnit.GAIN
     forced_offset: float = 0.0
+    forced_offset_st: float = 0.0
+    forced_offset_lt: float = 0.0
 
     def __post_init__(self) -> None:
         check_choice(self, "unit", BudgetUnit)
-        check_number(self, "forced_offset", low=0,
-                     meaning="the USD a raise for forced sales is lowered by, 0 for none")
+        for name in ("forced_offset", "forced_offset_st", "forced_offset_lt"):
+            check_number(self, name, low=0,
+                         meaning="the USD a raise for forced sales is lowered by, 0 for none")
         for name in ("total", "short_term", "long_term"):
             check_number(self, name, low=0, optional=True,
                          meaning="use 0 to realise no net gain, None for no cap")

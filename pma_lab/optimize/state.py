@@ -58,6 +58,23 @@ class AccountState:
     carryin_lt: float = 0.0
     max_weight: Mapping[str, float] = field(default_factory=dict)  # glide caps (of V)
 
+    def __getattr__(self, name: str) -> object:
+        """``lots`` of a state :func:`account_state` made: its table, built when first read.
+
+        A transition's step reads its lots as arrays (:func:`lot_columns`); most steps
+        (a skipped maintenance step, a solve and its result) never read the table, whose
+        build was two thirds of building a state (~0.7 CPU-ms). Once built it is the
+        field's value, as a table passed in is; ``replace``, equality and ``repr`` read
+        it as any field.
+        """
+        if name == "lots":
+            table = self.__dict__.get("_lot_table")
+            if table is not None:
+                frame = table()
+                object.__setattr__(self, "lots", frame)
+                return frame
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 @dataclass(frozen=True)
 class LotColumns:
@@ -75,6 +92,11 @@ class LotColumns:
         Per lot, the date it turns long-term (None when already long-term or inherited).
     shares, price, basis, gain : np.ndarray
         Per lot (float).
+    acquired, holding_start : np.ndarray
+        Per lot, its purchase date and the start of its holding period (object arrays, as
+        the lots table's columns).
+    value, days_to_lt : np.ndarray
+        Per lot, the table's value (float) and days to long-term (int).
     row : Mapping[str, int]
         A lot id's row.
     held : pd.Series
@@ -85,6 +107,9 @@ class LotColumns:
         (``state.max_weight``).
     turns_long_text : list[str]
         Per lot, "turns long-term on DATE" (the decision's reason for a deferral).
+    table : _LotTable
+        The state's lots table (:attr:`AccountState.lots`), which ``held`` sums; a state
+        :func:`account_state` made builds it when first read.
     """
 
     lot_id: np.ndarray
@@ -95,29 +120,72 @@ class LotColumns:
     price: np.ndarray
     basis: np.ndarray
     gain: np.ndarray
+    acquired: np.ndarray
+    holding_start: np.ndarray
+    value: np.ndarray
+    days_to_lt: np.ndarray
     row: Mapping[str, int]
     must_sell: np.ndarray
     glide: np.ndarray
     turns_long_text: list[str]
-    lots: pd.DataFrame = field(repr=False, compare=False)  # the table ``held`` sums
+    # the state's lots table, which ``held`` sums (built when first read: _LotTable)
+    table: _LotTable = field(repr=False, compare=False)
 
     @functools.cached_property
     def held(self) -> pd.Series:
         """Shares held per ticker (see the class docs)."""
-        return self.lots.groupby("ticker").shares.sum()
+        return self.table().groupby("ticker").shares.sum()
+
+
+class _LotTable:
+    """An account state's lots table (:attr:`AccountState.lots`), built on first call.
+
+    Holds the lots, their prices and the date :func:`_lot_frame` builds it from (dropped
+    once built), or a table given.
+    """
+
+    __slots__ = ("_args", "_frame", "from_lots")
+
+    def __init__(self, lots: Sequence[Lot] | None = None,
+                 px_of: Mapping[str, float] | None = None, as_of: dt.date | None = None,
+                 frame: pd.DataFrame | None = None) -> None:
+        self._args = (lots, px_of, as_of) if frame is None else None
+        self._frame = frame
+        # made from the lots: the table is built of the state's LotColumns (_same_lots)
+        self.from_lots = frame is None
+
+    def __call__(self) -> pd.DataFrame:
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = _lot_frame(*self._args)[0]
+            self._args = None
+        return frame
 
 
 def lot_columns(state: AccountState) -> LotColumns:
-    """The state's :class:`LotColumns`, computed on first use and kept with the state."""
+    """The state's :class:`LotColumns`, computed on first use and kept with the state.
+
+    From its lots table when :func:`account_state` did not keep them (a state made by
+    hand or by ``replace``). A table without the ``value``, ``days_to_lt``, ``acquired``
+    or ``holding_start`` column (made by hand) reads them as ``account_state`` makes
+    them: shares x price, the days to ``long_term_on`` (0 once long-term), unknown
+    (None).
+    """
     cols = state.__dict__.get("_lot_columns")
     if cols is None:
         lots = state.lots
-        cols = _keep_columns(state, lots.lot_id.tolist(), lots.ticker.tolist(),
-                             lots.term.tolist(), lots.long_term_on.tolist(),
-                             lots.shares.to_numpy(dtype=float),
-                             lots.price.to_numpy(dtype=float),
-                             lots.basis.to_numpy(dtype=float),
-                             lots.gain.to_numpy(dtype=float))
+        object.__setattr__(state, "_lot_table", _LotTable(frame=lots))
+        shares = lots.shares.to_numpy(dtype=float)
+        price = lots.price.to_numpy(dtype=float)
+        term, ltos = lots.term.tolist(), lots.long_term_on.tolist()
+        cols = _keep_columns(
+            state, lots.lot_id.tolist(), lots.ticker.tolist(), term, ltos, shares, price,
+            lots.basis.to_numpy(dtype=float), lots.gain.to_numpy(dtype=float),
+            lots.acquired.tolist() if "acquired" in lots else [None] * len(lots),
+            lots.holding_start.tolist() if "holding_start" in lots else [None] * len(lots),
+            lots.value.to_numpy(dtype=float) if "value" in lots else shares * price,
+            lots.days_to_lt.to_numpy() if "days_to_lt" in lots else
+            _days_to_lt(term, ltos, state.as_of))
     return cols
 
 
@@ -165,7 +233,8 @@ def asset_index(state: AccountState) -> pd.Index:
 
 def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], term: list[str],
                   ltos: list, shares: np.ndarray, price: np.ndarray, basis: np.ndarray,
-                  gain: np.ndarray) -> LotColumns:
+                  gain: np.ndarray, acquired: list, holding_start: list, value: np.ndarray,
+                  days_to_lt: np.ndarray) -> LotColumns:
     """The state's :class:`LotColumns` from its lots' columns, kept with the state.
 
     :func:`account_state` gives the columns it built the lots table from (reading them
@@ -173,15 +242,19 @@ def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], ter
     """
     tick = np.asarray(ticker, dtype=object)
     lid = np.asarray(lot_id, dtype=object)
-    for a in (shares, price, basis, gain):
+    for a in (shares, price, basis, gain, value, days_to_lt):
         a.flags.writeable = False  # read by every result of the state, never written
     cols = LotColumns(
         lot_id=lid, ticker=tick, term=np.asarray(term, dtype=object), long_term_on=ltos,
         shares=shares, price=price, basis=basis, gain=gain,
+        acquired=np.asarray(acquired, dtype=object),
+        holding_start=np.asarray(holding_start, dtype=object), value=value,
+        days_to_lt=days_to_lt,
         row={x: j for j, x in enumerate(lot_id)},
         must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
         glide=np.array([t in state.max_weight for t in tick], dtype=bool),
-        turns_long_text=[_turns_long_text(d) for d in ltos], lots=state.lots)
+        turns_long_text=[_turns_long_text(d) for d in ltos],
+        table=state.__dict__["_lot_table"])
     # a cache beside the frozen fields (not a field: equality and replace ignore it)
     object.__setattr__(state, "_lot_columns", cols)
     return cols
@@ -444,6 +517,10 @@ def _lookthrough(asset: str, model: list[str], benchmark: pd.Series | None,
     return (comp / comp.sum()).to_numpy()
 
 
+_UNBUILT = pd.DataFrame()
+"""The placeholder :func:`account_state` makes a state with before its lots table is
+made lazy (:class:`_LotTable`); never a state's ``lots``."""
+
 _LOT_COLUMNS = ["lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term",
                 "acquired", "holding_start", "long_term_on", "days_to_lt"]
 """The columns of :attr:`AccountState.lots`, in order."""
@@ -467,6 +544,28 @@ def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
             {"shares": float, "basis": float, "price": float, "value": float,
              "gain": float, "days_to_lt": int})
         return empty, float(empty.value.sum()), None
+    lot_value, columns = _lot_arrays(lots, px_of, as_of)
+    (lot_id, ticker, term, ltos, shares, price, basis, gain, acquired, holding_start, value,
+     days) = columns
+    frame = pd.DataFrame({
+        "lot_id": lot_id, "ticker": ticker,
+        "shares": shares, "basis": basis, "price": price, "value": value,
+        "gain": gain, "term": term, "acquired": acquired,
+        "holding_start": holding_start, "long_term_on": ltos,
+        "days_to_lt": days}, columns=_LOT_COLUMNS)
+    return frame, lot_value, columns
+
+
+def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
+                ) -> tuple[float, tuple]:
+    """The lots' value (USD) and the columns :func:`_lot_frame`'s table is made of.
+
+    ``lots`` is not empty. The columns are the arguments of :func:`_keep_columns` after
+    the state: lot ids, tickers, terms on ``as_of`` and the dates each turns long-term
+    (lists), shares, prices, bases and gains (value - basis; value = shares x price) as
+    float arrays, the purchase dates and holding starts (lists), the values and the days
+    to long-term (0 once long-term; int64).
+    """
     ltos = [lt.long_term_on() for lt in lots]
     term = ["LT" if lto is None or as_of >= lto else "ST" for lto in ltos]
     shares = np.array([float(lt.shares) for lt in lots], dtype=float)
@@ -475,16 +574,16 @@ def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     value = shares * price
     gain = value - basis
     lot_id, ticker = [lt.lot_id for lt in lots], [lt.ticker for lt in lots]
-    frame = pd.DataFrame({
-        "lot_id": lot_id, "ticker": ticker,
-        "shares": shares, "basis": basis, "price": price, "value": value,
-        "gain": gain, "term": term, "acquired": [lt.acquired for lt in lots],
-        "holding_start": [lt.holding_start for lt in lots], "long_term_on": ltos,
-        "days_to_lt": np.array([0 if t == "LT" else (lto - as_of).days
-                                for t, lto in zip(term, ltos, strict=True)],
-                               dtype=np.int64)}, columns=_LOT_COLUMNS)
-    return frame, float(value.sum()), (lot_id, ticker, term, ltos, shares, price, basis,
-                                       gain)
+    days = _days_to_lt(term, ltos, as_of)
+    return float(value.sum()), (lot_id, ticker, term, ltos, shares, price, basis, gain,
+                                [lt.acquired for lt in lots],
+                                [lt.holding_start for lt in lots], value, days)
+
+
+def _days_to_lt(term: list[str], ltos: list, as_of: dt.date) -> np.ndarray:
+    """Each lot's days to long-term on ``as_of`` (0 once long-term), int64."""
+    return np.array([0 if t == "LT" else (lto - as_of).days
+                     for t, lto in zip(term, ltos, strict=True)], dtype=np.int64)
 
 
 def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Series,
@@ -579,7 +678,12 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                         "every held asset and every target name")
     # a dict, not a Series lookup per lot (those were ~15 % of building the state)
     px_of = dict(zip(assets, px.to_numpy(dtype=float).tolist(), strict=True))
-    lots_df, lot_value, columns = _lot_frame(lots, px_of, as_of)
+    # the lots as arrays; their table (the state's ``lots``) is built when first read
+    if lots:
+        lot_value, columns = _lot_arrays(lots, px_of, as_of)
+        lots_df = _UNBUILT
+    else:
+        lots_df, lot_value, columns = _lot_frame(lots, px_of, as_of)
     wash_buy: dict[str, dt.date] = {}
     wash_loss: dict[str, dt.date] = {}
     for lock, group, until in ledger.lock_rows(as_of):
@@ -602,6 +706,9 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
                       {t: max(float(n), 0.0) * float(px[t]) / value
                        for t, n in (max_shares or {}).items() if t in px.index})
     if columns is not None:
+        # the lots table, built from the lots when first read (AccountState.__getattr__)
+        object.__delattr__(st, "lots")
+        object.__setattr__(st, "_lot_table", _LotTable(lots, px_of, as_of))
         _keep_columns(st, *columns)
     # the assets' index and the look-through's sparse form (caches beside the frozen
     # fields, as the lots' columns)
@@ -640,6 +747,29 @@ def _same_state(a: AccountState, b: AccountState, but: tuple[str, ...] = ()) -> 
     ``but``: fields left out of the comparison. A field holding the same object in both
     is the same.
     """
-    return all(getattr(a, f.name) is getattr(b, f.name)
+    return all(_same_lots(a, b) if f.name == "lots" else
+               getattr(a, f.name) is getattr(b, f.name)
                or _same_value(getattr(a, f.name), getattr(b, f.name))
                for f in fields(AccountState) if f.name not in but)
+
+
+_TABLE_COLUMNS = ("lot_id", "ticker", "term", "shares", "price", "basis", "gain", "acquired",
+                  "holding_start", "value", "days_to_lt")
+"""The :class:`LotColumns` a lots table made from the lots (:class:`_LotTable`) is built
+of, with ``long_term_on``: all of its columns."""
+
+
+def _same_lots(a: AccountState, b: AccountState) -> bool:
+    """Whether two states' lots tables are the same (every column, numbers to the bit).
+
+    Two tables :func:`account_state` made from the lots are compared by the columns they
+    are built of (:func:`lot_columns`, the same values), without building them (a
+    transition's shared step problems compare their states, :class:`pma_lab.plan.
+    simulation.StepProblems`); other tables as tables.
+    """
+    ta, tb = a.__dict__.get("_lot_table"), b.__dict__.get("_lot_table")
+    if ta is not None and tb is not None and ta.from_lots and tb.from_lots:
+        ca, cb = a.__dict__["_lot_columns"], b.__dict__["_lot_columns"]
+        return ca is cb or (ca.long_term_on == cb.long_term_on and all(
+            _same_value(getattr(ca, c), getattr(cb, c)) for c in _TABLE_COLUMNS))
+    return a.lots is b.lots or _same_value(a.lots, b.lots)

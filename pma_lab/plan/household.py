@@ -31,7 +31,6 @@ has one (``budget:25000``, ``budget:0``: :func:`household_settings`), else the p
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
@@ -51,7 +50,6 @@ from pma_lab.tax.ledger import Ledger, LotRelief
 __all__ = ["PLAN_FIRST_STEP", "THESE_TRADES", "household_settings", "around_first_step",
            "around_trades", "opposite_pairs", "without_pairs", "household_objective",
            "PAIR_ROUNDS", "LEFT_AS_THEY_ARE", "NAMES_LISTED", "left_names_note",
-           "left_names_count",
            "other_taxable", "book_others"]
 
 PLAN_FIRST_STEP = "the first step of your plan (the trades proposed today)"
@@ -235,7 +233,8 @@ def without_pairs(setup: object, plan: Plan | str | None, today: object,
 
 LEFT_AS_THEY_ARE = "today's trades leave "
 """How a plan's first-step note begins where :func:`without_pairs` left names as they are
-(:func:`left_names_note`; :func:`pma_lab.report.proposal.go_to_target_note` reads it)."""
+(:func:`left_names_note`; the names themselves are carried as
+:attr:`pma_lab.plan.simulation.PlanRun.left_today`, which the proposal counts)."""
 
 NAMES_LISTED = 4
 """Up to this many names left as they are are listed in the first step's note; more are
@@ -289,34 +288,6 @@ def left_names_note(kept: Sequence[str], first: object, plan: Plan | None = None
             f"{'it' if one else 'them'} the other way (so your tax return's tax is no "
             "higher, and the household's balance of tracking error, tax and asset location "
             "no worse)")
-
-
-def left_names_count(note: str) -> int:
-    """How many names a first-step note of :func:`left_names_note` says it left (0: none).
-
-    The note lists up to :data:`NAMES_LISTED` names (``AMAT, AVGO as they are``, ``CAT as
-    it is``) and counts more (``26 names ($444,965 of trades) as they are``); the
-    comparison's "Time to reach the target" and the frontier's "Go to target" sentence
-    say this count beside the plan's note.
-
-    Examples
-    --------
-    >>> left_names_count("today's trades leave AMAT, AVGO as they are in this account: ...")
-    2
-    >>> left_names_count("widened; today's trades leave 26 names ($1 of trades) as they ...")
-    26
-    >>> left_names_count("the tracking-error limit was widened")
-    0
-    """
-    at = note.find(LEFT_AS_THEY_ARE)
-    if at < 0:
-        return 0
-    rest = note[at + len(LEFT_AS_THEY_ARE):]
-    counted = re.match(r"(\d+) names\b", rest)
-    if counted:
-        return int(counted.group(1))
-    listed = re.match(r"(.*?) as (?:it is|they are) in this account", rest)
-    return len(listed.group(1).split(", ")) if listed else 0
 
 
 def household_objective(result: HouseholdResult,

@@ -243,6 +243,10 @@ class PlanRun:
     # rows, pma_lab.plan.household): on the plan's one return, counted like the year's
     # earlier sales (its budget, its netting); not in ``dispositions`` (the plan's own)
     others: pd.DataFrame | None = field(repr=False, default=None)
+    # the names step 0 left as they are because the household's other accounts would trade
+    # them the other way (pma_lab.plan.household.without_pairs; its note words them,
+    # left_names_note): the proposal counts them from here, not from the note's words
+    left_today: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------- one step
@@ -386,13 +390,13 @@ class _Managed:
         last bit), without building the problem.
         """
         _, tracking, wt = self._pieces(set(st.assets))
-        lots = st.lots
+        ticker, _, value, _ = _lot_fields(st)
         index = {t: i for i, t in enumerate(st.assets)}
         na = len(st.assets)
-        rows = np.array([index[t] for t in lots.ticker.tolist()], dtype=np.intp)
+        rows = np.array([index[t] for t in ticker.tolist()], dtype=np.intp)
         # each asset's lots summed in lot order from 0.0, as the lot-to-asset matrix's
         # product sums them (to the bit)
-        h = np.bincount(rows, weights=lots.value.to_numpy() / st.value, minlength=na)
+        h = np.bincount(rows, weights=value / st.value, minlength=na)
         return _Today(h, index, tracking.te(_look(st, h) - wt))
 
     def pieces(self, st: AccountState) -> tuple[TrackingVariance, np.ndarray]:
@@ -691,7 +695,7 @@ def _solve_step(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
 
 
 def _solve_within_forced(prob: RebalanceProblem, rounds: int = 3) -> RebalanceResult:
-    """Solve ``prob``; where the restrictions raised its total gains budget, spend no room.
+    """Solve ``prob``; where the restrictions raised its gains budgets, spend no room.
 
     A budget below the gain of the sales the restrictions force is raised to that gain
     (:func:`pma_lab.optimize.limits.budget_limits`: the sales are made whatever the tax).
@@ -699,64 +703,85 @@ def _solve_within_forced(prob: RebalanceProblem, rounds: int = 3) -> RebalanceRe
     for gains the step chooses to realise (review rev1: retiree's "Gains budget $0"
     realised $38,227 of other gains against the $38,227 of losses it harvested, $231,840
     of net gain where the 5-year glide realised $194,650). So when the step's sales
-    realise gains beyond the forced sales' least gross gain (:func:`_discretionary`), the
-    raise is lowered to the step's net gain without them (the forced gains less the
-    harvested losses; never below the budget, ``Budgets.forced_offset``) and the step
-    solved again, at most ``rounds`` times. A solve that is then infeasible keeps the
-    result before it. The problem is left under the settings of the result returned.
+    realise gains beyond the forced sales' least gross gain (:func:`_discretionary`), each
+    raised cap's raise is lowered to the step's net gain under that cap without them (the
+    forced gains less the harvested losses the cap nets: the total every loss, a
+    short-term cap the short-term losses, a long-term cap the long-term ones; never below
+    the budget, ``Budgets.forced_offset``, ``forced_offset_st``, ``forced_offset_lt``)
+    and the step solved again, at most ``rounds`` times. A solve that is then infeasible
+    keeps the result before it. The problem is left under the settings of the result
+    returned; the caps whose raise was lowered say so (``RaisedCap.offset``).
     """
     res = prob.solve()
-    lowered = False
+    lowered: set[int] = set()
     for _ in range(rounds):
         offset = _discretionary(prob, res)
         if offset is None:
             break
         was = prob.settings
         b = was.budgets
-        prob.update(replace(was, budgets=replace(b, forced_offset=b.forced_offset + offset)))
+        prob.update(replace(was, budgets=replace(
+            b, forced_offset=b.forced_offset + float(offset[0]),
+            forced_offset_st=b.forced_offset_st + float(offset[1]),
+            forced_offset_lt=b.forced_offset_lt + float(offset[2]))))
         try:
-            res, lowered = prob.solve(), True
+            res = prob.solve()
         except InfeasibleError:
             prob.update(was)
             break
-    caps = res.summary.budget_raised_caps
-    if not lowered or not caps.startswith("total "):
+        lowered |= {k for k in range(3) if offset[k] > 0}
+    caps = res.summary.raised_caps
+    words = [_CAP_WORDS[k] for k in sorted(lowered)]
+    if not any(c.cap in words for c in caps):
         return res
-    # the total's raise as the notes quote it (pma_lab.report.labels.forced_sales_note)
-    first, *rest = caps.split("; ")
-    first += " (the forced sales' gain less the losses harvested, which offset it)"
-    return replace(res, summary=replace(res.summary,
-                                        budget_raised_caps="; ".join([first, *rest])))
+    # the raises as the notes quote them (pma_lab.report.labels.forced_sales_note)
+    marked = tuple(replace(c, offset=True) if c.cap in words else c for c in caps)
+    return replace(res, summary=replace(res.summary, raised_caps=marked))
 
 
-def _discretionary(prob: RebalanceProblem, res: RebalanceResult) -> float | None:
-    """USD to lower the restrictions' raise of the total budget by (None: nothing to lower).
+_CAP_WORDS = ("total", "short-term", "long-term")  # RaisedCap.cap of each budget row
 
-    Only for a dollar budget the forced sales raised (``prob.budget_raise``): the step's
-    sales' gross gain beyond the least gross gain of the forced sales
-    (:func:`pma_lab.optimize.limits.forced_sales`, one share of a glide's round-up
-    allowed) is gain the step chose; without it the step nets its net gain less that
-    (the forced gains less the losses harvested), which is what the raised cap is
-    lowered to (never below the budget left).
+
+def _discretionary(prob: RebalanceProblem, res: RebalanceResult) -> np.ndarray | None:
+    """USD to lower each raised cap's raise by (total, ST, LT; None: nothing to lower).
+
+    Only for a dollar budget the forced sales raised (``prob.budget_raise``): per cap, the
+    step's sales' gross gain under it (every sale for the total, the short-term sales for
+    a short-term cap, the long-term ones for a long-term cap) beyond the least gross gain
+    of the forced sales under it (:func:`pma_lab.optimize.limits.forced_sales`, one share
+    of a glide's round-up allowed) is gain the step chose; without it the step nets its
+    net gain under the cap less that (the forced gains less the harvested losses the cap
+    nets: a short-term loss offsets short-term gains first, as the cap's row counts it),
+    which is what the raised cap is lowered to (never below the budget left).
     """
     b = prob.settings.budgets
     raise_ = getattr(prob, "budget_raise", None)
-    if b.total is None or str(b.unit) != "gain" or raise_ is None or raise_[0] <= 0.005 \
-            or not prob.nl or not len(res.lot_trades):
+    if str(b.unit) != "gain" or raise_ is None or not prob.nl or not len(res.lot_trades):
         return None
     V = prob.V
-    forced = float(np.maximum(prob.brows[0], 0.0) @ prob._forced_x) * V
-    gains = res.lot_trades.gain.to_numpy(dtype=float)
-    chosen = float(gains[gains > 0].sum()) - forced
-    tol = 1.0 + float(prob._forced_margin[0]) * V
-    if chosen <= tol:
-        return None
     s = res.summary
     st = prob.state
-    room = float(b.total) - (st.ytd_st + st.ytd_lt)  # the budget left for the year
-    cap = room + float(raise_[0])  # raised to the forced sales' gain
-    target = max(float(s.realized_st + s.realized_lt) - chosen, room)
-    return cap - target if cap - target > tol else None
+    gains = res.lot_trades.gain.to_numpy(dtype=float)
+    short = res.lot_trades.term.to_numpy() == "ST"
+    mine = (np.ones(len(gains), dtype=bool), short, ~short)
+    realised = (s.realized_st + s.realized_lt, s.realized_st, s.realized_lt)
+    ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
+    out = np.zeros(3)
+    for k, cap_usd in enumerate((b.total, b.short_term, b.long_term)):
+        if cap_usd is None or raise_[k] <= 0.005:
+            continue
+        forced = float(np.maximum(prob.brows[k], 0.0) @ prob._forced_x) * V
+        g = gains[mine[k]]
+        chosen = float(g[g > 0].sum()) - forced
+        tol = 1.0 + float(prob._forced_margin[k]) * V
+        if chosen <= tol:
+            continue
+        room = float(cap_usd) - ytd[k]  # the budget left for the year
+        cap = room + float(raise_[k])  # raised to the forced sales' gain
+        target = max(float(realised[k]) - chosen, room)
+        if cap - target > tol:
+            out[k] = cap - target
+    return out if out.any() else None
 
 
 def _withdrawal_over_budget(prob: RebalanceProblem, plan: Plan, settings: RebalanceSettings,
@@ -951,8 +976,10 @@ def _forced_now(st: AccountState) -> tuple[float, float, float]:
     cap, the least gain per share first (as :func:`pma_lab.optimize.limits.forced_sales`
     takes them), fractional shares. Losses count (negative).
     """
+    if not (st.must_sell or st.max_weight):
+        return 0.0, 0.0, 0.0
     lots = st.lots
-    if not len(lots) or not (st.must_sell or st.max_weight):
+    if not len(lots):
         return 0.0, 0.0, 0.0
     short = long = raised = 0.0
     for t in sorted(set(lots.ticker) & (set(st.must_sell) | set(st.max_weight))):
@@ -1043,6 +1070,21 @@ def _noted(res: RebalanceResult, note: str) -> tuple[RebalanceResult, str]:
     return res, "; ".join(filter(None, (note, res.summary.note)))
 
 
+def _lot_fields(st: AccountState) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The lots' tickers and terms (object arrays), values and gains (float) of ``st``.
+
+    The columns :func:`~pma_lab.optimize.state.account_state` kept with the state
+    (:func:`~pma_lab.optimize.state.lot_columns`: a step's rules read them without
+    building the state's lots table, ~0.7 CPU-ms a state), else its table's.
+    """
+    cols = st.__dict__.get("_lot_columns")
+    if cols is not None:
+        return cols.ticker, cols.term, cols.value, cols.gain
+    lots = st.lots
+    return (lots.ticker.to_numpy(dtype=object), lots.term.to_numpy(dtype=object),
+            lots.value.to_numpy(dtype=float), lots.gain.to_numpy(dtype=float))
+
+
 def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
                          base: RebalanceSettings, keep: float = 0.0) -> bool:
     """Whether a maintenance step may skip its solve and hold.
@@ -1067,15 +1109,15 @@ def _nothing_to_maintain(today: _Today, st: AccountState, s: TransitionSettings,
     # too) is raised by a sale, never left negative
     if today.te > s.te_band or spare >= base.min_trade or spare < -0.01:
         return False
-    lots = st.lots
-    harvest = ((lots.gain < 0) & ~lots.ticker.isin(list(st.wash_no_loss_sale))).to_numpy()
+    ticker, term, _, gain = _lot_fields(st)
+    harvest = (gain < 0) & ~np.isin(ticker, list(st.wash_no_loss_sale))
     if harvest.any():
-        rate = lot_rates((lots.term == "ST").to_numpy(), st.tax.st_rate, st.tax.lt_rate)
-        credit = float(np.sum(rate[harvest] * -lots.gain.to_numpy(dtype=float)[harvest]))
+        rate = lot_rates(term == "ST", st.tax.st_rate, st.tax.lt_rate)
+        credit = float(np.sum(rate[harvest] * -gain[harvest]))
         if st.value <= 0 or (today.te ** 2 + s.maintain_gamma_tax * credit / st.value
                              > s.te_band ** 2):
             return False
-    held = set(lots.ticker)
+    held = set(ticker.tolist())
     if held & st.must_sell:
         return False
     return not any(w > st.max_weight[t] + 1e-9
@@ -1102,17 +1144,19 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
     spare = st.cash + st.contribution - keep
     if plan.kind != "budget" or not (-0.01 if keep > 0 else 0.0) <= spare < base.min_trade:
         return False
-    lots = st.lots
-    if not len(lots) or set(lots.ticker) & st.must_sell:
+    ticker, term, value, gain = _lot_fields(st)
+    if not len(ticker) or set(ticker.tolist()) & st.must_sell:
         return False
     if any(w > st.max_weight[t] + 1e-9 for t, w in today.weights(st.max_weight).items()):
         return False
     if plan.te_cap is not None and today.te > plan.te_cap:
         return False
-    lots = lots[~lots.ticker.isin(list(st.no_sell))]
-    if not len(lots):
+    sellable = ~np.isin(ticker, list(st.no_sell))
+    if not sellable.any():
         return True
-    if (lots.gain <= 0).any() or (lots.value <= 0).any():
+    ticker, term = ticker[sellable], term[sellable]
+    gain, value = gain[sellable], value[sellable]
+    if (gain <= 0).any() or (value <= 0).any():
         return False
     b = plan.budgets()
     big = math.inf
@@ -1122,9 +1166,7 @@ def _budget_spent(today: _Today, st: AccountState, plan: Plan,
             "LT": big if b.long_term is None else max(b.long_term - st.ytd_lt, 0.0)}
     # numpy per name and term (pandas' groupby cost ~5 ms a call): the same sums and
     # minima over the same values in the same order
-    ticker, term = lots.ticker.to_numpy(), lots.term.to_numpy()
-    value = lots.value.to_numpy(dtype=float)
-    per = lots.gain.to_numpy(dtype=float) / value  # gain per dollar
+    per = gain / value  # gain per dollar
     # names and terms in order of first appearance (pd.unique's order, without its
     # ~0.1 ms a call)
     for name in dict.fromkeys(ticker.tolist()):
@@ -1221,13 +1263,11 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
             return False
     if settings.te_cap is not None and today.te >= settings.te_cap:
         return False
-    lots = st.lots
-    ticker = lots.ticker.to_numpy(dtype=object)
+    ticker, term, value_all, gain_all = _lot_fields(st)
     forced = st.must_sell | set(st.max_weight)
     if forced and np.isin(ticker, list(forced)).any():
         return False
-    gain_all, value_all = lots.gain.to_numpy(dtype=float), lots.value.to_numpy(dtype=float)
-    sell = ~np.isin(ticker, list(st.no_sell)) if st.no_sell else np.ones(len(lots), bool)
+    sell = ~np.isin(ticker, list(st.no_sell)) if st.no_sell else np.ones(len(ticker), bool)
     if (gain_all[sell] <= 0).any() or (value_all[sell] <= 0).any():
         return False
     nm = st.n_model
@@ -1259,8 +1299,7 @@ def _solve_trades_nothing(today: _Today, st: AccountState, settings: RebalanceSe
         value, gain = value_all[sell], gain_all[sell]
         index = {t: i for i, t in enumerate(assets)}
         rows = np.array([index[t] for t in ticker[sell].tolist()])
-        rate = lot_rates((lots.term == "ST").to_numpy()[sell], st.tax.st_rate,
-                         st.tax.lt_rate)
+        rate = lot_rates((term == "ST")[sell], st.tax.st_rate, st.tax.lt_rate)
         delta = float(np.min(-grad[rows] + settings.gamma_tax * rate * gain / value)) + beta
         if delta <= 0:
             return False
@@ -1517,8 +1556,10 @@ def _later_glide(rules: object, st: AccountState, k: int, dates: Sequence[dt.dat
     today = getattr(rules, "today", {}) or {}
     years = getattr(rules, "glide", {}) or {}
     later = [j for j in range(k + 1, len(dates) - 1) if dates[j].year == dates[k].year]
+    if not later or not today:
+        return None
     lots = st.lots
-    if not later or not today or not len(lots):
+    if not len(lots):
         return None
     short = long = 0.0
     names = []
@@ -1612,7 +1653,7 @@ class StepProblems:
 
     @staticmethod
     def _key(st: AccountState, base: RebalanceSettings) -> tuple:
-        return (st.as_of, st.assets, len(st.lots), np.float64(st.value).tobytes(),
+        return (st.as_of, st.assets, len(_lot_fields(st)[0]), np.float64(st.value).tobytes(),
                 np.float64(st.cash).tobytes(), base.budgets.unit,
                 *(getattr(base, f) for f in COMPILED_SETTINGS))
 
@@ -1786,8 +1827,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                                     setup, led, setup.as_of.year))
             return r2, _with_gift(r2, led, gift)  # its problem has the ledger: checked
 
-        res, _, _, note = _without_pairs(setup, plan, res, _with_gift(res, led, gift), note,
-                                         again)
+        res, _, _, note, _ = _without_pairs(setup, plan, res, _with_gift(res, led, gift),
+                                            note, again)
     return _te_today(setup, acc, st, flow + move, _with_gift(res, led, gift, note=note))
 
 
@@ -1795,29 +1836,30 @@ def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
                    today: RebalanceResult | None, note: str,
                    again: Callable[[frozenset[str], frozenset[str]],
                                    tuple[RebalanceResult, RebalanceResult | None]]
-                   ) -> tuple[RebalanceResult, RebalanceResult | None, object, str]:
+                   ) -> tuple[RebalanceResult, RebalanceResult | None, object, str,
+                              tuple[str, ...]]:
     """Step 0 free of the names the household trades the other way around it.
 
     :func:`pma_lab.plan.household.without_pairs` around ``res`` (step 0's result;
     ``today``: it replayed through the ledger, as :func:`first_trades` hands it on, ``None``
     when a check fails there, then nothing is done; ``again`` solves the step with more
     names left as they are), the step's note saying which names it leaves and why. Returns
-    the step kept, its ``today``, the household around it (``None``: not solved) and the
-    note.
+    the step kept, its ``today``, the household around it (``None``: not solved), the
+    note and the names left as they are (sorted; ``PlanRun.left_today``).
     """
     if today is None or not (len(today.trades) or len(today.lot_trades)):
-        return res, today, None, note  # no trade today, no pair
+        return res, today, None, note, ()  # no trade today, no pair
     first = res
     try:
         res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
     except OptimizationError:
         # the household around the step cannot be solved: the step stays as solved, and
         # what reads the household says why (simulate's failure, the frontier's words)
-        return res, today, None, note
+        return res, today, None, note, ()
     if kept:  # counted, with the largest by value, when many (left_names_note)
         words = left_names_note(kept, first, plan)
         note = f"{note}; {words}" if note else words
-    return res, today, hh, note
+    return res, today, hh, note, tuple(sorted(kept))
 
 
 def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
@@ -2253,6 +2295,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     several = len(prof.accounts) > 1 and dates[0] == setup.as_of
     today0: RebalanceResult | None = None
     hh0 = None  # the household around today's step when solved for its pairs
+    left0: tuple[str, ...] = ()  # the names it left as they are (PlanRun.left_today)
     te_initial = look_through.te(look_through.weights(lots, path.prices.iloc[0], cash0,
                                                       exclude)[0], look_through.benchmark)
     # each step's prices by ticker as plain floats (what Series.to_dict gives, ~10 x faster)
@@ -2396,7 +2439,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                                 problems.give_back(p2)
                                 return r2, _checked_today(r2, st2, led, gift)
 
-                            res, today0, hh0, note = _without_pairs(
+                            res, today0, hh0, note, left0 = _without_pairs(
                                 setup, plan, res, _checked_today(res, st, led, gift), note, again)
                         if k == 0 and record and update is None:
                             first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
@@ -2513,7 +2556,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                    cpu_seconds=time.process_time() - cpu_start,
                    bonds=book.moves_frame() if book is not None else None,
                    interest=interest, first_step=first, failure=failure,
-                   others=others)
+                   others=others, left_today=left0)
 
 
 def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
@@ -2531,6 +2574,8 @@ def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
     """
     b = plan.budgets()
     y = years.set_index("year")
+    told = False  # the why is said once, in the first such year (reviewer 1, session 22:
+    # one 60-word sentence repeated every year filled a 40-line cell of the plan table)
     for year in sorted(raised):
         if year not in y.index:
             continue
@@ -2546,7 +2591,9 @@ def _note_forced_overrun(steps: pd.DataFrame, years: pd.DataFrame, plan: Plan,
         note = (f"{year}: net gains {said}: the sales your restrictions force that year "
                 "(made whatever the tax) alone realise more than the budget allows, even "
                 "with the losses harvested that year set against them, so they raise it "
-                "and no other gain is realised")
+                "and no other gain is realised" if not told else
+                f"{year}: net gains {said}, for the same reason")
+        told = True
         i = steps.index[steps.year == year][0]
         old = str(steps.at[i, "note"] or "")
         steps.at[i, "note"] = f"{old}; {note}" if old else note

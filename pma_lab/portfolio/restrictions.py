@@ -68,7 +68,8 @@ class HeldAction:
         if self.action == "sell_within":
             return (f"sold within {self.years} year{'s' if self.years != 1 else ''} if held "
                     "(a straight-line glide); never bought")
-        return "never bought; shares held are kept (not force-sold)"
+        return ("never bought; shares held are not force-sold (they may be sold to rebalance "
+                "or harvest a loss)")
 
     def strictness(self) -> tuple[int, int]:
         """Sort key: the strictest action first (sell, then the shortest glide, then no_buy)."""

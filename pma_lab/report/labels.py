@@ -70,7 +70,7 @@ __all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "OWN_PLAN",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
            "profile_account_names", "account_kind", "account_name",
-           "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES",
+           "TAX_OF_THESE_TRADES", "TAX_OF_TODAYS_TRADES", "FRONTIER_TAX",
            "restriction_reason", "carryforward_rows", "forced_sales_note"]
 
 PLAN = "Plan"
@@ -81,6 +81,11 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
+FRONTIER_TAX = "Tax of today's trades (against no trade)"
+"""The frontier table's tax column: the Schedule D tax of one point's trades today against
+not trading, not a plan's whole-year "Tax this year" (reviewer 1, session 22: both columns
+read "Tax this year", $3,295 and $3,132 for the same plan)."""
+
 CARRYFORWARD_CREATED = "Loss carryforward added (negative: used up)"
 """The change a set of trades makes to the loss carryforward into next year: positive when
 their net loss beyond the yearly offset against income adds to it, negative when their gains
@@ -494,29 +499,34 @@ def forced_sales_note(result: object) -> str:
     the gain it realises is raised to that gain (never above:
     :func:`pma_lab.optimize.limits.budget_limits`). When the rebalance ``result`` (a
     :class:`~pma_lab.optimize.result.RebalanceResult`) had a budget raised so, this gives
-    the forced sales' realised gain (whole lots and a glide's part of one alike, as
-    ``summary.csv``'s ``restriction_gain_min`` counts them), the names sold now whatever
-    the tax apart from those sold along their glide (``sell_within``), each group's gain,
-    and each cap raised with its value and the raise (``budget_raised_caps``), and says
-    that the other trades realise no net gain beyond it; ``""`` when no budget was raised.
-    The proposal's "Today's trades", the dashboard's line on today's trades and
-    ``pma-lab rebalance`` all say it in these words.
+    the forced sales' realised gain (a must-sell lot's whole sale, and of a glide name's
+    sale only the shares its glide forces: the decisions' ``forced_shares``,
+    :mod:`pma_lab.optimize.decisions`; the rest is the optimiser's choice), the names sold
+    now whatever the tax apart from those sold along their glide (``sell_within``), each
+    group's gain, and each cap raised with its value and the raise (the summary's
+    ``raised_caps``, :class:`~pma_lab.optimize.result.RaisedCap`), and says that the other
+    trades realise no net gain beyond it; ``""`` when no budget was raised. The proposal's
+    "Today's trades", the dashboard's line on today's trades and ``pma-lab rebalance`` all
+    say it in these words.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from types import SimpleNamespace
+    >>> from pma_lab.optimize.result import RaisedCap
     >>> r = SimpleNamespace(
-    ...     summary={"budget_raised_by_restrictions": 3_546.0,
-    ...              "budget_raised_caps": "total $25,000 by $3,546; short-term $0 by $2,367"},
+    ...     summary=SimpleNamespace(budget_raised_by_restrictions=3_546.0, raised_caps=(
+    ...         RaisedCap("total", 25_000.0, 3_546.0), RaisedCap("short-term", 0.0, 2_367.0))),
     ...     decisions=pd.DataFrame({
     ...         "lot_id": ["L1", "L2", "L3"], "ticker": ["MO", "XOM", "AAPL"],
     ...         "action": ["sell", "sell (part)", "sell"],
     ...         "reason": ["restriction: must not hold (sold now, whatever the tax)",
-    ...                    "restriction: sold along its glide (sell_within)", "rebalance"]}),
+    ...                    "restriction: sold along its glide (sell_within)", "rebalance"],
+    ...         "forced_shares": [100.0, 60.0, 0.0]}),
     ...     lot_trades=pd.DataFrame({"lot_id": ["L1", "L2", "L3"],
     ...                              "ticker": ["MO", "XOM", "AAPL"],
-    ...                              "gain": [12_316.0, 16_230.0, -90.0]}))
+    ...                              "shares": [100.0, 80.0, 5.0],
+    ...                              "gain": [12_316.0, 21_640.0, -90.0]}))
     >>> print(forced_sales_note(r))  # doctest: +NORMALIZE_WHITESPACE
     $28,546 of the realised gains come from the sales your restrictions force: MO sold now
     whatever the tax ($12,316) and XOM sold along its glide (sell within the years you
@@ -525,30 +535,32 @@ def forced_sales_note(result: object) -> str:
     trades realise no net gain beyond it
     """
     summary = result.summary  # type: ignore[attr-defined]
-    raised = float(summary.get("budget_raised_by_restrictions", 0.0) or 0.0)
+    raised = float(getattr(summary, "budget_raised_by_restrictions", 0.0) or 0.0)
     if not raised > 0.005:  # the checks' threshold: below half a cent is round-off
         return ""
     d = result.decisions  # type: ignore[attr-defined]
     reason = d.reason.astype(str)
     lots = result.lot_trades  # type: ignore[attr-defined]
+    forced = lots.lot_id.map(d.set_index("lot_id").forced_shares).fillna(0.0)
+    # the gain of the shares a restriction forces (a lot's gain is the same per share)
+    forced_gain = lots.gain * (forced / lots.shares.where(lots.shares > 0)).fillna(0.0)
     parts = []
     total = 0.0
     for start, glide in ((FORCED_REASONS[0], False), (FORCED_REASONS[1], True)):
-        sold = lots[lots.lot_id.isin(set(d.lot_id[reason.str.startswith(start)]))]
-        if sold.empty:
+        sel = lots.lot_id.isin(set(d.lot_id[reason.str.startswith(start)])) & (forced > 0)
+        if not sel.any():
             continue
-        gain = float(sold.gain.sum())
+        gain = float(forced_gain[sel].sum())
         total += gain
-        tickers = list(dict.fromkeys(sold.ticker))
+        tickers = list(dict.fromkeys(lots.ticker[sel]))
         its = "its" if len(tickers) == 1 else "their"
         parts.append(f"{_names(tickers)} sold along {its} glide (sell within the years you "
                      f"set; {fmt_usd(gain)})" if glide else
                      f"{_names(tickers)} sold now whatever the tax ({fmt_usd(gain)})")
     if not parts:
         return ""
-    caps = str(summary.get("budget_raised_caps", "") or "")
-    how = (" and ".join(f"its {c}" for c in caps.split("; ")) if caps else
-           f"it by {fmt_usd(raised)}")
+    caps = tuple(getattr(summary, "raised_caps", ()))
+    how = (" and ".join(f"its {c}" for c in caps) if caps else f"it by {fmt_usd(raised)}")
     return (f"{fmt_usd(total)} of the realised gains come from the sales your restrictions "
             f"force: {' and '.join(parts)}. That is more than the gains budget allows, so "
             f"the restrictions' sales raise {how}, and the other trades realise no net "

@@ -70,6 +70,7 @@ from pma_lab.formatting import (
     fmt_filing_status,
     fmt_num,
     fmt_pct,
+    fmt_rate,
     fmt_shares,
     fmt_term,
     fmt_usd,
@@ -82,7 +83,7 @@ from pma_lab.io.client import Client, load_client, to_date
 from pma_lab.io.holdings import lock_action, lock_reason, lock_symbols
 from pma_lab.market.rates import cash_rate
 from pma_lab.paths import client_profile, notebooks_dir, templates_dir
-from pma_lab.plan.household import LEFT_AS_THEY_ARE, left_names_count
+from pma_lab.plan.household import LEFT_AS_THEY_ARE
 from pma_lab.report import labels
 from pma_lab.report.kernel import WarmKernel, kernel_manager_class
 from pma_lab.report.labels import plan_cell
@@ -762,7 +763,7 @@ def client_summary(client: Client, summary) -> ReportTable:
          f"{fmt_usd(t.lt_gain)} / {fmt_usd(t.lt_loss)}"),
         ("Filing status", fmt_filing_status(p.tax.filing_status)),
         ("Marginal tax rates short-term / long-term",
-         f"{fmt_pct(p.tax.st_rate, 1)} / {fmt_pct(p.tax.lt_rate, 1)}"),
+         f"{fmt_rate(p.tax.st_rate)} / {fmt_rate(p.tax.lt_rate)}"),
     ]
     c_st, c_lt = p.carryforward_into(client.as_of.year, f"the analysis date {client.as_of}")
     if c_st or c_lt:  # the loss carried into the analysis year (as every figure reads it)
@@ -855,10 +856,22 @@ _LISTS = {"no_buy": "Your do-not-buy list", "hold_no_add": "Your keep-but-do-not
 
 
 def _screen_words(x: str) -> str:
-    """A screen or restriction label (``fossil_fuels``, ``total: cannot hold``) in words."""
+    """A screen or restriction label (``fossil_fuels``, ``total: cannot hold``) in words.
+
+    A catalog screen reads its catalog name, which says what it covers: ``Shariah
+    (business-activity screen)``, not ``Shariah`` (reviewer 1, session 22: a Shariah-
+    observant client could not tell that the financial-ratio screens are not applied).
+    """
     if x.startswith("total: "):
         return "All screens together: " + x[len("total: "):]
-    return _LISTS.get(x, x.replace("_", " ").capitalize())
+    if x in _LISTS:
+        return _LISTS[x]
+    from pma_lab.portfolio.screens import load_catalog
+
+    cat = load_catalog()
+    if x in cat.screens:
+        return cat.screens[x].name
+    return x.replace("_", " ").capitalize()
 
 
 def restrictions_table(setup) -> ReportTable:
@@ -867,7 +880,7 @@ def restrictions_table(setup) -> ReportTable:
     from pma_lab.portfolio.restrictions import HeldAction
 
     s = setup.eligibility.summary(setup.benchmark.weights)
-    effect = {"hold_no_add": "kept, not added", "total": ""}
+    effect = {"hold_no_add": "kept: never sold, never added to", "total": ""}
 
     def words(x: str) -> str:
         # the restriction's action on names already held, as the engine applies it
@@ -938,8 +951,17 @@ def excluded_table(setup) -> ReportTable:
         "Held now": [held_now(t, a)
                      for t, a in zip(ex.ticker, ex.held_action, strict=True)],
         "Reason": [str(r).replace("_", " ") for r in ex.reasons]})
+    # the names held or in the benchmark today, held ones first; the universe's others
+    # (acquired or delisted since: COG, PXD, HES at 0.00 %) are counted, not listed
+    # (reviewer 1, session 22: 30 such rows over three pages)
+    is_held = f["Held now"].ne("no")
+    keep = is_held | (f[f"Weight in the {bm}"] > 0)
+    gone = int((~keep).sum())
+    f = pd.concat([f[keep & is_held], f[keep & ~is_held]], ignore_index=True)
+    more = (f"; {gone} other screened name{'s' if gone != 1 else ''} of the universe, not "
+            f"in the {bm} today, not listed" if gone else "")
     return ReportTable(f, {f"Weight in the {bm}": "pct"},
-                       "Names you may not hold (sold if held, as each screen says)",
+                       "Names you may not hold (sold if held, as each screen says)" + more,
                        wrap=("Name", "Reason"), headers={"Ticker": "Symbol"},
                        empty="No name has to be sold or kept out of the account: the "
                              "screens (if any) only stop purchases.")
@@ -1152,7 +1174,8 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
     t = front.table
     ok = t.status.isin(("optimal", "optimal_inaccurate", "current"))
     f = pd.DataFrame({
-        "Point": t.label, "Tracking error to target": t.te, "Tax this year": t.tax_this_year,
+        "Point": t.label, "Tracking error to target": t.te,
+        labels.FRONTIER_TAX: t.tax_this_year,
         labels.CARRYFORWARD_CREATED: t.carryforward_created,
         "Economic tax": t.tax_economic, "Economic tax (% of account)": t.tax_economic_pct / 100,
         "Turnover": t.turnover, "Names": t.names,
@@ -1176,7 +1199,7 @@ def frontier_table(front, setup=None, trades=None, account=None, household=None
         highlight = (len(f) - 1,)
     if not f["Note"].astype(bool).any():
         f = f.drop(columns="Note")
-    return ReportTable(f, {"Tracking error to target": "pct", "Tax this year": "usd",
+    return ReportTable(f, {"Tracking error to target": "pct", labels.FRONTIER_TAX: "usd",
                            labels.CARRYFORWARD_CREATED: "usd", "Economic tax": "usd",
                            "Economic tax (% of account)": "pct", "Turnover": "pct1",
                            "Names": "int"},
@@ -1341,11 +1364,10 @@ def go_to_target_note(front, analysis) -> str:
     c = analysis.comparison.set_index("plan")
     end, year1 = float(ends.tax_this_year.iloc[0]), float(c.tax_year1[run.plan.name])
     move = labels.plan_name(run.plan)
-    f = run.first_step
-    if f is not None and LEFT_FOR_HOUSEHOLD in f.note:
+    if run.left_today:
         # its step today left names the household's other accounts would trade the other
         # way (pma_lab.plan.household.without_pairs): not the frontier's account-alone point
-        n = left_names_count(f.note)
+        n = len(run.left_today)
         names = f"the {n} names" if n > 1 else "the name" if n == 1 else "the names"
         return (f"“Go to target” is the trade “{move}” would make today in this account "
                 f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
@@ -1534,6 +1556,10 @@ def _ordered(analysis) -> pd.DataFrame:
     """The comparison with the client's plan first, then moving now, then the rest, hold last."""
     c = analysis.comparison.copy()
     c["_plan"] = _plans(analysis)
+    # the names each plan's step today left for the household's other accounts (counted
+    # from the run, PlanRun.left_today, not read back from its note)
+    left = {r.plan.name: len(r.left_today) for r in analysis.runs if r.path == "expected"}
+    c["_left"] = [left[n] for n in c.plan]
     kind = [p.kind for p in c["_plan"]]
     c["_order"] = [0 if m else 3 if k == "hold" else 1 if k == "immediate" else 2
                    for m, k in zip(c.is_client_plan, kind, strict=True)]
@@ -1672,7 +1698,8 @@ def recommendation(setup, analysis, trades=None) -> _Html:
     if row.failed:  # its partial run's figures would read as the plan's: none, in words
         figures = _failed_figures(row, plan, bm, h)
     else:
-        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis), plan)
+        figures = _figures(row, y, bm, h, net, client_mix_parts(analysis), plan,
+                           len(run.left_today))
     at = next(i for i, (k, _) in enumerate(figures) if k.startswith(f"Tracking error to the "
                                                                      f"{bm}"))
     figures.insert(at + 1, target)
@@ -1812,12 +1839,14 @@ def client_mix_parts(analysis) -> tuple[float, float]:
 
 
 def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
-             mix: tuple[float, float] = (math.nan, math.nan), plan=None) -> list:
+             mix: tuple[float, float] = (math.nan, math.nan), plan=None,
+             left: int = 0) -> list:
     """Page one's figures of a plan that was completed (``(label, value)`` pairs).
 
     ``mix``: its "Against holding" split into its stock/bond mix's part and the rest
-    (:func:`client_mix_parts`; NaN: not said); ``plan``: the plan (an immediate one says
-    the names its first step left, :func:`_years_to_target`).
+    (:func:`client_mix_parts`; NaN: not said); ``plan``: the plan and ``left``: how many
+    names its first step left for the household's other accounts (an immediate one says
+    them, :func:`_years_to_target`).
     """
     split = "" if missing(mix[0]) else MIX_FIGURE.format(mix=_signed(mix[0]),
                                                          rest=_signed(mix[1]))
@@ -1826,7 +1855,7 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
         (f"Tax over {labels.years(h)}{net} (present value)",
          f"{fmt_usd(row.tax_total)} ({fmt_usd(row.pv_tax)})"),
         ("Time to reach the target", _years_to_target(row.years_to_target, h, plan,
-                                                       row.notes)),
+                                                       left)),
         (f"Tracking error to the {bm}", " \u2192 ".join(
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
@@ -1890,17 +1919,18 @@ def headline(analysis) -> ReportTable:
     return ReportTable(f.reset_index(drop=True), name="headline", machine=True)
 
 
-def _years_to_target(years: object, h: int, plan, note: object) -> str:
+def _years_to_target(years: object, h: int, plan, left: int = 0) -> str:
     """"Time to reach the target" in words, with the names "Move now" leaves today.
 
     An immediate plan whose first step left names for the household's other accounts
-    (:func:`pma_lab.plan.household.left_names_note`) reaches the target at a later step:
-    its cell says how many names it left today ("0.3 years (26 names left today)"), as
-    its note does, not only the later step's time (reviewer 1, session 20).
+    (``left`` of them, :attr:`pma_lab.plan.simulation.PlanRun.left_today`; its note words
+    them, :func:`pma_lab.plan.household.left_names_note`) reaches the target at a later
+    step: its cell says how many names it left today ("0.3 years (26 names left today)"),
+    as its note does, not only the later step's time (reviewer 1, session 20).
     """
     words = fmt_years(years, h)
     immediate = getattr(plan, "kind", "") == "immediate"
-    left = left_names_count(note) if immediate and isinstance(note, str) else 0
+    left = int(left) if immediate else 0
     return f"{words} ({left} name{'s' * (left != 1)} left today)" if left else words
 
 
@@ -1915,7 +1945,7 @@ def _measure_cells(c: pd.DataFrame, m: labels.Measure, h: int) -> list:
                zip(c.after_tax_wealth_p10, c.after_tax_wealth_p90, strict=True)]
     elif m.key == "years_to_target":
         out = [_years_to_target(v, h, p, n) for v, p, n in
-               zip(c[m.key], c._plan, c.notes, strict=True)]
+               zip(c[m.key], c._plan, c._left, strict=True)]
     elif m.format == "years":
         out = [fmt_years(v, h) for v in c[m.key]]
     else:
@@ -2362,7 +2392,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
             caption += (f". Realised earlier in {year}, before this plan: short-term "
                         f"{fmt_usd(st)}, long-term {fmt_usd(lt)}; they count toward that "
                         "year's gains budget, and that year's tax on gains leaves out "
-                        "their own")
+                        "the tax on them")
     if "carryforward_return" in y:  # the return's carryforward is not the plan's own
         own = ("your other taxable accounts' trades today and any sales earlier in the year"
                if run.others is not None and len(run.others) else
@@ -2371,7 +2401,7 @@ def yearly_table(analysis, summary=None) -> ReportTable:
                     f"and gains of {own} net on it too")
     return ReportTable(f, {c: "usd" for c in f.columns[1:-1]} | {
         "Tracking error": "pct", "Tracking error (equity)": "pct",
-        "Equity share at year end": "pct1"}, caption)
+        "Equity share at year end": "pct1"}, caption.rstrip(".") + ".")
 
 
 def gifts_table(analysis) -> ReportTable:
@@ -3115,7 +3145,10 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
     last = long_term_on - dt.timedelta(days=1)
     if lock is None:
         return "a loss sold before this date is short-term"
-    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), shares)
+    # no taxable lot outside the lock's purchases: this lot is one of them
+    mine = shares if float(lock.lot_shares) > 0 else 0.0
+    why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), mine,
+                      lock.ira_since)
     if lock.until >= last:
         return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"
     first = lock.until + dt.timedelta(days=1)
@@ -3217,7 +3250,8 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
             continue
         rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
                      lock_symbols(r.tickers, held, r.names), every, "", math.nan,
-                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares)))
+                     lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares,
+                                 r.ira_since)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):
@@ -3280,12 +3314,17 @@ def glossary(setup=None) -> ReportTable:
     the one place every present value takes it (:func:`pma_lab.market.rates.cash_rate`),
     e.g. "the cash rate, 4.41 % a year (the 3-month Treasury bill ...)".
     """
+    # captioned apart from the section's "Glossary" heading (reviewer 1, session 22: the
+    # PDF printed "Glossary" twice)
     if setup is None:
-        return _kv(list(GLOSSARY), "Glossary")
+        return _kv(list(GLOSSARY), GLOSSARY_CAPTION)
     r = cash_rate(setup.market, setup.as_of)
     return _kv(list(_glossary(f"the cash rate, {fmt_pct(r.rate)} a year (the {r.source})",
                               labels.loss_limit(setup))),
-               "Glossary")
+               GLOSSARY_CAPTION)
+
+
+GLOSSARY_CAPTION = "The terms this proposal uses, in plain words"
 
 
 _DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
@@ -4418,7 +4457,7 @@ def _footer_template(footer: str, right: str) -> str:
             '<span class="totalPages"></span></span></div>')
 
 
-def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwright's Page
+def _fit_tables(page, paper: str, src: Path, show: bool = False) -> None:  # noqa: ANN001
     """Make every table fit the printed page's width, or say which one cannot.
 
     Measured at the page's printable width in print media: a table wider than that has
@@ -4429,7 +4468,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     cut off at the page's edge, so it is an error naming the table rather
     than a PDF with a clipped column. The viewport is left at that width (the print lays
     the page out at the paper's width anyway); the next print sets it back on a blank
-    page, where that costs no layout.
+    page, where that costs no layout. ``show``: the page was written hidden
+    (:data:`_HIDE_PAGE`) and is shown now, at the printable width in print media.
 
     Raises
     ------
@@ -4438,6 +4478,8 @@ def _fit_tables(page, paper: str, src: Path) -> None:  # noqa: ANN001 - Playwrig
     """
     limit = _PRINTABLE_PX[paper]
     page.set_viewport_size({"width": limit, "height": page.viewport_size["height"]})
+    if show:
+        page.evaluate(_SHOW_PAGE_JS)
     too_wide = page.evaluate(_FIT_TABLES_JS, limit)
     if too_wide:
         names = "; ".join(f"'{t}'" for t in too_wide)
@@ -4486,7 +4528,7 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     page.on("pageerror", on_error)
     try:
         if content is not None:
-            page.set_content(content, wait_until="load", timeout=timeout * 1000)
+            page.set_content(content + _HIDE_PAGE, wait_until="load", timeout=timeout * 1000)
         shell = content is not None and not errors
         if not shell:
             page.goto(src.as_uri(), wait_until="load", timeout=timeout * 1000)
@@ -4498,10 +4540,12 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
             ".every(d => d.querySelector('.main-svg'))", timeout=timeout * 1000)
     # the charts are drawn for the screen at the printed width and printed as drawn: the
     # width changes below would schedule a redraw (they are responsive), and whether it
-    # ran before the print depended on how fast the page loaded
+    # ran before the print depended on how fast the page loaded. A page written into the
+    # shell is hidden meanwhile (_HIDE_PAGE), so it is laid out first in print media at
+    # the printed width (_fit_tables shows it), not also for the screen and at 760 px.
     page.evaluate(_CHARTS_KEPT_JS, f"@media print {{ {_SQUEEZE_CSS} }}")
     page.emulate_media(media="print")
-    _fit_tables(page, paper, src)
+    _fit_tables(page, paper, src, show=shell)
     page.pdf(path=str(tmp), format=paper, print_background=True,
              display_header_footer=True, header_template="<span></span>",
              footer_template=_footer_template(footer, right),
@@ -4509,6 +4553,21 @@ def _print_pdf(page, src: Path, tmp: Path, paper: str, footer: str, right: str,
     page.set_content(_BLANK_PAGE)  # nothing of the client's page stays in the browser
     return shell
 
+
+_HIDE_PAGE = '<style id="pma-lab-hide">html { display: none !important; }</style>'
+"""Written after a proposal's page in the shell (the end of its body): hides the page once
+its scripts have run (its charts drawn, each measuring its div's width for the screen as
+it is parsed) until :func:`_fit_tables` shows it in print media at the printed width. A
+shown page was laid out twice more before each print: for the screen once loaded, then in
+print media at the screen's width (~0.2 CPU-s of ~1.1 a sample proposal's PDF; browser
+1.085 -> 0.87 CPU-s a steady print, ``bench_pdf.py``, twenty-second session). The PDF is
+the same (pages, text, every page's pixels at 72 and 150 dpi, the nine demo proposals in
+Letter and A4): the element is removed before the page is measured and printed."""
+_SHOW_PAGE_JS = """() => {
+  const hide = document.querySelectorAll('style#pma-lab-hide');
+  if (hide.length) hide[hide.length - 1].remove();
+}"""
+"""Removes :data:`_HIDE_PAGE`'s element (the last of that id: the page's own come first)."""
 
 _BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
 """What the printer's page shows between prints."""

@@ -1896,7 +1896,10 @@ class Ledger:
         2008-5, not deferred to its basis); ``shares``, how many purchased shares can still
         absorb a loss (only that many shares of a loss sale are washed); ``lot_shares``, the
         most shares of one taxable lot of the group outside those purchases (a loss sale of
-        it is washed in part when ``shares`` is less).
+        it is washed in part when ``shares`` is less); ``ira_since``, the day of the latest
+        IRA purchase behind it (``None``: none), which may be earlier than ``since`` when a
+        later taxable purchase sets ``until`` (the IRA's part of the lock then ends 30 days
+        after ``ira_since``; :func:`pma_lab.io.holdings.lock_reason` names both).
         """
         since: dict[tuple[str, str], dt.date] = {}
         info: dict[tuple[str, str], list] = {}
@@ -1913,10 +1916,12 @@ class Ledger:
                 "since": since[k], "names": self.identity.label(k[1]),
                 "ira": bool(info[k][0]) if k in info else False,
                 "shares": info[k][1] / _MICRO if k in info else 0.0,
-                "lot_shares": most.get(k[1], 0) / _MICRO if k in info else 0.0}
+                "lot_shares": most.get(k[1], 0) / _MICRO if k in info else 0.0,
+                "ira_since": info[k][3] if k in info else None}
                for k, v in rows]
         return pd.DataFrame(out, columns=["lock", "group", "tickers", "until", "since",
-                                          "names", "ira", "shares", "lot_shares"])
+                                          "names", "ira", "shares", "lot_shares",
+                                          "ira_since"])
 
     def lock_rows(self, as_of: dt.date) -> list[tuple[str, str, dt.date]]:
         """The rows of :meth:`locks` as ``(lock, group, until)`` tuples, in its order.
@@ -1944,7 +1949,8 @@ class Ledger:
         """``(lock, group) -> until`` of :meth:`locks`; ``since`` gets each lock's event day.
 
         ``info`` gets, for each ``no_loss_sale`` lock, ``[any purchase in an IRA, its
-        purchases' micro-shares that can still absorb a loss, the ids of its open lots]``.
+        purchases' micro-shares that can still absorb a loss, the ids of its open lots, the
+        day of its latest IRA purchase or None]``.
         """
         self._settle()
         lo = as_of - _WINDOW
@@ -1959,10 +1965,12 @@ class Ledger:
         got: dict[tuple[str, str], list] = {} if info is None else info
 
         def add(key: tuple[str, str], lt: _L) -> None:
-            row = got.setdefault(key, [False, 0, set()])
+            row = got.setdefault(key, [False, 0, set(), None])
             row[0] = row[0] or lt.is_ira
             row[1] += lt.q
             row[2].add(id(lt))
+            if lt.is_ira and (row[3] is None or lt.acquired > row[3]):
+                row[3] = lt.acquired
 
         for g, losses in self._pending.items():
             for p in losses:

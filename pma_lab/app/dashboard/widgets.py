@@ -86,7 +86,7 @@ from pma_lab.errors import (
     Severity,
     WithdrawalBudgetError,
 )
-from pma_lab.formatting import fmt_num, fmt_pct, fmt_seconds, fmt_usd
+from pma_lab.formatting import fmt_num, fmt_pct, fmt_rate, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client, load_client_replacing
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
@@ -495,7 +495,7 @@ class HoldingsUpload(ipw.VBox):
         errors = [i for i in issues if i.severity is Severity.ERROR]
         keep = f" The proposal still shows {self.source}." if self.client is not None else ""
         title = (f"{shown}: {len(errors)} problem{'s' if len(errors) != 1 else ''} found in "
-                 f"the {e.kind} file{'s' * (' and ' in e.kind)}; nothing was loaded.{keep}")
+                 f"the {e.file_words}; nothing was loaded.{keep}")
         self.issues = issues
         self.error = title
         self._panel.value = issues_panel(title, issues, rename)
@@ -1065,7 +1065,7 @@ class TaxEditor(ipw.VBox):
                      f"{fmt_pct(pct, 2)} type {100 * pct:g}.</span>")
         self._note.value = (
             f'<span class="pma-caption pma-tax-rates">Marginal rates: short-term '
-            f'{fmt_pct(t.st_rate, 1)}, long-term {fmt_pct(t.lt_rate, 1)}'
+            f'{fmt_rate(t.st_rate)}, long-term {fmt_rate(t.lt_rate)}'
             f"{' (edited; the profile is unchanged)' if changed else ''}.</span>{small}")
         self.edited = edited
 
