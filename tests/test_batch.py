@@ -160,6 +160,59 @@ def test_bad_inputs_fail_before_any_job_starts(tmp_path, scheduler):
     assert res.failed == 2
 
 
+def test_input_warnings_go_to_the_clients_folder_and_the_summary(tmp_path, scheduler):
+    """Reviewer 1 (session 22): the batch dropped every input warning (zero basis, a
+    skipped total row...): the summary's ``warning`` cell and the client's log were empty.
+    Now each client's warnings are in ``OUT/<client>/warnings.txt`` and their count and
+    the first one in the summary; a client without any has neither."""
+    from pma_lab.io.client import load_client
+
+    src = _clients(tmp_path, "young-pro", "retiree")  # retiree: 2 warnings, young-pro none
+    out = tmp_path / "out"
+    res = run_batch(src, out, scheduler=scheduler["address"], job=lots_job, progress=False)
+    s = res.summary.set_index("client")
+    assert res.failed == 0
+    want = [w.format() for w in load_client(src / "retiree" / "profile.toml").warnings]
+    assert len(want) == 2
+    assert (out / "retiree" / "warnings.txt").read_text().splitlines() == want
+    cell = s.loc["retiree", "warning"]
+    assert cell.startswith("2 input warnings (all in retiree/warnings.txt), the first: ")
+    assert want[0] in cell
+    raw = pd.read_csv(out / SUMMARY_FILE, dtype=str, keep_default_na=False)
+    assert raw.set_index("client").loc["retiree", "warning"] == cell
+    assert not (out / "young-pro" / "warnings.txt").exists()
+    assert s.loc["young-pro", "warning"] == ""
+    assert check_marker(out / "retiree").ok
+    # warnings fixed in the inputs: the rerun removes the earlier file
+    prof = src / "retiree" / "profile.toml"
+    shutil.rmtree(src / "retiree")
+    shutil.copytree(clients_dir() / "young-pro", src / "retiree")
+    assert prof.is_file()
+    again = run_batch(src, out, scheduler=scheduler["address"], job=lots_job,
+                      progress=False)
+    assert not (out / "retiree" / "warnings.txt").exists()
+    assert again.summary.set_index("client").loc["retiree", "warning"] == ""
+
+
+def test_validate_client_lists_the_lots_warnings_before_the_layout_notes(tmp_path):
+    """The summary quotes the first input warning: a zero basis, not a skipped column."""
+    from pma_lab.app.batch import _input_warnings, validate_client
+
+    src = _clients(tmp_path, "balanced-6040") / "balanced-6040"
+    lots = src / "lots.csv"
+    rows = lots.read_text().splitlines()
+    rows[0] += ",Description"
+    rows[1:] = [r + ",x" for r in rows[1:]]
+    rows[2] = rows[2].rsplit(",", 2)[0] + ",0,x"  # the second lot's cost per share
+    lots.write_text("\n".join(rows) + "\n")
+    lines = validate_client(str(src / "profile.toml"))
+    assert [("zero" in ln, "not used by pma_lab" in ln) for ln in lines] == [
+        (True, False), (False, True)]
+    cell = _input_warnings(tmp_path / "out" / "balanced-6040", lines)
+    assert cell.startswith("2 input warnings (all in balanced-6040/warnings.txt), the first: ")
+    assert "row 3, column 'cost_per_share'" in cell and "the cost basis is zero" in cell
+
+
 def test_summary_names_a_relative_clients_folders_files_absolute_as_the_lots(
         tmp_path, monkeypatch):
     """Reviewer 1 (session 20): with the clients folder given relative, the error cell

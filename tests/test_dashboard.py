@@ -81,6 +81,7 @@ def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "househ
     dlink((taxes, "edited"), (planner, "client"))
     dlink((editor, "restrictions"), (view, "restrictions"))
     dlink((planner, "plan"), (view, "plan"))
+    dlink((view, "outcome"), (upload, "update_outcome"))
     return picker, upload, editor, planner, view
 
 

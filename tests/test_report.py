@@ -351,7 +351,10 @@ def test_proposal_html_for_every_client(runs, api, client):
     for r in sells.to_dict("records"):
         lt = lots[(r["Account"], r["Lot ID"])]
         assert r["Acquired"] == str(lt.acquired)
-        assert abs(float(r["Cost per Share"]) - float(lt.basis) / float(lt.shares)) < 1e-6
+        # to 4 decimals, as the price (reviewer 1, session 22: 15.87000999001)
+        cps = float(r["Cost per Share"])
+        assert cps == round(cps, 4)
+        assert abs(cps - float(lt.basis) / float(lt.shares)) <= 0.5e-4 + 1e-9
     assert (got.Acquired[got.Action == "BUY"] == "").all()
 
     # no code, no prompts, no external URL, plotly.js once
@@ -588,6 +591,19 @@ def test_trade_csv_never_uses_scientific_notation(tmp_path):
     rows = list(csv.reader(text.splitlines()))
     assert [r[2] for r in rows[1:]] == ["0.00001", "1234567", "3"]
     assert [r[3] for r in rows[1:]] == ["10000000", "0", "12345678.91"]
+
+
+def test_trade_file_cost_per_share_has_four_decimals(tmp_path):
+    """Reviewer 1, session 22: the trade CSV had 15.87000999001 for a lot of 250.25 shares
+    bought for $3,971.47 (the export said $15.87); it has the price's 4 decimals now, a
+    sub-cent basis per share kept to them, and the XLSX cell holds the same number."""
+    frame = pd.DataFrame({"Account": ["ira", "ira", "a"], "Symbol": ["NVDA", "X", "Y"],
+                          "Cost per Share": [3971.47 / 250.25, 100 / 3, math.nan]})
+    report.write_trades(frame, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    rows = list(csv.reader((tmp_path / "t.csv").read_text().splitlines()))
+    assert [r[2] for r in rows[1:]] == ["15.87", "33.3333", ""]
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    assert ws["C2"].value == 15.87 and ws["C3"].value == 33.3333
 
 
 def test_trade_export_refuses_sells_not_covered_by_lots(tmp_path):

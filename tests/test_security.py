@@ -394,7 +394,7 @@ def test_every_upload_failure_is_shown_and_keeps_the_proposal(tmp_path, monkeypa
     def fails(*a, **k):
         raise RuntimeError("disk went away")
 
-    monkeypatch.setattr(widgets, "load_client", fails)
+    monkeypatch.setattr(widgets, "load_client_replacing", fails)  # what an upload calls
     good = repo_root() / "data" / "samples" / "clients" / "household" / "household_lots.csv"
     assert not up.handle_upload("lots.csv", good.read_bytes())
     assert "lots.csv was not loaded" in up._panel.value

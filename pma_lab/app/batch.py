@@ -51,7 +51,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +71,7 @@ from pma_lab.report.kernel import WarmKernel
 
 __all__ = ["safe_name", "BatchResult", "run_batch", "propose_job", "validate_client",
            "format_summary", "submission_order", "WarmKernel", "worker_kernel",
-           "SUMMARY_FILE",
+           "SUMMARY_FILE", "WARNINGS_FILE",
            "SUMMARY_COLUMNS", "CLUSTER_CONFIG", "BLAS_THREADS_ENV"]
 
 CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
@@ -97,8 +97,23 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 SUMMARY_FILE = "batch_summary.csv"
 SUMMARY_COLUMNS = ("client", "status", "seconds", "run_at", "output", "error", "warning")
 """``warning``: an ``ok`` proposal's trades start a plan that cannot be completed
-(:data:`pma_lab.report.proposal.TRADES_WARNING`, as the proposal and the run marker say)."""
+(:data:`pma_lab.report.proposal.TRADES_WARNING`, as the proposal and the run marker say),
+and the count and first of the client's input warnings (:data:`WARNINGS_FILE`)."""
 LOG_FILE = "batch.log"
+WARNINGS_FILE = "warnings.txt"
+"""``OUT/<client>/warnings.txt``: every input warning of the client (profile, lots files,
+recent trades: a zero basis, a total row or a preamble skipped...), one a line, as ``pma-lab
+lots validate`` prints them (the notes on a file's layout last, :data:`LAYOUT_WARNINGS`);
+written by the validation step, absent when there is none.
+Reviewer 1 (session 22): the batch dropped them all (the summary's ``warning`` empty, the
+client's log too), and a service team reading only the summary never saw them."""
+LAYOUT_WARNINGS = frozenset({"preamble_skipped", "footer_skipped", "ignored_column",
+                             "ticker_normalized"})
+"""Input warnings about a file's layout rather than its lots: listed after the others in
+:data:`WARNINGS_FILE`, so the summary quotes a zero basis before a skipped title row."""
+SUMMARY_WARNING_CHARS = 300
+"""The longest first input warning the summary's ``warning`` cell quotes (all are in
+:data:`WARNINGS_FILE`)."""
 
 
 @dataclass(frozen=True)
@@ -130,19 +145,31 @@ class BatchResult:
 
 
 # ------------------------------------------------------------------------------ jobs
-def validate_client(profile: str) -> None:
+def validate_client(profile: str) -> tuple[str, ...]:
     """Default validation: the client's profile, lots and recent trades read, lots priced.
 
     The recent trades are replayed against the lots (:meth:`Client.ledger`), so a sale
     without shares behind it or a blotter buy missing from the lots file fails here, with
     the inputs, as it would in every later step.
+
+    Returns
+    -------
+    tuple[str, ...]
+        The client's input warnings, one line each (:meth:`Issue.format`), for
+        :data:`WARNINGS_FILE` and the summary's ``warning`` cell.
     """
+    from pma_lab.errors import Severity
     from pma_lab.io.client import load_client
     from pma_lab.io.holdings import check_prices
 
     client = load_client(profile)
     client.ledger()
     check_prices(client)  # valued at the analysis date, as every step values the lots
+    warned = [w for w in client.warnings if w.severity is Severity.WARNING]
+    # those about the lots (a zero basis, a total row skipped...) first, the summary's cell
+    # quoting the first; the notes on the file's layout after them
+    warned.sort(key=lambda w: w.code in LAYOUT_WARNINGS)
+    return tuple(w.format() for w in warned)
 
 
 _WORKER_KERNEL: WarmKernel | None = None
@@ -241,16 +268,49 @@ def _write_error(out_dir: Path, e: BaseException) -> None:
                f"{traceback.format_exc()}")
 
 
-def _checked(validate: Callable[[str], None], profile: str, out_dir: str) -> dict:
-    """Validate one client's inputs; a failure writes ``error.txt`` (runs in a worker)."""
+def _input_warnings(out_dir: Path, lines: Sequence[str]) -> str:
+    """Write the input warnings to :data:`WARNINGS_FILE`; the summary's cell for them.
+
+    Written atomically, one a line; an earlier file is removed when there is none. The
+    cell gives their count and the first one.
+    """
+    path = out_dir / WARNINGS_FILE
+    if not lines:
+        if path.is_file() and not path.is_symlink():
+            path.unlink()  # an earlier run's warnings no longer hold
+        return ""
+    if path.is_symlink():
+        raise OutputPathError(f"{path}: refusing to write through a symbolic link")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text(path, "".join(f"{ln}\n" for ln in lines))
+    first = " ".join(str(lines[0]).split())
+    if len(first) > SUMMARY_WARNING_CHARS:
+        first = first[:SUMMARY_WARNING_CHARS - 3].rstrip() + "..."
+    n = len(lines)
+    return (f"{n} input warning{'s' if n != 1 else ''} (all in {out_dir.name}/"
+            f"{WARNINGS_FILE}), the first: {first}")
+
+
+def _checked(validate: Callable[[str], Sequence[str] | None], profile: str,
+             out_dir: str) -> dict:
+    """Validate one client's inputs; a failure writes ``error.txt`` (runs in a worker).
+
+    The input warnings ``validate`` returns go to :data:`WARNINGS_FILE` and, counted with
+    the first of them, to the row's ``input_warnings``.
+    """
     t0 = time.perf_counter()
     try:
-        validate(profile)
-        return {"status": "ok", "seconds": time.perf_counter() - t0, "error": ""}
+        warned = validate(profile)
+        cell = _input_warnings(Path(out_dir), [str(w) for w in warned or ()])
+        return {"status": "ok", "seconds": time.perf_counter() - t0, "error": "",
+                "input_warnings": cell}
     except Exception as e:  # noqa: BLE001 - reported per client, not hidden
         d = Path(out_dir)
         _write_error(d, e)
         clear_marker(d)  # earlier outputs no longer match these inputs
+        w = d / WARNINGS_FILE
+        if w.is_file() and not w.is_symlink():
+            w.unlink()  # an earlier run's: these inputs failed before their warnings
         return {"status": "failed", "seconds": time.perf_counter() - t0,
                 "error": _summary_error(e), "output": ""}
 
@@ -494,7 +554,8 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
               job: Callable[[str, str, dict], dict] = propose_job,
               progress: bool = True, skip_existing: bool = False,
               only_failed: bool = False,
-              validate: Callable[[str], None] = validate_client) -> BatchResult:
+              validate: Callable[[str], Sequence[str] | None] = validate_client
+              ) -> BatchResult:
     """Run ``job`` for every client under ``clients_dir`` on a Dask cluster.
 
     Parameters
@@ -520,7 +581,10 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
     only_failed : bool
         Run only the clients whose row in the existing summary is not ``ok``.
     validate : Callable
-        ``validate(profile)`` raising on bad inputs; run for every client first.
+        ``validate(profile)`` raising on bad inputs; run for every client first. What it
+        returns (``None`` or the input warnings, one line each) goes to
+        ``OUT/<client>/warnings.txt`` (:data:`WARNINGS_FILE`) and, counted with the first
+        one, to the summary's ``warning`` cell.
 
     Returns
     -------
@@ -570,6 +634,7 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
         todo = {n: p for n, p in todo.items()
                 if not check_marker(out / n, verify_hashes=False).ok}
     rows: dict[str, dict] = {}
+    warned: dict[str, str] = {}  # client -> its input warnings' summary cell
 
     def row(n: str, r: dict) -> None:
         if r["status"] == "failed" and "lost" in r:  # the worker died: say so on disk too
@@ -578,7 +643,8 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
                 clear_marker(out / n)
         rows[n] = {"client": n, "status": r["status"], "seconds": round(r["seconds"], 1),
                    "run_at": run_at, "output": r.get("output", ""), "error": r["error"],
-                   "warning": r.get("warning", "")}
+                   "warning": "; ".join(filter(None, (r.get("warning", ""),
+                                                       warned.get(n, ""))))}
 
     # every client at one as-of date shares the risk model: the workers (and the notebook
     # kernels they start) reuse it from a disk cache inside the output folder
@@ -618,6 +684,7 @@ def run_batch(clients_dir: str | Path, out_dir: str | Path, workers: int = 2,
                                     key=f"validate-{n}", pure=False): n
                       for n, p in todo.items()}
             for n, r in _completed(checks, procs):
+                warned[n] = r.get("input_warnings", "")
                 if r["status"] != "ok":
                     row(n, r)
                     if bar is not None:

@@ -30,6 +30,7 @@ from pma_lab.errors import (
 from pma_lab.io.ingest import (
     Blotter,
     LotSet,
+    _freeze,
     known_tickers,
     read_blotter,
     read_lots,
@@ -47,7 +48,8 @@ from pma_lab.tax.ledger import (
     replay,
 )
 
-__all__ = ["Client", "load_client", "find_clients", "to_date"]
+__all__ = ["Client", "LotsReplaced", "load_client", "load_client_replacing", "find_clients",
+           "to_date"]
 
 
 def to_date(value: str | dt.date | None, what: str = "as_of") -> dt.date | None:
@@ -271,6 +273,81 @@ def _blotter_id(t: Trade, pos: int) -> str | None:
     return _auto_id(t, pos) if t.side is Side.BUY else t.lot_id
 
 
+@dataclass(frozen=True)
+class LotsReplaced:
+    """What :func:`load_client_replacing` took from the new files and kept of the profile's.
+
+    Attributes
+    ----------
+    new : tuple[tuple[str, str, int], ...]
+        ``(file, account id, lots)`` read from the new files.
+    replaced : tuple[tuple[str, str, int], ...]
+        ``(profile file, account id, lots)``: the profile's lots of the new files' accounts,
+        left out.
+    kept : tuple[tuple[str, str, int], ...]
+        ``(profile file, account id, lots)``: the profile's lots of the other accounts, kept.
+    empty : tuple[str, ...]
+        The declared accounts (ids, profile order) left with no lot.
+    """
+
+    new: tuple[tuple[str, str, int], ...] = ()
+    replaced: tuple[tuple[str, str, int], ...] = ()
+    kept: tuple[tuple[str, str, int], ...] = ()
+    empty: tuple[str, ...] = ()
+
+
+def _by_file_account(df) -> tuple[tuple[str, str, int], ...]:
+    """``(file, account, lots)`` of a lots frame, in the frame's order."""
+    out: dict[tuple[str, str], int] = {}
+    for f, a in zip(df.source_file, df.account, strict=True):
+        out[(str(f), str(a))] = out.get((str(f), str(a)), 0) + 1
+    return tuple((f, a, n) for (f, a), n in out.items())
+
+
+def load_client_replacing(profile_path: str | Path, lots_files: Sequence[str | Path], *,
+                          as_of: str | dt.date | None = None,
+                          known: Collection[str] | None | str = "market",
+                          date_order: str | None = None,
+                          over: Sequence[str | Path] = ()) -> tuple[Client, LotsReplaced]:
+    """:func:`load_client` with new lots files replacing only the accounts they hold.
+
+    A custodian that exports one file per account gives a new file for one account; the
+    profile's other files still hold the other accounts' lots. The new files' lots replace
+    the profile's lots of the same accounts (a file without an account column holds the
+    profile's ``default_account``); the profile's lots of every other account are kept,
+    and the whole is validated as :func:`load_client` validates a client (recent trades,
+    ``min_cash``). Reviewer 1 (session 22): the dashboard's upload replaced every lots file
+    of a client, silently emptying an IRA whose lots were in another file.
+
+    ``over``: earlier new files (the latest first) laid over the profile's the same way
+    before ``lots_files``: each keeps the lots of the accounts no later file holds, so a
+    client's one-file-per-account exports uploaded one after the other are all in effect.
+    Their kept and replaced lots are listed with the profile's (by file).
+
+    Returns
+    -------
+    (Client, LotsReplaced)
+        The client and what was replaced, kept and left empty.
+
+    Raises
+    ------
+    ProfileError, LotDataError, BlotterError
+        As :func:`load_client`; the profile's own files' problems too (their lots could not
+        be kept).
+    """
+    if not lots_files:
+        raise PmaLabError("load_client_replacing: give at least one lots file")
+    replaced: list[tuple[str, str, int]] = []
+    client = _load_client(profile_path, as_of, lots_files, known, date_order, replaced,
+                          [Path(f) for f in over])
+    df = client.lots.lots
+    is_new = df.source_file.astype(str).isin({str(Path(f)) for f in lots_files})
+    held = set(df.account)
+    empty = tuple(a for a in client.profile.account_ids() if a not in held)
+    return client, LotsReplaced(_by_file_account(df[is_new]), tuple(replaced),
+                                _by_file_account(df[~is_new]), empty)
+
+
 def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
                 lots_files: Sequence[str | Path] | None = None,
                 known: Collection[str] | None | str = "market",
@@ -297,6 +374,21 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
         ``ProfileError`` (``stale_carryforward``) also when the profile gives a loss
         carryforward into another tax year than the analysis date's
         (:meth:`ClientProfile.carryforward_into`).
+    """
+    return _load_client(profile_path, as_of, lots_files, known, date_order, None, ())
+
+
+def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
+                 lots_files: Sequence[str | Path] | None,
+                 known: Collection[str] | None | str, date_order: str | None,
+                 replaced: list[tuple[str, str, int]] | None,
+                 over: Sequence[Path]) -> Client:
+    """Read a client (:func:`load_client`), the new lots files replacing some or all lots.
+
+    With ``replaced`` (a list) the given ``lots_files`` replace only the profile's lots of
+    the accounts they hold, and ``replaced`` receives the profile's ``(file, account,
+    lots)`` left out (:func:`load_client_replacing`; ``over``: earlier new files laid
+    over the profile's first); without it they replace all.
     """
     packaged = known == "market"
     if packaged:
@@ -330,6 +422,9 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
     lots = sets[0]
     for s in sets[1:]:
         lots = lots.concat(s)
+    if replaced is not None and lots_files:
+        lots = _keep_other_accounts(lots, day, profile.account_ids(), spec, date_order, known,
+                                    replaced, over)
     recent = None
     if spec.recent_trades is not None:
         recent = read_blotter(spec.recent_trades, known=known, as_of=day,
@@ -342,6 +437,49 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
         check_active_model_prices(core.active_model, day, known)
     _check_min_cash(profile, profile_path, lots, day)
     return Client(replace(profile, as_of=day), lots, recent, day)
+
+
+def _keep_other_accounts(lots: LotSet, day: dt.date, accounts: Collection[str],
+                         spec: LotsSpec, date_order: str | None,
+                         known: Collection[str] | None,
+                         replaced: list[tuple[str, str, int]],
+                         over: Sequence[Path] = ()) -> LotSet:
+    """``lots`` (the new files') plus the other files' lots of the other accounts.
+
+    The other files are ``over`` (earlier new files, the latest first), then the profile's;
+    each keeps its lots of the accounts that no file before it holds. The lots left out go
+    to ``replaced`` as ``(file, account, lots)``; a file left with no lot is dropped with
+    its warnings.
+
+    Raises
+    ------
+    LotDataError
+        The profile's own files' problems (their lots cannot be kept), or a lot id used
+        both in a new file and in a kept profile file.
+    """
+    held = set(lots.lots.account)
+    theirs: list[LotSet] = []
+    files = [*over, *spec.files]
+    errors = _read_all_lots(files, theirs, day, accounts, spec, date_order, known)
+    if errors:
+        raise LotDataError(", ".join(e.source for e in errors),
+                           [i for e in errors for i in e.issues])
+    # layers: each earlier new file on its own, then the profile's files together (two
+    # profile files may hold lots of the same account)
+    layers = [[s] for s in theirs[:len(over)]] + [theirs[len(over):]]
+    for layer in layers:
+        gained: set[str] = set()
+        for s in layer:
+            df = s.lots
+            drop = df.account.isin(held)
+            replaced.extend(_by_file_account(df[drop]))
+            gained |= set(df.account[~drop])
+            if drop.all():
+                continue
+            lots = lots.concat(s if not drop.any() else
+                               replace(s, lots=_freeze(df[~drop].reset_index(drop=True))))
+        held |= gained
+    return lots
 
 
 def _read_all_lots(files: Sequence[Path], sets: list[LotSet], day: dt.date,

@@ -3105,11 +3105,14 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
     return sales, buys
 
 
+TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
+                 "Est. Gain": "usd", "Cost per Share": "usd2"}
+"""The trade list's cell formats (:data:`pma_lab.formatting.FORMATTERS`), the dashboard's too."""
+
+
 def trade_list(result) -> ReportTable:
     """The trade list (custodian layout), also emitted as data for the trade files."""
-    return ReportTable(custodian_trades(result),
-                       {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
-                        "Est. Gain": "usd", "Cost per Share": "usd2"},
+    return ReportTable(custodian_trades(result), dict(TRADE_FORMATS),
                        "Trade list: market orders for the day, sales by specific lot",
                        name="trades", machine=True, empty="No trades.")
 
@@ -3658,7 +3661,8 @@ def transition_findings(analysis) -> Markdown:
 HOUSEHOLD_TRADES = "household_trades"
 """The household section's machine table (:data:`pma_lab.report.shelf.HOUSEHOLD_TRADES`):
 the retirement accounts' orders, appended to the plan's in the trade files."""
-_ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2}
+_ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2,
+          "Cost per Share": 4}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
                  "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00",
                  "Cost per Share": "#,##0.00##"}
@@ -3668,8 +3672,11 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
                  path_xlsx: str | Path | None, inputs: Sequence[str | Path] = ()) -> None:
     """Write a custodian-layout frame to CSV and/or XLSX through :mod:`pma_lab.files`.
 
-    Numbers stay numbers (rounded: shares 6, price 4, amounts 2 decimals; whole shares
-    without a decimal point, never scientific notation in the CSV); text cells are
+    Numbers stay numbers (rounded: shares 6, price and cost per share 4, amounts 2
+    decimals; whole shares without a decimal point, never scientific notation in the CSV:
+    a lot's cost per share, its basis over its shares, is ``15.87`` rather than
+    ``15.87000999001`` for $3,971.47 over 250.25 shares, and keeps a sub-cent basis such
+    as ``33.3333``; the XLSX shows it with 2 to 4 decimals); text cells are
     neutralised (:func:`pma_lab.files.neutralise` in CSV; in XLSX the text is kept
     unaltered as a string cell with the quote-prefix style, no literal quote); the XLSX
     has a bold, frozen header row, number formats and no formula. Both files are written

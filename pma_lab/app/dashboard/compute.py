@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -43,6 +43,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
+from pma_lab.accounts import profile_account_names
 from pma_lab.errors import (
     BenchmarkFileError,
     DataError,
@@ -51,7 +52,7 @@ from pma_lab.errors import (
     PmaLabError,
     SettingsError,
 )
-from pma_lab.io.client import Client
+from pma_lab.io.client import Client, LotsReplaced
 from pma_lab.io.models import ModelFiles, read_models
 from pma_lab.io.profile import Budgets
 from pma_lab.market.benchmark import read_benchmark_weights
@@ -79,8 +80,103 @@ from pma_lab.tax.rules import MAX_STATE_RATE, FilingStatus
 from pma_lab.validation import check_choice, check_int, check_number
 
 __all__ = ["DashboardSettings", "DashboardModels", "MODEL_KINDS", "ModelUpload", "ProposalEngine",
-           "TaxInputs", "client_key", "read_model_uploads", "with_restrictions",
-           "with_tax_inputs"]
+           "TaxInputs", "UploadSummary", "client_key", "read_model_uploads",
+           "upload_summary", "with_restrictions", "with_tax_inputs"]
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    """What a lots upload replaced and kept, in the advisor's words.
+
+    Attributes
+    ----------
+    lines : tuple[str, ...]
+        The uploaded file's lots by account, the profile files whose lots it replaced, and
+        the profile files whose lots of other accounts were kept.
+    empty : tuple[str, ...]
+        One line per declared account left with no lot (``Rollover IRA (XXXX-5432): no
+        lots``), shown in red.
+    kept_files : tuple[str, ...]
+        The profile's files (paths) kept whole: an export renders the proposal from the
+        uploads and these.
+    split_files : tuple[str, ...]
+        The files (paths: the profile's or earlier uploads') of which only some accounts'
+        lots were kept.
+    earlier_kept : tuple[str, ...]
+        The earlier uploads (their paths as given) whose lots are still in effect.
+    """
+
+    lines: tuple[str, ...]
+    empty: tuple[str, ...] = ()
+    kept_files: tuple[str, ...] = ()
+    split_files: tuple[str, ...] = ()
+    earlier_kept: tuple[str, ...] = ()
+
+
+def _lots(n: int) -> str:
+    return f"{n:,} lot{'s' if n != 1 else ''}"
+
+
+def upload_summary(client: Client, rep: LotsReplaced, shown: str,
+                   earlier: Mapping[str, str] | None = None) -> UploadSummary:
+    """Say which lots an upload replaced and which of the profile's it kept.
+
+    Parameters
+    ----------
+    client : Client
+        The client loaded with the upload (:func:`~pma_lab.io.client.load_client_replacing`).
+    rep : LotsReplaced
+        What that load replaced and kept.
+    shown : str
+        The uploaded file's name as the advisor chose it.
+    earlier : Mapping[str, str] | None
+        Earlier uploads laid under this one (``over`` of the load): path -> the name the
+        advisor gave it.
+
+    Returns
+    -------
+    UploadSummary
+        Accounts in the client's words (:func:`pma_lab.accounts.profile_account_names`),
+        files by name only.
+    """
+    names = profile_account_names(client.profile.accounts)
+
+    def who(a: str) -> str:
+        return names.get(a, a)
+
+    def per_file(rows: tuple[tuple[str, str, int], ...]) -> dict[str, list[tuple[str, int]]]:
+        out: dict[str, list[tuple[str, int]]] = {}
+        for f, a, n in rows:
+            out.setdefault(f, []).append((a, n))
+        return out
+
+    def accounts(rows: list[tuple[str, int]]) -> str:
+        return ", ".join(f"{_lots(n)} of {who(a)}" for a, n in rows)
+
+    before = dict(earlier or {})
+
+    def where(f: str) -> str:
+        return (f"an earlier upload: {before[f]}" if f in before
+                else f"the profile: {Path(f).name}")
+
+    lines = [f"{shown} (uploaded): " + (accounts([(a, n) for _, a, n in rep.new])
+                                         if rep.new else "no lots")]
+    replaced, kept = per_file(rep.replaced), per_file(rep.kept)
+    for f, rows in replaced.items():
+        lines.append(f"Replaced from {where(f)}'s {accounts(rows)}"
+                     + (" (its other accounts' lots are kept)" if f in kept else ""))
+    for f, rows in kept.items():
+        lines.append(f"Kept from {where(f)}'s {accounts(rows)}")
+    if not replaced:
+        lines.append("No lots of the profile's files were replaced (they hold no lot of "
+                     "the uploaded file's accounts)")
+    empty = tuple(f"{who(a)}: no lots (none in {shown}"
+                  + (" nor in the other files)" if kept else ")")
+                  for a in rep.empty)
+    return UploadSummary(tuple(lines), empty,
+                         tuple(f for f in kept if f not in replaced and f not in before),
+                         tuple(f for f in kept if f in replaced),
+                         tuple(f for f in before if f in kept))
 
 
 @dataclass(frozen=True)

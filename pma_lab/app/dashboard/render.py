@@ -17,7 +17,7 @@ import pandas as pd
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 from pma_lab.report import labels
-from pma_lab.report.proposal import ReportTable, escape_text
+from pma_lab.report.proposal import TRADE_FORMATS, ReportTable, escape_text
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
            "trades_table", "first_year_summary", "trades_warning", "status_line",
@@ -34,6 +34,9 @@ STYLE = """
 .pma-warning-panel{border:1px solid #e0a800;background:#fff8e1;color:#5d4300;padding:6px 10px;
   border-radius:4px;font-family:sans-serif;font-size:12px;box-sizing:border-box;width:100%;
   white-space:normal;overflow-wrap:anywhere;max-height:240px;overflow-y:auto}
+.pma-note-panel{border:1px solid #90a4ae;background:#f5f7f8;color:#263238;padding:6px 10px;
+  border-radius:4px;font-family:sans-serif;font-size:12px;box-sizing:border-box;width:100%;
+  white-space:normal;overflow-wrap:anywhere;margin-bottom:4px}
 .pma-table{border-collapse:collapse;font-family:sans-serif;font-size:12px}
 .pma-table th,.pma-table td{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
 .pma-table th:first-child,.pma-table td:first-child{text-align:left}
@@ -157,7 +160,7 @@ def issues_panel(title: str, issues: Sequence[Issue], rename: Mapping[str, str] 
 
 
 def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") -> str:
-    """A red (``kind="error"``) or yellow (``"warning"``) panel with a title and lines."""
+    """A red (``kind="error"``), yellow (``"warning"``) or grey (``"note"``) titled panel."""
     body = "".join(f"<li>{_e(public_text(x))}</li>" for x in lines)
     return (f'<div class="pma-{kind}-panel" role="{"alert" if kind == "error" else "note"}">'
             f"<b>{_e(public_text(title))}</b>{f'<ul>{body}</ul>' if body else ''}</div>")
@@ -195,8 +198,9 @@ def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") 
             f"{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
-_TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
-                  "Est. Gain": "usd"}
+_TRADE_FORMATS = TRADE_FORMATS
+"""The proposal's trade list formats: the same cells (``Cost per Share`` ``$45.12``, reviewer
+1, session 22: the dashboard showed ``45.120000000000005``)."""
 
 
 def _css(column: str) -> str:

@@ -56,8 +56,10 @@ from pma_lab.app.dashboard.compute import (
     ModelUpload,
     ProposalEngine,
     TaxInputs,
+    UploadSummary,
     read_model_uploads,
     safe_file_name,
+    upload_summary,
     with_restrictions,
     with_tax_inputs,
 )
@@ -85,7 +87,7 @@ from pma_lab.errors import (
     WithdrawalBudgetError,
 )
 from pma_lab.formatting import fmt_num, fmt_pct, fmt_rate, fmt_seconds, fmt_usd
-from pma_lab.io.client import Client, find_clients, load_client
+from pma_lab.io.client import Client, find_clients, load_client, load_client_replacing
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.paths import clients_dir
@@ -280,7 +282,12 @@ class HoldingsUpload(ipw.VBox):
     """Upload a lots file (CSV/XLSX), validate it with the client's profile.
 
     The profile's own lots files are loaded whenever ``profile_path`` changes. An uploaded
-    file replaces them when it validates; when it does not, a red panel lists every issue
+    file replaces the profile's lots of the accounts it holds (a file without an account
+    column: the profile's ``default_account``) when it validates, and the profile's lots of
+    the other accounts are kept (:func:`~pma_lab.io.client.load_client_replacing`; reviewer
+    1, session 22: a one-account upload emptied the client's IRA). The panel then says
+    which files' lots were replaced and kept, and names in red every declared account left
+    with no lot. When the file does not validate, a red panel lists every issue
     (file, row, column, value, problem, fix) and ``client`` keeps its previous value, so
     the proposal on screen still matches the file named in the info line. Every other
     failure, an unexpected exception included, also leaves a message and the previous
@@ -304,12 +311,32 @@ class HoldingsUpload(ipw.VBox):
     max_bytes : int
         Larger uploads are refused in the browser (only the name and size reach the
         kernel) and again here.
+    uploads : tuple[tuple[str, bytes], ...]
+        The uploaded files in effect (name, content), the latest first: an upload keeps
+        the earlier uploads' lots of the accounts it does not hold, as the profile's.
+    kept_files : tuple[str, ...]
+        The profile's lots files kept whole with the uploads (their accounts' lots are
+        theirs); the proposal PDF is rendered from the uploads and these.
+    split_files : tuple[str, ...]
+        The profile's lots files of which the upload replaced some accounts' lots and kept
+        others'.
+    update_outcome : tuple[int, str]
+        The proposal view's last update (linked from :attr:`ProposalView.outcome`): a
+        failure shows in red in this panel too, so a load the proposal could not follow
+        is not reported as a success alone.
+    update_error : str
+        That failure while it is shown here ("" otherwise).
     """
 
     profile_path = tl.Unicode("")
     client = tl.Instance(Client, allow_none=True)
     source = tl.Unicode("")
     uploaded = tl.Tuple(allow_none=True, default_value=None)
+    uploads = tl.Tuple()
+    kept_files = tl.Tuple()
+    split_files = tl.Tuple()
+    update_outcome = tl.Tuple((0, ""))
+    update_error = tl.Unicode("")
     issues = tl.List()
     error = tl.Unicode("")
     max_bytes = tl.Int(MAX_UPLOAD_BYTES)
@@ -350,6 +377,7 @@ class HoldingsUpload(ipw.VBox):
             self.source = ""
             return
         self.uploaded = None
+        self.uploads = self.kept_files = self.split_files = ()
         self._ok(c, ", ".join(Path(s).name for s in c.lots.sources) + " (profile)")
 
     # ---------------------------------------------------------------- upload
@@ -376,8 +404,9 @@ class HoldingsUpload(ipw.VBox):
         """Validate an uploaded lots file against the profile; True when it loaded.
 
         The bytes go to a private temporary file named like the upload (the reader picks
-        the format from the suffix), :func:`~pma_lab.io.client.load_client` reads it with the
-        profile, and the temporary file is removed again.
+        the format from the suffix), :func:`~pma_lab.io.client.load_client_replacing` reads
+        it with the profile (its accounts' lots replace the profile's; the other accounts'
+        are kept), and the temporary file is removed again.
         """
         shown = Path(name).name or "upload"
         if len(content) > self.max_bytes:
@@ -388,12 +417,20 @@ class HoldingsUpload(ipw.VBox):
             return False
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", shown).lstrip(".") or "upload.csv"
         tmp = Path(tempfile.mkdtemp(prefix="pma-upload-"))
-        path = tmp / safe
+        path = tmp / "0" / safe
+        # the earlier uploads still in effect, laid under this one (the latest first): a
+        # client's one-file-per-account exports uploaded one after the other all count
+        earlier = {str(tmp / str(i) / n): n for i, (n, _) in enumerate(self.uploads, 1)}
         try:
+            for (f, _), (_, data) in zip(earlier.items(), self.uploads, strict=True):
+                Path(f).parent.mkdir()
+                Path(f).write_bytes(data)
+            path.parent.mkdir()
             path.write_bytes(content)
-            c = load_client(self.profile_path, lots_files=[path])
+            c, rep = load_client_replacing(self.profile_path, [path], over=list(earlier))
+            said = upload_summary(c, rep, shown, earlier)
         except InputError as e:
-            self._fail(e, shown, {str(path): shown})
+            self._fail(e, shown, {str(path): shown, **earlier})
             return False
         except Exception as e:  # noqa: BLE001 - shown to the user, logged for the operator
             if not isinstance(e, PmaLabError):
@@ -404,19 +441,52 @@ class HoldingsUpload(ipw.VBox):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self.uploaded = (safe, bytes(content))
-        self._ok(c, f"{shown} (uploaded)")
+        still = [u for f, u in zip(earlier, self.uploads, strict=True)
+                 if f in said.earlier_kept]
+        self.uploads = ((safe, bytes(content)), *still)
+        self.kept_files = said.kept_files
+        self.split_files = tuple(earlier.get(f, f) for f in said.split_files)
+        ups = ", ".join([shown, *(n for n, _ in still)])
+        kept = ", ".join(Path(f).name for f in said.kept_files
+                         + tuple(f for f in said.split_files if f not in earlier))
+        self._ok(c, f"{ups} (uploaded)" + (f" + {kept} (profile)" if kept else ""), said)
         return True
 
     # ---------------------------------------------------------------- display
-    def _ok(self, c: Client, source: str) -> None:
+    def _ok(self, c: Client, source: str, said: UploadSummary | None = None) -> None:
         self.issues = []
         self.error = ""
         self.source = source
-        self.client = c
+        self._loaded = ""  # before the client goes out: the view's update may fail at once
+        self.update_error = ""
         warn = [i for i in c.warnings if i.severity is Severity.WARNING]
-        self._panel.value = "" if not warn else message_panel(
-            f"{len(warn)} warning{'s' if len(warn) != 1 else ''} (loaded anyway)",
-            [i.format() for i in warn[:20]], kind="warning")
+        parts = []
+        if said is not None:
+            parts.append(message_panel("Lots loaded", said.lines, kind="note"))
+            if said.empty:
+                parts.append(message_panel(
+                    "Declared account" + ("s" if len(said.empty) > 1 else "")
+                    + " left with no lots: the proposal treats "
+                    + ("them" if len(said.empty) > 1 else "it") + " as holding cash only",
+                    said.empty))
+        if warn:
+            parts.append(message_panel(
+                f"{len(warn)} warning{'s' if len(warn) != 1 else ''} (loaded anyway)",
+                [i.format() for i in warn[:20]], kind="warning"))
+        self._loaded = "".join(parts)
+        self._panel.value = self._loaded
+        self.client = c
+        self._show_info()
+
+    @tl.observe("update_outcome")
+    def _on_update_outcome(self, change) -> None:
+        """The proposal view failed (or recovered): say so above the load's own message."""
+        if self.client is None or self.error:
+            return
+        self.update_error = str(self.update_outcome[1]) if self.update_outcome else ""
+        failed = "" if not self.update_error else message_panel(
+            f"The proposal could not be updated for {self.source}", [self.update_error])
+        self._panel.value = failed + getattr(self, "_loaded", "")
         self._show_info()
 
     def _fail(self, e: InputError, shown: str, rename: dict[str, str]) -> None:
@@ -445,10 +515,12 @@ class HoldingsUpload(ipw.VBox):
                                 f"{_mb(self.max_bytes)}).</span>")
             return
         c = self.client
+        failed = (' <span class="pma-error pma-update-failed">(loaded, but the proposal '
+                  "could not be updated: see below)</span>" if self.update_error else "")
         self._info.value = (
             f'<span class="pma-caption">Client <b>{_e(c.client_id)}</b> as of '
             f'{_e(str(c.as_of))}: <span class="pma-lot-count">{len(c.lots)}</span> lots from '
-            f'<span class="pma-lots-source">{_e(self.source)}</span></span>')
+            f'<span class="pma-lots-source">{_e(self.source)}</span></span>{failed}')
 
 
 # --------------------------------------------------------------------------------- models
@@ -1344,6 +1416,10 @@ class ProposalView(ipw.VBox):
         estimated gain per sell).
     error : str
         The last update's failure ("" when it succeeded).
+    outcome : tuple[int, str]
+        ``(generation, failure)`` of the last update shown: ``""`` when it succeeded. A new
+        value for every update, so a second failure with the same text is still seen
+        (:attr:`HoldingsUpload.update_outcome` links to it).
     stopped : list[tuple[str, int]]
         The comparisons cancelled because a change made them unneeded: (client id,
         generation of the update that started it), oldest first.
@@ -1365,6 +1441,7 @@ class ProposalView(ipw.VBox):
     trade_rows = tl.Any(None)
     analysis = tl.Any(None)
     error = tl.Unicode("")
+    outcome = tl.Tuple((0, ""))
 
     def __init__(self, settings: DashboardSettings | None = None,
                  engine: ProposalEngine | None = None, **kwargs):
@@ -1802,6 +1879,7 @@ class ProposalView(ipw.VBox):
         if gen != self._gen:
             return
         self.error = ""
+        self.outcome = (gen, "")
         self._error.value = ""
         if self.setup is not None and _who(self.setup.client) != _who(setup.client):
             # another client: nothing of the previous one stays on the page while this
@@ -2015,6 +2093,7 @@ class ProposalView(ipw.VBox):
         if gen != self._gen:
             return
         self.error = text
+        self.outcome = (gen, text)
         self._error.value = message_panel("The proposal could not be updated", [text])
         self.history.append({"error": text})
         self._set_status("error", "Update failed; the results below are from the last "
@@ -2237,6 +2316,16 @@ class ExportPanel(ipw.VBox):
             return
         profile = self.upload.profile_path
         uploaded = self.upload.uploaded
+        if uploaded is not None and self.upload.split_files:
+            # the notebook reads whole files: a file of which only some accounts' lots are
+            # kept cannot be passed as it is (its replaced lots would come back)
+            names = ", ".join(Path(f).name for f in self.upload.split_files)
+            self._say(f"The PDF cannot be rendered from this upload: it replaces only some "
+                      f"accounts' lots of {names}. Upload one file per account, or a file "
+                      "with every account's lots.", "error")
+            return
+        kept = [Path(f) for f in self.upload.kept_files] if uploaded is not None else []
+        uploads = self.upload.uploads if uploaded is not None else ()
         models = self.view.models_for(self.view.client)  # the model files on screen
         self.busy = True
         self._refresh()
@@ -2254,10 +2343,11 @@ class ExportPanel(ipw.VBox):
             tmp = Path(tempfile.mkdtemp(prefix="pma-export-"))
             try:
                 lots = []
-                if uploaded is not None:
-                    (tmp / "lots").mkdir()
-                    lots = [tmp / "lots" / uploaded[0]]
-                    lots[0].write_bytes(uploaded[1])
+                for i, (name, data) in enumerate(uploads):  # each upload in effect
+                    (tmp / "lots" / str(i)).mkdir(parents=True)
+                    lots.append(tmp / "lots" / str(i) / name)
+                    lots[-1].write_bytes(data)
+                lots += kept  # the profile's files kept whole
                 params = {}  # the notebook's risk_model_file, benchmark_file, target_file
                 for u in models.uploads if models is not None else ():
                     (tmp / "models" / u.kind).mkdir(parents=True)
