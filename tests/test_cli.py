@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -269,6 +270,9 @@ def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):
     for t in (report.comparison_table(an), report.te_years_table(an, setup.benchmark),
               report.outcomes_table(an)):
         assert repr(t) in text, t.caption
+    # "Move now" against itself is no figure (reviewer 2, session 22: it read 0 %)
+    chance = report.outcomes_table(an).frame.prob_below_diversified
+    assert np.isnan(chance["immediate"]) and not chance.drop("immediate").isna().all()
     mine = transition.client_plan(setup)
     assert "\u2605 Your plan: " + labels.plan_name(mine) in text
     for words in ("Move now", "Move over 2 years", "Hold (no change)", "Tax over 1 year",

@@ -411,7 +411,7 @@ def test_the_legend_lists_only_what_is_drawn_when_the_plan_covers_a_point():
     """Young-pro's plan moves now: its marker (a larger diamond, drawn last) sat on the
     frontier's one point and "go to target", whose legend entries showed marks not on the
     chart. Covered traces leave the legend and the plan's name says it is the same point;
-    a point apart ("do nothing", "tax this year") keeps its entry."""
+    a point apart ("do nothing", "tax of today's trades") keeps its entry."""
     t = pd.DataFrame({"te_pct": [3.0, 0.06], "tax_economic_pct": [0.0, -1.03],
                       "tax_this_year_pct": [0.0, -0.3], "tax_this_year": 0.0,
                       "carryforward_created": 0.0, "label": list("ab"), "status": "optimal",
@@ -420,13 +420,13 @@ def test_the_legend_lists_only_what_is_drawn_when_the_plan_covers_a_point():
     fig = fr.mark_plan(fr.figure("t"), pd.Series({"te_after": 0.0006, "tax_model": -10300.0,
                                                   "value": 1e6}), "Your plan today")
     shown = [d.name for d in fig.data if d.showlegend is not False]
-    assert shown == ["tax this year", "do nothing",
+    assert shown == ["tax of today's trades", "do nothing",
                      "Your plan today; the same point: frontier, go to target"]
     # a plan apart from every point: every trace keeps its entry, the name is unchanged
     fig = fr.mark_plan(fr.figure("t"), pd.Series({"te_after": 0.01, "tax_model": 1e4,
                                                   "value": 1e6}), "Your plan today")
     assert [d.name for d in fig.data if d.showlegend is not False] == [
-        "frontier", "tax this year", "do nothing", "go to target", "Your plan today"]
+        "frontier", "tax of today's trades", "do nothing", "go to target", "Your plan today"]
 
 
 def test_points_at_a_binding_te_cap_are_compared_at_the_cap():

@@ -677,7 +677,7 @@ def test_go_to_target_reads_like_move_now(proposals, client):
     alone = "“Go to target” is the trade “Move now” would make today in this account alone"
     if alone in text:  # Move now's step left names for the household's other accounts (s19)
         assert re.search(
-            re.escape(f"{alone}: {end} of tax this year against doing nothing; “Move now” "
+            re.escape(f"{alone}: {end} of tax on today's trades (against no trade); “Move now” "
                       "in the plans compared leaves today the ") + r"(\d+ names|name)"
             + re.escape(" your other accounts would trade the other way, and shows "
                         f"{year1}, its whole tax for {p.profile.as_of.year}."), text)
@@ -688,9 +688,9 @@ def test_go_to_target_reads_like_move_now(proposals, client):
         assert lead not in text
         return
     if end == year1:
-        assert f"{lead}: the same {end} of tax this year as in the plans compared." in text
+        assert f"{lead}: the same {end} of tax as the plans compared show for its year." in text
     else:
-        assert f"{end} of tax this year against doing nothing; “Move now” in the plans " \
+        assert f"{end} of tax on today's trades (against no trade); “Move now” in the plans " \
                f"compared shows {year1}, its whole tax for {p.profile.as_of.year}: that " \
                "plus " in text
         # ... and the parts it names add up to the plan's figure as shown (issue 14)

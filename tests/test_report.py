@@ -1297,9 +1297,10 @@ def test_short_term_words_of_a_gain_a_free_loss_and_a_loss_locked_past_the_date(
     alone = lock.copy()
     alone["lot_shares"] = 0.0
     assert report._short_term_words(on, -10.0, alone, 10.0) == (
-        "do not sell at a loss through 2026-09-01: selling only part of the shares bought on "
-        "2026-08-02 at a loss is a wash sale (the rest of them replace the shares sold); "
-        "selling all of them is not")
+        "do not sell at a loss through 2026-09-01: pma_lab counts selling only part of the "
+        "shares bought on 2026-08-02 at a loss as a wash sale (the rest of them replace the "
+        "shares sold); selling all of them is not one, unless shares are bought again within "
+        "30 days in any account, an IRA included")
     assert report._short_term_words(on, 10.0, lock) == \
         "a gain sold before this date is short-term"
     assert report._short_term_words(on, -10.0) == \
@@ -1760,7 +1761,7 @@ def test_go_to_target_note_reconciles_the_frontier_with_move_now():
     assert (listed if n <= 4 else f"leave {n} names (") in mv.first_step.note
     assert report.go_to_target_note(front, an) == (
         f"“Go to target” is the trade “Move now” would make today in this account alone: "
-        f"{usd} of tax this year against doing nothing; “Move now” in the plans compared "
+        f"{usd} of tax on today's trades (against no trade); “Move now” in the plans compared "
         f"leaves today the {n} names your other accounts would trade the other way, and "
         f"shows {report.fmt_usd(c['immediate'])}, its whole tax for 2026.")
     cell = report.comparison_table(an).frame.loc["immediate", "years_to_target"]

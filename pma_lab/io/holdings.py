@@ -70,18 +70,22 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
     a wash sale defers it to the shares bought on 2026-07-09'
 
     With no taxable lot outside the purchases (``lot_shares`` 0) only a sale of part of a
-    purchased lot is washed, by the rest of it; a sale of all of it is not (reviewer 1,
-    session 22: "the loss deferred to the shares bought" read as if a loss existed):
+    purchased lot is washed, by the rest of it (the ledger's ``same_lot_replacement``
+    convention, :class:`pma_lab.tax.rules.TaxPolicy`); a sale of all of it is not, unless
+    shares are bought again within 30 days (reviewer 1, session 22: "the loss deferred to
+    the shares bought" read as if a loss existed; reviewer 2: not as law, and not when an
+    IRA buys the stock again):
 
     >>> lock_reason("no_loss_sale", dt.date(2026, 7, 10), False, 100, 0)[:64]
-    'selling only part of the shares bought on 2026-07-10 at a loss i'
+    'pma_lab counts selling only part of the shares bought on 2026-07'
     """
     if lock == "no_buy":
         return f"loss sale on {since.isoformat()} (wash sale)"
     if not ira and lot_shares <= 0:
-        return (f"selling only part of the shares bought on {since.isoformat()} at a loss "
-                "is a wash sale (the rest of them replace the shares sold); selling all of "
-                "them is not")
+        return (f"pma_lab counts selling only part of the shares bought on "
+                f"{since.isoformat()} at a loss as a wash sale (the rest of them replace the "
+                "shares sold); selling all of them is not one, unless shares are bought "
+                "again within 30 days in any account, an IRA included")
     part = "the loss" if shares >= lot_shares else f"up to {shares:,.0f} shares' loss"
     if ira:
         bought = since if ira_since is None or pd.isna(ira_since) else ira_since

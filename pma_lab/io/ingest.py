@@ -1181,7 +1181,8 @@ def _same_lot_twice(df: pd.DataFrame, file: str, column: str) -> list[Issue]:
             f"rows {', '.join(map(str, rows[:-1]))} and {rows[-1]} are the same lot in every "
             f"column ({r0.ticker}, {r0.shares:g} shares acquired "
             f"{pd.Timestamp(r0.acquired).date()} for ${r0.cost_total:,.2f} in account "
-            f"'{r0.account}'); all {len(rows)} are loaded",
+            f"'{r0.account}'); {'both' if len(rows) == 2 else f'all {len(rows)}'} are "
+            "loaded",
             "delete the copies if the lot was pasted twice; if they are separate purchases, "
             "give the rows lot ids (a lot_id column) to say so", Severity.WARNING,
             "same_lot_twice"))

@@ -207,13 +207,13 @@ class Frontier:
             x=t.te_pct, y=t.tax_economic_pct, mode="lines+markers", name="frontier",
             customdata=custom,
             hovertemplate="%{customdata[2]}<br>TE %{x:.2f}%<br>economic tax %{y:.2f}% of "
-                          "the account<br>tax this year $%{customdata[0]:,.0f}<br>"
+                          "the account<br>tax of today's trades $%{customdata[0]:,.0f}<br>"
                           "loss carryforward added (negative: used up) "
                           "$%{customdata[1]:,.0f}<extra></extra>"))
         fig.add_trace(go.Scatter(
-            x=t.te_pct, y=t.tax_this_year_pct, mode="markers", name="tax this year",
+            x=t.te_pct, y=t.tax_this_year_pct, mode="markers", name="tax of today's trades",
             marker={"symbol": "line-ew-open", "size": 10},
-            hovertemplate="TE %{x:.2f}%<br>tax this year %{y:.2f}% of the account"
+            hovertemplate="TE %{x:.2f}%<br>tax of today's trades %{y:.2f}% of the account"
                           "<extra></extra>"))
         for kind, sym, name in (("current", "circle-open", "do nothing"),
                                 ("target", "star", "go to target")):

@@ -1370,19 +1370,19 @@ def go_to_target_note(front, analysis) -> str:
         n = len(run.left_today)
         names = f"the {n} names" if n > 1 else "the name" if n == 1 else "the names"
         return (f"“Go to target” is the trade “{move}” would make today in this account "
-                f"alone: {fmt_usd(end)} of tax this year against doing nothing; “{move}” in "
+                f"alone: {fmt_usd(end)} of tax on today's trades (against no trade); “{move}” in "
                 f"the plans compared leaves today {names} your other accounts would trade "
                 f"the other way, and shows {fmt_usd(year1)}, its whole tax for "
                 f"{int(run.years.year.iloc[0])}.")
     if abs(end - year1) < 0.5:
         return (f"“Go to target” is the trade “{move}” makes today: the same "
-                f"{fmt_usd(end)} of tax this year as in the plans compared.")
+                f"{fmt_usd(end)} of tax as the plans compared show for its year.")
     gives = float(c.gifts_total[run.plan.name]) > 0
     year, _, parts = year_tax_parts(analysis, end, run.plan.name, gift_first=True)
     return (f"“Go to target” is the trade “{move}” makes today"
             + (f" {'after' if _frontier_after_gift(front) else 'before'} its gift to "
                "charity" if gives else "")
-            + f": {fmt_usd(end)} of tax this year against doing nothing; “{move}” in the "
+            + f": {fmt_usd(end)} of tax on today's trades (against no trade); “{move}” in the "
             f"plans compared shows {fmt_usd(year1)}, its whole tax for {year}"
             + (": that plus " + _and([w for _, w, _ in parts]) if parts else "") + ".")
 
@@ -1398,7 +1398,8 @@ def frontier_note(front, setup=None, analysis=None) -> Markdown:
     return Markdown(
         "Each point is one trade-off for today's rebalance of the taxable account, from "
         "doing nothing to going straight to the target. Three tax figures are shown side "
-        f"by side: the tax this year (after netting and the {labels.loss_limit(setup)} "
+        f"by side: the tax of today's trades (against no trade, after netting and the "
+        f"{labels.loss_limit(setup)} "
         "limit), the loss "
         "carryforward the trades add for later years (negative: losses carried in that their "
         "gains use up) and the economic "
@@ -2236,8 +2237,11 @@ def outcomes_table(analysis) -> ReportTable:
                                     zip(c._plan, c.is_client_plan, strict=True)]},
                      index=pd.Index(list(c.plan), name="plan"))
     bad = _failed_mask(c)
+    # "moving now" against itself is no figure (reviewer 2, session 22: it read 0 %)
+    itself = np.array([getattr(p, "kind", "") == "immediate" for p in c._plan], dtype=bool)
     for m in labels.OUTCOMES:  # a plan that could not be completed: none, as on page one
-        f[m.key] = np.where(bad, np.nan, c[m.key].to_numpy(dtype=float))
+        v = np.where(bad, np.nan, c[m.key].to_numpy(dtype=float))
+        f[m.key] = np.where(itself, np.nan, v) if m.key == "prob_below_diversified" else v
     heads = {labels.PLAN: labels.PLAN} | {m.key: m.label(h) for m in labels.OUTCOMES}
     if bad.any():
         f["note"], heads["note"] = _failed_notes(c), labels.NOTE
