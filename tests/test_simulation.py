@@ -316,14 +316,26 @@ def test_todays_weights_and_te_are_the_sparse_products_to_the_bit(young):
 
 
 def test_a_maintenance_step_whose_losses_are_too_small_to_trade_holds_without_a_solve(
-        monkeypatch):
+        monkeypatch, tmp_path):
     """Review 14: household's immediate plan kept solving maintenance steps that traded
     nothing because a locked loss, shrinking as prices rose, was still a loss. A loss whose
     whole credit (rate x loss) plus TE^2 is within band^2 of the account cannot make a
-    trade worth more than the band's tolerance: the step holds, with the same figures."""
+    trade worth more than the band's tolerance: the step holds, with the same figures.
+    The household without its keep list: since session 22 its AAPL is never sold, and the
+    plan's steps then stay outside the band."""
+    import shutil
+
     import pma_lab.plan.simulation as sim
 
-    setup = setup_of("household")
+    src = clients_dir() / "household"
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    text = (tmp_path / "profile.toml").read_text()
+    keep = 'hold_no_add = ["AAPL"]   # one spouse\'s employer: keep, do not add\n'
+    assert keep in text
+    (tmp_path / "profile.toml").write_text(text.replace(keep, ""))
+    setup = prepare(load_client(tmp_path / "profile.toml"))
     s = TransitionSettings(steps_per_year=4, workers=1, mc_paths=0)
     new = sim._nothing_to_maintain
 

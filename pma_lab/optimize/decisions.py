@@ -175,10 +175,9 @@ def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object
     ``reasons`` is updated in place; the harvest, lock and deferral cases are not sales of
     a gain and are left as they are.
     """
-    lots = p.state.lots
-    if not p.nl or "days_to_lt" not in lots:
+    if not p.nl:
         return
-    days = lots.days_to_lt.to_numpy()
+    days = cols.days_to_lt  # the state's arrays: no lots table built (s22-frames)
     gains = cols.gain
     flag = ((frac > 0) & (gains > 0) & (cols.term == "ST") & (days > 0)
             & (days <= SOON_FLAG_DAYS) & (case != _HARVEST))
