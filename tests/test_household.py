@@ -1284,3 +1284,26 @@ def test_the_plans_loss_sale_names_the_other_share_class_no_account_buys():
     [note] = [n for n in r.notes if n.startswith("No other account buys")]
     assert note.startswith("No other account buys GOOGL (nor GOOG, the same security for the "
                            "wash-sale rules): the taxable account sells it at a loss today")
+
+
+def test_a_restricted_name_only_the_plans_account_holds_is_its_plans_to_sell():
+    """Reviewer 2 (session 22): "XOM sold in full in every account but the taxable account
+    that holds them" read as if no account sold it, when only that account held it."""
+    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
+                                                 "shares": [1000.0], "price": [100.0],
+                                                 "full_lot": [True]}),
+                        pd.DataFrame({"ticker": ["CVX"], "shares": [1000.0],
+                                      "price": [100.0]}),
+                        source="the first step of the plan")
+    tick = ["XOM", "CVX"]
+    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
+                         location=LocationInputs.uniform(tick, RATES), fixed=fixed,
+                         sell_share={"XOM": 1.0}).solve()
+    [note] = [n for n in r.notes if n.startswith("Restrictions:")]
+    assert note == ("Restrictions: XOM, held in the taxable account alone, is not bought in "
+                    "any account. The taxable account's sales of XOM are its plan's first "
+                    "step (in the trade list).")

@@ -2022,11 +2022,17 @@ class HouseholdProblem:
                        "rebalance; they may "
                        "be sold, never bought.")
         if self.sell_share:
-            every = sorted(t for t, f in self.sell_share.items() if f >= 1)
-            glide = sorted(t for t, f in self.sell_share.items() if f < 1)
-            parts = []
             fixed = (None if self.fixed is None or self._fixed_k < 0
                      else self._name(self.fixed.account_id))
+            # names only the plan's own account holds are its plan's to sell (reviewer 2,
+            # session 22: "sold in every account but the Joint brokerage" read as if no
+            # account sold them, when only that account held them)
+            others = set(self.lots.ticker[(self.lots.k != self._fixed_k).to_numpy()]) \
+                if fixed is not None else set(self.sell_share)
+            mine = sorted(set(self.sell_share) - others)
+            every = sorted(t for t, f in self.sell_share.items() if f >= 1 and t in others)
+            glide = sorted(t for t, f in self.sell_share.items() if f < 1 and t in others)
+            parts = []
             # the plan's own account is not traded here (its trades are the plan's first
             # step, in the trade list): the forced sales below are the other accounts'
             scope = "every account" if fixed is None else f"every account but the {fixed}"
@@ -2046,10 +2052,16 @@ class HouseholdProblem:
             held = ("; kept for now, as selling them at a loss would be a wash sale: "
                     + ", ".join(names) if names else "")
             plan = ("" if fixed is None else
-                    f" The {fixed}'s sales of them are its plan's first step (in the trade "
-                    "list).")
-            out.append("Restrictions: " + "; ".join(parts) + "; none of them is bought in "
-                       "any account" + held + "." + plan)
+                    f" The {fixed}'s sales of "
+                    + (", ".join(mine) if mine and not parts else "them")
+                    + " are its plan's first step (in the trade list).")
+            if not parts:
+                out.append(f"Restrictions: {', '.join(mine)}, held in the {fixed} alone, "
+                           f"{'is' if len(mine) == 1 else 'are'} not bought in any account"
+                           + held + "." + plan)
+            else:
+                out.append("Restrictions: " + "; ".join(parts) + "; none of them is bought "
+                           "in any account" + held + "." + plan)
         per_account = [f"{self._name(a.account_id)}: {', '.join(sorted(a.no_buy))}"
                        for a in self.accounts if a.no_buy]
         if per_account:
