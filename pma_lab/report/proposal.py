@@ -891,8 +891,20 @@ def restrictions_table(setup) -> ReportTable:
         head = ", ".join(tick[:15])
         return head + (f" and {len(tick) - 15} more" if len(tick) > 15 else "")
 
+    # a keep-list name a sell screen or glide also catches is sold: that screen wins
+    # (reviewer 2, session 22: MO on the keep list and the tobacco screen read "kept")
+    table = setup.eligibility.table.set_index("ticker")
+    effects = []
+    for x, tick in zip(s.effect, s.tickers, strict=True):
+        e = words(x)
+        if x == "hold_no_add":
+            sold = [t for t in tick if t in table.index and not table.at[t, "hold_no_add"]]
+            if sold:
+                e += (f" (except {', '.join(sold)}, which a stricter screen sells: "
+                      "that screen wins)")
+        effects.append(e)
     f = pd.DataFrame({
-        "Restriction": s.restriction, "Effect": [words(x) for x in s.effect],
+        "Restriction": s.restriction, "Effect": effects,
         "Names": s.names, "Benchmark weight": s.weight,
         "Tickers": [names(t) for t in s.tickers]})
     return ReportTable(f, {"Restriction": "screen", "Names": "int",
