@@ -39,7 +39,10 @@ as the first client of a warm kernel pays them): the notebook's stages (``report
 and its HTML and text, as the kernel formats them); per plan of the comparison (expected
 path) its steps solved, those of them that traded nothing (no sale, purchase or gift in the
 plan's schedule) and the steps skipped (``within band``, ``budget spent``), with the solve
-seconds the steps recorded (wall). Findings in ``docs/benchmarks.md``.
+seconds the steps recorded (wall); and the household's part of the plan comparison
+(:class:`HouseholdPaths`: CPU seconds in ``without_pairs``, ``around_first_step``,
+``solve_for_client``, the problem's ``solve`` and its ``_result``, their calls, and the
+distinct fixed trades asked for). Findings in ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -243,6 +246,69 @@ def plan_steps(analysis) -> dict[str, dict]:  # noqa: ANN001
     return out
 
 
+class HouseholdPaths:
+    """The household's part of the plan comparison: CPU seconds and calls, while entered.
+
+    Wraps, for the ``with`` block only, the functions the plan comparison reaches the
+    household through (:func:`pma_lab.plan.household.without_pairs` as
+    :mod:`pma_lab.plan.simulation` calls it, :func:`~pma_lab.plan.household.around_first_step`,
+    :func:`~pma_lab.optimize.household.solve_for_client` and
+    :meth:`~pma_lab.optimize.household.HouseholdProblem.solve`): the CPU seconds of their
+    outermost calls (``time.process_time``; nested calls counted once), the calls, and the
+    distinct fixed trades the household was asked to trade around (:func:`solve_for_client`'s
+    keys: the solves a kept result can spare are the calls beyond them).
+    """
+
+    def __init__(self) -> None:
+        import pma_lab.optimize.household as oh
+        import pma_lab.plan.household as ph
+        import pma_lab.plan.simulation as sim
+
+        self.oh = oh
+        self.targets = [(sim, "without_pairs"), (ph, "around_first_step"),
+                        (ph, "solve_for_client"), (oh.HouseholdProblem, "solve"),
+                        (oh.HouseholdProblem, "_result")]
+        self.cpu: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.keys: set = set()
+        self.saved: list = []
+
+    def _wrap(self, owner: object, name: str):  # noqa: ANN202
+        f = getattr(owner, name)
+        depth = [0]
+
+        def wrapped(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+            if name == "solve_for_client":
+                fixed = kw.get("fixed", a[2] if len(a) > 2 else None)
+                self.keys.add(self.oh._fixed_key(fixed))
+            depth[0] += 1
+            c0 = time.process_time()
+            try:
+                return f(*a, **kw)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0:
+                    self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c0
+                self.calls[name] = self.calls.get(name, 0) + 1
+
+        return wrapped
+
+    def __enter__(self) -> HouseholdPaths:
+        for owner, name in self.targets:
+            self.saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, self._wrap(owner, name))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, f in reversed(self.saved):
+            setattr(owner, name, f)
+        self.saved.clear()
+
+    def figures(self) -> dict:
+        return {"cpu_seconds": {k: round(v, 3) for k, v in self.cpu.items()},
+                "calls": dict(self.calls), "distinct_fixed_trades": len(self.keys)}
+
+
 def proposal_pass(name: str) -> dict:
     """One client's proposal stages and household section, CPU seconds each."""
     from pma_lab.optimize.engine import prepare
@@ -264,8 +330,9 @@ def proposal_pass(name: str) -> dict:
     client = timed("load", report.load, profile, [], "")
     models = timed("models", report.models, client)
     setup = timed("prepare", prepare, client, **models.prepare_args())
-    analysis = timed("plan_comparison", report.transition, setup, params["plans"],
-                     params["horizon_years"], params["annual_steps"])
+    with HouseholdPaths() as paths:  # the household's part of the comparison
+        analysis = timed("plan_comparison", report.transition, setup, params["plans"],
+                         params["horizon_years"], params["annual_steps"])
     trades = timed("todays_trades", report.todays_trades, setup, analysis)
     section: dict[str, float] = {}
     if len(setup.client.profile.accounts) > 1:  # shelf.household's two calls, timed apart
@@ -285,6 +352,7 @@ def proposal_pass(name: str) -> dict:
         section["view"] = time.process_time() - c0
     return {"cpu_seconds": cpu | {"household_section": round(sum(section.values()), 3)},
             "household_section_cpu_seconds": {k: round(v, 3) for k, v in section.items()},
+            "plan_comparison_household_paths": paths.figures(),
             "plans": plan_steps(analysis)}
 
 

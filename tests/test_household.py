@@ -1307,3 +1307,115 @@ def test_a_restricted_name_only_the_plans_account_holds_is_its_plans_to_sell():
     assert note == ("Restrictions: XOM, held in the taxable account alone, is not bought in "
                     "any account. The taxable account's sales of XOM are its plan's first "
                     "step (in the trade list).")
+
+
+# ---- the household's tables from arrays (session 22, issue 16): the same numbers as pandas
+def test_group_sums_are_pandas_groupby_sums_to_the_bit():
+    """The loss sales and purchases per wash-sale group that decide a group's side are
+    summed as ``s[s > 0].groupby(level=0).sum()`` sums them, to the bit: pandas 3 sums a
+    group in order of sorted keys by ``np.add.reduceat`` and otherwise compensated
+    (Kahan), which differ in the last bit (``[1.2e-05, 0.00256, 8536776.19]``); a group
+    of one entry is that entry under both."""
+    from pma_lab.optimize.household import _positive_group_sums
+
+    v = np.array([1.1947567722280109e-05, 0.002562160046198152, 8536776.186824953])
+    for keys in (np.array(["A", "A", "A"], dtype=object),  # sorted: reduceat
+                 np.array(["A", "B", "A"], dtype=object)[[0, 2, 1]]):
+        s = pd.Series(v, index=keys)
+        assert _positive_group_sums(keys, v) == s[s > 0].groupby(level=0).sum().to_dict()
+    rng = np.random.default_rng(22)
+    for trial in range(400):
+        n = int(rng.integers(1, 40))
+        keys = np.array(rng.choice(list("ABCDEFGH"), n), dtype=object)
+        if trial % 2:
+            keys = np.sort(keys)
+        values = rng.standard_normal(n) * 10.0 ** rng.integers(-12, 12, n)
+        s = pd.Series(values, index=keys)
+        want = s[s > 0].groupby(level=0).sum().to_dict()
+        got = _positive_group_sums(keys, values)
+        assert list(got) == list(want)
+        assert [repr(got[k]) for k in got] == [repr(want[k]) for k in want]
+    assert _positive_group_sums(np.array(["A"], dtype=object), np.array([-1.0])) == {}
+
+
+def test_the_trades_table_is_the_sorted_pandas_table():
+    """The household's orders are built from their rows sorted in Python: the table
+    ``sort_values(["account", "side", "ticker"], ascending=[True, False, True])`` made,
+    dtypes and index included (an empty one too)."""
+    from pma_lab.optimize.household import _trades_table
+
+    ids, kinds, taxed = ["taxable", "ira", "roth"], ["taxable", "ira", "roth"], \
+        ["taxable", "traditional", "roth"]
+
+    def by_pandas(rows):
+        t = pd.DataFrame(rows, columns=["account", "ticker", "side", "shares", "price"])
+        t.insert(1, "kind", t.account.map(dict(zip(ids, kinds, strict=True))))
+        t.insert(2, "taxed_as", t.account.map(dict(zip(ids, taxed, strict=True))))
+        t["value"] = t.shares * t.price
+        t = t.sort_values(["account", "side", "ticker"], ascending=[True, False, True])
+        return t.reset_index(drop=True)
+
+    rows = [("taxable", "MSFT", "sell", 3.0, 401.13), ("ira", "AAPL", "buy", 7.0, 230.1),
+            ("roth", "XOM", "buy", 2.0, 110.7), ("ira", "AAPL", "sell", 1.0, 230.1),
+            ("taxable", "AAPL", "buy", 5.0, 230.1), ("ira", "BRK.B", "buy", 1.0, 470.0),
+            ("taxable", "MSFT", "buy", 0.5, 401.13)]
+    pd.testing.assert_frame_equal(_trades_table(rows, ids, kinds, taxed), by_pandas(rows),
+                                  check_exact=True)
+    assert _trades_table(rows, ids, kinds, taxed).side.tolist()[:2] == ["sell", "buy"]
+    pd.testing.assert_frame_equal(_trades_table([], ids, kinds, taxed), by_pandas([]),
+                                  check_exact=True)
+
+
+def test_frame_keys_tell_tables_apart_by_every_value():
+    """Fixed trades are kept by their tables' values (floats by their repr): equal tables
+    share a key; one float a bit away, another column order or another row do not."""
+    from pma_lab.optimize.household import _frame_key
+
+    a = pd.DataFrame({"ticker": ["AAPL", "MSFT"], "shares": [3.0, 0.1 + 0.2],
+                      "full_lot": [True, False]})
+    assert _frame_key(a) == _frame_key(a.copy())
+    assert _frame_key(a) != _frame_key(a.assign(shares=[3.0, 0.3]))
+    assert _frame_key(a) != _frame_key(a[["shares", "ticker", "full_lot"]])
+    assert _frame_key(a) != _frame_key(a.iloc[:1])
+    assert _frame_key(a) != _frame_key(a.assign(full_lot=[True, True]))
+
+
+def test_a_solve_leaves_its_parameters_as_the_settings_set_them(household_sample):
+    """A solve that fixes the wash-sale sides sets the bounds, and afterwards only the
+    bounds are set back: every Parameter then holds what :meth:`HouseholdProblem.update`
+    of the problem's settings sets, so the next solve starts from the same problem."""
+    from pma_lab.optimize.household import household_for_client
+
+    s = household_sample[0]
+    p = household_for_client(s)  # every account optimised: the taxable's loss lots free
+    bounds, run = [], p._run
+    p._run = lambda: bounds.append((p.p_buy_ub.value.copy(), p.p_sell_ub.value.copy())) \
+        or run()
+    p.solve()
+    # solved twice, the second time with sides fixed (bounds the first did not have)
+    assert len(bounds) == 2
+    assert not all(np.array_equal(a, b) for a, b in zip(*bounds, strict=True))
+    after = {q.name(): np.array(q.value, copy=True) for q in p.problem.parameters()}
+    p.update(p.settings)
+    for q in p.problem.parameters():
+        assert np.array_equal(after[q.name()], q.value), q.name()
+
+
+def test_the_sold_lots_table_keeps_the_lots_dtypes_when_nothing_is_sold():
+    """A household that sells nothing has an empty lot-sales table whose columns keep the
+    lots' dtypes (text as text, the purchase date as dates), as when it sells."""
+    led = ledger_with([("taxable", "GROW", 100, 9000.0, dt.date(2020, 1, 2)),
+                       ("ira", "BOND", 100, 10000.0, dt.date(2020, 1, 2)),
+                       ("roth", "DIVD", 100, 10000.0, dt.date(2020, 1, 2))])
+    p = HouseholdProblem(led, ACCOUNTS, DAY, PRICES, toy_risk(TICKERS), TARGET, TAX,
+                         HouseholdSettings(gain_budget=0.0), location=LOC,
+                         no_buy=TICKERS)
+    r = p.solve()
+    assert len(r.lot_sales) == 0 and len(r.trades) == 0
+    assert list(r.lot_sales.columns) == ["account", "lot_id", "ticker", "shares", "proceeds",
+                                         "gain", "term", "taxable", "full_lot", "acquired"]
+    for c in ("account", "lot_id", "ticker", "term", "acquired"):
+        assert r.lot_sales[c].dtype == p.lots[c].dtype, c
+    for c in ("shares", "proceeds", "gain"):
+        assert r.lot_sales[c].dtype == np.float64, c
+    assert r.lot_sales.full_lot.dtype == bool and r.lot_sales.taxable.dtype == bool

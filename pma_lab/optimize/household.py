@@ -58,7 +58,7 @@ import datetime as dt
 import threading
 import time
 import weakref
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -233,7 +233,11 @@ class FixedTrades:
                 raise DataError(f"fixed trades of account {self.account_id}: {name} has no "
                                 f"column(s) {', '.join(missing)}")
             for c in ("shares", "price"):
-                bad = f[~(pd.to_numeric(f[c], errors="coerce") > 0)]
+                col = f[c]
+                if (isinstance(col, pd.Series) and col.dtype.kind in "if"
+                        and bool((col.to_numpy() > 0).all())):
+                    continue  # positive numbers (NaN is not): nothing to coerce or name
+                bad = f[~(pd.to_numeric(col, errors="coerce") > 0)]
                 if len(bad):
                     raise DataError(f"fixed trades of account {self.account_id}: {name} row "
                                     f"{int(bad.index[0])} ({bad.ticker.iloc[0]}) has {c} "
@@ -837,6 +841,17 @@ class HouseholdProblem:
         self.lots["gain"] = self.lots.value - self.lots.basis
         taxable = [a.kind is AccountKind.TAXABLE for a in self.accounts]
         self.lots["taxable"] = [taxable[k] for k in self.lots.k]
+        # the lots' columns as arrays and lists, read by every solve and every refix (a
+        # pandas column access costs more than the arithmetic on a few hundred lots)
+        self._lot_k = self.lots.k.to_numpy()
+        self._lot_px = self.lots.price.to_numpy()
+        self._lot_shares = self.lots.shares.to_numpy()
+        self._lot_basis = self.lots.basis.to_numpy()
+        self._lot_st = (self.lots.term == "ST").to_numpy()
+        self._lot_taxable = self.lots.taxable.to_numpy()
+        self._lot_ticker: list[str] = self.lots.ticker.tolist()
+        self._lot_id: list[str] = self.lots.lot_id.tolist()
+        self._lot_account: list[str] = self.lots.account.tolist()
         cash = np.array([a.cash for a in self.accounts])
         self.value = float(self.lots.value.sum() + cash.sum())
         if self.value <= 0:
@@ -994,10 +1009,10 @@ class HouseholdProblem:
         return, the budgets left for the household's own trades are what they leave).
         """
         A, V = self.A, self.value
-        px_lot = self.lots.price.to_numpy()
+        px_lot = self._lot_px
         h = self.h0 - np.asarray(self.S @ ((self._fixed_sell_q + self._fixed_gift_q)
                                            * px_lot / V)).ravel()
-        h = h + self._fixed_buy_q * np.tile(self.prices.to_numpy(), A) / V
+        h = h + self._fixed_buy_q * self._px_tiled() / V
         self._h_start = h
         self.p_h0.value = h
         self._cmin = self._cmin_accounts.copy()
@@ -1007,14 +1022,22 @@ class HouseholdProblem:
         self._cannot_buy = (self._base_buy_ub.reshape(A, self.n).sum(1) == 0).astype(float)
         self.fixed_gain = np.zeros(3)
         self._one_return = bool(self._fixed_k >= 0 and (
-            self.lots.taxable & (self.lots.k != self._fixed_k)).any())
+            self._lot_taxable & (self._lot_k != self._fixed_k)).any())
         if self._one_return:
             q = self._fixed_sell_q
-            g = np.where(q > 0, (self.lots.price.to_numpy() - self.lots.basis.to_numpy()
-                                 / np.where(self.lots.shares > 0, self.lots.shares, 1.0))
-                         * q, 0.0)
-            st_lot = (self.lots.term == "ST").to_numpy()
+            shares = self._lot_shares
+            g = np.where(q > 0, (px_lot - self._lot_basis
+                                 / np.where(shares > 0, shares, 1.0)) * q, 0.0)
+            st_lot = self._lot_st
             self.fixed_gain = np.array([g.sum(), g[st_lot].sum(), g[~st_lot].sum()])
+
+    def _px_tiled(self) -> np.ndarray:
+        """The stocks' prices once per account (the order of ``b``), kept."""
+        got = getattr(self, "_px_tiled_kept", None)
+        if got is None:
+            got = self._px_tiled_kept = np.tile(self.prices.to_numpy(), self.A)
+            got.flags.writeable = False
+        return got
 
     def refix(self, fixed: FixedTrades | None,
               settings: HouseholdSettings | None = None) -> None:
@@ -1071,9 +1094,14 @@ class HouseholdProblem:
     # ------------------------------------------------------------------ set-up
     def _price_of(self, ticker: str) -> float:
         """The as-of price of a held stock or fund."""
-        if ticker in self.prices.index:
-            return float(self.prices[ticker])
-        return float(self.lots.price[self.lots.ticker == ticker].iloc[0])
+        got = getattr(self, "_price_kept", None)
+        if got is None:  # the stocks' prices, then each fund's (its first lot's), once
+            got = dict(zip(self.prices.index.tolist(), self.prices.to_numpy().tolist(),
+                           strict=True))
+            for t, p in zip(self._lot_ticker, self._lot_px.tolist(), strict=True):
+                got.setdefault(t, p)
+            self._price_kept = got
+        return float(got[ticker])
 
     def _fund_lookthrough(self, funds: Sequence[str], where: Mapping[str, str],
                           etf_info: pd.DataFrame | None,
@@ -1136,28 +1164,31 @@ class HouseholdProblem:
                             f"{self.accounts[k].kind} account; only a taxable account's "
                             "trades (the plan's first step) are kept as they are")
         self._fixed_k = k
-        mine = np.nonzero((self.lots.k == k).to_numpy())[0]
-        row = dict(zip(self.lots.lot_id.iloc[mine], mine, strict=True))
-        shares = self.lots.shares.to_numpy()
-        px_lot = self.lots.price.to_numpy()
+        mine = np.nonzero(self._lot_k == k)[0]
+        row = {self._lot_id[j]: j for j in mine.tolist()}
+        shares = self._lot_shares
+        px_lot = self._lot_px
+        lot_ticker = self._lot_ticker
 
         def lot_rows(frame: pd.DataFrame, what: str, out: np.ndarray) -> None:
-            for r in frame.itertuples():
-                j = row.get(str(r.lot_id))
-                if j is None or self.lots.ticker.iloc[j] != r.ticker:
-                    raise DataError(f"the plan's {what} of {r.ticker} lot {r.lot_id} in "
+            cols = [frame[c].tolist() for c in ("lot_id", "ticker", "shares", "price")]
+            cols.append(frame.full_lot.tolist() if "full_lot" in frame
+                        else [False] * len(frame))
+            for lot_id, ticker, q, price, whole in zip(*cols, strict=True):
+                j = row.get(str(lot_id))
+                if j is None or lot_ticker[j] != ticker:
+                    raise DataError(f"the plan's {what} of {ticker} lot {lot_id} in "
                                     f"account {fixed.account_id}: the household holds no such "
                                     "lot; compute the plan and the household from the same "
                                     "ledger and date")
                 # a gift's value is in cents: its price per share is that close
-                tol = 0.005 / float(r.shares) if what == "gift" else 0.0
-                if abs(float(r.price) - px_lot[j]) > tol + 1e-6 * max(1.0, px_lot[j]):
-                    raise DataError(f"the plan's {what} of {r.ticker} lot {r.lot_id} is priced "
-                                    f"at {float(r.price):,.4f}, the household at "
+                tol = 0.005 / float(q) if what == "gift" else 0.0
+                if abs(float(price) - px_lot[j]) > tol + 1e-6 * max(1.0, px_lot[j]):
+                    raise DataError(f"the plan's {what} of {ticker} lot {lot_id} is priced "
+                                    f"at {float(price):,.4f}, the household at "
                                     f"{px_lot[j]:,.4f}; use the same prices for both")
                 # a whole lot sold after part of it was given: what the gift left
-                out[j] += (shares[j] - self._fixed_gift_q[j] if getattr(r, "full_lot", False)
-                           else float(r.shares))
+                out[j] += (shares[j] - self._fixed_gift_q[j] if whole else float(q))
 
         lot_rows(fixed.gifts, "gift", self._fixed_gift_q)
         lot_rows(fixed.lot_sales, "sale", self._fixed_sell_q)
@@ -1166,27 +1197,37 @@ class HouseholdProblem:
             j = int(over[0])
             q = self._fixed_sell_q[j] + self._fixed_gift_q[j]
             raise DataError(f"the plan sells or gives {q:g} shares of "
-                            f"{self.lots.ticker.iloc[j]} lot {self.lots.lot_id.iloc[j]}, which "
+                            f"{lot_ticker[j]} lot {self._lot_id[j]}, which "
                             f"holds {shares[j]:g}")
-        idx = self.risk.index
-        for r in fixed.buys.itertuples():
-            i = idx.get(r.ticker)
-            if i is None or not self.prices.iloc[i] > 0:
-                raise DataError(f"the plan buys {r.ticker}, which the household's risk model "
+        idx = self._risk_index()
+        prices = self.prices.to_numpy()
+        b = fixed.buys
+        for ticker, q, price in zip(b.ticker.tolist(), b.shares.tolist(), b.price.tolist(),
+                                    strict=True):
+            i = idx.get(ticker)
+            if i is None or not prices[i] > 0:
+                raise DataError(f"the plan buys {ticker}, which the household's risk model "
                                 "does not cover or has no price for; compute both from the "
                                 "same set-up")
-            if abs(float(r.price) - float(self.prices.iloc[i])) > 1e-6 * max(1.0, r.price):
-                raise DataError(f"the plan buys {r.ticker} at {float(r.price):,.4f}, the "
-                                f"household prices it at {float(self.prices.iloc[i]):,.4f}; "
+            if abs(float(price) - float(prices[i])) > 1e-6 * max(1.0, price):
+                raise DataError(f"the plan buys {ticker} at {float(price):,.4f}, the "
+                                f"household prices it at {float(prices[i]):,.4f}; "
                                 "use the same prices for both")
-            self._fixed_buy_q[k * self.n + i] += float(r.shares)
+            self._fixed_buy_q[k * self.n + i] += float(q)
         # the groups the plan sells at a loss: bought in no account (hard constraint)
         sold = self._fixed_sell_q > 0
-        loss = sold & (px_lot * self._fixed_sell_q - self.lots.basis.to_numpy()
+        loss = sold & (px_lot * self._fixed_sell_q - self._lot_basis
                        * self._fixed_sell_q / np.where(shares > 0, shares, 1.0) < 0)
-        for j in np.nonzero(loss)[0]:
-            t = str(self.lots.ticker.iloc[j])
+        for j in np.nonzero(loss)[0].tolist():
+            t = str(lot_ticker[j])
             self._fixed_loss_groups.setdefault(self.ledger.identity.group(t), []).append(t)
+
+    def _risk_index(self) -> dict[str, int]:
+        """Ticker -> the problem's stock number (the risk model's order), kept."""
+        got = getattr(self, "_risk_index_kept", None)
+        if got is None:
+            got = self._risk_index_kept = self.risk.index
+        return got
 
     def _forced_gain(self, coef: np.ndarray) -> float:
         """The least net gain (USD) the restrictions' sales realise in taxable accounts.
@@ -1265,40 +1306,54 @@ class HouseholdProblem:
     def _base_bounds(self, no_buy: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Bounds from restrictions and the ledger's wash-sale locks."""
         n = self.n
-        locks = self.locks
-        no_buy_groups = set(locks.group[locks.lock == "no_buy"])
-        no_loss_groups = set(locks.group[locks.lock == "no_loss_sale"])
-        house = set(no_buy)
-        priced = self.prices.to_numpy() > 0
-        buy = np.ones(self.A * n)
-        for k, a in enumerate(self.accounts):
-            for i, t in enumerate(self.tickers):
-                if (t in house or t in a.no_buy or self.groups[t] in no_buy_groups
-                        or not priced[i]):
-                    buy[k * n + i] = 0.0
-        sell = self._v.copy()
-        lot_group = self._lot_groups()
-        lock_loss = self._loss_lot & np.array([g in no_loss_groups for g in lot_group],
-                                              dtype=bool)
-        sell[lock_loss] = 0.0
-        if self._no_sell:  # the client's keep list (hold_no_add): never sold
-            sell[self.lots.ticker.isin(list(self._no_sell)).to_numpy()] = 0.0
+        key = frozenset(no_buy)
+        got = getattr(self, "_free_bounds_kept", None)
+        if got is None or got[0] != key:  # the same for any fixed trades: computed once
+            locks = self.locks
+            no_buy_groups = set(locks.group[locks.lock == "no_buy"])
+            no_loss_groups = set(locks.group[locks.lock == "no_loss_sale"])
+            house = set(no_buy)
+            priced = self.prices.to_numpy() > 0
+            buy = np.ones(self.A * n)
+            for k, a in enumerate(self.accounts):
+                for i, t in enumerate(self.tickers):
+                    if (t in house or t in a.no_buy or self.groups[t] in no_buy_groups
+                            or not priced[i]):
+                        buy[k * n + i] = 0.0
+            sell = self._v.copy()
+            lock_loss = self._loss_lot & np.array([g in no_loss_groups
+                                                   for g in self._lot_groups()], dtype=bool)
+            sell[lock_loss] = 0.0
+            if self._no_sell:  # the client's keep list (hold_no_add): never sold
+                sell[self.lots.ticker.isin(list(self._no_sell)).to_numpy()] = 0.0
+            got = self._free_bounds_kept = (key, buy, sell, lock_loss)
+        buy, sell, lock_loss = got[1].copy(), got[2].copy(), got[3]
         self._locked_loss_lots = lock_loss
         k = self._fixed_k
         if k >= 0:  # the plan's account is not traded here; what it does binds the others
+            lot_group = self._lot_groups()
+            asset_group = self._asset_groups()[:n]
             buy[k * n:(k + 1) * n] = 0.0
-            sell[(self.lots.k == k).to_numpy()] = 0.0
-            for i, t in enumerate(self.tickers):
-                if self.groups[t] in self._fixed_loss_groups:
+            sell[self._lot_k == k] = 0.0
+            if self._fixed_loss_groups:
+                for i in np.nonzero(np.isin(asset_group, list(self._fixed_loss_groups)))[0]:
                     buy[i::n] = 0.0
-            bought = {self.groups[self.tickers[i]]
-                      for i in np.nonzero(self._fixed_buy_q > 0)[0] % n}
+            bought = set(asset_group[np.nonzero(self._fixed_buy_q > 0)[0] % n].tolist())
             washed = self._loss_lot & np.array([g in bought for g in lot_group], dtype=bool)
             sell[washed] = 0.0
             # the other accounts' loss lots the plan's purchases would wash (its own lots
             # are its plan's, not kept here)
-            self._locked_loss_lots = (lock_loss | washed) & (self.lots.k != k).to_numpy()
+            self._locked_loss_lots = (lock_loss | washed) & (self._lot_k != k)
         return buy, sell
+
+    def _asset_groups(self) -> np.ndarray:
+        """Each variable ``b``'s wash-sale identity group (every account's stocks), kept."""
+        got = getattr(self, "_asset_groups_kept", None)
+        if got is None:
+            got = self._asset_groups_kept = np.array(
+                [self.groups[t] for t in self.tickers] * self.A, dtype=object)
+            got.flags.writeable = False
+        return got
 
     def _lot_groups(self) -> np.ndarray:
         """Each lot's wash-sale identity group (the ledger's), by lot (kept)."""
@@ -1316,7 +1371,9 @@ class HouseholdProblem:
         self.p_te2.value = _NO_CAP if s.te_max is None else s.te_max ** 2
         self.p_tax.value = s.gamma_tax * self._tax_coef
         self.p_loc.value = s.gamma_location * self._loc_coef
-        self.p_loc_lot.value = s.gamma_location * (self.S.T @ self._loc_coef)
+        if getattr(self, "_loc_lot_coef", None) is None:  # the lots' location cost, once
+            self._loc_lot_coef = self.S.T @ self._loc_coef
+        self.p_loc_lot.value = s.gamma_location * self._loc_lot_coef
         self.p_cash0.value = self._cash
         self.p_cmin.value = self._cmin
         # fully invested: each account keeps its min_cash and invests the rest (rounding
@@ -1355,16 +1412,14 @@ class HouseholdProblem:
     def _group_loss_sales(self) -> dict[str, float]:
         """Weight sold at a loss from taxable lots, per identity group."""
         x = np.where(self.x.value > _EPS, self.x.value, 0.0)
-        loss = pd.Series(x * self._loss_lot, index=self._lot_groups())
-        return loss[loss > 0].groupby(level=0).sum().to_dict()
+        return _positive_group_sums(self._lot_groups(), x * self._loss_lot)
 
     def _conflicts(self) -> list[tuple[str, float, float]]:
         """Groups both sold at a loss (taxable) and bought (any account) in the solution."""
         b = np.where(self.b.value > _EPS, self.b.value, 0.0).reshape(self.A, self.n).sum(0)
-        loss = pd.Series(self._group_loss_sales(), dtype=float)
-        bought = pd.Series(b, index=[self.groups[t] for t in self.tickers])
-        bought = bought[bought > 0].groupby(level=0).sum()
-        both = sorted(set(loss.index) & set(bought.index))
+        loss = self._group_loss_sales()
+        bought = _positive_group_sums(self._asset_groups()[:self.n], b)
+        both = sorted(set(loss) & set(bought))
         return [(g, float(loss[g]), float(bought[g])) for g in both]
 
     def solve(self) -> HouseholdResult:
@@ -1386,7 +1441,7 @@ class HouseholdProblem:
         buy_ub = self.p_buy_ub.value.copy()
         sell_ub = self.p_sell_ub.value.copy()
         lot_group = self._lot_groups()
-        asset_group = np.array([self.groups[t] for t in self.tickers] * self.A)
+        asset_group = self._asset_groups()
         # Fix a side for every group that has a taxable loss lot still sellable, as in
         # step 2 of Moehle et al.: a group that did both keeps its larger side (recorded in
         # blocked_groups), one that only sold at a loss keeps selling and buys nowhere, and
@@ -1419,7 +1474,9 @@ class HouseholdProblem:
         x = np.where(self.x.value > _EPS, self.x.value, 0.0)
         b = np.where(self.b.value > _EPS, self.b.value, 0.0)
         result = self._result(status, x, b, decisions, time.perf_counter() - t0)
-        self.update(self.settings)  # restore the bounds for the next solve
+        if risky:  # restore the bounds for the next solve (the only Parameters set here)
+            self.p_buy_ub.value = self._base_buy_ub
+            self.p_sell_ub.value = self._base_sell_ub
         return result
 
     def _diagnose(self, status: str) -> InfeasibleError:
@@ -1472,14 +1529,14 @@ class HouseholdProblem:
         floor holds.
         """
         V = self.value
-        shares = self.lots.shares.to_numpy()
-        px_lot = self.lots.price.to_numpy()
+        shares = self._lot_shares
+        px_lot = self._lot_px
         q_sell = x * V / px_lot
         full = x >= self._v - 1e-9
         q_sell = np.where(full, shares, np.where(self._forced_lot, np.ceil(q_sell - 1e-6),
                                                  np.round(q_sell)))
         q_sell = np.minimum(q_sell, shares)
-        px = np.tile(self.prices.to_numpy(), self.A)
+        px = self._px_tiled()
         with np.errstate(divide="ignore", invalid="ignore"):
             q_buy = np.where(px > 0, np.floor(b * V / np.where(px > 0, px, 1.0) + 1e-3), 0.0)
         if not self.settings.whole_shares:
@@ -1510,7 +1567,7 @@ class HouseholdProblem:
         cash = np.array([a.cash for a in self.accounts])
         for k, a in enumerate(self.accounts):
             sl = slice(k * self.n, (k + 1) * self.n)
-            sold = float((q_sell * px_lot)[self.lots.k.to_numpy() == k].sum())
+            sold = float((q_sell * px_lot)[self._lot_k == k].sum())
             while True:
                 spent = float((q_buy[sl] * px[sl]).sum())
                 deficit = a.min_cash - (cash[k] + sold - spent)
@@ -1545,15 +1602,15 @@ class HouseholdProblem:
         traded here.
         """
         V, n, s = self.value, self.n, self.settings
-        px = np.tile(self.prices.to_numpy(), self.A)
-        px_lot = self.lots.price.to_numpy()
+        px = self._px_tiled()
+        px_lot = self._lot_px
         allowed = (self.p_buy_ub.value > 0) & (px > 0)
         if self._fixed_k >= 0:
             allowed[self._fixed_k * n:(self._fixed_k + 1) * n] = False
         if not allowed.any():
             return q_buy
         q_buy = q_buy.copy()
-        k_lot = self.lots.k.to_numpy()
+        k_lot = self._lot_k
         sold = np.bincount(k_lot, weights=q_sell * px_lot, minlength=self.A)
         spent = (q_buy * px).reshape(self.A, n).sum(1)
         floor = np.array([a.min_cash for a in self.accounts])
@@ -1595,60 +1652,60 @@ class HouseholdProblem:
         kinds = [a.named_kind or str(a.kind) for a in self.accounts]
         taxed = [str(a.kind) for a in self.accounts]
         px = self.prices.to_numpy()
-        sold = self.lots.assign(shares_sold=q_sell)[q_sell > 0]
-        # float even when nothing is sold (an empty map keeps the tickers' string dtype)
-        sale_px = sold.price
+        # the tables from the lots' arrays (the same numbers as pandas' column arithmetic:
+        # elementwise products and quotients in the same order)
+        pos = np.nonzero(q_sell > 0)[0]
+        qs, sale_px, held = q_sell[pos], self._lot_px[pos], self._lot_shares[pos]
+        lots = self.lots
+
+        def lot_column(name: str) -> object:  # its dtype kept, even when nothing is sold
+            return lots[name].array.take(pos)
+
         lot_sales = pd.DataFrame({
-            "account": sold.account, "lot_id": sold.lot_id, "ticker": sold.ticker,
-            "shares": sold.shares_sold, "proceeds": sold.shares_sold * sale_px,
-            "gain": sold.shares_sold * sale_px - sold.basis * sold.shares_sold / sold.shares,
-            "term": sold.term, "taxable": sold.taxable,
+            "account": lot_column("account"), "lot_id": lot_column("lot_id"),
+            "ticker": lot_column("ticker"), "shares": qs, "proceeds": qs * sale_px,
+            "gain": qs * sale_px - self._lot_basis[pos] * qs / held,
+            "term": lot_column("term"), "taxable": self._lot_taxable[pos],
             # the whole lot (its exact shares are relieved): the one flag the ledger check
             # and the plan's booking (plan.household.book_others) read, as result._lot_sales
-            "full_lot": sold.shares_sold >= sold.shares,
+            "full_lot": qs >= held,
             # the purchase date: with the cost per share it names the lot at the custodian
-            "acquired": sold.acquired}).reset_index(drop=True)
+            "acquired": lot_column("acquired")})
         # one sell order per account and stock: its lots' shares summed in their order (as
         # a pandas group's sum), at the stock's price
         rows = []
-        shares_sold = lot_sales.shares.to_numpy(float)
+        sale_account = [self._lot_account[j] for j in pos.tolist()]
+        sale_ticker = [self._lot_ticker[j] for j in pos.tolist()]
         by_order: dict[tuple[str, str], list[int]] = {}
-        for j, key in enumerate(zip(lot_sales.account.tolist(), lot_sales.ticker.tolist(),
-                                    strict=True)):
+        for j, key in enumerate(zip(sale_account, sale_ticker, strict=True)):
             by_order.setdefault(key, []).append(j)
         for (acc, t), js in sorted(by_order.items()):
-            rows.append((acc, t, "sell", float(shares_sold[js].sum()),
-                         float(self._price_of(t))))
+            rows.append((acc, t, "sell", float(qs[js].sum()), float(self._price_of(t))))
         qb = q_buy.reshape(self.A, self.n)
         for k, i in zip(*np.nonzero(qb > 0), strict=True):
             rows.append((ids[k], self.tickers[i], "buy", float(qb[k, i]), float(px[i])))
-        trades = pd.DataFrame(rows, columns=["account", "ticker", "side", "shares", "price"])
-        trades.insert(1, "kind", trades.account.map(dict(zip(ids, kinds, strict=True))))
-        trades.insert(2, "taxed_as", trades.account.map(dict(zip(ids, taxed, strict=True))))
-        trades["value"] = trades.shares * trades.price
-        trades = trades.sort_values(["account", "side", "ticker"], ascending=[True, False,
-                                                                                True])
-        trades = trades.reset_index(drop=True)
+        trades = _trades_table(rows, ids, kinds, taxed)
         realized, year = self._ledger_check(lot_sales, trades)
         # holdings after the rounded trades (weights of V)
         V = self.value
         h = self.h0.copy()
-        h -= np.asarray(self.S @ ((q_sell + self._fixed_gift_q) * self.lots.price.to_numpy()
-                                  / V)).ravel()
-        h += q_buy * np.tile(px, self.A) / V
+        h -= np.asarray(self.S @ ((q_sell + self._fixed_gift_q) * self._lot_px / V)).ravel()
+        h += q_buy * self._px_tiled() / V
         H = h.reshape(self.A, self.n)
-        holdings = pd.DataFrame(H.T, index=list(self.tickers), columns=ids)
-        holdings["household"] = H.sum(0)
-        holdings["target"] = self._target
-        holdings = holdings[(holdings.abs() > 1e-12).any(axis=1)]
+        household = H.sum(0)
+        cols = {a: H[k] for k, a in enumerate(ids)}
+        cols["household"] = household
+        cols["target"] = self._target
+        keep = (np.abs(np.vstack(list(cols.values()))) > 1e-12).any(axis=0)
+        holdings = pd.DataFrame({c: v[keep] for c, v in cols.items()},
+                                index=pd.Index(self.tickers).take(np.nonzero(keep)[0]))
         te_before, te_bm_before = self._te_before()
-        te_after = self.risk.tracking_error(pd.Series(H.sum(0), index=self.tickers),
-                                            pd.Series(self._target, index=self.tickers))
+        # the risk model's own arithmetic on the household's weights in its order
+        # (RiskModel.tracking_error of the same weights, without the Series)
+        te_after = self.risk.tracking.te(household - self._target)
         te_bm = (float("nan"), float("nan"))
         if self.benchmark is not None:
-            bw, brisk = self.benchmark.weights, self.benchmark_risk
-            te_bm = (te_bm_before,
-                     brisk.tracking_error(pd.Series(H.sum(0), index=self.tickers), bw))
+            te_bm = (te_bm_before, self._te_benchmark(household))
         loc = self._loc_coef.reshape(self.A, self.n)
         H0 = self.h0.reshape(self.A, self.n)
         cash_after = []
@@ -1728,6 +1785,29 @@ class HouseholdProblem:
                                carryforward_st_before=year["carryforward_st_before"],
                                carryforward_lt_before=year["carryforward_lt_before"])
 
+    def _te_benchmark(self, household: np.ndarray) -> float:
+        """The household's tracking error to the benchmark after the trades.
+
+        ``benchmark_risk.tracking_error`` of the household's weights (a Series by the
+        problem's tickers) and the benchmark's, with the benchmark's weights aligned to
+        that model once (kept): the same arrays, the same arithmetic.
+        """
+        brisk = self.benchmark_risk
+        got = getattr(self, "_bm_aligned_kept", None)
+        if got is None:
+            idx = brisk.index
+            rows = [idx.get(t) for t in self.tickers]
+            got = self._bm_aligned_kept = (
+                None if any(r is None for r in rows) or len(set(rows)) < len(rows)
+                else (np.array(rows, dtype=np.intp),
+                      brisk.align(self.benchmark.weights)))  # type: ignore[union-attr]
+        if got[0] is None:  # a name the model lacks: its own error
+            return brisk.tracking_error(pd.Series(household, index=self.tickers),
+                                        self.benchmark.weights)  # type: ignore[union-attr]
+        w = np.zeros(len(brisk.tickers))
+        w[got[0]] = household
+        return brisk.tracking.te(w - got[1])
+
     def _ledger_before(self) -> tuple[int, int, set[tuple[str, str]]]:
         """The ledger before the trades, as :meth:`_ledger_check` reads it on a fork.
 
@@ -1743,6 +1823,19 @@ class HouseholdProblem:
                 token, len(led.dispositions()), len(led.wash_sale_matches()),
                 {(lt.account, lt.root_id) for lt in led.lots()})
         return got[1], got[2], got[3]
+
+    def _no_matches(self) -> pd.DataFrame:
+        """The wash-sale match table of no new match: the ledger's ``iloc[:0]``, kept.
+
+        The table a fork with no match beyond the ledger's slices off its matches (the
+        same rows: the same columns and dtypes), kept while the ledger is unchanged.
+        """
+        token = self.ledger.state_token()
+        got = getattr(self, "_no_matches_kept", None)
+        if got is None or got[0] != token:
+            got = self._no_matches_kept = (
+                token, self.ledger.wash_sale_matches().iloc[:0].reset_index(drop=True))
+        return got[1]
 
     def _te_before(self) -> tuple[float, float]:
         """The household's tracking error before any trade, to the target and the benchmark.
@@ -1768,13 +1861,21 @@ class HouseholdProblem:
         locked = set(self.locks.group[self.locks.lock == "no_loss_sale"])
         if not locked:
             return ""
-        lo = self.as_of - dt.timedelta(days=30)
-        recent = {(lt.account, self.groups.get(lt.ticker, lt.ticker))
-                  for lt in self.ledger.lots()
-                  if lo <= lt.acquired <= self.as_of and not lt.used_as_replacement}
+        # the accounts' recent purchases by group: the ledger's, kept while it is unchanged
+        token = self.ledger.state_token()
+        kept = getattr(self, "_recent_kept", None)
+        if kept is None or kept[0] != token:
+            lo = self.as_of - dt.timedelta(days=30)
+            kept = self._recent_kept = (token, {
+                (lt.account, self.groups.get(lt.ticker, lt.ticker))
+                for lt in self.ledger.lots()
+                if lo <= lt.acquired <= self.as_of and not lt.used_as_replacement})
+        recent = kept[1]
         sold: dict[str, list[str]] = {}
-        sells = trades[trades.side == "sell"]
-        for acc, tick in zip(sells.account.tolist(), sells.ticker.tolist(), strict=True):
+        for acc, tick, side in zip(trades.account.tolist(), trades.ticker.tolist(),
+                                   trades.side.tolist(), strict=True):
+            if side != "sell":
+                continue
             g = self.groups.get(tick, tick)
             if g in locked and (acc, g) in recent and tick not in sold.get(acc, []):
                 sold.setdefault(str(acc), []).append(str(tick))
@@ -1802,10 +1903,15 @@ class HouseholdProblem:
         f = self.fixed
         fa = f.account_id if f is not None else ""
         ls, bs = (f.lot_sales, f.buys) if f is not None else (pd.DataFrame(), pd.DataFrame())
-        flagged_sales = ls[ls.wash_sale.astype(bool)] if "wash_sale" in ls else ls.iloc[:0]
-        flagged_buys = set(bs.ticker[bs.wash_sale.astype(bool)]) if "wash_sale" in bs else set()
-        unfound = [f"{r.ticker} lot {r.lot_id}" for r in flagged_sales.itertuples()
-                   if r.lot_id not in set(own.sale_lot_id)]
+        # the trade list's flagged sales (ticker, lot id) and purchases, from lists
+        flagged_sales = ([(t, lot) for t, lot, w in zip(
+            ls.ticker.tolist(), ls.lot_id.tolist(), ls.wash_sale.astype(bool).tolist(),
+            strict=True) if w] if "wash_sale" in ls and len(ls) else [])
+        flagged_buys = ({t for t, w in zip(bs.ticker.tolist(),
+                                           bs.wash_sale.astype(bool).tolist(), strict=True)
+                         if w} if "wash_sale" in bs and len(bs) else set())
+        washed = set(own.sale_lot_id.tolist()) if len(own) else set()
+        unfound = [f"{t} lot {lot}" for t, lot in flagged_sales if lot not in washed]
         head = ("the rounded trades of every account were replayed through the household "
                 "ledger")
         also = ("" if not unfound else
@@ -1835,7 +1941,7 @@ class HouseholdProblem:
                      f"{self._name(r.replacement_account)}'s "
                      f"{r.replacement_ticker} lot {str(r.replacement_lot_id).split('/w')[0]} "
                      f"bought on {r.replacement_date}")
-            if not (r.sale_lot_id in set(flagged_sales.lot_id)
+            if not (r.sale_lot_id in {lot for _, lot in flagged_sales}
                     or (today and r.replacement_ticker in flagged_buys)):
                 unmarked.append(f"{r.sale_ticker} lot {r.sale_lot_id}")
             loss = f"{r.sale_ticker} lot {r.sale_lot_id}: {fmt_usd(float(r.disallowed))}"
@@ -1941,20 +2047,32 @@ class HouseholdProblem:
         while another account buys it (a wash sale: the household's constraints forbid it;
         checked here on the trades).
         """
-        buys = trades[trades.side == "buy"].groupby("ticker").value.sum()
-        sells = trades[trades.side == "sell"].groupby("ticker").value.sum()
-        both = sorted(set(buys.index) & set(sells.index))
+        sides, tickers = trades.side.tolist(), trades.ticker.tolist()
+        bought_n = Counter(t for t, s in zip(tickers, sides, strict=True) if s == "buy")
+        sold_n = Counter(t for t, s in zip(tickers, sides, strict=True) if s == "sell")
+        both = sorted(set(bought_n) & set(sold_n))
         if not both:
             return []
+        accounts, values = trades.account.tolist(), trades.value.tolist()
+        if any(bought_n[t] > 1 or sold_n[t] > 1 for t in both):
+            # a name bought (or sold) in several accounts: summed as pandas sums a group
+            buy_sum = trades[trades.side == "buy"].groupby("ticker").value.sum()
+            sell_sum = trades[trades.side == "sell"].groupby("ticker").value.sum()
+            buys = {t: float(buy_sum[t]) for t in both}
+            sells = {t: float(sell_sum[t]) for t in both}
+        else:  # one order a side: its value is the sum
+            buys = {t: v for t, s, v in zip(tickers, sides, values, strict=True)
+                    if s == "buy" and t in sold_n}
+            sells = {t: v for t, s, v in zip(tickers, sides, values, strict=True)
+                     if s == "sell" and t in bought_n}
         fixed = None if self.fixed is None else self.fixed.account_id
-        col = {t: i for i, t in enumerate(self.tickers)}
+        col = self._risk_index()
         # each name's orders in the trades' order, purchases first
         orders: dict[str, list[tuple[str, str, float]]] = {t: [] for t in both}
-        for acc, tick, side, value in zip(trades.account.tolist(), trades.ticker.tolist(),
-                                          trades.side.tolist(), trades.value.tolist(),
-                                          strict=True):
+        for acc, tick, side, value in zip(accounts, tickers, sides, values, strict=True):
             if tick in orders:
                 orders[tick].append((side, acc, value))
+        after_of = target_of = None
         items, spread = [], 0.0
         for name in both:
             rows = sorted(orders[name], key=lambda r: r[0])  # stable: buy before sell
@@ -1963,8 +2081,12 @@ class HouseholdProblem:
                 f"{self._name(acc)}" for side, acc, value in rows)
             spread += 2 * self.settings.spread * min(float(buys[name]), float(sells[name]))
             if fixed is not None and fixed in {acc for _, acc, _ in rows}:
-                after = float(holdings.household.get(name, 0.0))
-                target = float(holdings.target.get(name, 0.0))
+                if after_of is None:  # the holdings' columns, read once
+                    index = holdings.index.tolist()
+                    after_of = dict(zip(index, holdings.household.tolist(), strict=True))
+                    target_of = dict(zip(index, holdings.target.tolist(), strict=True))
+                after = float(after_of.get(name, 0.0))
+                target = float(target_of.get(name, 0.0))  # type: ignore[union-attr]
                 why = (f"the household holds {fmt_pct(after, 2)} of it after the trades, "
                        f"target {fmt_pct(target, 2)}")
             else:
@@ -1974,9 +2096,11 @@ class HouseholdProblem:
                        f"{fmt_usd(saved)} a year less")
             items.append(f"{name} ({legs}: {why})")
         taxable = {a.account_id for a in self.accounts if a.kind is AccountKind.TAXABLE}
-        groups = {self.ledger.identity.group(t) for t in both}
-        washed = lot_sales[lot_sales.account.isin(taxable) & (lot_sales.gain < 0)
-                           & lot_sales.ticker.map(self.ledger.identity.group).isin(groups)]
+        group = self.ledger.identity.group
+        groups = {group(t) for t in both}
+        washed = [t for acc, t, g in zip(lot_sales.account.tolist(), lot_sales.ticker.tolist(),
+                                         lot_sales.gain.tolist(), strict=True)
+                  if acc in taxable and g < 0 and group(t) in groups]
         head = ("Bought in one account and sold in another: " + "; ".join(items[:10])
                 + (f"; and {len(items) - 10} more" if len(items) > 10 else "") + ". ")
         if fixed is not None:
@@ -2116,18 +2240,19 @@ class HouseholdProblem:
             If the ledger matches a loss of these trades as a wash sale across accounts (or
             within an account the household traded), naming each sale and purchase.
         """
-        gifts = np.nonzero(self._fixed_gift_q > 0)[0]
-        tickers = set(trades.ticker) | set(self.lots.ticker.iloc[gifts])
+        gifts = np.nonzero(self._fixed_gift_q > 0)[0].tolist()
+        t_account, t_ticker, t_side, t_shares, t_price = (
+            trades[c].tolist() for c in ("account", "ticker", "side", "shares", "price"))
+        tickers = set(t_ticker) | {self._lot_ticker[j] for j in gifts}
         led = self.ledger.fork(tickers) if tickers else self.ledger.fork(set())
         n0, m0, held_before = self._ledger_before()
         exact = self._exact_shares
         for j in gifts:
-            r = self.lots.iloc[j]
-            q = (exact[(r.account, r.lot_id)] if self._fixed_gift_q[j] >= r.shares
+            acc, lot, tick = self._lot_account[j], self._lot_id[j], self._lot_ticker[j]
+            q = (exact[(acc, lot)] if self._fixed_gift_q[j] >= self._lot_shares[j]
                  else Decimal(repr(float(self._fixed_gift_q[j]))))
-            led.donate(self.as_of, r.account, r.ticker, q,
-                       Decimal(repr(float(self._price_of(r.ticker)))),
-                       method=LotRelief.SPECIFIC, lot_id=r.lot_id)
+            led.donate(self.as_of, acc, tick, q, Decimal(repr(float(self._price_of(tick)))),
+                       method=LotRelief.SPECIFIC, lot_id=lot)
         for acc, lot, tick, shares, whole in zip(
                 lot_sales.account.tolist(), lot_sales.lot_id.tolist(),
                 lot_sales.ticker.tolist(), lot_sales.shares.tolist(),
@@ -2135,16 +2260,17 @@ class HouseholdProblem:
             q = exact[(acc, lot)] if whole else Decimal(repr(float(shares)))
             led.sell(self.as_of, acc, tick, q, Decimal(repr(float(self._price_of(tick)))),
                      method=LotRelief.SPECIFIC, lot_id=lot)
-        buys = trades[trades.side == "buy"]
-        for acc, tick, shares, price in zip(buys.account.tolist(), buys.ticker.tolist(),
-                                            buys.shares.tolist(), buys.price.tolist(),
-                                            strict=True):
-            led.buy(self.as_of, acc, tick, Decimal(repr(float(shares))),
-                    Decimal(repr(float(price))))
+        for acc, tick, side, shares, price in zip(t_account, t_ticker, t_side, t_shares,
+                                                  t_price, strict=True):
+            if side == "buy":
+                led.buy(self.as_of, acc, tick, Decimal(repr(float(shares))),
+                        Decimal(repr(float(price))))
         led.settle()
-        new_matches = led.wash_sale_matches().iloc[m0:]
+        # no new match (most solves): the ledger's table of none, kept; else the fork's
+        new_matches = (self._no_matches() if led.position()[1] == m0
+                       else led.wash_sale_matches().iloc[m0:])
         own = new_matches.iloc[:0]
-        if self.fixed is not None:
+        if self.fixed is not None and len(new_matches):
             # the plan's own: a sale of the fixed account washed by its own purchase or by a
             # lot held before today (its plan sold a locked loss); flagged in its trade list
             fa = self.fixed.account_id
@@ -2169,26 +2295,82 @@ class HouseholdProblem:
         disp = led.dispositions(as_decimal=True)  # taxable accounts only: IRAs realise none
         new = disp.iloc[n0:]
         self._new_disp = new.reset_index(drop=True)
-        out: dict[str, dict[str, float]] = {}
-        for acc, g in new.groupby("account"):
-            out[str(acc)] = {"st": float(sum(g.gain_loss[g.term == "ST"], Decimal(0))),
-                             "lt": float(sum(g.gain_loss[g.term == "LT"], Decimal(0)))}
+        gain, term = disp.gain_loss.tolist(), disp.term.tolist()
+        # each account's new gains by term, summed in the order of sale (from Decimal(0))
+        sums: dict[str, dict[str, Decimal]] = {}
+        for acc, g, t in zip(new.account.tolist(), gain[n0:], term[n0:], strict=True):
+            by_term = sums.setdefault(str(acc), {"ST": Decimal(0), "LT": Decimal(0)})
+            if t in by_term:
+                by_term[t] += g
+        out = {acc: {"st": float(v["ST"]), "lt": float(v["LT"])}
+               for acc, v in sorted(sums.items())}
         y = self.as_of.year
-        in_year = np.array([d.year == y for d in disp.date_sold], dtype=bool)
+        in_year = np.array([d.year == y for d in disp.date_sold.tolist()], dtype=bool)
         carry = (Decimal(repr(self.carryin[0])), Decimal(repr(self.carryin[1])))
         both = yearly_netting(disp.loc[in_year], self.tax, *carry, years=[y])
-        before = yearly_netting(disp.iloc[:n0].loc[in_year[:n0]], self.tax, *carry,
-                                years=[y])
-        year = {"tax": float(both.tax.iloc[0] - before.tax.iloc[0]),
-                "carryforward_st": float(both.carryout_st.iloc[0]
-                                         - before.carryout_st.iloc[0]),
-                "carryforward_lt": float(both.carryout_lt.iloc[0]
-                                         - before.carryout_lt.iloc[0]),
-                "carryforward_before": float(before.carryout_st.iloc[0]
-                                             + before.carryout_lt.iloc[0]),
-                "carryforward_st_before": float(before.carryout_st.iloc[0]),
-                "carryforward_lt_before": float(before.carryout_lt.iloc[0])}
+        # the netting without these trades reads the year's earlier rows only (their gain
+        # and term): the same rows, the same netting, kept
+        rows = tuple((g, t) for g, t, iy in zip(gain[:n0], term[:n0], in_year[:n0].tolist(),
+                                                strict=True) if iy)
+        kept = getattr(self, "_netting_before_kept", None)
+        if kept is None or kept[0] != rows:
+            b = yearly_netting(disp.iloc[:n0].loc[in_year[:n0]], self.tax, *carry,
+                               years=[y])
+            kept = self._netting_before_kept = (
+                rows, (b.tax.iloc[0], b.carryout_st.iloc[0], b.carryout_lt.iloc[0]))
+        tax_before, st_before, lt_before = kept[1]
+        year = {"tax": float(both.tax.iloc[0] - tax_before),
+                "carryforward_st": float(both.carryout_st.iloc[0] - st_before),
+                "carryforward_lt": float(both.carryout_lt.iloc[0] - lt_before),
+                "carryforward_before": float(st_before + lt_before),
+                "carryforward_st_before": float(st_before),
+                "carryforward_lt_before": float(lt_before)}
         return out, year
+
+
+def _trades_table(rows: list[tuple[str, str, str, float, float]], ids: Sequence[str],
+                  kinds: Sequence[str], taxed: Sequence[str]) -> pd.DataFrame:
+    """The household's orders (:attr:`HouseholdResult.trades`) from their rows.
+
+    ``rows``: ``(account, ticker, side, shares, price)``, sorted here by account, sales
+    first, then ticker, as ``sort_values(["account", "side", "ticker"], ascending=[True,
+    False, True])`` sorts them (one order per account, side and ticker: no tie); ``kind``
+    and ``taxed_as`` by account and ``value = shares x price``. Built from lists: no
+    frame is sorted.
+    """
+    if not rows:  # pandas' dtypes of an empty table (object columns), as before
+        t = pd.DataFrame(rows, columns=["account", "ticker", "side", "shares", "price"])
+        t.insert(1, "kind", t.account.map(dict(zip(ids, kinds, strict=True))))
+        t.insert(2, "taxed_as", t.account.map(dict(zip(ids, taxed, strict=True))))
+        t["value"] = t.shares * t.price
+        return t.reset_index(drop=True)
+    rows = sorted(rows, key=lambda r: (r[0], r[2] != "sell", r[1]))
+    kind, tax = dict(zip(ids, kinds, strict=True)), dict(zip(ids, taxed, strict=True))
+    acc, tick, side, shares, price = (list(c) for c in zip(*rows, strict=True))
+    q, p = np.array(shares, dtype=float), np.array(price, dtype=float)
+    return pd.DataFrame({"account": acc, "kind": [kind[a] for a in acc],
+                         "taxed_as": [tax[a] for a in acc], "ticker": tick, "side": side,
+                         "shares": q, "price": p, "value": q * p})
+
+
+def _positive_group_sums(keys: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """The sum of the positive ``values`` per key, as pandas sums them, to the bit.
+
+    ``s[s > 0].groupby(level=0).sum().to_dict()`` of ``s = pd.Series(values,
+    index=keys)`` (``keys``: an object array), without the Series of every entry: the
+    household's loss sales and purchases per wash-sale group at every solve are a handful
+    of entries out of hundreds. A key with one positive entry sums to it (any summation
+    from zero does); a key with more goes to the same pandas groupby over the same entries
+    in the same order (pandas picks its summation, compensated or not, by the keys'
+    order). Keys in sorted order, as the groupby's.
+    """
+    pos = np.nonzero(values > 0)[0]
+    if not len(pos):
+        return {}
+    ks = keys[pos]
+    if len(set(ks.tolist())) < len(pos):  # a key sums several entries: pandas sums them
+        return pd.Series(values[pos], index=ks).groupby(level=0).sum().to_dict()
+    return dict(sorted(zip(ks.tolist(), values[pos].tolist(), strict=True)))
 
 
 def _and(items: Sequence[str]) -> str:
@@ -2238,22 +2420,37 @@ def _profile_settings(prof: object) -> HouseholdSettings:
                              min_trade_usd=t.min_trade_usd)
 
 
-def _model_names(setup: object, fixed: FixedTrades | None
+def _model_names(setup: object, fixed: FixedTrades | None,
+                 base: tuple[frozenset[str], frozenset[str]] | None = None
                  ) -> tuple[tuple[str, ...], frozenset[str]]:
     """The household problem's stocks (the risk model's order) and the look-through names.
 
     The target's names, every stock held and those ``fixed`` buys; with a fund held, the
     benchmark's names too (an S&P 500 tracker holds all of it: its names stay in the model,
-    none of them bought for being there, the second item).
+    none of them bought for being there, the second item). ``base``: what does not
+    depend on ``fixed`` (:func:`_model_base`), when kept.
+    """
+    keep, through_names = base if base is not None else _model_base(setup)
+    if fixed is not None:
+        keep = keep | set(fixed.buys.ticker.tolist())
+    through = through_names - keep
+    keep = keep | through
+    tickers = setup.risk.tickers  # type: ignore[attr-defined]
+    return tuple(t for t in tickers if t in keep), frozenset(through)
+
+
+def _model_base(setup: object) -> tuple[frozenset[str], frozenset[str]]:
+    """The target's names and every stock held; the benchmark's names when a fund is held.
+
+    What :func:`_model_names` starts from, whatever the fixed trades: the second item is
+    empty without a fund (a holding the risk model does not cover).
     """
     held = {lt.ticker for lt in setup.ledger.lots()}  # type: ignore[attr-defined]
     tw = setup.target.weights  # type: ignore[attr-defined]
-    keep = set(tw.index) | held | (set() if fixed is None else set(fixed.buys.ticker))
     bw = setup.benchmark.weights  # type: ignore[attr-defined]
     tickers = setup.risk.tickers  # type: ignore[attr-defined]
-    through = set(bw.index[bw > 0]) - keep if held - set(tickers) else set()
-    keep |= through
-    return tuple(t for t in tickers if t in keep), frozenset(through)
+    through = set(bw.index[bw > 0]) if held - set(tickers) else set()
+    return frozenset(set(tw.index) | held), frozenset(through)
 
 
 class _Kept:
@@ -2266,6 +2463,7 @@ class _Kept:
         self.problems: dict[tuple, HouseholdProblem] = {}
         self.results: OrderedDict[tuple, HouseholdResult] = OrderedDict()
         self.lock = threading.Lock()
+        self.base = _model_base(setup)  # the names every problem of the client starts from
 
 
 _KEPT: OrderedDict[int, _Kept] = OrderedDict()
@@ -2289,13 +2487,21 @@ def _kept_for(setup: object) -> _Kept:
 
 
 def _frame_key(frame: pd.DataFrame) -> tuple:
-    """A table's columns and values as a dictionary key (floats by their exact repr)."""
+    """A table's columns and values as a dictionary key (floats by their exact repr).
+
+    Column by column (each column's values as a list): equal keys, the same columns and
+    the same values in the same places.
+    """
     def cell(v: object) -> object:
         return repr(float(v)) if isinstance(v, float | np.floating) else v
 
+    def column(c: pd.Series) -> tuple:
+        if c.dtype.kind == "f":  # Python floats: each by its repr
+            return tuple(map(repr, c.tolist()))
+        return tuple(cell(v) for v in c.tolist())
+
     return (tuple(frame.columns),
-            tuple(tuple(cell(v) for v in row) for row in frame.itertuples(index=False,
-                                                                          name=None)))
+            tuple(column(frame.iloc[:, j]) for j in range(frame.shape[1])))
 
 
 def _fixed_key(fixed: FixedTrades | None) -> tuple | None:
@@ -2329,8 +2535,8 @@ def solve_for_client(setup: object, settings: HouseholdSettings | None = None,
         As :func:`household_for_client` and :meth:`HouseholdProblem.solve`.
     """
     s = settings or _profile_settings(setup.client.profile)  # type: ignore[attr-defined]
-    names = _model_names(setup, fixed)
     kept = _kept_for(setup)
+    names = _model_names(setup, fixed, kept.base)
     key = (names, s, _fixed_key(fixed))
     with kept.lock:
         got = kept.results.get(key)

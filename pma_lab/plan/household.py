@@ -140,11 +140,15 @@ def opposite_pairs(setup: object, result: HouseholdResult
     if not fixed or not len(t):
         return frozenset(), frozenset()
     group = setup.ledger.identity.group  # type: ignore[attr-defined]
-    g = t.ticker.map(group)
-    mine, others = t.account == fixed, t.account != fixed
-    buy, sell = t.side == "buy", t.side == "sell"
-    bought = frozenset(t.ticker[mine & buy & g.isin(set(g[others & sell]))])
-    sold = frozenset(t.ticker[mine & sell & g.isin(set(g[others & buy]))])
+    # the orders as lists (a handful of rows; read at every plan's first step)
+    rows = [(a, x, side, group(x)) for a, x, side in zip(
+        t.account.tolist(), t.ticker.tolist(), t.side.tolist(), strict=True)]
+    others_sell = {g for a, _, side, g in rows if a != fixed and side == "sell"}
+    others_buy = {g for a, _, side, g in rows if a != fixed and side == "buy"}
+    bought = frozenset(x for a, x, side, g in rows
+                       if a == fixed and side == "buy" and g in others_sell)
+    sold = frozenset(x for a, x, side, g in rows
+                     if a == fixed and side == "sell" and g in others_buy)
     return bought, sold
 
 
