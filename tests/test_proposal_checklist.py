@@ -420,7 +420,7 @@ def test_copy_has_no_codes_and_fits_the_client(proposals, client):
     # the frontier paragraph describes the three tax columns
     assert "Three tax figures" in text
     assert p.doc.table("Tax against tracking error")["head"][2:5] == [
-        "Tax this year", "Loss carryforward added (negative: used up)", "Economic tax"]
+        labels.FRONTIER_TAX, "Loss carryforward added (negative: used up)", "Economic tax"]
 
 
 # ------------------------------------------------------------------------ document basics
@@ -669,7 +669,7 @@ def test_go_to_target_reads_like_move_now(proposals, client):
     if not ends:  # an identical, more tax-averse point is shown instead
         assert "“Go to target” is the trade" not in text
         return
-    end = ends[0][f["head"].index("Tax this year")]
+    end = ends[0][f["head"].index(labels.FRONTIER_TAX)]
     comp = p.doc.table("Transition plans on the expected path")
     move = next(r for r in comp["rows"] if r and r[0].endswith("Move now"))
     year1 = move[comp["head"].index("Tax this year")]

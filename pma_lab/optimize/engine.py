@@ -459,16 +459,30 @@ class _HeldRules:
         return cls(frozenset(must), glide, frozenset(no_buy), today, frozenset(keep))
 
 
-def keep_names(setup: ClientSetup) -> frozenset[str]:
-    """The client's keep list as the engine applies it: never sold, never bought.
+KEEP_LIST_NEVER_SOLD = False
+"""Whether the keep list (``hold_no_add``) is never sold (True) or only never added to and
+not force-sold (False, the default: the optimiser may trim it to rebalance or harvest).
 
-    The ``hold_no_add`` names no stricter restriction catches (a sell screen or glide
-    wins: the eligibility table's ``hold_no_add`` flag), and those outside the universe.
-    Every path that sells reads it: the rebalances (``no_sell``), a plan's gifts and
-    withdrawals, and the hold plan's Monte Carlo replay (reviewer 2, session 22).
+Session 22 made it never sold everywhere (:func:`keep_names`), then turned it off again:
+the target is built without the kept names, so a large kept position (the household
+sample's AAPL) keeps every plan's tracking error above the maintenance band (every plan
+"not within 5 years" of the target, and the household's plan comparison solving every
+step, 3x its CPU). Building the target around the kept holdings is the missing piece; the
+proposal, dashboard and CLI say which rule applies ("not force-sold").
+"""
+
+
+def keep_names(setup: ClientSetup) -> frozenset[str]:
+    """The client's keep list as the engine applies it: the names never sold.
+
+    Empty unless :data:`KEEP_LIST_NEVER_SOLD`. Then: the ``hold_no_add`` names no stricter
+    restriction catches (a sell screen or glide wins: the eligibility table's
+    ``hold_no_add`` flag), and those outside the universe. Every path that sells reads
+    it: the rebalances (``no_sell``), the household, a plan's gifts and withdrawals, and
+    the hold plan's Monte Carlo replay (reviewer 2, session 22).
     """
     r = setup.client.profile.restrictions
-    if not r.hold_no_add:
+    if not KEEP_LIST_NEVER_SOLD or not r.hold_no_add:
         return frozenset()
     elig = setup.eligibility.table.set_index("ticker")
     return frozenset(set(elig.index[elig.hold_no_add]) | (set(r.hold_no_add) - set(elig.index)))

@@ -2602,9 +2602,9 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     # the keep list (hold_no_add, nothing stricter): never sold in any account, as the
     # single-account rebalance keeps it (reviewer 1, session 22: the sample household's
     # "one spouse's employer: keep, do not add" AAPL was sold in the IRA)
-    keep = ((set(table.index[table.hold_no_add]) | (set(prof.restrictions.hold_no_add)
-                                                    - set(table.index)))
-            - set(sell_share))
+    from pma_lab.optimize.engine import keep_names
+
+    keep = keep_names(setup) - set(sell_share)  # type: ignore[arg-type]
     if location is None:  # the proposal's dividend yields (its characteristics table)
         # the yields of every stock the risk model covers: a stock without dividend data
         # takes its sector's median (the peers need not be held or targeted)

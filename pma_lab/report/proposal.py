@@ -874,13 +874,24 @@ def _screen_words(x: str) -> str:
     return x.replace("_", " ").capitalize()
 
 
+def _keep_words() -> str:
+    """What the keep list does to names held, as the engine applies it.
+
+    :data:`pma_lab.optimize.engine.KEEP_LIST_NEVER_SOLD` says which rule applies.
+    """
+    from pma_lab.optimize import engine
+
+    return ("kept: never sold, never added to" if engine.KEEP_LIST_NEVER_SOLD else
+            "never added to; not force-sold (may be trimmed to rebalance or harvest a loss)")
+
+
 def restrictions_table(setup) -> ReportTable:
     """One row per screen or restriction: what it does and how much of the index it hits."""
     bm = labels.benchmark_label(setup.benchmark)
     from pma_lab.portfolio.restrictions import HeldAction
 
     s = setup.eligibility.summary(setup.benchmark.weights)
-    effect = {"hold_no_add": "kept: never sold, never added to", "total": ""}
+    effect = {"hold_no_add": _keep_words(), "total": ""}
 
     def words(x: str) -> str:
         # the restriction's action on names already held, as the engine applies it
@@ -3349,7 +3360,7 @@ _DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
 
 _DEV_CODES = ((re.compile(r"\bsell_within:(\d+)"), r"sell within \1 years"),
               (re.compile(r"\(sell_within\)"), "(sell by a deadline)"),
-              (re.compile(r"\bhold_no_add\b"), "kept: never sold, never added to"),
+              (re.compile(r"\bhold_no_add\b"), "kept, not added to"),
               (re.compile(r"\bno_buy\b"), "never bought, not force-sold"),
               (re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b"), None))  # other snake_case codes
 
