@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sample_copy import copy_sample_client  # tests/ is on sys.path
 
 from pma_lab.formatting import fmt_rate
 from pma_lab.io.client import load_client
@@ -174,17 +175,9 @@ def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path)
     long-term read only its sale's reason. young-pro with a gambling stock bought 2025-08-20
     (long-term from 2026-08-21, 21 days after the 2026-07-31 as-of date) that its screens
     sell now: the reason adds the date, the days and the two all-in rates."""
-    import shutil
-
-    from pma_lab.paths import clients_dir
-
-    src = clients_dir() / "young-pro"
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
-    with open(tmp_path / "brokerage_export.csv", "a", encoding="utf-8") as fh:
-        fh.write("LVS,100,08/20/2025,10.00\nLVS,50,06/02/2026,10.00\n")
-    setup = prepare(load_client(tmp_path / "profile.toml"))
+    profile = copy_sample_client("young-pro", tmp_path, append={
+        "brokerage_export.csv": "LVS,100,08/20/2025,10.00\nLVS,50,06/02/2026,10.00\n"})
+    setup = prepare(load_client(profile))
     res = problem_for_client(setup, None, default_settings(setup)).solve()
     d = res.decisions[res.decisions.ticker == "LVS"].set_index("long_term_on")
     tax = setup.client.profile.tax
@@ -233,29 +226,18 @@ def test_no_gift_or_withdrawal_sells_the_keep_list(tmp_path, monkeypatch):
     """Reviewer 2 (session 22): the keep list (hold_no_add) was kept by the rebalances but
     given to charity (64 AAPL of a most-appreciated lot) and counted as cash a withdrawal
     could raise. A gift now skips it; a withdrawal the rest cannot pay says so."""
-    import shutil
-
     from pma_lab.errors import DataError
     from pma_lab.optimize import engine
-    from pma_lab.paths import clients_dir
-
-    monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", True)
     from pma_lab.plan.plans import parse_plan
     from pma_lab.plan.simulation import _check_withdrawal, todays_gift
 
-    src = clients_dir() / "household"
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
-    text = (tmp_path / "profile.toml").read_text()
-    text = text.replace("[tax]\n", "[tax]\nagi = 450000.0\n", 1)
-    (tmp_path / "profile.toml").write_text(text)
-    lots = (tmp_path / "household_lots.csv").read_text()
+    monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", True)
     # the most appreciated lot is AAPL's: a gift of appreciated stock would take it first
-    lots = lots.replace("taxable,HH-0016,AAPL,2020-06-12,81,82.01",
-                        "taxable,HH-0016,AAPL,2010-06-12,181,3.01")
-    (tmp_path / "household_lots.csv").write_text(lots)
-    setup = prepare(load_client(tmp_path / "profile.toml"))
+    profile = copy_sample_client("household", tmp_path, [
+        ("profile.toml", "[tax]\n", "[tax]\nagi = 450000.0\n"),
+        ("household_lots.csv", "taxable,HH-0016,AAPL,2020-06-12,81,82.01",
+         "taxable,HH-0016,AAPL,2010-06-12,181,3.01")])
+    setup = prepare(load_client(profile))
     before = {lt.lot_id: lt.shares for lt in setup.ledger.lots(account="taxable")}
     led, value = todays_gift(setup, parse_plan("budget:20000:gift=20000"))
     after = {lt.lot_id: lt.shares for lt in led.lots(account="taxable")}

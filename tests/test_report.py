@@ -2396,21 +2396,15 @@ def test_names_the_client_may_not_hold_are_those_held_or_in_the_benchmark():
 def test_a_keep_list_name_a_sell_screen_catches_is_said_to_be_sold(tmp_path):
     """Reviewer 2 (session 22): MO on the keep list and under the tobacco screen read
     "kept: never sold" while the rebalance sold it (the sell screen wins)."""
-    import shutil
+    from sample_copy import copy_sample_client  # tests/ is on sys.path
 
     from pma_lab.io.client import load_client
     from pma_lab.optimize.engine import prepare
-    from pma_lab.paths import clients_dir
     from pma_lab.report.proposal import restrictions_table
 
-    src = clients_dir() / "retiree"
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
-    text = (tmp_path / "profile.toml").read_text()
-    (tmp_path / "profile.toml").write_text(
-        text.replace("[restrictions]\n", '[restrictions]\nhold_no_add = ["MO", "AAPL"]\n', 1))
-    f = restrictions_table(prepare(load_client(tmp_path / "profile.toml"))).frame
+    profile = copy_sample_client("retiree", tmp_path, [
+        ("profile.toml", "[restrictions]\n", '[restrictions]\nhold_no_add = ["MO", "AAPL"]\n')])
+    f = restrictions_table(prepare(load_client(profile))).frame
     effect = f.set_index("Restriction").Effect["hold_no_add"]
     assert effect == (report._keep_words() + " (except MO, which a stricter screen sells: "
                       "that screen wins)")

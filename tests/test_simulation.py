@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sample_copy import copy_sample_client  # tests/ is on sys.path
 
 from pma_lab.errors import SettingsError
 from pma_lab.io.client import load_client
@@ -323,19 +324,11 @@ def test_a_maintenance_step_whose_losses_are_too_small_to_trade_holds_without_a_
     trade worth more than the band's tolerance: the step holds, with the same figures.
     The household without its keep list: since session 22 its AAPL is never sold, and the
     plan's steps then stay outside the band."""
-    import shutil
-
     import pma_lab.plan.simulation as sim
 
-    src = clients_dir() / "household"
-    for f in src.iterdir():
-        if f.is_file():
-            shutil.copy(f, tmp_path / f.name)
-    text = (tmp_path / "profile.toml").read_text()
     keep = 'hold_no_add = ["AAPL"]   # one spouse\'s employer: keep, do not add\n'
-    assert keep in text
-    (tmp_path / "profile.toml").write_text(text.replace(keep, ""))
-    setup = prepare(load_client(tmp_path / "profile.toml"))
+    setup = prepare(load_client(copy_sample_client("household", tmp_path,
+                                                   [("profile.toml", keep, "")])))
     s = TransitionSettings(steps_per_year=4, workers=1, mc_paths=0)
     new = sim._nothing_to_maintain
 
