@@ -3360,7 +3360,7 @@ _DEV_WORDS = ((" (pma_lab.tax.liability)", ""), ("'immediate'", "moving now"),
 
 _DEV_CODES = ((re.compile(r"\bsell_within:(\d+)"), r"sell within \1 years"),
               (re.compile(r"\(sell_within\)"), "(sell by a deadline)"),
-              (re.compile(r"\bhold_no_add\b"), "kept, not added to"),
+              (re.compile(r"\bhold_no_add\b"), lambda m: _keep_words()),
               (re.compile(r"\bno_buy\b"), "never bought, not force-sold"),
               (re.compile(r"\b([a-z]+(?:_[a-z]+)+)\b"), None))  # other snake_case codes
 
