@@ -157,14 +157,13 @@ def test_a_failed_update_shows_in_the_upload_panel(split):
         up._panel.value
 
 
-def test_the_pdf_export_reads_the_upload_with_the_profiles_kept_files(split, monkeypatch):
-    """The proposal PDF is rendered from the same lots as the screen: the uploaded file
-    and the profile's files it left whole (the old export passed the upload alone)."""
+def _exported_lots(up, monkeypatch) -> dict:
+    """The lots files the dashboard's PDF export renders from, and their lot count: the
+    render is stopped before the kernel starts."""
     import pma_lab.app.dashboard.widgets as widgets
     from pma_lab.app.dashboard import ExportPanel, ProposalView
     from pma_lab.errors import PmaLabError
 
-    profile, new, n_taxable, n_ira = split
     seen = {}
 
     def render(prof, out, *, lots, **kw):
@@ -173,11 +172,18 @@ def test_the_pdf_export_reads_the_upload_with_the_profiles_kept_files(split, mon
         raise PmaLabError("stopped here by the test")
 
     monkeypatch.setattr(widgets.report, "render_proposal", render)
+    ExportPanel(ProposalView(), up).export_pdf(wait=True)
+    return seen
+
+
+def test_the_pdf_export_reads_the_upload_with_the_profiles_kept_files(split, monkeypatch):
+    """The proposal PDF is rendered from the same lots as the screen: the uploaded file
+    and the profile's files it left whole (the old export passed the upload alone)."""
+    profile, new, n_taxable, n_ira = split
     up = HoldingsUpload()
     up.profile_path = str(profile)
     assert up.handle_upload("taxable_export.csv", new)
-    export = ExportPanel(ProposalView(), up)
-    export.export_pdf(wait=True)
+    seen = _exported_lots(up, monkeypatch)
     assert seen["lots"] == ["taxable_export.csv", "ira.csv"]
     assert seen["n"] == len(up.client.lots) == n_taxable - 1 + n_ira
 
@@ -187,10 +193,6 @@ def test_one_file_per_account_uploaded_one_after_the_other(split, monkeypatch):
     keeps the earlier uploads' lots of the accounts it does not hold (F11: "a client whose
     custodian gives one file per account cannot be uploaded at all"), and the PDF export
     reads them all."""
-    import pma_lab.app.dashboard.widgets as widgets
-    from pma_lab.app.dashboard import ExportPanel, ProposalView
-    from pma_lab.errors import PmaLabError
-
     profile, new, n_taxable, n_ira = split
     ira = pd.read_csv(profile.parent / "ira.csv", dtype=str)
     ira_new = ira.iloc[:-1].to_csv(index=False).encode()  # the IRA sold its last lot
@@ -208,15 +210,7 @@ def test_one_file_per_account_uploaded_one_after_the_other(split, monkeypatch):
     assert f"Replaced from the profile: ira.csv's {n_ira} lots of IRA" in panel
     assert (f"Kept from an earlier upload: taxable_export.csv's {n_taxable - 1} lots of "
             "taxable account") in panel
-    seen = {}
-
-    def render(prof, out, *, lots, **kw):
-        seen["lots"] = [p.name for p in lots]
-        seen["n"] = len(load_client(prof, lots_files=lots).lots)
-        raise PmaLabError("stopped here by the test")
-
-    monkeypatch.setattr(widgets.report, "render_proposal", render)
-    ExportPanel(ProposalView(), up).export_pdf(wait=True)
+    seen = _exported_lots(up, monkeypatch)
     assert seen == {"lots": ["ira_export.csv", "taxable_export.csv"],
                     "n": n_taxable - 1 + n_ira - 1}
     # the taxable account's export again: it replaces the first upload, the IRA's stays

@@ -1235,26 +1235,36 @@ def test_solve_for_client_solves_the_same_trades_once(household_sample, monkeypa
     assert (len(built), len(solved)) == (2, 4) and d is not b
 
 
+def _solved_around_one_sale(lots, sold: str, shares: float, bought: str, tick, target,
+                            sell_share=None):
+    """The household of ``lots`` (taxable and roth) solved around the plan's first step:
+    the taxable account sells its one ``sold`` lot whole and buys ``shares`` of
+    ``bought``, all at $100."""
+    led = ledger_with(lots)
+    lot = led.lots(account="taxable")[0].lot_id
+    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": [sold],
+                                                 "shares": [shares], "price": [100.0],
+                                                 "full_lot": [True]}),
+                        pd.DataFrame({"ticker": [bought], "shares": [shares],
+                                      "price": [100.0]}),
+                        source="the first step of the plan")
+    return HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY,
+                            pd.Series(100.0, index=tick), toy_risk(tick), target, RATES,
+                            location=LocationInputs.uniform(tick, RATES), fixed=fixed,
+                            sell_share=sell_share).solve()
+
+
 def test_the_plans_own_forced_sales_are_not_called_kept_for_a_wash_sale():
     """Reviewer 1 (session 22): with the taxable account fixed to the plan's first step,
     every restricted taxable lot read "kept for now, as selling at a loss would be a wash
     sale", though the plan sold it, at a gain. The note now leaves the plan's account to
     its plan and names only lots a wash sale keeps."""
-    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
-                       ("roth", "XOM", 200, 30_000.0, dt.date(2020, 1, 2)),
-                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
-    lot = led.lots(account="taxable")[0].lot_id
-    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
-                                                 "shares": [1000.0], "price": [100.0],
-                                                 "full_lot": [True]}),
-                        pd.DataFrame({"ticker": ["CVX"], "shares": [1000.0],
-                                      "price": [100.0]}),
-                        source="the first step of the plan")
     tick = ["XOM", "CVX"]
-    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
-                         toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
-                         location=LocationInputs.uniform(tick, RATES), fixed=fixed,
-                         sell_share={"XOM": 1.0}).solve()
+    r = _solved_around_one_sale([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                                 ("roth", "XOM", 200, 30_000.0, dt.date(2020, 1, 2)),
+                                 ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))],
+                                "XOM", 1000.0, "CVX", tick,
+                                pd.Series({"XOM": 0.0, "CVX": 1.0}), {"XOM": 1.0})
     assert _sold(r, "taxable", "XOM") == 1000 and _sold(r, "roth", "XOM") == 200
     [note] = [n for n in r.notes if n.startswith("Restrictions:")]
     assert "wash sale" not in note, note
@@ -1266,19 +1276,10 @@ def test_the_plans_own_forced_sales_are_not_called_kept_for_a_wash_sale():
 def test_the_plans_loss_sale_names_the_other_share_class_no_account_buys():
     """Reviewer 1 (session 22): the note named GOOGL only, though GOOG (the same security
     for the wash-sale rules) is not bought either."""
-    led = ledger_with([("taxable", "GOOGL", 100, 30_000.0, dt.date(2026, 1, 5)),
-                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
-    lot = led.lots(account="taxable")[0].lot_id
-    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["GOOGL"],
-                                                 "shares": [100.0], "price": [100.0],
-                                                 "full_lot": [True]}),
-                        pd.DataFrame({"ticker": ["CVX"], "shares": [100.0],
-                                      "price": [100.0]}),
-                        source="the first step of the plan")
     tick = ["GOOGL", "GOOG", "CVX"]
-    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
-                         toy_risk(tick), pd.Series(1 / 3, index=tick), RATES,
-                         location=LocationInputs.uniform(tick, RATES), fixed=fixed).solve()
+    r = _solved_around_one_sale([("taxable", "GOOGL", 100, 30_000.0, dt.date(2026, 1, 5)),
+                                 ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))],
+                                "GOOGL", 100.0, "CVX", tick, pd.Series(1 / 3, index=tick))
     t = r.trades.set_index(["account", "side", "ticker"]).shares
     assert ("roth", "buy", "GOOG") not in t.index and ("roth", "buy", "GOOGL") not in t.index
     [note] = [n for n in r.notes if n.startswith("No other account buys")]
@@ -1289,20 +1290,11 @@ def test_the_plans_loss_sale_names_the_other_share_class_no_account_buys():
 def test_a_restricted_name_only_the_plans_account_holds_is_its_plans_to_sell():
     """Reviewer 2 (session 22): "XOM sold in full in every account but the taxable account
     that holds them" read as if no account sold it, when only that account held it."""
-    led = ledger_with([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
-                       ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))])
-    lot = led.lots(account="taxable")[0].lot_id
-    fixed = FixedTrades("taxable", pd.DataFrame({"lot_id": [lot], "ticker": ["XOM"],
-                                                 "shares": [1000.0], "price": [100.0],
-                                                 "full_lot": [True]}),
-                        pd.DataFrame({"ticker": ["CVX"], "shares": [1000.0],
-                                      "price": [100.0]}),
-                        source="the first step of the plan")
     tick = ["XOM", "CVX"]
-    r = HouseholdProblem(led, [ACCOUNTS[0], ACCOUNTS[2]], DAY, pd.Series(100.0, index=tick),
-                         toy_risk(tick), pd.Series({"XOM": 0.0, "CVX": 1.0}), RATES,
-                         location=LocationInputs.uniform(tick, RATES), fixed=fixed,
-                         sell_share={"XOM": 1.0}).solve()
+    r = _solved_around_one_sale([("taxable", "XOM", 1000, 50_000.0, dt.date(2020, 1, 2)),
+                                 ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))],
+                                "XOM", 1000.0, "CVX", tick,
+                                pd.Series({"XOM": 0.0, "CVX": 1.0}), {"XOM": 1.0})
     [note] = [n for n in r.notes if n.startswith("Restrictions:")]
     assert note == ("Restrictions: XOM, held in the taxable account alone, is not bought in "
                     "any account. The taxable account's sales of XOM are its plan's first "
