@@ -19,7 +19,10 @@ setup: $(STAMP)
 # removed after every install: it makes every jupyter/papermill process start 1.5 s slower
 # and nothing here needs it (ecosystem.md; pip check stays clean).
 $(STAMP): pyproject.toml setup.py constraints.txt pma_lab/tax/ledger.py
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@test -x $(BIN)/python || { test -n "$(PY)" && $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; } || \
+	  { echo "pma_lab needs Python 3.11 (pyproject.toml: >=3.11,<3.12); '$(or $(PY),no python3 on PATH)' is not. Install python3.11 (Debian/Ubuntu: apt install python3.11 python3.11-venv; or conda/pyenv) or run: make $(MAKECMDGOALS) PY=/path/to/python3.11" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || \
+	  { rm -rf $(VENV); echo "'$(PY) -m venv' failed: on Debian/Ubuntu install the python3.11-venv package (apt install python3.11-venv), then run make again" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	-$(BIN)/python -m pip uninstall --quiet -y rfc3987-syntax
