@@ -90,6 +90,12 @@ def test_benchmark_from_weights_validates_and_never_rescales():
     with pytest.raises(DataError, match=r"unknown ticker 'S1'.*correct it, or .*pass known="):
         Benchmark.from_weights(own)
     assert Benchmark.from_weights(own, known={"S1", "S2"}).weights.to_dict() == own.to_dict()
+    # a dict of weights, as prepare(target=...) takes (reviewer 1, session 23: an
+    # AttributeError 'dict' object has no attribute 'reset_index'); another type says which
+    assert Benchmark.from_weights({"AAPL": 0.6, "MSFT": 0.4}).weights.to_dict() == {
+        "AAPL": 0.6, "MSFT": 0.4}
+    with pytest.raises(DataError, match=r"a Series or a dict of weights by ticker, not list"):
+        Benchmark.from_weights([0.6, 0.4])
 
 
 def test_benchmark_from_weights_says_which_known_ticker_was_meant():

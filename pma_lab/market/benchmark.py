@@ -28,7 +28,7 @@ import datetime as dt
 import functools
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -103,7 +103,7 @@ class Benchmark:
                          self.anchor.reindex(keep), miss, self.name)
 
     @classmethod
-    def from_weights(cls, frame: pd.DataFrame | pd.Series, *,
+    def from_weights(cls, frame: pd.DataFrame | pd.Series | Mapping[str, float], *,
                      as_of: dt.date | str | None = None, name: str = "custom",
                      known: set[str] | None = None, tolerance: float = 1e-6,
                      source: str = "benchmark weights") -> Benchmark:
@@ -111,8 +111,8 @@ class Benchmark:
 
         Parameters
         ----------
-        frame : pd.DataFrame | pd.Series
-            Columns ``ticker`` and ``weight`` (or a Series of weights by ticker). Weights
+        frame : pd.DataFrame | pd.Series | Mapping[str, float]
+            Columns ``ticker`` and ``weight`` (or a Series or dict of weights by ticker). Weights
             are >= 0 and sum to 1 within ``tolerance``: they are never rescaled.
         as_of : datetime.date | str | None
             The date of the weights; ``None``: undated (:func:`pma_lab.optimize.engine.prepare`
@@ -458,11 +458,18 @@ def client_benchmark(profile: object, as_of: dt.date | str,
     return sp500_proxy(as_of, market)
 
 
-def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series, *,
+def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series | Mapping[str, float],
+                  *,
                   as_of: dt.date | str | None = None, name: str = "custom",
                   known: set[str] | None = None, tolerance: float = 1e-6,
                   source: str = "benchmark weights") -> Benchmark:
     """Benchmark weights given by the user (see :meth:`Benchmark.from_weights`)."""
+    if isinstance(frame, Mapping):  # {ticker: weight}, as prepare(target=...) takes
+        frame = pd.Series(dict(frame), dtype=object)
+    if not isinstance(frame, (pd.Series, pd.DataFrame)):
+        raise DataError(f"{source}: weights must be a DataFrame with columns 'ticker' and "
+                        f"'weight', a Series or a dict of weights by ticker, not "
+                        f"{type(frame).__name__}")
     if isinstance(frame, pd.Series):
         frame = pd.DataFrame({"ticker": frame.index.astype(str), "weight": frame.to_numpy()})
     df = frame.reset_index(drop=True)
