@@ -407,3 +407,17 @@ def test_a_misspelt_category_is_one_error_not_two_with_its_held_action(tmp_path)
     p = profile(tmp_path, (LISTS, 'categories = ["tobaco"]\n\n[restrictions.held]\n'
                                   'alcohol = "sell"'))
     assert ("unknown_key", "restrictions.held.alcohol") in issues(p)
+
+
+@pytest.mark.parametrize("edit, says", [
+    (("as_of = 2026-07-31", 'as_of = "2026-07-31"'),
+     "Fix: write client.as_of as a TOML date, unquoted: as_of = 2026-07-31"),
+    (("state_rate = 0.05", 'state_rate = "0.05"'),
+     "Fix: write tax.state_rate as a number, unquoted and without $ or commas"),
+])
+def test_a_quoted_date_or_number_gets_the_toml_fix(tmp_path, edit, says):
+    """Reviewer 1 (session 23): a quoted date got "Fix: write client.as_of as date", which
+    does not say what TOML wants (the date unquoted)."""
+    with pytest.raises(ProfileError) as e:
+        load_profile(profile(tmp_path, edit))
+    assert says in str(e.value)

@@ -420,7 +420,7 @@ class _Checker:
         if not isinstance(v, types) or (isinstance(v, bool) and bool not in types):
             names = " or ".join(t.__name__ for t in types)
             self.err(full, "wrong_type", f"'{full}' must be {names}, got {type(v).__name__}",
-                     f"write {full} as {names}", v)
+                     _type_fix(full, types, v), v)
             return default
         problem = _plausible(v)
         if problem:
@@ -1163,3 +1163,21 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         transition, concentrated, charity, p.resolve(),
         tuple(i for i in c.issues if i.severity is Severity.WARNING), trading, fixed_income,
         core)
+
+
+def _type_fix(full: str, types: tuple[type, ...], v: object) -> str:
+    """How to write ``full`` in TOML as one of ``types``, given what was written (``v``)."""
+    names = " or ".join(t.__name__ for t in types)
+    if dt.date in types and isinstance(v, str):
+        return (f"write {full} as a TOML date, unquoted: {_key_of(full)} = 2026-07-31 "
+                "(YYYY-MM-DD, no quotes)")
+    if (float in types or int in types) and isinstance(v, str):
+        return f"write {full} as a number, unquoted and without $ or commas (e.g. 25000.0)"
+    if bool in types and isinstance(v, str):
+        return f"write {full} as true or false, unquoted"
+    return f"write {full} as {names}"
+
+
+def _key_of(full: str) -> str:
+    """The last part of a dotted key (``client.as_of`` -> ``as_of``)."""
+    return full.rsplit(".", 1)[-1]
