@@ -199,19 +199,30 @@ def test_the_keep_list_is_never_sold_in_any_account_and_says_why(monkeypatch):
     from pma_lab.optimize import engine
     from pma_lab.optimize.household import household_for_client
     from pma_lab.paths import clients_dir
-    from pma_lab.report.proposal import restrictions_table
+    from pma_lab.report.proposal import restrictions_table, target_summary
 
     setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
     assert setup.client.profile.restrictions.hold_no_add == ("AAPL",)
-    # off by default (engine.KEEP_LIST_NEVER_SOLD: the target is not yet built around the
-    # kept names), and the proposal says the rule that applies
+    # on by default since session 23 (engine.KEEP_LIST_NEVER_SOLD): the target is built
+    # around the kept AAPL at today's weight of the household (both accounts and cash), the
+    # proposal's target summary says so, and the restrictions table says the rule
+    assert engine.keep_names(setup) == {"AAPL"}
+    aapl = sum(float(lt.shares) for lt in setup.ledger.lots() if lt.ticker == "AAPL")
+    weight = aapl * float(setup.prices["AAPL"]) / sum(v for _, v in setup.size_accounts)
+    assert setup.target.weights["AAPL"] == pytest.approx(weight, rel=1e-12)
+    assert setup.target.diagnostics["fixed"] == {"AAPL": pytest.approx(weight, rel=1e-12)}
+    summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
+    assert summary["Kept as they are (your keep list)"].startswith(
+        f"AAPL {weight:.2%} of the account, today's weight: never sold or added to")
+    effect = restrictions_table(setup).frame.set_index("Restriction").Effect["hold_no_add"]
+    assert effect == "kept: never sold, never added to"
+    # the rule's words with the flag off
+    monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", False)
     assert not engine.keep_names(setup)
     effect = restrictions_table(setup).frame.set_index("Restriction").Effect["hold_no_add"]
     assert effect == ("never added to; not force-sold (may be trimmed to rebalance or "
                       "harvest a loss)")
     monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", True)
-    effect = restrictions_table(setup).frame.set_index("Restriction").Effect["hold_no_add"]
-    assert effect == "kept: never sold, never added to"
     res = problem_for_client(setup, "taxable", default_settings(setup)).solve()
     assert "AAPL" not in set(res.trades.ticker)
     d = res.decisions[res.decisions.ticker == "AAPL"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pma_lab.errors import InfeasibleError
@@ -194,3 +195,45 @@ def test_re_solves_reuse_the_builds_compilation_and_give_the_same_target(setup, 
         assert got.diagnostics["elimination_path"] == want.diagnostics["elimination_path"]
     rows, names = fast._upper_bound_rows()
     assert sorted(names.tolist()) == list(range(len(rm.tickers)))
+
+
+def test_fixed_weights_are_held_and_the_rest_tracks_around_them(setup):
+    """A keep list's holding (session 23): the target holds it at its fixed weight and
+    chooses the other names around it, the same optimum as the problem with the name's
+    weight pinned (solved directly here), and a lower TE than leaving the name out."""
+    import cvxpy as cp
+
+    m, uni, rm, b, tb = setup
+    kept = {"AAPL": 0.0312, "XOM": 0.012}
+    others = [t for t in b.weights.index if t not in kept]
+    around = TargetBuilder(rm, b, uni.gics_sector, fixed=kept)
+    t = around.build(others)
+    assert t.weights["AAPL"] == pytest.approx(0.0312, abs=1e-12)
+    assert t.weights["XOM"] == pytest.approx(0.012, abs=1e-12)
+    assert t.weights.sum() == pytest.approx(1.0, abs=1e-9)
+    assert t.diagnostics["fixed"] == kept
+    # the direct problem: every weight free but the kept names pinned
+    w = cp.Variable(len(rm.tickers), nonneg=True)
+    var, _ = rm.cvx_tracking_variance(w - rm.align(b.weights))
+    idx = {x: i for i, x in enumerate(rm.tickers)}
+    allowed = np.zeros(len(rm.tickers), bool)
+    allowed[[idx[x] for x in others if x in idx]] = True
+    cons = [cp.sum(w) == 1]
+    for x, v in kept.items():
+        allowed[idx[x]] = True
+        cons.append(w[idx[x]] == v)
+    cons.append(w[np.flatnonzero(~allowed)] == 0)
+    cp.Problem(cp.Minimize(1e4 * var), cons).solve(solver="CLARABEL")
+    direct = rm.tracking_error(pd.Series(w.value.clip(0), index=rm.tickers), b.weights)
+    assert t.tracking_error == pytest.approx(direct, rel=1e-3)
+    assert t.tracking_error < tb.build(others).tracking_error
+    # a name count counts the kept names; a sector limit counts their weight
+    t40 = around.build(others, max_names=40, sector_limits={"Energy": 0.02})
+    assert t40.names <= 40 and {"AAPL", "XOM"} <= set(t40.weights.index)
+    assert t40.max_names == 40
+    energy = t40.weights[uni.gics_sector.reindex(t40.weights.index) == "Energy"].sum()
+    assert energy <= 0.02 + 1e-6 and t40.weights["XOM"] == pytest.approx(0.012, abs=1e-12)
+    with pytest.raises(InfeasibleError, match="Energy, above its limit of 1.00%"):
+        around.build(others, sector_limits={"Energy": 0.01})
+    with pytest.raises(InfeasibleError, match="ask for more names"):
+        around.build(others, max_names=2)

@@ -54,7 +54,9 @@ class ClientSetup:
     eligibility : Eligibility
         The client's screens applied to the universe.
     target : Target
-        The N-name target (tracking the unrestricted benchmark). For an active + index
+        The N-name target (tracking the unrestricted benchmark), built around the keep
+        list's holdings at today's weights (:data:`KEEP_LIST_NEVER_SOLD`, counted among
+        the N names; ``target.diagnostics["fixed"]``). For an active + index
         core (``[core] equity_sleeve = "active_index"``) the core itself: the active model
         at its share plus the completion sleeve (:func:`pma_lab.portfolio.completion.core_target`).
     account_size : float
@@ -243,13 +245,40 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     elif target is None:
         n = names or prof.target.names or names_for_account(size)
         eligible = [t for t in bench.weights.index if t in buyable]
-        tb = TargetBuilder(rm, bench, sectors)
+        managed = by_account if len(by_account) > 1 else counted or by_account
+        tb = TargetBuilder(rm, bench, sectors,
+                           fixed=_kept_weights(prof, elig, lots, prices, managed, covered))
         tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
                        dict(prof.restrictions.sector_tilts))
     else:
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors, comp, counted)
+
+
+def _kept_weights(prof: object, elig: object, lots: pd.DataFrame, prices: pd.Series,
+                  managed: Sequence[tuple[str, float]], covered: set[str]) -> dict[str, float]:
+    """The keep list's weights today, which the target holds as they are.
+
+    With :data:`KEEP_LIST_NEVER_SOLD` the keep list (``hold_no_add``) is never sold nor
+    added to, so the target is built around it: each kept name the risk model covers at its
+    share of what the target manages (``managed``: the accounts and their values, cash
+    included), the other names chosen to track the benchmark with the rest
+    (:class:`~pma_lab.portfolio.target.TargetBuilder`'s ``fixed``). Empty without the flag,
+    a keep list, or kept shares held.
+    """
+    r = prof.restrictions  # type: ignore[attr-defined]
+    if not KEEP_LIST_NEVER_SOLD or not r.hold_no_add:
+        return {}
+    table = elig.table.set_index("ticker")  # type: ignore[attr-defined]
+    keep = set(table.index[table.hold_no_add]) | (set(r.hold_no_add) - set(table.index))
+    accounts = {a for a, _ in managed}
+    total = sum(v for _, v in managed)
+    rows = lots[lots.ticker.isin(keep & covered) & lots.account.isin(accounts)]
+    if rows.empty or not total > 0:
+        return {}
+    value = (rows.shares * rows.ticker.map(prices)).groupby(rows.ticker).sum()
+    return {str(t): float(v) / total for t, v in value.items() if v > 0}
 
 
 def _check_active_model(path: object, day: dt.date, rm: RiskModel, m: MarketData,
@@ -459,16 +488,16 @@ class _HeldRules:
         return cls(frozenset(must), glide, frozenset(no_buy), today, frozenset(keep))
 
 
-KEEP_LIST_NEVER_SOLD = False
-"""Whether the keep list (``hold_no_add``) is never sold (True) or only never added to and
-not force-sold (False, the default: the optimiser may trim it to rebalance or harvest).
+KEEP_LIST_NEVER_SOLD = True
+"""Whether the keep list (``hold_no_add``) is never sold (True, the default) or only never
+added to and not force-sold (False: the optimiser may trim it to rebalance or harvest).
 
-Session 22 made it never sold everywhere (:func:`keep_names`), then turned it off again:
-the target is built without the kept names, so a large kept position (the household
-sample's AAPL) keeps every plan's tracking error above the maintenance band (every plan
-"not within 5 years" of the target, and the household's plan comparison solving every
-step, 3x its CPU). Building the target around the kept holdings is the missing piece; the
-proposal, dashboard and CLI say which rule applies ("not force-sold").
+Session 22 made it never sold everywhere (:func:`keep_names`), then turned it off: the
+target was built without the kept names, so a large kept position (the household sample's
+AAPL) kept every plan's tracking error above the maintenance band. Session 23 builds the
+target around the kept holdings (:func:`_kept_weights`: each at today's weight, the other
+names chosen around it) and turns it on. The proposal, dashboard and CLI say which rule
+applies.
 """
 
 

@@ -32,7 +32,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import InfeasibleError, NotDPPError, SettingsError, SolverFailedError
+from pma_lab.errors import DataError, InfeasibleError, NotDPPError, SettingsError, SolverFailedError
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.selection import SelectionSettings, check_selection, select_names
@@ -222,13 +222,24 @@ class TargetBuilder:
     """
 
     def __init__(self, risk: RiskModel, benchmark: Benchmark, sectors: pd.Series,
-                 settings: TargetSettings | None = None):
+                 settings: TargetSettings | None = None,
+                 fixed: Mapping[str, float] | None = None):
         self.risk = risk
         self.benchmark = benchmark
         self.settings = settings or TargetSettings()
         self.tickers = list(risk.tickers)
         n = len(self.tickers)
         self.wb = risk.align(benchmark.weights)
+        # names held at fixed weights (a client's keep list): the problem chooses the rest,
+        # u (sum 1), of the account's other 1 - F, so the account f + (1 - F) u tracks the
+        # benchmark: ||f + (1 - F) u - w_b|| = (1 - F) ||u - (w_b - f) / (1 - F)||, the
+        # same problem against the benchmark's remainder (negative where a kept name is
+        # above its benchmark weight), scaled
+        self.fixed = self._fixed_weights(fixed)
+        self.fixed_share = float(self.fixed.sum())
+        self._benchmark_held, self._wb_bench = self.wb > 0, self.wb
+        if self.fixed_share > 0:
+            self.wb = (self.wb - self.fixed) / (1.0 - self.fixed_share)
         self.sector_of = sectors.reindex(self.tickers).fillna("Unknown").to_numpy()
         self.sector_names = sorted(set(self.sector_of))
         s_mat = np.array([[1.0 if s == name else 0.0 for s in self.sector_of]
@@ -249,6 +260,27 @@ class TargetBuilder:
         self.n_fallbacks = 0
         self._compiled: tuple | None = None  # (data, chain, inverse data) of this build
         self._ub_rows: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _fixed_weights(self, fixed: Mapping[str, float] | None) -> np.ndarray:
+        """``fixed`` as an (n,) array in model order (names outside the model: an error)."""
+        out = np.zeros(len(self.tickers))
+        if not fixed:
+            return out
+        idx = {t: i for i, t in enumerate(self.tickers)}
+        unknown = sorted(set(fixed) - set(idx))
+        if unknown:
+            raise DataError(f"{', '.join(unknown)}: held at a fixed weight in the target but "
+                            "not covered by the risk model; leave them out of the fixed "
+                            "weights (they are held outside the target)")
+        for t, v in fixed.items():
+            if not 0.0 <= float(v) < 1.0:
+                raise DataError(f"{t}: a fixed weight of {float(v):.4%} in the target; a "
+                                "fixed weight must be at least 0 and below 100%")
+            out[idx[t]] = float(v)
+        if out.sum() >= 1.0:
+            raise DataError(f"the fixed weights ({', '.join(sorted(fixed))}) sum to "
+                            f"{out.sum():.2%}: nothing is left for the target to choose")
+        return out
 
     def _upper_bound_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """Where the names' upper bounds sit in the solver's data: ``(rows, names)``.
@@ -409,18 +441,25 @@ class TargetBuilder:
         idx = {t: i for i, t in enumerate(self.tickers)}
         cap = self.settings.max_weight if self.settings.max_weight is not None else 1.0
         allowed = np.zeros(len(self.tickers), dtype=bool)
-        in_bench = self.wb > 0
         if eligible is None:
-            allowed[:] = in_bench
+            allowed[:] = self._benchmark_held
         else:
             for t in eligible:
                 if t in idx:
                     allowed[idx[t]] = True
+        fixed, share = self.fixed > 0, self.fixed_share
+        allowed &= ~fixed  # held at their fixed weights, not chosen
+        if max_names is not None and share > 0:
+            if max_names <= int(fixed.sum()):
+                raise InfeasibleError(
+                    f"the target may hold {max_names} names and {int(fixed.sum())} are held "
+                    "at fixed weights (the keep list); ask for more names", ["max_names"])
+            max_names -= int(fixed.sum())
         n_allowed = int(allowed.sum())
         if n_allowed == 0:
             raise InfeasibleError("no name is eligible for the target: the screens exclude "
                                   "every benchmark name", ["screens"])
-        bench_sec = self.s_mat @ self.wb
+        bench_sec = self.s_mat @ self._wb_bench
         hi = np.ones(len(self.sector_names))
         lo = np.zeros(len(self.sector_names))
         for sec, lim in (sector_limits or {}).items():
@@ -437,6 +476,18 @@ class TargetBuilder:
                         f"{-bench_sec[k]:+.2%}", [f"sector_tilts.{sec}"])
                 hi[k] = min(hi[k], goal)
                 lo[k] = goal
+        if share > 0:  # the chosen names' limits: what the fixed weights leave
+            fixed_sec = self.s_mat @ self.fixed
+            over = [k for k in range(len(hi)) if fixed_sec[k] > hi[k] + 1e-12]
+            if over:
+                k = over[0]
+                raise InfeasibleError(
+                    f"the names held at fixed weights (the keep list) hold "
+                    f"{fixed_sec[k]:.2%} of the account in {self.sector_names[k]}, above its "
+                    f"limit of {hi[k]:.2%}; raise the sector's limit or tilt",
+                    [f"sector.{self.sector_names[k]}"])
+            hi = (hi - fixed_sec) / (1.0 - share)
+            lo = np.maximum(lo - fixed_sec, 0.0) / (1.0 - share)
         self.sec_hi.value, self.sec_lo.value = hi, lo
         path = []
         self.ub.value = np.where(allowed, cap, 0.0)
@@ -459,12 +510,15 @@ class TargetBuilder:
         if abs(total - 1.0) > 1e-4:
             raise SolverFailedError(f"target weights sum to {total:.6f} after the solve "
                                     f"({status}); the solver answer is not reliable")
-        weights = pd.Series(w / total, index=self.tickers)
+        weights = pd.Series(self.fixed + (1.0 - share) * (w / total) if share > 0 else
+                            w / total, index=self.tickers)
         weights = weights[weights > 0].sort_values(ascending=False)
         te = self.risk.tracking_error(weights, self.benchmark.weights)
-        return Target(self.risk.as_of, weights, te, int((weights > 0).sum()), max_names,
+        kept = {t: float(self.fixed[i]) for i, t in enumerate(self.tickers) if fixed[i]}
+        return Target(self.risk.as_of, weights, te, int((weights > 0).sum()),
+                      None if max_names is None else max_names + len(kept),
                       self.benchmark.name, method,
-                      {"solves": self.n_solves, "solver_seconds": round(self._seconds, 4),
+                      {**({"fixed": kept} if kept else {}), "solves": self.n_solves, "solver_seconds": round(self._seconds, 4),
                        "solver": self.settings.solver, "fallbacks": self.n_fallbacks,
                        "status": status, "elimination_path": path,
                        "eligible": n_allowed})

@@ -565,3 +565,16 @@ def forced_sales_note(result: object) -> str:
             f"force: {' and '.join(parts)}. That is more than the gains budget allows, so "
             f"the restrictions' sales raise {how}, and the other trades realise no net "
             "gain beyond it")
+
+
+def kept_in_target(fixed: Mapping[str, float]) -> str:
+    """The keep list's names the target holds at today's weights, in words.
+
+    ``fixed``: weight by ticker (:attr:`pma_lab.portfolio.target.Target.diagnostics`'s
+    ``fixed``, :func:`pma_lab.optimize.engine.prepare`), largest first.
+    """
+    names = ", ".join(f"{t} {fmt_pct(w)}" for t, w in sorted(fixed.items(),
+                                                              key=lambda kv: -kv[1]))
+    it = "it" if len(fixed) == 1 else "them"
+    return (f"{names} of the account, today's weight: never sold or added to, so the "
+            f"target's other names are chosen to track the benchmark around {it}")

@@ -1017,9 +1017,12 @@ def target_summary(setup) -> ReportTable:
         else:
             size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
                     f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
+    fixed = dict(tg.diagnostics.get("fixed") or {})
+    kept = [("Kept as they are (your keep list)", labels.kept_in_target(fixed))] if fixed else []
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
         *core,
+        *kept,
         ("Names in the target", str(int(tg.names))),
         ("Tracking error to the benchmark (ex-ante, annual)", fmt_pct(tg.tracking_error)),
         ("Largest weight", f"{w.index[0]} {fmt_pct(float(w.iloc[0]))}" if len(w) else ""),
