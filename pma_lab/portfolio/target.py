@@ -518,7 +518,8 @@ class TargetBuilder:
         return Target(self.risk.as_of, weights, te, int((weights > 0).sum()),
                       None if max_names is None else max_names + len(kept),
                       self.benchmark.name, method,
-                      {**({"fixed": kept} if kept else {}), "solves": self.n_solves, "solver_seconds": round(self._seconds, 4),
+                      {**({"fixed": kept} if kept else {}), "solves": self.n_solves,
+                       "solver_seconds": round(self._seconds, 4),
                        "solver": self.settings.solver, "fallbacks": self.n_fallbacks,
                        "status": status, "elimination_path": path,
                        "eligible": n_allowed})
