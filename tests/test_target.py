@@ -237,3 +237,8 @@ def test_fixed_weights_are_held_and_the_rest_tracks_around_them(setup):
         around.build(others, sector_limits={"Energy": 0.01})
     with pytest.raises(InfeasibleError, match="ask for more names"):
         around.build(others, max_names=2)
+    # whole shares never add to a kept name (it bought AAPL's cheapest TE fix before)
+    px = m.prices.at(AS_OF, list(t40.weights.index))
+    r = round_to_shares(t40, px, 1e6, rm, b)
+    assert r.shares["AAPL"] == np.floor(0.0312 * 1e6 / px["AAPL"])
+    assert r.shares["XOM"] == np.floor(0.012 * 1e6 / px["XOM"])

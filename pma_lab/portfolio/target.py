@@ -625,7 +625,9 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
     Start from the floor of each name's dollar target, then stay fully invested: spend the
     remaining cash one share at a time on the name whose purchase lowers ex-ante tracking
     error most (or raises it least) until no share is affordable. No name outside the target
-    is bought, so screens, sector exclusions and the name count still hold; a purchase that
+    is bought, so screens, sector exclusions and the name count still hold, and a name held
+    at a fixed weight (``target.diagnostics["fixed"]``: the keep list) gets no share more
+    than its floor; a purchase that
     would lift a sector above its limit is skipped (pass ``sectors`` and
     ``sector_limits``). The cash left over is reported, not hidden.
     """
@@ -644,6 +646,8 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
     sec = (sectors.reindex(px.index).fillna("").to_numpy() if sectors is not None
            else np.array([""] * len(px)))
     limits = dict(sector_limits or {})
+    # names held at fixed weights (the keep list) are never added to
+    fixed = px.index.isin(list(target.diagnostics.get("fixed") or ()))
     while True:
         w_full = np.zeros(len(risk.tickers))
         w_full[rows] = (shares * px).to_numpy() / account_size
@@ -652,6 +656,7 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
         step = px.to_numpy() / account_size
         gain = -grad[rows] * step - curvature * step ** 2
         gain[px.to_numpy() > cash] = -np.inf
+        gain[fixed] = -np.inf
         for name, lim in limits.items():
             in_sec = sec == name
             if in_sec.any():
