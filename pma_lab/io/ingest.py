@@ -185,6 +185,9 @@ class _Rows:
         self.bad = np.zeros(len(table.rows), dtype=bool)
         self._arrays: dict[int, tuple[pd.Series, np.ndarray]] = {}
         self._cells: set[tuple[int, str]] = set()  # (row index, field) with an error
+        # rows whose own error's fix is to delete the row (an option, a CUSIP): their other
+        # cells are not checked, so the row reads one error, not that and its follow-ons
+        self.dropped = np.zeros(len(table.rows), dtype=bool)
 
     def col(self, name: str) -> pd.Series:
         i = self.cols.get(name)
@@ -203,7 +206,8 @@ class _Rows:
         vals = None if values is None else self._values(values)
         for i in idx:
             i = int(i)
-            if (self.t.row_numbers[i], col) in self.t.reported or (i, name) in self._cells:
+            if (self.t.row_numbers[i], col) in self.t.reported or (i, name) in self._cells \
+                    or self.dropped[i]:
                 self.bad[i] = True  # already reported (formula, merged cell, earlier check)
                 continue
             self.issues.append(Issue(
@@ -446,6 +450,19 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
                 order = "MDY"
         mm, dd = (a, b) if order == "MDY" else (b, a)
         out[is_sl] = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+        if date_order is not None:
+            # reviewer 1 (session 22, F4): 13/02/2021 read as month/day was "not a calendar
+            # date, check the month and day"; the cause is the file's date order
+            other = "DMY" if order == "MDY" else "MDY"
+            swapped = pd.to_datetime(dict(year=y, month=dd, day=mm), errors="coerce")
+            flip = (out[is_sl].isna() & swapped.notna()).to_numpy()
+            rows.add(sl.index[is_sl][flip], name, "unparsable_date",
+                     f"{what} is not a calendar date read as {_ORDER_NAME[order]} (the date "
+                     f"order set, lots.date_order = \"{order}\"); it reads as "
+                     f"{_ORDER_NAME[other]}",
+                     f"if the file writes {_ORDER_NAME[other]} dates, set lots.date_order = "
+                     f"\"{other}\" in the profile (--date-order {other} on the command line); "
+                     "otherwise correct the date (YYYY-MM-DD is never ambiguous)", s)
     for frame, mask in ((iso, is_iso), (sl, is_sl)):
         # a time after the date must be a time of day (a date cell's "15:30", "3:30 PM")
         timed = mask & frame[3].notna()
@@ -523,6 +540,7 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                           "if it is a stock or fund, write its ticker instead; pma_lab does "
                           "not manage a bond, CD or other security without a ticker: delete "
                           "the row (and take it out of any total row)"), s)
+                rows.dropped[idx] = True  # its shares, dates and costs are not a stock's
                 continue
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
