@@ -786,3 +786,21 @@ def test_a_zero_basis_in_both_cost_columns_warns_once():
                                     "KO,50,2016-05-02,0,0\nAAPL,10,2020-03-02,70.00,700.00\n")
         ws = [w for w in lots(p).warnings if w.code == "zero_basis"]
     assert [(w.row, w.column) for w in ws] == [(2, "cost_per_share")]
+
+
+def test_a_lot_id_a_file_gives_twice_across_files_names_the_other_row_and_the_fix(tmp_path):
+    """An id a file gives itself is never changed: the clash names the other file's row,
+    its account and how to make the ids unique (it said "used in more than one file")."""
+    a = write(tmp_path, "a.csv", "account,lot_id,ticker,shares,acquired,cost_per_share\n"
+                                 "taxable,1,KO,50,2016-05-02,40.15\n")
+    b = write(tmp_path, "b.csv", "account,lot_id,ticker,shares,acquired,cost_per_share\n"
+                                 "ira,1,KO,5,2016-05-02,40.15\n")
+    with pytest.raises(LotDataError) as e:
+        lots(a).concat(lots(b))
+    first, second = e.value.issues
+    assert (first.file, first.row, first.code) == (str(a), 2, "duplicate_lot_id")
+    assert first.message.startswith(f"the lot id is also used in {b}, row 2 (account ira)")
+    assert first.fix.startswith("rename one of the two (e.g. put the account first: "
+                                "taxable-1)")
+    assert second.message.startswith(f"the lot id is also used in {a}, row 2 (account "
+                                     "taxable)")

@@ -93,6 +93,8 @@ class LotSet:
     basis_columns : tuple[tuple[str, str], ...]
         ``(file, header)``: the column each file gave the cost basis in, as its header reads
         (the total's when it has both), for messages about a lot's basis.
+    generated_ids : tuple[str, ...]
+        The files without a lot id column, whose lot ids pma_lab made (``stem:row``).
     """
 
     lots: pd.DataFrame
@@ -100,6 +102,7 @@ class LotSet:
     warnings: tuple[Issue, ...] = ()
     sources: tuple[str, ...] = ()
     basis_columns: tuple[tuple[str, str], ...] = ()
+    generated_ids: tuple[str, ...] = ()
 
     def basis_header(self, file: str) -> str:
         """The header of ``file``'s cost-basis column (``cost_total`` if not known)."""
@@ -120,18 +123,49 @@ class LotSet:
         return led
 
     def concat(self, other: LotSet) -> LotSet:
-        """Combine two lot sets (lot ids must stay unique across them)."""
+        """Combine two lot sets (lot ids must stay unique across them).
+
+        Two files of the same name (a custodian's ``positions.csv`` of one account, then of
+        another) made the same ids ``positions:2``: a made id (:attr:`generated_ids`) that
+        another lot also has gets its account, with every made id of its file,
+        ``positions[ira]:2`` (session 23; the
+        dashboard refused the second upload). Ids a file gives itself are never changed.
+
+        Raises
+        ------
+        LotDataError
+            ``duplicate_lot_id`` on each row of an id still used twice, naming the other
+            row, its file and account, and how to make the ids unique.
+        """
         both = pd.concat([self.lots, other.lots], ignore_index=True)
-        dup = both.lot_id[both.lot_id.duplicated(keep=False)]
-        if len(dup):
-            rows = both[both.lot_id.isin(dup)]
-            issues = [Issue(r.source_file, int(r.source_row), "lot_id", r.lot_id,
-                            "the lot id is used in more than one file", "make lot ids unique "
-                            "across the client's files", Severity.ERROR, "duplicate_lot_id")
-                      for r in rows.itertuples()]
+        made = self.generated_ids + other.generated_ids
+        twice = both.lot_id.duplicated(keep=False)
+        if twice.any() and made:
+            clash = set(both.source_file[twice & both.source_file.isin(list(made))])
+            fix = both.source_file.isin(list(clash)).to_numpy()  # a file's ids alike
+            both.loc[fix, "lot_id"] = [
+                f"{Path(f).stem}[{a}]:{r}" for f, a, r in zip(
+                    both.source_file[fix], both.account[fix], both.source_row[fix],
+                    strict=True)]
+            twice = both.lot_id.duplicated(keep=False)
+        if twice.any():
+            rows = both[twice]
+            issues = []
+            for r in rows.itertuples():
+                o = next(o for o in rows.itertuples()
+                         if o.lot_id == r.lot_id and o.Index != r.Index)
+                issues.append(Issue(
+                    r.source_file, int(r.source_row), "lot_id", r.lot_id,
+                    f"the lot id is also used in {o.source_file}, row {o.source_row} "
+                    f"(account {o.account}); lot ids must be unique across the client's files",
+                    "rename one of the two (e.g. put the account first: "
+                    f"{r.account}-{r.lot_id}), or drop the lot id column from one file to have "
+                    "its ids made from its name and row numbers", Severity.ERROR,
+                    "duplicate_lot_id"))
             raise LotDataError(", ".join(sorted(set(rows.source_file))), issues)
         return LotSet(_freeze(both), self.as_of, self.warnings + other.warnings,
-                      self.sources + other.sources, self.basis_columns + other.basis_columns)
+                      self.sources + other.sources, self.basis_columns + other.basis_columns,
+                      made)
 
 
 @dataclass(frozen=True)
@@ -1178,7 +1212,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     if "lot_id" not in cols:
         r.issues += _same_lot_twice(df, file, r.header("ticker"))
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
-    return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),))
+    return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),),
+                  () if "lot_id" in cols else (file,))
 
 
 def _same_lot_twice(df: pd.DataFrame, file: str, column: str) -> list[Issue]:
