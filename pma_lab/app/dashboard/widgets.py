@@ -1998,7 +1998,7 @@ class ProposalView(ipw.VBox):
         # else when it is
         self._analysis_of = (gen, plan)
         self._fill_year_tax()
-        # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
+        # the proposal's three plan tables, its headings and cells (pma_lab.report.labels)
         flows = report.plans_note(an, failed=False)  # page 1's words on the cash flows
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-flows-note">{_e(flows)}</div>' if flows else ""
@@ -2009,6 +2009,9 @@ class ProposalView(ipw.VBox):
             f'<div class="pma-caption pma-band-note">{_e(band)}</div>' if band else ""
         ) + comparison_table(
             report.te_years_table(an, self.setup.benchmark), plan, "te-years") + (
+            # the proposal's "More figures by plan" (reviewer 1, session 22, F19): each
+            # plan's middle path and chance of ending below moving now, as it and the CLI
+            comparison_table(report.outcomes_table(an), plan, "outcomes")) + (
             f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
         # the proposal's year-by-year table of the client's plan (taxes on its gains,
         # interest and dividends), then the assumptions
