@@ -733,7 +733,12 @@ class ModelsUpload(ipw.VBox):
 
 # ----------------------------------------------------------------------------- restrictions
 def _label(category: str) -> str:
-    return category.replace("_", " ").capitalize()
+    """A screen's checkbox label: the proposal's name of it.
+
+    The catalog's name, "Shariah (business-activity screen)" (reviewer 2, session 22: it
+    read "Shariah").
+    """
+    return report.restriction_effects(Restrictions(categories=(category,)))[0][0]
 
 
 class RestrictionEditor(ipw.VBox):
@@ -842,19 +847,21 @@ class RestrictionEditor(ipw.VBox):
         if set(no_buy) == set(b.no_buy):
             no_buy = b.no_buy
         self.unknown = bad
-        others = [f"{k.replace('_', ' ')}: {', '.join(map(str, v))}"
-                  for k, v in (("never_hold", b.never_hold), ("hold_no_add", b.hold_no_add),
-                               ("exclude_sectors", b.exclude_sectors))
-                  if v]
+        r = replace(b, categories=cats, no_buy=no_buy)
         note = []
         if bad:
             note.append(f'<span class="pma-unknown-tickers" style="color:#b71c1c">Not '
                         f"known, ignored: {_e(', '.join(bad))}</span>")
-        if others:
-            note.append(f'<span class="pma-caption">Also from the profile: '
-                        f"{_e('; '.join(others))}</span>")
-        self._note.value = "<br>".join(note)
-        self.restrictions = replace(b, categories=cats, no_buy=no_buy)
+        # each restriction in the proposal's screens table's words, with what it does to
+        # names already held (reviewer 1, session 22, F7: "hold no add: AAPL")
+        rows = "".join(f'<li class="pma-restriction-effect"><b>{_e(name)}</b>'
+                       f"{_e(': ' + ', '.join(names)) if names else ''}. If already held: "
+                       f"{_e(held)}</li>"
+                       for name, held, names in report.restriction_effects(r))
+        if rows:
+            note.append(f'<ul class="pma-caption pma-restriction-effects">{rows}</ul>')
+        self._note.value = "".join(note)
+        self.restrictions = r
 
 
 # ------------------------------------------------------------------------------------ tax
