@@ -774,8 +774,10 @@ class RestrictionEditor(ipw.VBox):
         self._reset.add_class("pma-reset-restrictions")
         self._note = ipw.HTML()
         self._note.add_class("pma-restriction-note")
+        # one column: a screen's catalog name ("Catholic values (USCCB guidelines)") does
+        # not fit half of the 400 px column (two columns cut the right one's names)
         grid = ipw.GridBox(list(self._boxes.values()),
-                           layout=ipw.Layout(grid_template_columns="repeat(2, auto)"))
+                           layout=ipw.Layout(grid_template_columns="auto"))
         super().__init__(children=[ipw.HTML("<b>Restrictions</b>"), grid, self._no_buy,
                                    self._reset, self._note], **kwargs)
         self.add_class("pma-restriction-editor")
