@@ -137,12 +137,19 @@ def fmt_shares(x: object) -> str:
     """Shares: whole numbers without decimals, a fraction with up to 4 decimals.
 
     Trailing zeros are dropped (``35.5``, ``250.25``, ``3.2965``; reviewer 1, session 22:
-    ``35.5000`` beside ``1,200``).
+    ``35.5000`` beside ``1,200``). A non-zero amount under a ten-thousandth of a share reads
+    ``<0.0001`` (``>-0.0001`` if negative), never ``0`` or ``1e-05`` (session 23: 0.00001
+    shares read "0"); within 1e-9 of a whole number is float noise and reads that number.
     """
     if missing(x):
         return MISSING
     v = float(x)  # type: ignore[arg-type]
-    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.4f}".rstrip("0").rstrip(".")
+    if abs(v - round(v)) < 1e-9:
+        return f"{round(v) + 0:,.0f}"
+    s = f"{v:,.4f}".rstrip("0").rstrip(".")
+    if s in ("0", "-0"):
+        return "<0.0001" if v > 0 else ">-0.0001"
+    return s
 
 
 def fmt_rate(x: object) -> str:

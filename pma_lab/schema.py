@@ -190,6 +190,8 @@ ISSUE_CODES: dict[str, str] = {
     "file_not_found": "the file does not exist",
     "unsupported_format": "the file is not .csv, .txt, .xlsx or .toml",
     "unreadable_file": "the file cannot be opened as the format its name says",
+    "unusable_file": "a file that reads cannot be used (e.g. no prices for its date), listed "
+                     "with other files' problems; the message says why and how to fix it",
     "empty_file": "the file is empty",
     "header_only": "the file has a header but no data rows",
     "not_utf8": "the file is not UTF-8 text",

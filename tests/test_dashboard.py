@@ -185,6 +185,35 @@ def test_restriction_editor_edits_on_top_of_the_profile():
     assert ed.restrictions == base and ed.unknown == []
 
 
+def test_restriction_panel_says_the_proposals_words_and_each_screens_held_action():
+    """Reviewer 1 (session 22, F7): the panel printed the keep list raw ("hold no add:
+    AAPL") and no screen's action on names held; it says the screens table's words (one
+    function, report.restriction_effects) and each one's "If already held"."""
+    ed = RestrictionEditor()
+    ed.client = load_client(clients_dir() / "household" / "profile.toml")
+    note = html.unescape(re.sub(r"<[^>]+>", "", ed._note.value))
+    assert "hold no add" not in note
+    assert note == ("Your keep-but-do-not-add list: AAPL. If already held: "
+                    + report._keep_words())
+    ed.set_category("tobacco")
+    ed.set_no_buy("TSLA")
+    note = html.unescape(re.sub(r"<[^>]+>", "", ed._note.value))
+    assert note.startswith("Tobacco. If already held: sold now if held, whatever the tax; "
+                           "never bought")
+    assert "Your do-not-buy list: TSLA. If already held: never bought; shares held are " \
+        "not force-sold" in note
+    # the retiree's screens, each with the held action its profile gives it; a checkbox
+    # reads the screen's catalog name ("Shariah (business-activity screen)")
+    ed.client = load_client(clients_dir() / "retiree" / "profile.toml")
+    items = [html.unescape(re.sub(r"<[^>]+>", "", i)) for i in
+             re.findall(r"<li[^>]*>(.*?)</li>", ed._note.value)]
+    assert items == [f"{n}. If already held: {h}" for n, h, _ in
+                     report.restriction_effects(ed.client.profile.restrictions)]
+    assert items[0] == ("Fossil fuels (carbon). If already held: sold within 3 years if held "
+                        "(a straight-line glide); never bought")
+    assert ed._boxes["shariah"].description == "Shariah (business-activity screen)"
+
+
 # ------------------------------------------------------------------------------ uploads
 def test_initial_proposal_is_the_profiles(dash, engine):
     picker, upload, editor, planner, view = dash

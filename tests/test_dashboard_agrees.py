@@ -216,13 +216,14 @@ def test_the_page_shows_the_proposals_labelled_plan_tables(both):
     the same order; only the attributes differ (plan codes, the chosen row)."""
     name, view, analysis, trades, setup = both
     shown = _plan_tables(view._comparison.value)
-    assert set(shown) == {"comparison", "te-years"}, name
+    assert set(shown) == {"comparison", "te-years", "outcomes"}, name
     # the client's plan year by year (its dividends and their tax too) is the proposal's
     yearly = report.yearly_table(analysis)
     assert yearly._repr_html_() in view._assumptions.value, name
     assert "Tax on dividends" in yearly.frame.columns, name
     for kind, table in (("comparison", report.comparison_table(analysis)),
-                        ("te-years", report.te_years_table(analysis, setup.benchmark))):
+                        ("te-years", report.te_years_table(analysis, setup.benchmark)),
+                        ("outcomes", report.outcomes_table(analysis))):
         t, text = shown[kind], table.formatted()
         assert t["caption"] == table.caption, (name, kind)
         assert t["head"] == [table.headers[c] for c in text.columns], (name, kind)
@@ -232,6 +233,15 @@ def test_the_page_shows_the_proposals_labelled_plan_tables(both):
                 if "pma-mine" in c] == [text.index[i] for i in table.highlight] == \
             [transition.client_plan(setup).name], (name, kind)
         assert t["rows"][0][0].startswith("\u2605 Your plan: ")
+    # "More figures by plan" (F19): each plan's middle path and chance of ending below
+    # moving now, Move now's own chance "–" (no figure against itself)
+    out = shown["outcomes"]
+    assert out["caption"].startswith("More figures by plan"), name
+    chance = out["head"].index("Chance of ending below moving now")
+    assert [r[chance] for p, r in zip(out["plans"], out["rows"], strict=True)
+            if p == "immediate"] == ["\u2013"], name
+    assert all(r[chance].endswith("%") for p, r in zip(out["plans"], out["rows"], strict=True)
+               if p != "immediate" and r[chance] != "\u2013"), name
     # the cells are the proposal's numbers, formatted as its formatters print them
     heads = shown["comparison"]["head"]
     comp = analysis.comparison.set_index("plan")

@@ -240,3 +240,32 @@ def test_two_profile_files_of_one_account_are_both_kept(split, tmp_path):
     assert (c.lots.lots.account == "taxable").sum() == n_taxable
     assert sorted(f.rsplit("/", 1)[-1] for f, _, _ in rep.kept) == ["taxable_a.csv",
                                                                      "taxable_b.csv"]
+
+
+def test_two_uploads_of_the_same_file_name_into_two_accounts_both_load(tmp_path):
+    """Session 22 (s22-dash): a custodian's ``positions.csv`` of the taxable account, then
+    its ``positions.csv`` of the IRA, made the same lot ids (``positions:2``) and the second
+    upload was refused; a made id another lot also has now carries its account."""
+    for f in ("recent_trades.csv", "household_lots.csv", "profile.toml"):
+        shutil.copy(SRC / f, tmp_path / f)
+    lots = pd.read_csv(SRC / "household_lots.csv", dtype=str).drop(columns="lot_id")
+    first, second = tmp_path / "a" / "positions.csv", tmp_path / "b" / "positions.csv"
+    for path, acc in ((first, "taxable"), (second, "ira")):
+        path.parent.mkdir()
+        lots[lots.account == acc].to_csv(path, index=False)
+    c, _ = load_client_replacing(tmp_path / "profile.toml", [second], over=[first])
+    df = c.lots.lots
+    assert df.lot_id.is_unique and len(df) == len(lots)
+    tax, ira = df[df.source_file == str(first)], df[df.source_file == str(second)]
+    assert list(tax.lot_id[:2]) == ["positions[taxable]:2", "positions[taxable]:3"]
+    assert list(ira.lot_id[:1]) == ["positions[ira]:2"]
+    assert tax.lot_id.str.startswith("positions[taxable]:").all()  # a file's ids alike
+    assert ira.lot_id.str.startswith("positions[ira]:").all()
+    c.ledger()  # the ledger takes them (it needs ids unique across accounts)
+    # the dashboard's upload: the IRA's file after the taxable one's, both in effect
+    up = HoldingsUpload()
+    up.profile_path = str(tmp_path / "profile.toml")
+    assert up.handle_upload("positions.csv", first.read_bytes())
+    assert up.handle_upload("positions.csv", second.read_bytes()), up._panel.value
+    assert up.client.lots.lots.groupby("account").size().to_dict() == {
+        "ira": (lots.account == "ira").sum(), "taxable": (lots.account == "taxable").sum()}

@@ -185,7 +185,8 @@ def test_a_short_term_gain_sold_days_before_it_turns_long_term_says_so(tmp_path)
     assert d.sold_fraction.eq(1).all() and d.gain.gt(0).all()
     assert soon == ("restriction: must not hold (sold now, whatever the tax); a short-term "
                     "gain: the lot turns long-term on 2026-08-21 (21 days), so the gain sold "
-                    f"now is taxed at {fmt_rate(tax.st_rate)}, not {fmt_rate(tax.lt_rate)}")
+                    f"now is taxed at the short-term rate ({fmt_rate(tax.st_rate)}, not the "
+                    f"long-term {fmt_rate(tax.lt_rate)}) unless the year's losses offset it")
     # a lot that turns long-term in 10 months is not flagged
     assert d.reason[pd.Timestamp("2027-06-03").date()] == (
         "restriction: must not hold (sold now, whatever the tax)")

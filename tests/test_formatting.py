@@ -37,6 +37,17 @@ def test_shares_and_years():
     assert f.fmt_years(math.nan, horizon=5) == "not within 5 years"
 
 
+def test_shares_tiny_fraction_is_not_zero():
+    """A non-zero holding never reads "0", "-0" or scientific notation (0.00001 read "0")."""
+    assert f.fmt_shares(0.00001) == "<0.0001"
+    assert f.fmt_shares(-0.00001) == ">-0.0001"
+    assert f.fmt_shares(0.00005) == "0.0001"
+    assert f.fmt_shares(1e20) == "100,000,000,000,000,000,000"
+    assert f.fmt_shares(-1e-12) == "0" and f.fmt_shares(0.0) == "0"  # float noise
+    for v in (1e-5, 3e-7, -2e-6, 1e20, 1e-4):
+        assert "e" not in f.fmt_shares(v)
+
+
 def test_report_uses_the_shared_formatters():
     from pma_lab.report import proposal as report
     assert report.fmt_usd is f.fmt_usd and report.fmt_pct is f.fmt_pct

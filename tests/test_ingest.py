@@ -727,6 +727,39 @@ def test_an_option_or_a_cusip_row_is_named_as_such_with_its_fix(tmp_path):
     assert got[4].fix.startswith("if it is a stock or fund, write its ticker instead")
 
 
+def test_an_option_or_a_cusip_row_reads_one_error_not_its_follow_ons(tmp_path):
+    """Reviewer 2 (session 22, 10): an option row (a short call, a blank cost) and a CUSIP
+    row also read "shares must be greater than zero" and "the cost basis is blank": the
+    fix is to delete the row, so its other cells are not checked."""
+    p = write(tmp_path, "o.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,2020-03-02,70.00\n"
+                                 '"AAPL 01/15/2027 350.00 C",-2,2026-01-05,1200.00\n'
+                                 "-AAPL270115C350,2,31/31/2026,\n"
+                                 "912828YK0,10000,2021-05-03,\n"
+                                 "KO,-5,2016-05-02,40.15\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = [(i.row, i.column, i.code) for i in e.value.issues if i.severity is Severity.ERROR]
+    assert got == [(3, "ticker", "invalid_ticker"), (4, "ticker", "invalid_ticker"),
+                   (5, "ticker", "invalid_ticker"), (6, "shares", "non_positive_shares")]
+
+
+def test_a_day_month_date_read_month_first_says_the_date_order_is_the_cause(tmp_path):
+    """Reviewer 1 (session 22, F4): 13/02/2021 with lots.date_order MDY read "not a calendar
+    date. Fix: check the month and day"; it names the order set and the other one's fix."""
+    p = write(tmp_path, "d.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "KO,50,13/02/2021,40.15\nKO,50,02/30/2021,40.15\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p, date_order="MDY")
+    first, second = e.value.issues
+    assert (first.row, first.column, first.value) == (2, "acquired", "13/02/2021")
+    assert "read as month/day/year" in first.message and "reads as day/month/year" in \
+        first.message
+    assert first.fix.startswith('if the file writes day/month/year dates, set '
+                                'lots.date_order = "DMY"')
+    assert (second.row, second.message) == (3, "the acquisition date is not a calendar date")
+
+
 def test_an_account_cell_with_the_accounts_name_says_which_id_to_write(tmp_path):
     """Reviewer 1 (session 22): "Joint Brokerage" (the profile's name of 'joint') read "the
     account is not declared" on every row."""
@@ -753,3 +786,21 @@ def test_a_zero_basis_in_both_cost_columns_warns_once():
                                     "KO,50,2016-05-02,0,0\nAAPL,10,2020-03-02,70.00,700.00\n")
         ws = [w for w in lots(p).warnings if w.code == "zero_basis"]
     assert [(w.row, w.column) for w in ws] == [(2, "cost_per_share")]
+
+
+def test_a_lot_id_a_file_gives_twice_across_files_names_the_other_row_and_the_fix(tmp_path):
+    """An id a file gives itself is never changed: the clash names the other file's row,
+    its account and how to make the ids unique (it said "used in more than one file")."""
+    a = write(tmp_path, "a.csv", "account,lot_id,ticker,shares,acquired,cost_per_share\n"
+                                 "taxable,1,KO,50,2016-05-02,40.15\n")
+    b = write(tmp_path, "b.csv", "account,lot_id,ticker,shares,acquired,cost_per_share\n"
+                                 "ira,1,KO,5,2016-05-02,40.15\n")
+    with pytest.raises(LotDataError) as e:
+        lots(a).concat(lots(b))
+    first, second = e.value.issues
+    assert (first.file, first.row, first.code) == (str(a), 2, "duplicate_lot_id")
+    assert first.message.startswith(f"the lot id is also used in {b}, row 2 (account ira)")
+    assert first.fix.startswith("rename one of the two (e.g. put the account first: "
+                                "taxable-1)")
+    assert second.message.startswith(f"the lot id is also used in {a}, row 2 (account "
+                                     "taxable)")

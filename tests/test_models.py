@@ -415,3 +415,31 @@ def test_every_bad_file_is_listed_at_once_not_one_file_per_run(tmp_path):
     _cov().to_csv(tmp_path / "cov2.csv")
     with pytest.raises(BenchmarkFileError):
         read_models(risk_model=tmp_path / "cov2.csv", benchmark=tmp_path / "b.csv", as_of=DAY)
+
+
+def test_a_bad_file_is_kept_when_another_files_input_error_follows(tmp_path, monkeypatch):
+    """Reviewer 2 (session 22, 12): a risk model's problems, caught, were dropped when the
+    target's reading raised another input error (here missing prices); both are listed."""
+    from pma_lab.errors import MarketDataError
+    from pma_lab.io import models
+
+    _set(_cov(), "AAPL", "MSFT", 0.5).to_csv(tmp_path / "cov.csv")
+    (tmp_path / "t.csv").write_text("ticker,weight\nAAPL,1\n", encoding="utf-8")
+
+    def no_prices(path, **kw):
+        raise MarketDataError(f"{path}: no closing prices on 2026-06-30; give an earlier date")
+
+    monkeypatch.setattr(models, "read_target_weights", no_prices)
+    args = {"risk_model": tmp_path / "cov.csv", "target": tmp_path / "t.csv"}
+    for read in (lambda: read_models(**args, as_of=DAY),
+                 lambda: models.check_model_files(**args)):
+        with pytest.raises(ModelFileError) as e:
+            read()
+        assert "not_symmetric" in e.value.codes, str(e.value)
+        [last] = [i for i in e.value.issues if i.code == "unusable_file"]
+        assert (last.file, last.row) == (str(tmp_path / "t.csv"), None)
+        assert last.message.endswith("no closing prices on 2026-06-30; give an earlier date")
+    # alone, the other error keeps its own class
+    _cov().to_csv(tmp_path / "cov.csv")
+    with pytest.raises(MarketDataError):
+        read_models(**args, as_of=DAY)

@@ -93,6 +93,8 @@ class LotSet:
     basis_columns : tuple[tuple[str, str], ...]
         ``(file, header)``: the column each file gave the cost basis in, as its header reads
         (the total's when it has both), for messages about a lot's basis.
+    generated_ids : tuple[str, ...]
+        The files without a lot id column, whose lot ids pma_lab made (``stem:row``).
     """
 
     lots: pd.DataFrame
@@ -100,6 +102,7 @@ class LotSet:
     warnings: tuple[Issue, ...] = ()
     sources: tuple[str, ...] = ()
     basis_columns: tuple[tuple[str, str], ...] = ()
+    generated_ids: tuple[str, ...] = ()
 
     def basis_header(self, file: str) -> str:
         """The header of ``file``'s cost-basis column (``cost_total`` if not known)."""
@@ -120,18 +123,49 @@ class LotSet:
         return led
 
     def concat(self, other: LotSet) -> LotSet:
-        """Combine two lot sets (lot ids must stay unique across them)."""
+        """Combine two lot sets (lot ids must stay unique across them).
+
+        Two files of the same name (a custodian's ``positions.csv`` of one account, then of
+        another) made the same ids ``positions:2``: a made id (:attr:`generated_ids`) that
+        another lot also has gets its account, with every made id of its file,
+        ``positions[ira]:2`` (session 23; the
+        dashboard refused the second upload). Ids a file gives itself are never changed.
+
+        Raises
+        ------
+        LotDataError
+            ``duplicate_lot_id`` on each row of an id still used twice, naming the other
+            row, its file and account, and how to make the ids unique.
+        """
         both = pd.concat([self.lots, other.lots], ignore_index=True)
-        dup = both.lot_id[both.lot_id.duplicated(keep=False)]
-        if len(dup):
-            rows = both[both.lot_id.isin(dup)]
-            issues = [Issue(r.source_file, int(r.source_row), "lot_id", r.lot_id,
-                            "the lot id is used in more than one file", "make lot ids unique "
-                            "across the client's files", Severity.ERROR, "duplicate_lot_id")
-                      for r in rows.itertuples()]
+        made = self.generated_ids + other.generated_ids
+        twice = both.lot_id.duplicated(keep=False)
+        if twice.any() and made:
+            clash = set(both.source_file[twice & both.source_file.isin(list(made))])
+            fix = both.source_file.isin(list(clash)).to_numpy()  # a file's ids alike
+            both.loc[fix, "lot_id"] = [
+                f"{Path(f).stem}[{a}]:{r}" for f, a, r in zip(
+                    both.source_file[fix], both.account[fix], both.source_row[fix],
+                    strict=True)]
+            twice = both.lot_id.duplicated(keep=False)
+        if twice.any():
+            rows = both[twice]
+            issues = []
+            for r in rows.itertuples():
+                o = next(o for o in rows.itertuples()
+                         if o.lot_id == r.lot_id and o.Index != r.Index)
+                issues.append(Issue(
+                    r.source_file, int(r.source_row), "lot_id", r.lot_id,
+                    f"the lot id is also used in {o.source_file}, row {o.source_row} "
+                    f"(account {o.account}); lot ids must be unique across the client's files",
+                    "rename one of the two (e.g. put the account first: "
+                    f"{r.account}-{r.lot_id}), or drop the lot id column from one file to have "
+                    "its ids made from its name and row numbers", Severity.ERROR,
+                    "duplicate_lot_id"))
             raise LotDataError(", ".join(sorted(set(rows.source_file))), issues)
         return LotSet(_freeze(both), self.as_of, self.warnings + other.warnings,
-                      self.sources + other.sources, self.basis_columns + other.basis_columns)
+                      self.sources + other.sources, self.basis_columns + other.basis_columns,
+                      made)
 
 
 @dataclass(frozen=True)
@@ -185,6 +219,9 @@ class _Rows:
         self.bad = np.zeros(len(table.rows), dtype=bool)
         self._arrays: dict[int, tuple[pd.Series, np.ndarray]] = {}
         self._cells: set[tuple[int, str]] = set()  # (row index, field) with an error
+        # rows whose own error's fix is to delete the row (an option, a CUSIP): their other
+        # cells are not checked, so the row reads one error, not that and its follow-ons
+        self.dropped = np.zeros(len(table.rows), dtype=bool)
 
     def col(self, name: str) -> pd.Series:
         i = self.cols.get(name)
@@ -203,7 +240,8 @@ class _Rows:
         vals = None if values is None else self._values(values)
         for i in idx:
             i = int(i)
-            if (self.t.row_numbers[i], col) in self.t.reported or (i, name) in self._cells:
+            if (self.t.row_numbers[i], col) in self.t.reported or (i, name) in self._cells \
+                    or self.dropped[i]:
                 self.bad[i] = True  # already reported (formula, merged cell, earlier check)
                 continue
             self.issues.append(Issue(
@@ -446,6 +484,19 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
                 order = "MDY"
         mm, dd = (a, b) if order == "MDY" else (b, a)
         out[is_sl] = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+        if date_order is not None:
+            # reviewer 1 (session 22, F4): 13/02/2021 read as month/day was "not a calendar
+            # date, check the month and day"; the cause is the file's date order
+            other = "DMY" if order == "MDY" else "MDY"
+            swapped = pd.to_datetime(dict(year=y, month=dd, day=mm), errors="coerce")
+            flip = (out[is_sl].isna() & swapped.notna()).to_numpy()
+            rows.add(sl.index[is_sl][flip], name, "unparsable_date",
+                     f"{what} is not a calendar date read as {_ORDER_NAME[order]} (the date "
+                     f"order set, lots.date_order = \"{order}\"); it reads as "
+                     f"{_ORDER_NAME[other]}",
+                     f"if the file writes {_ORDER_NAME[other]} dates, set lots.date_order = "
+                     f"\"{other}\" in the profile (--date-order {other} on the command line); "
+                     "otherwise correct the date (YYYY-MM-DD is never ambiguous)", s)
     for frame, mask in ((iso, is_iso), (sl, is_sl)):
         # a time after the date must be a time of day (a date cell's "15:30", "3:30 PM")
         timed = mask & frame[3].notna()
@@ -523,6 +574,7 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                           "if it is a stock or fund, write its ticker instead; pma_lab does "
                           "not manage a bond, CD or other security without a ticker: delete "
                           "the row (and take it out of any total row)"), s)
+                rows.dropped[idx] = True  # its shares, dates and costs are not a stock's
                 continue
             rows.add(idx, name, "invalid_ticker", "this is not a ticker symbol",
                      "put the exchange ticker in this column (e.g. AAPL, BRK.B), not the "
@@ -1160,7 +1212,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     if "lot_id" not in cols:
         r.issues += _same_lot_twice(df, file, r.header("ticker"))
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
-    return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),))
+    return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),),
+                  () if "lot_id" in cols else (file,))
 
 
 def _same_lot_twice(df: pd.DataFrame, file: str, column: str) -> list[Issue]:

@@ -43,7 +43,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pma_lab.errors import BenchmarkFileError, Issue, ModelFileError, SettingsError, Severity
+from pma_lab.errors import (
+    BenchmarkFileError,
+    DataError,
+    InputError,
+    Issue,
+    ModelFileError,
+    SettingsError,
+    Severity,
+)
 from pma_lab.market.benchmark import Benchmark, benchmark_from_file, read_benchmark_weights
 from pma_lab.market.tickers import normalize_ticker
 from pma_lab.portfolio.risk import MAX_VOLATILITY, MIN_VOLATILITY, RiskModel
@@ -159,20 +167,20 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
     files: dict[str, Path] = {}
     errors = _Errors()
     if risk_model is not None:
-        with errors:
+        with errors.reading(risk_model):
             risk, kind = read_risk_model(risk_model, known=known)
             files["risk"] = Path(risk_model)
     covered = set(risk.tickers) if risk is not None else None
     bench = None
     if benchmark is not None:
-        with errors:
+        with errors.reading(benchmark):
             df = read_benchmark_weights(benchmark, known)  # BenchmarkFileError, every problem
             _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
             bench = benchmark_from_file(benchmark, as_of, known)
             files["benchmark"] = Path(benchmark)
     tgt = None
     if target is not None:
-        with errors:
+        with errors.reading(target):
             tgt = read_target_weights(
                 target, known=known, covered=covered,
                 not_buyable=None if client is None else _not_buyable(client))
@@ -184,36 +192,53 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
 class _Errors:
     """Every bad model file's problems, raised together (reviewer 1, session 21).
 
-    Used as ``with errors:`` around each file's reading: a :class:`ModelFileError` is kept
-    and the next file is read, so a risk model with a problem does not hide the benchmark's
-    or the target's until it is fixed. When the risk model is refused, the benchmark and
-    target are still checked against the tickers pma_lab knows (their coverage by the
-    risk model is checked once it reads). :meth:`raise_any` re-raises a single file's
-    error as it was (a :class:`BenchmarkFileError` stays one) and several files' as one
+    Used as ``with errors.reading(path):`` around each file's reading: a
+    :class:`ModelFileError` (or another input error, a :class:`~pma_lab.errors.DataError`,
+    such as missing prices) is kept and the next file is read, so a risk model with a
+    problem does not hide the benchmark's or the target's until it is fixed. When the risk
+    model is refused, the benchmark and target are still checked against the tickers
+    pma_lab knows (their coverage by the risk model is checked once it reads).
+    :meth:`raise_any` re-raises a single file's error as it was (a
+    :class:`BenchmarkFileError` stays one) and several files' as one
     :class:`ModelFileError` listing every problem, each naming its file, row and column.
     """
 
     def __init__(self) -> None:
-        self.caught: list[ModelFileError] = []
+        self.caught: list[DataError] = []
+        self.files: list[str] = []  # the file each caught error is about
+        self.file = ""
 
     def __enter__(self) -> _Errors:
         return self
 
     def __exit__(self, kind: type | None, err: BaseException | None, tb: object) -> bool:
-        if isinstance(err, ModelFileError):
+        if isinstance(err, DataError):
+            # session 23 (reviewer 2, session 22): a file's other input error (a
+            # MarketDataError, a PriceDataError) stopped the reading and dropped the
+            # problems caught before it; it is kept with them
             self.caught.append(err)
+            self.files.append(self.file)
             return True
         return False
+
+    def reading(self, path: str | Path) -> _Errors:
+        """``with errors.reading(path):`` around reading the file at ``path``."""
+        self.file = str(path)
+        return self
 
     def raise_any(self) -> None:
         """Raise the caught errors (nothing when every file was read)."""
         if len(self.caught) == 1:
             raise self.caught[0]
         if self.caught:
-            kinds = [e.kind for e in self.caught]
-            raise ModelFileError(", ".join(e.source for e in self.caught),
-                                 [i for e in self.caught for i in e.issues],
-                                 kind=", ".join(kinds[:-1]) + " and " + kinds[-1],
+            kinds = [getattr(e, "kind", "model") for e in self.caught]
+            issues = [i for e, f in zip(self.caught, self.files, strict=True)
+                      for i in (e.issues if isinstance(e, InputError) else [Issue(
+                          f, None, None, None, str(e), "correct the file as the message says",
+                          Severity.ERROR, "unusable_file")])]
+            raise ModelFileError(", ".join(getattr(e, "source", f) for e, f in
+                                           zip(self.caught, self.files, strict=True)),
+                                 issues, kind=", ".join(kinds[:-1]) + " and " + kinds[-1],
                                  files=len(self.caught)) from None
 
 
@@ -238,14 +263,14 @@ def check_model_files(*, risk_model: str | Path | None = None,
     covered = None
     errors = _Errors()
     if risk_model is not None:
-        with errors:
+        with errors.reading(risk_model):
             covered = set(read_risk_model(risk_model, known=known)[0].tickers)
     if benchmark is not None:
-        with errors:
+        with errors.reading(benchmark):
             df = read_benchmark_weights(benchmark, known)
             _check_covered(benchmark, df, covered, "benchmark weights", BenchmarkFileError)
     if target is not None:
-        with errors:
+        with errors.reading(target):
             read_target_weights(target, known=known, covered=covered)
     errors.raise_any()
 

@@ -171,7 +171,9 @@ def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object
     been long-term read "rebalance toward the target" alone, though waiting a few days
     would have taxed its gain at the long-term rate. The reason now says so, with the date,
     the days left and the two all-in rates of the client's profile (the sale may still be
-    right: a restriction, a loss elsewhere, or the tracking error may call for it).
+    right: a restriction, a loss elsewhere, or the tracking error may call for it), and
+    that the year's losses may offset the gain (session 23: "is taxed at 37 %" ignored the
+    netting).
     ``reasons`` is updated in place; the harvest, lock and deferral cases are not sales of
     a gain and are left as they are.
     """
@@ -188,8 +190,9 @@ def _sold_short_of_long_term(p: RebalanceProblem, frac: np.ndarray, cols: object
         n = int(days[j])
         reasons[j] = (f"{reasons[j]}; a short-term gain: the lot turns long-term on "
                       f"{cols.long_term_on[j]} ({n} day{'s' if n != 1 else ''}), so the "
-                      f"gain sold now is taxed at {fmt_rate(tax.st_rate)}, not "
-                      f"{fmt_rate(tax.lt_rate)}")
+                      f"gain sold now is taxed at the short-term rate "
+                      f"({fmt_rate(tax.st_rate)}, not the long-term {fmt_rate(tax.lt_rate)}) "
+                      "unless the year's losses offset it")
 
 
 SOON_FLAG_DAYS = 30

@@ -885,17 +885,48 @@ def _keep_words() -> str:
             "never added to; not force-sold (may be trimmed to rebalance or harvest a loss)")
 
 
+def held_words(effect: str) -> str:
+    """What a restriction does to names already held, as the engine applies it.
+
+    ``effect`` is a row's of :meth:`pma_lab.portfolio.screens.Eligibility.summary`
+    (``sell``, ``sell_within:N``, ``no_buy``, ``hold_no_add``; ``total``: no words): the
+    screens table's "If already held" and the dashboard's Restrictions panel.
+    """
+    from pma_lab.portfolio.restrictions import HeldAction
+
+    if effect == "hold_no_add":
+        return _keep_words()
+    return "" if effect == "total" else HeldAction.parse(effect).describe()
+
+
+def restriction_effects(restrictions) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Each of a profile's restrictions: the screens table's name, its "If already held".
+
+    ``(screen, if already held, names)``: the rows of :func:`restrictions_table` in its
+    order (the category screens, the never-hold, keep and do-not-buy lists, the excluded
+    sectors and industries) before any universe is screened, ``names`` the list's own
+    (empty for a screen). The dashboard's Restrictions panel says these (reviewer 1,
+    session 22, F7: it printed "hold no add: AAPL").
+    """
+    rows = [(c, str(restrictions.held_action(c)), ()) for c in restrictions.categories]
+    for key, names in (("never_hold", restrictions.never_hold),
+                       ("hold_no_add", restrictions.hold_no_add),
+                       ("no_buy", restrictions.no_buy)):
+        if names:
+            effect = str(restrictions.held_action(key)) if key == "never_hold" else key
+            rows.append((key, effect, tuple(names)))
+    for key, values in (("exclude_sectors", restrictions.exclude_sectors),
+                        ("exclude_industries", restrictions.exclude_industries)):
+        rows += [(f"{key}: {v}", str(restrictions.held_action(key)), ())
+                 for v in dict.fromkeys(values)]
+    return [(_screen_words(x), held_words(e), n) for x, e, n in rows]
+
+
 def restrictions_table(setup) -> ReportTable:
     """One row per screen or restriction: what it does and how much of the index it hits."""
     bm = labels.benchmark_label(setup.benchmark)
-    from pma_lab.portfolio.restrictions import HeldAction
-
     s = setup.eligibility.summary(setup.benchmark.weights)
-    effect = {"hold_no_add": _keep_words(), "total": ""}
-
-    def words(x: str) -> str:
-        # the restriction's action on names already held, as the engine applies it
-        return effect[x] if x in effect else HeldAction.parse(x).describe()
+    words = held_words  # the restriction's action on names already held
 
     def names(tick: tuple) -> str:
         tick = tuple(tick)

@@ -169,8 +169,9 @@ def message_panel(title: str, lines: Iterable[str] = (), kind: str = "error") ->
 def comparison_table(table: ReportTable, chosen: str, kind: str = "comparison") -> str:
     """A plan table of the proposal, as the dashboard shows it.
 
-    ``table`` is :func:`pma_lab.report.proposal.comparison_table` (``kind="comparison"``) or
-    :func:`~pma_lab.report.proposal.te_years_table` (``kind="te-years"``) of the same
+    ``table`` is :func:`pma_lab.report.proposal.comparison_table` (``kind="comparison"``),
+    :func:`~pma_lab.report.proposal.te_years_table` (``kind="te-years"``) or
+    :func:`~pma_lab.report.proposal.outcomes_table` (``kind="outcomes"``) of the same
     analysis, so the headings (:mod:`pma_lab.report.labels`) and every cell (its
     :meth:`ReportTable.formatted`) are the proposal's, the client's plan first and marked
     (:data:`pma_lab.report.labels.YOUR_PLAN`). The dashboard adds only attributes: each

@@ -733,7 +733,12 @@ class ModelsUpload(ipw.VBox):
 
 # ----------------------------------------------------------------------------- restrictions
 def _label(category: str) -> str:
-    return category.replace("_", " ").capitalize()
+    """A screen's checkbox label: the proposal's name of it.
+
+    The catalog's name, "Shariah (business-activity screen)" (reviewer 2, session 22: it
+    read "Shariah").
+    """
+    return report.restriction_effects(Restrictions(categories=(category,)))[0][0]
 
 
 class RestrictionEditor(ipw.VBox):
@@ -769,8 +774,10 @@ class RestrictionEditor(ipw.VBox):
         self._reset.add_class("pma-reset-restrictions")
         self._note = ipw.HTML()
         self._note.add_class("pma-restriction-note")
+        # one column: a screen's catalog name ("Catholic values (USCCB guidelines)") does
+        # not fit half of the 400 px column (two columns cut the right one's names)
         grid = ipw.GridBox(list(self._boxes.values()),
-                           layout=ipw.Layout(grid_template_columns="repeat(2, auto)"))
+                           layout=ipw.Layout(grid_template_columns="auto"))
         super().__init__(children=[ipw.HTML("<b>Restrictions</b>"), grid, self._no_buy,
                                    self._reset, self._note], **kwargs)
         self.add_class("pma-restriction-editor")
@@ -842,19 +849,21 @@ class RestrictionEditor(ipw.VBox):
         if set(no_buy) == set(b.no_buy):
             no_buy = b.no_buy
         self.unknown = bad
-        others = [f"{k.replace('_', ' ')}: {', '.join(map(str, v))}"
-                  for k, v in (("never_hold", b.never_hold), ("hold_no_add", b.hold_no_add),
-                               ("exclude_sectors", b.exclude_sectors))
-                  if v]
+        r = replace(b, categories=cats, no_buy=no_buy)
         note = []
         if bad:
             note.append(f'<span class="pma-unknown-tickers" style="color:#b71c1c">Not '
                         f"known, ignored: {_e(', '.join(bad))}</span>")
-        if others:
-            note.append(f'<span class="pma-caption">Also from the profile: '
-                        f"{_e('; '.join(others))}</span>")
-        self._note.value = "<br>".join(note)
-        self.restrictions = replace(b, categories=cats, no_buy=no_buy)
+        # each restriction in the proposal's screens table's words, with what it does to
+        # names already held (reviewer 1, session 22, F7: "hold no add: AAPL")
+        rows = "".join(f'<li class="pma-restriction-effect"><b>{_e(name)}</b>'
+                       f"{_e(': ' + ', '.join(names)) if names else ''}. If already held: "
+                       f"{_e(held)}</li>"
+                       for name, held, names in report.restriction_effects(r))
+        if rows:
+            note.append(f'<ul class="pma-caption pma-restriction-effects">{rows}</ul>')
+        self._note.value = "".join(note)
+        self.restrictions = r
 
 
 # ------------------------------------------------------------------------------------ tax
@@ -1998,7 +2007,7 @@ class ProposalView(ipw.VBox):
         # else when it is
         self._analysis_of = (gen, plan)
         self._fill_year_tax()
-        # the proposal's two plan tables, its headings and cells (pma_lab.report.labels)
+        # the proposal's three plan tables, its headings and cells (pma_lab.report.labels)
         flows = report.plans_note(an, failed=False)  # page 1's words on the cash flows
         self._comparison.value = comparison_table(report.comparison_table(an), plan) + (
             f'<div class="pma-caption pma-flows-note">{_e(flows)}</div>' if flows else ""
@@ -2009,6 +2018,9 @@ class ProposalView(ipw.VBox):
             f'<div class="pma-caption pma-band-note">{_e(band)}</div>' if band else ""
         ) + comparison_table(
             report.te_years_table(an, self.setup.benchmark), plan, "te-years") + (
+            # the proposal's "More figures by plan" (reviewer 1, session 22, F19): each
+            # plan's middle path and chance of ending below moving now, as it and the CLI
+            comparison_table(report.outcomes_table(an), plan, "outcomes")) + (
             f'<div class="pma-mixed-note">{mixed._repr_html_()}</div>' if mixed else "")
         # the proposal's year-by-year table of the client's plan (taxes on its gains,
         # interest and dividends), then the assumptions
