@@ -505,7 +505,9 @@ def test_pickled_and_copied_ledgers_carry_on_like_the_original():
 # --------------------------------------------------------------------------- issue 11
 def test_inherited_and_gifted_lots_never_replace_shares_sold_at_a_loss():
     # §1091(a): only an acquisition by purchase (or fully taxable exchange) washes a loss
-    for kw in ({"inherited": True}, {"gifted": True}, {"loss_basis": D(300)}):
+    # (a loss basis is at most the basis: the lower of it and the FMV at the gift)
+    for kw in ({"inherited": True}, {"gifted": True}, {"loss_basis": D(150)},
+               {"gift_date": d("2024-06-20")}):
         led = ledger()
         led.buy(d("2024-01-02"), "T", "X", D(10), D(50), lot_id="old")
         led.add_lot("T", "X", D(10), D(400), d("2024-06-01"), lot_id="received", **kw)
@@ -1058,3 +1060,26 @@ def test_a_lock_an_earlier_ira_purchase_and_a_later_taxable_one_set_names_both()
         "up to 30 shares' loss would be lost for good (IRA purchase on 2021-02-27)")
     # a taxable lock has no IRA purchase
     assert led.locks(d("2021-01-05")).ira_since.tolist() == [None]
+
+
+def test_a_gift_loss_from_the_fmv_is_held_from_the_gift_and_tacks_from_it():
+    """Pub 551: with the FMV at the gift as basis (a loss) the holding period starts at the
+    gift, not at the donor's acquisition; a wash-sale replacement tacks that period on."""
+    led = ledger()
+    led.add_lot("T", "X", D(100), D(10000), d("2010-01-04"), lot_id="g", loss_basis=D(8000),
+                gift_date=d("2026-03-02"))
+    [lot] = led.lots()
+    assert (lot.gift_date, lot.holding_start) == (d("2026-03-02"), d("2010-01-04"))
+    led.sell(d("2026-06-01"), "T", "X", D(100), D(70))
+    led.buy(d("2026-06-11"), "T", "X", D(100), D(71), lot_id="r")
+    r = one(led.dispositions(as_decimal=True))
+    assert (r.date_acquired, r.term, r.adjustment_amount) == (d("2026-03-02"), "ST", D(1000))
+    # held 91 days (2026-03-02 to 2026-06-01): the replacement's period starts 91 days early
+    assert one(led.open_lots()).holding_start == d("2026-06-11") - dt.timedelta(days=91)
+
+
+def test_a_gift_date_before_the_donors_acquisition_or_a_loss_basis_above_the_basis_is_refused():
+    with pytest.raises(LedgerError, match="before the donor's acquisition"):
+        ledger().add_lot("T", "X", D(1), D(10), d("2020-01-02"), gift_date=d("2019-01-02"))
+    with pytest.raises(LedgerError, match="loss basis .* is above the basis"):
+        ledger().add_lot("T", "X", D(1), D(10), d("2020-01-02"), loss_basis=D(11))

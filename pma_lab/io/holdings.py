@@ -17,16 +17,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.errors import PriceDataError
-from pma_lab.formatting import fmt_usd
+from pma_lab.formatting import fmt_shares, fmt_usd
 from pma_lab.io.client import Client
 from pma_lab.market.corpactions import load_corporate_actions
 from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_market
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
-from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS
+from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS, long_term_date
 
 __all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason",
-           "lock_symbols", "valued_lots", "turning_long_term"]
+           "lock_symbols", "valued_lots", "turning_long_term", "gift_lot_words"]
 
 HORIZONS = (30, 60, 90)
 
@@ -315,6 +315,10 @@ class LotsSummary:
                 lines.append(f"    {lock_action(r.lock)} "
                              f"{lock_symbols(r.tickers, held, r.names)} through {r.until}: "
                              f"{why}")
+        gifts = self.lots[self.lots.gift_date.notna()] if "gift_date" in self.lots else ()
+        if len(gifts):
+            lines.append("  gift lots (IRC §1015 dual basis):")
+            lines += [f"    {gift_lot_words(r)}" for r in gifts.itertuples()]
         lines.append("")
         hold = self.holdings.copy()
         with pd.option_context("display.max_rows", 500, "display.width", 140,
@@ -329,6 +333,12 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
 
     One row per open lot (account, ticker, acquired date, lot id order) with its price,
     market value, unrealised gain, term and days to long-term.
+
+    A gift lot's (``gift_date`` set) unrealised gain is what a sale at the price would
+    realise under its dual basis (IRC §1015, Pub 551): above the donor's basis
+    (``basis``) a gain from it, with the donor's holding period; below the FMV at the gift
+    (``loss_basis``, when lower) a loss from the FMV, held from the gift date (its term
+    and long-term date are then the gift's); in between, neither gain nor loss.
     """
     market = market or load_market()
     lots = ledger.open_lots()
@@ -337,6 +347,15 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
     lots["price"] = lots.ticker.map(px).astype(float)
     lots["market_value"] = lots.shares * lots.price
     lots["unrealized"] = lots.market_value - lots.basis
+    lb = lots.loss_basis.to_numpy(dtype=float)
+    dual = ~np.isnan(lb) & (lots.market_value.to_numpy() <= lots.basis.to_numpy())
+    if dual.any():  # a gift lot below the donor's basis: the loss basis, or no gain or loss
+        mv = lots.market_value.to_numpy()
+        lots.loc[dual, "unrealized"] = np.minimum(mv[dual] - lb[dual], 0.0)
+        from_fmv = dual & (mv < lb) & lots.gift_date.notna().to_numpy()
+        lots["long_term_on"] = [
+            long_term_date(g) if f else lto for f, g, lto in zip(
+                from_fmv, lots.gift_date, lots.long_term_on, strict=True)]
     lots["term"] = [
         "LT" if inh or (lto is not None and as_of >= lto) else "ST"
         for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]
@@ -344,9 +363,45 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
         0 if lto is None else max((lto - as_of).days, 0) for lto in lots.long_term_on]
     cols = ["account", "account_type", "ticker", "lot_id", "shares", "price", "market_value",
             "basis", "unrealized", "term", "acquired", "holding_start", "long_term_on",
-            "days_to_long_term", "wash_adjustment", "inherited"]
+            "days_to_long_term", "wash_adjustment", "inherited", "loss_basis", "gift_date"]
     return lots[cols].sort_values(["account", "ticker", "acquired", "lot_id"],
                                   ignore_index=True)
+
+
+def gift_lot_words(lot: object) -> str:
+    """Why a gift lot's gain or loss is what it is: its two bases, in the client's words.
+
+    ``lot`` is a row of :func:`valued_lots` with a ``gift_date`` (IRC §1015, Pub 551): a
+    gain is measured from the donor's basis, with the donor's holding period; when the
+    value at the gift was below the donor's basis, a loss is measured from that value,
+    held from the gift; a price between the two gives neither gain nor loss.
+
+    >>> import datetime as dt
+    >>> from types import SimpleNamespace as Row
+    >>> print(gift_lot_words(Row(ticker="KO", lot_id="g1", shares=100.0, basis=10000.0,
+    ...     loss_basis=8000.0, gift_date=dt.date(2026, 3, 2), acquired=dt.date(2010, 1, 4),
+    ...     market_value=9000.0)))  # doctest: +NORMALIZE_WHITESPACE
+    KO lot g1 (100 shares), a gift received 2026-03-02: gain basis $10,000 (the donor's,
+    held since 2010-01-04), loss basis $8,000 (the value at the gift, held since
+    2026-03-02); at $9,000 a sale gives neither gain nor loss
+    """
+    get = lot.__getattribute__
+    basis, mv = float(get("basis")), float(get("market_value"))
+    lb = float(get("loss_basis"))
+    gift = pd.Timestamp(get("gift_date")).date().isoformat()
+    head = (f"{get('ticker')} lot {get('lot_id')} ({fmt_shares(get('shares'))} shares), a "
+            f"gift received {gift}: gain basis {fmt_usd(basis)} (the donor's, held since "
+            f"{pd.Timestamp(get('acquired')).date().isoformat()})")
+    if np.isnan(lb):  # the value at the gift was not below the donor's basis
+        return (f"{head}, also the loss basis (the value at the gift was not below it); at "
+                f"{fmt_usd(mv)} a sale gives a {'gain' if mv >= basis else 'loss'} of "
+                f"{fmt_usd(abs(mv - basis))}")
+    head += f", loss basis {fmt_usd(lb)} (the value at the gift, held since {gift})"
+    if mv > basis:
+        return f"{head}; at {fmt_usd(mv)} a sale gives a gain of {fmt_usd(mv - basis)}"
+    if mv < lb:
+        return f"{head}; at {fmt_usd(mv)} a sale gives a loss of {fmt_usd(lb - mv)}"
+    return f"{head}; at {fmt_usd(mv)} a sale gives neither gain nor loss"
 
 
 def turning_long_term(lots: pd.DataFrame) -> pd.DataFrame:

@@ -807,8 +807,18 @@ def holdings_table(summary, client: Client | None = None) -> ReportTable:
     """The taxable accounts' holdings: value, weight of the total, basis, gains by term.
 
     With ``client``, the Account column names each account as the retirement-holdings
-    table beside it does (:func:`_account_cells`); without, by its id.
+    table beside it does (:func:`_account_cells`); without, by its id. A lot received as a
+    gift is named in the note under the table with its two bases (the donor's for a gain,
+    the value at the gift for a loss: :func:`pma_lab.io.holdings.gift_lot_words`), so the
+    gain or loss its row counts can be read; its unrealised figure is a sale's at today's
+    price under that rule.
     """
+    from pma_lab.io.holdings import gift_lot_words
+
+    lots = summary.lots
+    gifts = (lots[lots.gift_date.notna() & (lots.account_type.astype(str) == "taxable")]
+             if "gift_date" in lots else lots.iloc[:0])
+    note = "; ".join(gift_lot_words(r) for r in gifts.itertuples())
     h = summary.holdings
     h = h[h.account_type.astype(str) == "taxable"]
     f = pd.DataFrame({
@@ -821,7 +831,8 @@ def holdings_table(summary, client: Client | None = None) -> ReportTable:
                         "Cost basis": "usd", "Unrealised short-term": "usd",
                         "Unrealised long-term": "usd", "Lots": "int"},
                        "Taxable holdings (weight: share of the total value)",
-                       empty="No taxable holdings.")
+                       empty="No taxable holdings.",
+                       note=f"Gift lots: {note}." if note else "")
 
 
 def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:

@@ -63,6 +63,7 @@ import datetime as dt
 import gc
 import heapq
 import importlib.util
+import math
 import operator
 import os
 import sys
@@ -199,6 +200,10 @@ class Lot:
         compute a loss (Pub 551 dual basis); ``None`` otherwise.
     used_as_replacement : bool
         These shares already absorbed a wash-sale loss and cannot absorb another.
+    gift_date : datetime.date | None
+        For a lot received as a gift (given with its date): the day it was received. A loss
+        computed from the FMV at the gift (``loss_basis``) is held from that day; a gain, or
+        a loss from the donor's basis, keeps the donor's holding period (``holding_start``).
     """
 
     lot_id: str
@@ -213,6 +218,7 @@ class Lot:
     inherited: bool = False
     loss_basis: Decimal | None = None
     used_as_replacement: bool = False
+    gift_date: dt.date | None = None
 
     @property
     def basis_per_share(self) -> Decimal:
@@ -388,7 +394,7 @@ def _sh(q: int) -> Decimal:
 _L_FIELDS = (
     "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
     "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
-    "repl", "held", "gone", "gd",
+    "repl", "held", "gone", "gd", "gift",
 )
 _D_FIELDS = (
     "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
@@ -456,6 +462,9 @@ class _L:
         self.held = held
         self.gone = False
         self.gd: _D | None = None
+        # a gift's date (the donee's acquisition): a sale whose loss is computed from the
+        # FMV at the gift has its holding period start there, not at the donor's date
+        self.gift: dt.date | None = None
 
     def set_start(self, start: dt.date) -> None:
         self.hs = start
@@ -481,13 +490,13 @@ class _L:
                self.is_ira, self.piece, self.repl, self.held)
         c.wadj, c.used, c.nsplit, c.k = self.wadj, self.used, self.nsplit, self.k
         c.ltd, c.hkey = self.ltd, self.hkey
-        c.gone, c.gd = self.gone, self.gd
+        c.gone, c.gd, c.gift = self.gone, self.gd, self.gift
         return c
 
     def snapshot(self) -> Lot:
         return Lot(self.lot_id, self.root_id, self.account, self.ticker, _sh(self.q),
                    _usd(self.b), self.acquired, self.hs, _usd(self.wadj), self.deemed_long,
-                   None if self.lb is None else _usd(self.lb), self.used)
+                   None if self.lb is None else _usd(self.lb), self.used, self.gift)
 
 
 class _D:
@@ -796,7 +805,8 @@ class Ledger:
     # ---------------------------------------------------------------- opening lots
     def add_lot(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
                 acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
-                loss_basis: Decimal | None = None, gifted: bool = False) -> str:
+                loss_basis: Decimal | None = None, gifted: bool = False,
+                gift_date: dt.date | None = None) -> str:
         """Add a lot acquired on ``acquired`` (from a lots file); returns its id.
 
         Before any trade, lots can be added in any order (opening lots). Once trades have
@@ -807,20 +817,32 @@ class Ledger:
         (``gifted``, or a ``loss_basis`` given), is never a replacement (§1091(a) covers
         acquisitions by purchase only).
 
+        A gift (IRC §1015, Pub 551): ``basis`` is the donor's adjusted basis (the gain
+        basis), ``acquired`` the donor's acquisition date (the holding period tacks on to the
+        donor's), ``loss_basis`` the FMV at the gift when it is below the donor's basis (the
+        loss basis; a sale between the two bases has neither gain nor loss), and
+        ``gift_date`` the day the gift was received (a loss computed from the FMV is held
+        from then, Pub 551 "Holding period"; the Form 8949 row dates it so).
+
         Raises
         ------
         LedgerError
-            Shares not positive, or the lot is dated before trades of its identity group
-            already applied.
+            Shares not positive, the lot is dated before trades of its identity group
+            already applied, or a gift dated before the donor's acquisition or with a loss
+            basis above its basis.
         """
         return self._add(account, ticker, shares, basis, acquired, lot_id, inherited,
-                         loss_basis, gifted)
+                         loss_basis, gifted, gift_date=gift_date)
 
     def _add(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
              acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
              loss_basis: Decimal | None = None, gifted: bool = False,
-             held: bool = False) -> str:
+             held: bool = False, gift_date: dt.date | None = None) -> str:
         acc = self._account(account)
+        if gift_date is not None and gift_date < acquired:
+            raise LedgerError(f"lot {lot_id or ''} of {ticker}: received as a gift on "
+                              f"{gift_date}, before the donor's acquisition on {acquired}; "
+                              "give the donor's acquisition date as the lot's date")
         q = _micro(shares, f"lot {lot_id or ''} of {ticker}: shares")
         if q <= 0:
             raise LedgerError(f"lot {lot_id or ''} of {ticker}: shares must be positive")
@@ -842,10 +864,15 @@ class Ledger:
         self._seq += 1
         lid = self._new_id(lot_id)
         lb = None if loss_basis is None else _cents(loss_basis, f"lot {lid}: loss basis")
-        repl = not (inherited or gifted or lb is not None)
-        lot = _L(lid, lid, account, ticker, group, q, _cents(basis, f"lot {lid}: basis"),
-                 acquired, acquired, self._seq, inherited, lb,
-                 acc.account_type is AccountType.IRA, repl=repl, held=held)
+        b = _cents(basis, f"lot {lid}: basis")
+        if lb is not None and lb > b:
+            raise LedgerError(f"lot {lid} of {ticker}: the loss basis {_usd(lb)} is above the "
+                              f"basis {_usd(b)}; a gift's loss basis is the lower of the "
+                              "donor's basis and the FMV at the gift (Pub 551)")
+        repl = not (inherited or gifted or lb is not None or gift_date is not None)
+        lot = _L(lid, lid, account, ticker, group, q, b, acquired, acquired, self._seq,
+                 inherited, lb, acc.account_type is AccountType.IRA, repl=repl, held=held)
+        lot.gift = gift_date
         if held:
             self._n_held += 1
         if repl and self._clock is not None:
@@ -1038,16 +1065,26 @@ class Ledger:
                 if recent:
                     self._add_gone(lot, k, None)
                 continue
+            from_fmv = False
             if loss_basis is not None:  # Pub 551 dual basis of a gifted lot
                 if proceeds > basis:
                     pass
                 elif proceeds < loss_basis:
                     basis = loss_basis
+                    from_fmv = lot.gift is not None
                 else:
                     basis = proceeds
             n = len(disps)
-            d = _D(n, lot, k, date, proceeds, basis,
-                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row)
+            if from_fmv:  # a loss from the FMV at the gift: held from the gift (Pub 551)
+                gift = lot.gift
+                assert gift is not None
+                d = _D(n, lot, k, date, proceeds, basis,
+                       _LONG if date >= (_LTD.get(gift) or _long_term_date(gift)) else _SHORT,
+                       row)
+                d.hs = gift
+            else:
+                d = _D(n, lot, k, date, proceeds, basis,
+                       _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row)
             disps.append(d)
             out.append(n)
             if proceeds < basis:
@@ -1763,7 +1800,12 @@ class Ledger:
                 for _key, lots in sorted(self._lots.items()) for lt in lots if lt.q > 0]
 
     def open_lots(self) -> pd.DataFrame:
-        """Open lots as a DataFrame (one row per lot, numeric columns as float)."""
+        """Open lots as a DataFrame (one row per lot, numeric columns as float).
+
+        ``loss_basis`` (NaN unless a gift's FMV was below the donor's basis) and
+        ``gift_date`` (``None`` unless the lot was received as a gift on a known day) are
+        a gifted lot's dual basis (:meth:`add_lot`).
+        """
         rows = [
             {
                 "lot_id": lt.lot_id, "root_id": lt.root_id, "account": lt.account,
@@ -1773,13 +1815,15 @@ class Ledger:
                 "holding_start": lt.holding_start, "long_term_on": lt.long_term_on(),
                 "wash_adjustment": float(lt.wash_adjustment), "inherited": lt.inherited,
                 "used_as_replacement": lt.used_as_replacement,
+                "loss_basis": math.nan if lt.loss_basis is None else float(lt.loss_basis),
+                "gift_date": lt.gift_date,
             }
             for lt in self.lots()
         ]
         return pd.DataFrame(rows, columns=[
             "lot_id", "root_id", "account", "account_type", "ticker", "shares", "basis",
             "basis_per_share", "acquired", "holding_start", "long_term_on",
-            "wash_adjustment", "inherited", "used_as_replacement"])
+            "wash_adjustment", "inherited", "used_as_replacement", "loss_basis", "gift_date"])
 
     def dispositions(self, as_decimal: bool = False) -> pd.DataFrame:
         """Realised dispositions in the shape of Form 8949, in order of sale.
