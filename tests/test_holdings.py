@@ -227,6 +227,9 @@ def test_lock_words_say_an_ira_loses_the_loss_a_taxable_purchase_defers_it_and_h
     # a share class the ledger treats as the same security is named too, held or not
     # (reviewer 1, session 22: "do not buy GOOGL" while the target held GOOG)
     assert lock_symbols("GOOG,GOOGL", {"GOOGL"}, "GOOG, GOOGL") == "GOOG, GOOGL"
+    # share classes that left the index still trade: both named (session 23: "UAA" alone)
+    assert lock_symbols("UA,UAA", {"UAA"}, "UA, UAA") == "UA, UAA"
+    assert lock_symbols("DISCA,DISCK,WBD", {"WBD"}, "WBD (was DISCA, DISCK)") == "WBD"
 
 
 GIFT_LOTS = """\

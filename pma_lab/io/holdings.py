@@ -108,7 +108,8 @@ def lock_symbols(tickers: str, held: set[str], names: str,
     any of them washes the loss. A client can trade only the current symbols, so those
     are shown, held or not (reviewer 1, session 22: a GOOGL lock read "GOOGL" alone while
     the target bought GOOG); ``former`` (default: the packaged security master's,
-    :attr:`pma_lab.market.tickers.IdentityTable.former`) says which are no longer
+    :attr:`pma_lab.market.tickers.IdentityTable.former`: renamed-away symbols, not the
+    share classes that left the index, UA and UAA both trade) says which are no longer
     traded. When no member is held (a lock from a recent loss sale of a name sold out)
     the group's ``names`` are shown (``META (was FB)``,
     :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
