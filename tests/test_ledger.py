@@ -1052,12 +1052,27 @@ def test_a_lock_an_earlier_ira_purchase_and_a_later_taxable_one_set_names_both()
     assert lock_reason(x.name[0], x.since, x.ira, x.shares, x.lot_shares, x.ira_since) == (
         "up to 25 shares' loss would be lost for good through 2021-03-22 (IRA purchase on "
         "2021-02-20), then a wash sale defers it to the shares bought on 2021-02-25")
-    # the IRA's purchase the latest: it sets the date, named alone as before
+    # with the shares of each purchase (session 23), only the IRA's 10 are lost for good
+    assert x.purchases == ((d("2021-02-20"), True, 10.0), (d("2021-02-25"), False, 15.0))
+    assert lock_reason(x.name[0], x.since, x.ira, x.shares, x.lot_shares, x.ira_since,
+                       x.purchases) == (
+        "a wash sale: through 2021-03-22: the first 10 shares' loss lost for good (IRA "
+        "purchase on 2021-02-20), the next 15 shares' loss deferred to the shares bought on "
+        "2021-02-25; then through 2021-03-27: up to 15 shares' loss deferred to the shares "
+        "bought on 2021-02-25")
+    # the IRA's purchase the latest sets the date; the taxable purchase bought before it
+    # still washes first (session 22's words said the IRA's lost all 30 shares' loss)
     led.buy(d("2021-02-27"), "IRA", "X", D(5), D(20))
     y = led.locks(d("2021-03-01")).set_index(["lock", "group"]).loc[("no_loss_sale", "X")]
     assert (y.since, y.ira_since) == (d("2021-02-27"), d("2021-02-27"))
-    assert lock_reason(y.name[0], y.since, y.ira, y.shares, y.lot_shares, y.ira_since) == (
-        "up to 30 shares' loss would be lost for good (IRA purchase on 2021-02-27)")
+    assert lock_reason(y.name[0], y.since, y.ira, y.shares, y.lot_shares, y.ira_since,
+                       y.purchases) == (
+        "a wash sale: through 2021-03-22: the first 10 shares' loss lost for good (IRA "
+        "purchase on 2021-02-20), the next 15 shares' loss deferred to the shares bought on "
+        "2021-02-25, the next 5 shares' loss lost for good (IRA purchase on 2021-02-27); then "
+        "through 2021-03-27: the first 15 shares' loss deferred to the shares bought on "
+        "2021-02-25, the next 5 shares' loss lost for good (IRA purchase on 2021-02-27); then "
+        "through 2021-03-29: up to 5 shares' loss lost for good (IRA purchase on 2021-02-27)")
     # a taxable lock has no IRA purchase
     assert led.locks(d("2021-01-05")).ira_since.tolist() == [None]
 
@@ -1083,3 +1098,35 @@ def test_a_gift_date_before_the_donors_acquisition_or_a_loss_basis_above_the_bas
         ledger().add_lot("T", "X", D(1), D(10), d("2020-01-02"), gift_date=d("2019-01-02"))
     with pytest.raises(LedgerError, match="loss basis .* is above the basis"):
         ledger().add_lot("T", "X", D(1), D(10), d("2020-01-02"), loss_basis=D(11))
+
+
+def test_a_lock_of_an_earlier_taxable_purchase_and_a_later_ira_one_says_which_washes_what():
+    """Session 23: with a taxable purchase before an IRA's, the words said the IRA's lost
+    the whole loss; the purchases absorb a loss sale's shares in the order bought (Reg.
+    §1.1091-1(c)), so the taxable purchase's shares defer theirs first. The words follow
+    the ledger's own matching of such a sale."""
+    from pma_lab.io.holdings import lock_reason
+
+    led = ledger(Account("T"), Account("IRA", AccountType.IRA))
+    led.buy(d("2021-01-04"), "T", "X", D(50), D(20), lot_id="old")
+    led.buy(d("2021-02-20"), "T", "X", D(10), D(20))
+    led.buy(d("2021-02-25"), "IRA", "X", D(15), D(20))
+    z = led.locks(d("2021-03-01")).set_index(["lock", "group"]).loc[("no_loss_sale", "X")]
+    assert z.purchases == ((d("2021-02-20"), False, 10.0), (d("2021-02-25"), True, 15.0))
+    assert lock_reason(z.name[0], z.since, z.ira, z.shares, z.lot_shares, z.ira_since,
+                       z.purchases) == (
+        "a wash sale: through 2021-03-22: the first 10 shares' loss deferred to the shares "
+        "bought on 2021-02-20, the next 15 shares' loss lost for good (IRA purchase on "
+        "2021-02-25); then through 2021-03-27: up to 15 shares' loss lost for good (IRA "
+        "purchase on 2021-02-25)")
+    # an 8-share lot: its whole loss deferred while the taxable purchase is in its window
+    assert lock_reason("no_loss_sale", z.since, True, 25.0, 8.0, z.ira_since,
+                       z.purchases) == (
+        "a wash sale: through 2021-03-22: the loss deferred to the shares bought on "
+        "2021-02-20; then through 2021-03-27: the loss lost for good (IRA purchase on "
+        "2021-02-25)")
+    # the ledger: 20 shares sold at a loss, the first 10 deferred, the next 10 lost for good
+    led.sell(d("2021-03-01"), "T", "X", D(20), D(10), method=LotRelief.SPECIFIC, lot_id="old")
+    m = led.wash_sale_matches()
+    assert list(zip(m.replacement_account, m.shares, m.permanent, strict=True)) == [
+        ("T", 10, False), ("IRA", 10, True)]

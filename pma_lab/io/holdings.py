@@ -9,6 +9,7 @@ turning long-term in the next 30/60/90 days, and the household's wash-sale locks
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -41,7 +42,8 @@ def lock_action(lock: str) -> str:
 
 
 def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.0,
-                lot_shares: float = 0.0, ira_since: dt.date | None = None) -> str:
+                lot_shares: float = 0.0, ira_since: dt.date | None = None,
+                purchases: Sequence[tuple[dt.date, bool, float]] = ()) -> str:
     """Why a wash-sale lock runs to its date: the loss sale or purchase that set it.
 
     For a ``no_loss_sale`` lock, what a loss sale through its date costs: with a purchase
@@ -78,9 +80,26 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
 
     >>> lock_reason("no_loss_sale", dt.date(2026, 7, 10), False, 100, 0)[:64]
     'pma_lab counts selling only part of the shares bought on 2026-07'
+
+    With ``purchases`` (the lock's purchases in the order bought, ``(day, in an IRA,
+    shares)``, the ``purchases`` column of the locks) holding both a taxable and an IRA
+    purchase, the words follow them: a loss sale's shares are washed by the purchases in
+    the order bought (Reg. §1.1091-1(c)), each purchase's shares at most, each for its 30
+    days; a taxable purchase defers its shares' loss, an IRA's loses it for good
+    (:func:`_mixed_lock_words`; session 23: a taxable purchase bought before an IRA's
+    read as if the IRA's took the whole loss).
+
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 31), True, 320, 400, dt.date(2026, 7, 31),
+    ...             ((dt.date(2026, 7, 31), False, 157), (dt.date(2026, 7, 31), True, 163)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    "a wash sale: the first 157 shares' loss deferred to the shares bought on 2026-07-31, the
+    next 163 shares' loss lost for good (IRA purchase on 2026-07-31)"
     """
     if lock == "no_buy":
         return f"loss sale on {since.isoformat()} (wash sale)"
+    kinds = {bool(ira_p) for _d, ira_p, _n in purchases}
+    if len(kinds) == 2:
+        return _mixed_lock_words(purchases, lot_shares)
     if not ira and lot_shares <= 0:
         return (f"pma_lab counts selling only part of the shares bought on "
                 f"{since.isoformat()} at a loss as a wash sale (the rest of them replace the "
@@ -97,6 +116,41 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
                 f"{bought.isoformat()}), then a wash sale defers it to the shares bought on "
                 f"{since.isoformat()}")
     return f"a wash sale: {part} deferred to the shares bought on {since.isoformat()}"
+
+
+def _mixed_lock_words(purchases: Sequence[tuple[dt.date, bool, float]],
+                      lot_shares: float) -> str:
+    """:func:`lock_reason`'s words for a lock of taxable and IRA purchases.
+
+    For each stretch of days that ends when a purchase's 30 days end, the purchases still
+    in their window absorb a loss sale's shares in the order bought: a lot of
+    ``lot_shares`` shares (0: not known, each purchase's shares are named) has its first
+    shares washed by the first purchase, the next by the next. A taxable purchase defers
+    that loss to its shares; an IRA's is lost for good (Rev. Rul. 2008-5).
+    """
+    window = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+    cap = lot_shares if lot_shares > 0 else float("inf")
+    ends = sorted({day + window for day, _ira, _n in purchases})
+    stretches = []
+    for end in ends:
+        left, pieces = cap, []
+        live = [(day, ira, n) for day, ira, n in purchases if day + window >= end and n > 0]
+        for k, (day, ira, n) in enumerate(live):
+            if left <= 0:
+                break
+            take = min(left, n)
+            left -= take
+            if k == 0 and (left <= 0 or len(live) == 1):
+                part = "the loss" if take >= cap else f"up to {take:,.0f} shares' loss"
+            else:
+                part = f"the {'first' if k == 0 else 'next'} {take:,.0f} shares' loss"
+            pieces.append(f"{part} lost for good (IRA purchase on {day.isoformat()})" if ira
+                          else f"{part} deferred to the shares bought on {day.isoformat()}")
+        stretches.append((end, ", ".join(pieces)))
+    if len(stretches) == 1:
+        return f"a wash sale: {stretches[0][1]}"
+    return "a wash sale: " + "; then ".join(
+        f"through {end.isoformat()}: {words}" for end, words in stretches)
 
 
 def lock_symbols(tickers: str, held: set[str], names: str,
@@ -312,7 +366,8 @@ class LotsSummary:
             lines.append("  wash-sale locks:")
             held = set(self.lots.ticker)
             for r in self.locks.itertuples():
-                why = lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares, r.ira_since)
+                why = lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares, r.ira_since,
+                                  r.purchases)
                 lines.append(f"    {lock_action(r.lock)} "
                              f"{lock_symbols(r.tickers, held, r.names)} through {r.until}: "
                              f"{why}")

@@ -3186,7 +3186,7 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
     # no taxable lot outside the lock's purchases: this lot is one of them
     mine = shares if float(lock.lot_shares) > 0 else 0.0
     why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), mine,
-                      lock.ira_since)
+                      lock.ira_since, getattr(lock, "purchases", ()))
     if lock.until >= last:
         return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"
     first = lock.until + dt.timedelta(days=1)
@@ -3309,10 +3309,15 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
             # COST, still held in a gain lot; the test of held symbols this replaces
             # compared a set of the lock's letters, and so never found one)
             continue
+        if (r.lock == "no_loss_sale" and float(r.lot_shares) <= 0 and r.purchases
+                and all(ira for _d, ira, _n in r.purchases)):
+            # only IRA purchases and no taxable lot of the name: no taxable sale to lock
+            # (the household's IRA buying names the taxable account does not hold)
+            continue
         rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
                      lock_symbols(r.tickers, held, r.names), every, "", math.nan,
                      lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares,
-                                 r.ira_since)))
+                                 r.ira_since, r.purchases)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):

@@ -1944,6 +1944,11 @@ class Ledger:
         IRA purchase behind it (``None``: none), which may be earlier than ``since`` when a
         later taxable purchase sets ``until`` (the IRA's part of the lock then ends 30 days
         after ``ira_since``; :func:`pma_lab.io.holdings.lock_reason` names both).
+        ``purchases`` (``()`` for ``no_buy``): the purchases behind a ``no_loss_sale`` lock
+        in the order bought (the order they absorb a loss, Reg. §1.1091-1(c)), each
+        ``(date, in an IRA, shares that can still absorb a loss)``, consecutive purchases
+        of one day and kind added up, so the words can say which purchase washes how many
+        shares of a loss sale and until when.
         """
         since: dict[tuple[str, str], dt.date] = {}
         info: dict[tuple[str, str], list] = {}
@@ -1961,11 +1966,12 @@ class Ledger:
                 "ira": bool(info[k][0]) if k in info else False,
                 "shares": info[k][1] / _MICRO if k in info else 0.0,
                 "lot_shares": most.get(k[1], 0) / _MICRO if k in info else 0.0,
-                "ira_since": info[k][3] if k in info else None}
+                "ira_since": info[k][3] if k in info else None,
+                "purchases": _purchases(info[k][4]) if k in info else ()}
                for k, v in rows]
         return pd.DataFrame(out, columns=["lock", "group", "tickers", "until", "since",
                                           "names", "ira", "shares", "lot_shares",
-                                          "ira_since"])
+                                          "ira_since", "purchases"])
 
     def lock_rows(self, as_of: dt.date) -> list[tuple[str, str, dt.date]]:
         """The rows of :meth:`locks` as ``(lock, group, until)`` tuples, in its order.
@@ -1994,7 +2000,8 @@ class Ledger:
 
         ``info`` gets, for each ``no_loss_sale`` lock, ``[any purchase in an IRA, its
         purchases' micro-shares that can still absorb a loss, the ids of its open lots, the
-        day of its latest IRA purchase or None]``.
+        day of its latest IRA purchase or None, (order-bought key, day, in an IRA,
+        micro-shares) of each purchase]``.
         """
         self._settle()
         lo = as_of - _WINDOW
@@ -2009,10 +2016,11 @@ class Ledger:
         got: dict[tuple[str, str], list] = {} if info is None else info
 
         def add(key: tuple[str, str], lt: _L) -> None:
-            row = got.setdefault(key, [False, 0, set(), None])
+            row = got.setdefault(key, [False, 0, set(), None, []])
             row[0] = row[0] or lt.is_ira
             row[1] += lt.q
             row[2].add(id(lt))
+            row[4].append((lt.k, lt.acquired, lt.is_ira, lt.q))
             if lt.is_ira and (row[3] is None or lt.acquired > row[3]):
                 row[3] = lt.acquired
 
@@ -2038,6 +2046,21 @@ class Ledger:
                     if info is not None:
                         add(("no_loss_sale", c.group), c)
         return rows
+
+
+def _purchases(rows: list[tuple[int, dt.date, bool, int]]
+               ) -> tuple[tuple[dt.date, bool, float], ...]:
+    """A lock's purchases in the order bought, ``(day, in an IRA, shares)``.
+
+    Consecutive purchases of one day and kind (pieces of one lot, two orders) are added up.
+    """
+    out: list[list] = []
+    for _k, day, ira, q in sorted(rows, key=operator.itemgetter(0)):
+        if out and out[-1][0] == day and out[-1][1] == ira:
+            out[-1][2] += q
+        else:
+            out.append([day, ira, q])
+    return tuple((day, ira, q / _MICRO) for day, ira, q in out)
 
 
 _HIFO_KEY: Final = operator.attrgetter("hkey")
