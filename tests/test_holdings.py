@@ -227,6 +227,21 @@ def test_lock_words_say_an_ira_loses_the_loss_a_taxable_purchase_defers_it_and_h
     # a share class the ledger treats as the same security is named too, held or not
     # (reviewer 1, session 22: "do not buy GOOGL" while the target held GOOG)
     assert lock_symbols("GOOG,GOOGL", {"GOOGL"}, "GOOG, GOOGL") == "GOOG, GOOGL"
+    # taxable and IRA purchases (session 23): which purchase washes how many shares
+    day = dt.date(2026, 7, 31)
+    mixed = ((day, False, 9.0), (day, True, 27.0))
+    assert lock_reason("no_loss_sale", day, True, 36, 20, day, mixed) == (
+        "a wash sale: the first 9 shares' loss deferred to the shares bought on 2026-07-31, "
+        "the next 11 shares' loss lost for good (IRA purchase on 2026-07-31)")
+    # no taxable lot outside the purchases: a sale of the shares bought (never their own
+    # replacement) is washed by the IRA's purchase alone
+    assert lock_reason("no_loss_sale", day, True, 36, 0, day, mixed) == (
+        "selling all the shares bought on 2026-07-31 at a loss is a wash sale: the loss lost "
+        "for good (IRA purchase on 2026-07-31)")
+    assert lock_reason("no_loss_sale", day, True, 36, 0, day,
+                       ((day, False, 30.0), (day, True, 1.0))) == (
+        "selling all the shares bought on 2026-07-31 at a loss is a wash sale: up to 1 "
+        "share's loss lost for good (IRA purchase on 2026-07-31)")
     # share classes that left the index still trade: both named (session 23: "UAA" alone)
     assert lock_symbols("UA,UAA", {"UAA"}, "UA, UAA") == "UA, UAA"
     assert lock_symbols("DISCA,DISCK,WBD", {"WBD"}, "WBD (was DISCA, DISCK)") == "WBD"

@@ -124,12 +124,32 @@ def _mixed_lock_words(purchases: Sequence[tuple[dt.date, bool, float]],
 
     For each stretch of days that ends when a purchase's 30 days end, the purchases still
     in their window absorb a loss sale's shares in the order bought: a lot of
-    ``lot_shares`` shares (0: not known, each purchase's shares are named) has its first
-    shares washed by the first purchase, the next by the next. A taxable purchase defers
-    that loss to its shares; an IRA's is lost for good (Rev. Rul. 2008-5).
+    ``lot_shares`` shares has its first shares washed by the first purchase, the next by
+    the next. A taxable purchase defers that loss to its shares; an IRA's is lost for good
+    (Rev. Rul. 2008-5). With no taxable lot outside the purchases (``lot_shares`` 0) a loss
+    sale can only be of the taxable purchases' own shares, which never replace themselves
+    (Rev. Rul. 56-602): the IRA's purchases wash a sale of all of them.
+    """
+    if lot_shares > 0:
+        return f"a wash sale: {_stretch_words(purchases, lot_shares)}"
+    bought = sorted({day for day, ira, _n in purchases if not ira})
+    own = sum(n for _day, ira, n in purchases if not ira)
+    return (f"selling all the shares bought on {', '.join(d.isoformat() for d in bought)} "
+            "at a loss is a wash sale: "
+            + _stretch_words([p for p in purchases if p[1]], own))
+
+
+def _shares_loss(n: float) -> str:
+    """``"1 share's loss"``, ``"1,200 shares' loss"``."""
+    return f"{n:,.0f} share's loss" if round(n) == 1 else f"{n:,.0f} shares' loss"
+
+
+def _stretch_words(purchases: Sequence[tuple[dt.date, bool, float]], cap: float) -> str:
+    """Which purchase washes how many of a ``cap``-share loss sale's shares, by stretch.
+
+    See :func:`_mixed_lock_words`; the purchases in the order bought.
     """
     window = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
-    cap = lot_shares if lot_shares > 0 else float("inf")
     ends = sorted({day + window for day, _ira, _n in purchases})
     stretches = []
     for end in ends:
@@ -141,16 +161,15 @@ def _mixed_lock_words(purchases: Sequence[tuple[dt.date, bool, float]],
             take = min(left, n)
             left -= take
             if k == 0 and (left <= 0 or len(live) == 1):
-                part = "the loss" if take >= cap else f"up to {take:,.0f} shares' loss"
+                part = "the loss" if take >= cap else f"up to {_shares_loss(take)}"
             else:
-                part = f"the {'first' if k == 0 else 'next'} {take:,.0f} shares' loss"
+                part = f"the {'first' if k == 0 else 'next'} {_shares_loss(take)}"
             pieces.append(f"{part} lost for good (IRA purchase on {day.isoformat()})" if ira
                           else f"{part} deferred to the shares bought on {day.isoformat()}")
         stretches.append((end, ", ".join(pieces)))
     if len(stretches) == 1:
-        return f"a wash sale: {stretches[0][1]}"
-    return "a wash sale: " + "; then ".join(
-        f"through {end.isoformat()}: {words}" for end, words in stretches)
+        return stretches[0][1]
+    return "; then ".join(f"through {end.isoformat()}: {words}" for end, words in stretches)
 
 
 def lock_symbols(tickers: str, held: set[str], names: str,
