@@ -1130,3 +1130,21 @@ def test_a_lock_of_an_earlier_taxable_purchase_and_a_later_ira_one_says_which_wa
     m = led.wash_sale_matches()
     assert list(zip(m.replacement_account, m.shares, m.permanent, strict=True)) == [
         ("T", 10, False), ("IRA", 10, True)]
+
+
+def test_a_replacement_sold_the_same_day_splits_its_loss_by_its_own_rows_to_the_cent():
+    """Found by test_ledger_properties (session 23): a loss sale's row split for the
+    replacement shares it holds carried a pro-rata share of the whole loss rounded apart
+    from its proceeds and basis, one cent more than its own loss: the later match deferred
+    $10.54 of a $10.53 loss (a $0.01 gain on Form 8949) and a cent too little on the other
+    row. Each row's deferred loss is now its own loss."""
+    led = ledger(Account("S", relief=LotRelief.HIFO), Account("T"))
+    led.buy(d("2024-01-02"), "S", "GOOG", D("0.5"), D("6.43"), lot_id="old")
+    led.buy(d("2024-02-12"), "S", "GOOG", D(16), D("17.82"), lot_id="new")
+    led.sell(d("2024-02-12"), "S", "GOOG", D("16.5"), D("1.59"))  # HIFO: new, then old
+    led.buy(d("2024-02-12"), "T", "GOOG", D(16), D(1))
+    disp = led.dispositions(as_decimal=True)
+    assert sorted(zip(disp.lot_id, disp.shares, disp.adjustment_amount, disp.gain_loss,
+                      strict=True)) == [("new", D("0.5"), D("10.53"), D(0)),
+                                        ("new", D("15.5"), D("251.57"), D(0)),
+                                        ("old", D("0.5"), D("2.42"), D(0))]

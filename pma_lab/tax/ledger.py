@@ -1551,7 +1551,13 @@ class Ledger:
         r.basis -= m.basis
         if r.state == _WAITING:
             m.q_left = _rdiv(r.q_left * k, q)
-            m.loss_left = _rdiv(r.loss_left * k, q)
+            if r.q_left == q and r.loss_left == r.basis + m.basis - r.proceeds - m.proceeds:
+                # nothing matched yet: each row's loss is its own basis minus proceeds (a
+                # pro-rata share of the loss, rounded apart from them, could be a cent
+                # more than the row's loss and defer more than it)
+                m.loss_left = max(m.basis - m.proceeds, 0)
+            else:
+                m.loss_left = _rdiv(r.loss_left * k, q)
             r.q_left -= m.q_left
             r.loss_left -= m.loss_left
             heapq.heappush(queue, (m.order(), m))
