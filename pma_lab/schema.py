@@ -72,6 +72,16 @@ LOT_FIELDS: tuple[Field, ...] = (
           "total cost basis of the lot in USD (give this or cost_per_share)"),
     Field("inherited", False, ("step up", "stepped up", "inherited lot"),
           "yes/no: inherited lot (basis already stepped up; always long-term)"),
+    Field("gift_date", False, ("date of gift", "gift date", "date gifted", "gifted date",
+                               "gift received date", "date received as gift"),
+          "for a lot received as a gift: the day it was received (then 'acquired' is the "
+          "donor's acquisition date and the cost basis the donor's); blank otherwise"),
+    Field("fmv_at_gift", False, ("fmv at gift", "gift fmv", "fmv on gift date",
+                                 "fmv at date of gift", "fair market value at gift",
+                                 "fair market value on date of gift", "gift date fmv",
+                                 "gift date value", "value at gift", "fmv at gift total"),
+          "for a gift lot: the total fair market value of its shares on the gift date in "
+          "USD (below the donor's basis it is the basis for a loss, IRC §1015)"),
 )
 """Columns of a tax-lots file."""
 
@@ -252,6 +262,9 @@ ISSUE_CODES: dict[str, str] = {
     "negative_price": "a price is negative",
     "blotter_lot_not_held": "a blotter buy still held is missing from the lots file",
     "opening_lot_after_trade": "an opening lot is dated after the blotter's trades in its group",
+    "gift_incomplete": "a gift lot gives its gift date or its FMV at the gift, not both",
+    "gift_before_acquired": "a gift lot's gift date is before its (the donor's) acquisition",
+    "gift_and_inherited": "a lot is marked both inherited and received as a gift",
     # profile level
     "toml_syntax": "the profile is not valid TOML",
     "unknown_key": "a profile key is not known",

@@ -227,3 +227,61 @@ def test_lock_words_say_an_ira_loses_the_loss_a_taxable_purchase_defers_it_and_h
     # a share class the ledger treats as the same security is named too, held or not
     # (reviewer 1, session 22: "do not buy GOOGL" while the target held GOOG)
     assert lock_symbols("GOOG,GOOGL", {"GOOGL"}, "GOOG, GOOGL") == "GOOG, GOOGL"
+    # taxable and IRA purchases (session 23): which purchase washes how many shares
+    day = dt.date(2026, 7, 31)
+    mixed = ((day, False, 9.0), (day, True, 27.0))
+    assert lock_reason("no_loss_sale", day, True, 36, 20, day, mixed) == (
+        "a wash sale: the first 9 shares' loss deferred to the shares bought on 2026-07-31, "
+        "the next 11 shares' loss lost for good (IRA purchase on 2026-07-31)")
+    # no taxable lot outside the purchases: a sale of the shares bought (never their own
+    # replacement) is washed by the IRA's purchase alone
+    assert lock_reason("no_loss_sale", day, True, 36, 0, day, mixed) == (
+        "selling all the shares bought on 2026-07-31 at a loss is a wash sale: the loss lost "
+        "for good (IRA purchase on 2026-07-31)")
+    assert lock_reason("no_loss_sale", day, True, 36, 0, day,
+                       ((day, False, 30.0), (day, True, 1.0))) == (
+        "selling all the shares bought on 2026-07-31 at a loss is a wash sale: up to 1 "
+        "share's loss lost for good (IRA purchase on 2026-07-31)")
+    # share classes that left the index still trade: both named (session 23: "UAA" alone)
+    assert lock_symbols("UA,UAA", {"UAA"}, "UA, UAA") == "UA, UAA"
+    assert lock_symbols("DISCA,DISCK,WBD", {"WBD"}, "WBD (was DISCA, DISCK)") == "WBD"
+
+
+GIFT_LOTS = """\
+lot_id,account,ticker,acquired,shares,cost_total,gift_date,fmv_at_gift
+G1,taxable,MSFT,2015-01-02,100,15000,2020-03-02,14000
+G2,taxable,MSFT,2015-01-02,100,25000,2020-03-02,18000
+G3,taxable,MSFT,2015-01-02,100,30000,2020-03-02,22000
+"""
+
+
+def test_gift_lots_are_valued_by_their_dual_basis_and_the_summary_says_why(tmp_path):
+    """Reviewer F22: a gift lot's gain or loss follows IRC §1015's two bases; the lots
+    summary (CLI) and the proposal's holdings table say both, so the figure can be read."""
+    from pma_lab.report.proposal import holdings_table
+
+    (tmp_path / "profile.toml").write_text(PROFILE)
+    (tmp_path / "lots.csv").write_text(GIFT_LOTS)
+    client = load_client(tmp_path / "profile.toml")
+    s = summarize_lots(client)
+    mv = 100 * float(prices_at(load_market(), ["MSFT"], DAY)["MSFT"])
+    assert 18000 < mv < 22000  # between G2's bases, below G3's loss basis
+    lots = s.lots.set_index("lot_id")
+    # G1: a gain from the donor's basis, the donor's holding period (long-term)
+    assert lots.loc["G1", "unrealized"] == pytest.approx(mv - 15000)
+    assert lots.loc["G1", "term"] == "LT"
+    # G2: between the donor's basis and the value at the gift: neither gain nor loss
+    assert lots.loc["G2", "unrealized"] == 0
+    # G3: a loss from the value at the gift, held from the gift (short-term)
+    assert lots.loc["G3", "unrealized"] == pytest.approx(mv - 22000)
+    assert (lots.loc["G3", "term"], lots.loc["G3", "long_term_on"]) == (
+        "ST", dt.date(2021, 3, 3))
+    text = s.to_text()
+    assert "gift lots (IRC §1015 dual basis):" in text
+    assert ("MSFT lot G2 (100 shares), a gift received 2020-03-02: gain basis $25,000 (the "
+            "donor's, held since 2015-01-02), loss basis $18,000 (the value at the gift, held "
+            "since 2020-03-02)") in text
+    assert "a sale gives neither gain nor loss" in text
+    note = holdings_table(s, client).note
+    assert note.startswith("Gift lots: MSFT lot G1") and note.count("a gift received") == 3
+    assert f"a sale gives a loss of ${22000 - mv:,.0f}" in note

@@ -6,13 +6,15 @@ import datetime as dt
 from decimal import Decimal as D
 from pathlib import Path
 
+import numpy as np
 import openpyxl
+import pandas as pd
 import pytest
 
 from pma_lab.errors import BlotterError, LotDataError, Severity
 from pma_lab.io.ingest import read_blotter, read_lots
 from pma_lab.schema import ReadPolicy
-from pma_lab.tax.ledger import Account
+from pma_lab.tax.ledger import Account, LotRelief
 
 AS_OF = dt.date(2026, 7, 31)
 KNOWN = {"AAPL", "MSFT", "BRK.B", "NVDA", "SPY", "GOOG", "GOOGL", "KO", "ABBV"}
@@ -804,3 +806,87 @@ def test_a_lot_id_a_file_gives_twice_across_files_names_the_other_row_and_the_fi
                                 "taxable-1)")
     assert second.message.startswith(f"the lot id is also used in {a}, row 2 (account "
                                      "taxable)")
+
+# ----------------------------------------------------------------- gift lots (reviewer F22)
+GIFT_LOTS = ("Symbol,Quantity,Date Acquired,Cost Basis,Date of Gift,FMV at Gift\n"
+             "KO,100,2010-01-04,10000,2026-03-02,8000\n"      # FMV below the donor's basis
+             "KO,50,2012-05-01,2000,2026-03-02,3000\n"        # FMV above it
+             "KO,10,2016-06-01,400,,\n")                      # not a gift
+
+
+def _gift_ledger(tmp_path):
+    from pma_lab.tax.ledger import Ledger
+
+    ls = lots(write(tmp_path, "gifts.csv", GIFT_LOTS), as_of=dt.date(2026, 7, 1))
+    return ls, ls.to_ledger([Account("taxable")], Ledger([Account("taxable")]))
+
+
+def test_gift_columns_are_read_by_custodian_headers_and_carried_as_a_dual_basis(tmp_path):
+    """Reviewer F22: a lots file could not say a lot was a gift (IRC §1015, Pub 551)."""
+    ls, led = _gift_ledger(tmp_path)
+    assert not [w for w in ls.warnings if w.code == "ignored_column"]
+    df = ls.lots
+    assert [None if pd.isna(x) else pd.Timestamp(x).date() for x in df.gift_date] == \
+        [dt.date(2026, 3, 2), dt.date(2026, 3, 2), None]
+    assert df.fmv_at_gift.iloc[:2].tolist() == [8000.0, 3000.0] and np.isnan(
+        df.fmv_at_gift.iloc[2])
+    by_id = {lt.lot_id: lt for lt in led.lots()}
+    below, above, bought = (by_id[f"gifts:{r}"] for r in (2, 3, 4))
+    # gain basis: the donor's; loss basis: the FMV when lower; holding period: the donor's
+    assert (below.basis, below.loss_basis, below.acquired, below.gift_date) == (
+        D(10000), D(8000), dt.date(2010, 1, 4), dt.date(2026, 3, 2))
+    assert (above.basis, above.loss_basis, above.gift_date) == (D(2000), None,
+                                                                dt.date(2026, 3, 2))
+    assert (bought.loss_basis, bought.gift_date) == (None, None)
+
+
+@pytest.mark.parametrize("price, gain, acquired, term", [
+    (D(120), D(2000), dt.date(2010, 1, 4), "LT"),   # above the donor's basis: gain, tacked
+    (D(70), D(-1000), dt.date(2026, 3, 2), "ST"),   # below the FMV: loss from it, from the gift
+    (D(90), D(0), dt.date(2010, 1, 4), "LT"),       # in between: neither gain nor loss
+])
+def test_a_gift_lot_sold_gives_the_pub_551_gain_loss_or_neither(tmp_path, price, gain,
+                                                                  acquired, term):
+    """Pub 551's example (tax doc GF-1: donor's basis 10,000, FMV 8,000) from a lots file."""
+    _ls, led = _gift_ledger(tmp_path)
+    led.sell(dt.date(2026, 6, 1), "taxable", "KO", D(100), price, method=LotRelief.SPECIFIC,
+             lot_id="gifts:2")
+    r = led.dispositions(as_decimal=True).iloc[0]
+    assert (r.gain_loss, r.date_acquired, r.term) == (gain, acquired, term)
+
+
+@pytest.mark.parametrize("sold, term", [(dt.date(2027, 3, 2), "ST"), (dt.date(2027, 3, 3), "LT")])
+def test_a_loss_from_the_fmv_at_the_gift_is_held_from_the_gift(tmp_path, sold, term):
+    """Pub 551: with the FMV as basis the holding period starts the day after the gift."""
+    _ls, led = _gift_ledger(tmp_path)
+    led.sell(sold, "taxable", "KO", D(100), D(70), method=LotRelief.SPECIFIC, lot_id="gifts:2")
+    r = led.dispositions(as_decimal=True).iloc[0]
+    assert (r.gain_loss, r.term) == (D(-1000), term)
+
+
+def test_a_gift_lot_whose_fmv_was_above_the_donors_basis_keeps_the_donors_basis(tmp_path):
+    _ls, led = _gift_ledger(tmp_path)
+    led.sell(dt.date(2026, 6, 1), "taxable", "KO", D(50), D(30), method=LotRelief.SPECIFIC,
+             lot_id="gifts:3")
+    r = led.dispositions(as_decimal=True).iloc[0]
+    assert (r.gain_loss, r.date_acquired, r.term) == (D(-500), dt.date(2012, 5, 1), "LT")
+
+
+def test_gift_columns_errors_name_row_column_and_fix(tmp_path):
+    p = write(tmp_path, "bad.csv",
+              "ticker,shares,acquired,cost_total,gift_date,fmv_at_gift,inherited\n"
+              "KO,100,2015-06-01,4000,2024-03-01,,no\n"        # FMV missing
+              "KO,10,2016-06-01,400,,350,no\n"                 # gift date missing
+              "KO,10,2016-06-01,400,2014-01-02,350,no\n"       # gift before the donor's date
+              "KO,10,2016-06-01,400,2024-03-01,-5,no\n"        # negative FMV
+              "KO,10,2016-06-01,400,2024-03-01,350,yes\n")     # inherited and a gift
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    got = {(i.row, i.column, i.code): i for i in e.value.issues}
+    assert set(got) == {(2, "fmv_at_gift", "gift_incomplete"),
+                        (3, "gift_date", "gift_incomplete"),
+                        (4, "gift_date", "gift_before_acquired"),
+                        (5, "fmv_at_gift", "negative_basis"),
+                        (6, "inherited", "gift_and_inherited")}
+    assert "donor's acquisition date" in got[(4, "gift_date", "gift_before_acquired")].fix
+    assert "blank the gift date" in got[(2, "fmv_at_gift", "gift_incomplete")].fix

@@ -99,6 +99,20 @@ def test_default_table_names_groups_as_a_client_reads_them():
     assert t.with_groups([["AAPL", "ZZZZ"]]).label("FB") == "META (was FB)"  # kept
 
 
+def test_share_classes_that_left_the_index_are_not_former_symbols():
+    """Session 23: ``former`` held every symbol outside the current constituents list, so
+    UA and UAA (out of the S&P 500, both still trading, both priced) read as symbols no
+    longer traded: a lock on a held UAA was named "UAA" without UA, and a lots file's UAA
+    was called renamed to UA."""
+    t = IdentityTable.default()
+    assert not {"UA", "UAA"} & t.former
+    assert {"FB", "DISCA", "DISCK", "BK", "RE"} <= t.former  # renamed away
+    assert not {"META", "WBD", "GOOG", "EG"} & t.former
+    assert t.label("UAA") == "UA, UAA"
+    m = load_market()
+    assert "UA" in m.prices and "UAA" in m.prices
+
+
 def test_issuer_links_take_the_constituents_columns_from_the_manifest_vintages():
     import dataclasses
 

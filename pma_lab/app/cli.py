@@ -228,12 +228,7 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         default = next(iter(accounts)) if len(accounts) == 1 else None
         ls = read_lots(lots_file, as_of=end, accounts=list(accounts),
                        default_account=default, date_order=date_order)
-        for r in ls.lots.itertuples():
-            opening.append(dict(account=r.account, ticker=r.ticker,
-                                shares=Decimal(repr(float(r.shares))),
-                                basis=Decimal(repr(float(r.cost_total))),
-                                acquired=r.acquired.date(), lot_id=r.lot_id,
-                                inherited=bool(r.inherited)))
+        opening.extend(ls.ledger_lots())
         # opening lots are held before the blotter starts (issue 11, Ledger item 3)
         probe = Ledger(list(accounts.values()))
         bad = opening_lot_conflicts(blotter.trades, opening, probe.identity)

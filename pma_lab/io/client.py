@@ -129,10 +129,7 @@ class Client:
         if rename:  # replay each still-held blotter buy under its lots-file id
             trades = [replace(t, lot_id=rename[bid]) if (bid := _blotter_id(t, pos)) in rename
                       else t for pos, t in enumerate(_file_order(trades))]
-        held = [dict(account=r.account, ticker=r.ticker, shares=Decimal(repr(float(r.shares))),
-                     basis=Decimal(repr(float(r.cost_total))), acquired=r.acquired.date(),
-                     lot_id=r.lot_id, inherited=bool(r.inherited))
-                for i, r in enumerate(self.lots.lots.itertuples()) if i not in paired]
+        held = [kw for i, kw in enumerate(self.lots.ledger_lots()) if i not in paired]
         led = self._replay(trades, accounts, held)
         want = {r.lot_id: Decimal(repr(float(r.shares)))
                 for i, r in enumerate(self.lots.lots.itertuples()) if i in paired}

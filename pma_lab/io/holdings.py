@@ -9,6 +9,7 @@ turning long-term in the next 30/60/90 days, and the household's wash-sale locks
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,16 +18,16 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from pma_lab.errors import PriceDataError
-from pma_lab.formatting import fmt_usd
+from pma_lab.formatting import fmt_shares, fmt_usd
 from pma_lab.io.client import Client
 from pma_lab.market.corpactions import load_corporate_actions
 from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_market
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
-from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS
+from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS, long_term_date
 
 __all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason",
-           "lock_symbols", "valued_lots", "turning_long_term"]
+           "lock_symbols", "valued_lots", "turning_long_term", "gift_lot_words"]
 
 HORIZONS = (30, 60, 90)
 
@@ -41,7 +42,8 @@ def lock_action(lock: str) -> str:
 
 
 def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.0,
-                lot_shares: float = 0.0, ira_since: dt.date | None = None) -> str:
+                lot_shares: float = 0.0, ira_since: dt.date | None = None,
+                purchases: Sequence[tuple[dt.date, bool, float]] = ()) -> str:
     """Why a wash-sale lock runs to its date: the loss sale or purchase that set it.
 
     For a ``no_loss_sale`` lock, what a loss sale through its date costs: with a purchase
@@ -78,9 +80,26 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
 
     >>> lock_reason("no_loss_sale", dt.date(2026, 7, 10), False, 100, 0)[:64]
     'pma_lab counts selling only part of the shares bought on 2026-07'
+
+    With ``purchases`` (the lock's purchases in the order bought, ``(day, in an IRA,
+    shares)``, the ``purchases`` column of the locks) holding both a taxable and an IRA
+    purchase, the words follow them: a loss sale's shares are washed by the purchases in
+    the order bought (Reg. §1.1091-1(c)), each purchase's shares at most, each for its 30
+    days; a taxable purchase defers its shares' loss, an IRA's loses it for good
+    (:func:`_mixed_lock_words`; session 23: a taxable purchase bought before an IRA's
+    read as if the IRA's took the whole loss).
+
+    >>> lock_reason("no_loss_sale", dt.date(2026, 7, 31), True, 320, 400, dt.date(2026, 7, 31),
+    ...             ((dt.date(2026, 7, 31), False, 157), (dt.date(2026, 7, 31), True, 163)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    "a wash sale: the first 157 shares' loss deferred to the shares bought on 2026-07-31, the
+    next 163 shares' loss lost for good (IRA purchase on 2026-07-31)"
     """
     if lock == "no_buy":
         return f"loss sale on {since.isoformat()} (wash sale)"
+    kinds = {bool(ira_p) for _d, ira_p, _n in purchases}
+    if len(kinds) == 2:
+        return _mixed_lock_words(purchases, lot_shares)
     if not ira and lot_shares <= 0:
         return (f"pma_lab counts selling only part of the shares bought on "
                 f"{since.isoformat()} at a loss as a wash sale (the rest of them replace the "
@@ -99,6 +118,60 @@ def lock_reason(lock: str, since: dt.date, ira: bool = False, shares: float = 0.
     return f"a wash sale: {part} deferred to the shares bought on {since.isoformat()}"
 
 
+def _mixed_lock_words(purchases: Sequence[tuple[dt.date, bool, float]],
+                      lot_shares: float) -> str:
+    """:func:`lock_reason`'s words for a lock of taxable and IRA purchases.
+
+    For each stretch of days that ends when a purchase's 30 days end, the purchases still
+    in their window absorb a loss sale's shares in the order bought: a lot of
+    ``lot_shares`` shares has its first shares washed by the first purchase, the next by
+    the next. A taxable purchase defers that loss to its shares; an IRA's is lost for good
+    (Rev. Rul. 2008-5). With no taxable lot outside the purchases (``lot_shares`` 0) a loss
+    sale can only be of the taxable purchases' own shares, which never replace themselves
+    (Rev. Rul. 56-602): the IRA's purchases wash a sale of all of them.
+    """
+    if lot_shares > 0:
+        return f"a wash sale: {_stretch_words(purchases, lot_shares)}"
+    bought = sorted({day for day, ira, _n in purchases if not ira})
+    own = sum(n for _day, ira, n in purchases if not ira)
+    return (f"selling all the shares bought on {', '.join(d.isoformat() for d in bought)} "
+            "at a loss is a wash sale: "
+            + _stretch_words([p for p in purchases if p[1]], own))
+
+
+def _shares_loss(n: float) -> str:
+    """``"1 share's loss"``, ``"1,200 shares' loss"``."""
+    return f"{n:,.0f} share's loss" if round(n) == 1 else f"{n:,.0f} shares' loss"
+
+
+def _stretch_words(purchases: Sequence[tuple[dt.date, bool, float]], cap: float) -> str:
+    """Which purchase washes how many of a ``cap``-share loss sale's shares, by stretch.
+
+    See :func:`_mixed_lock_words`; the purchases in the order bought.
+    """
+    window = dt.timedelta(days=WASH_SALE_WINDOW_DAYS)
+    ends = sorted({day + window for day, _ira, _n in purchases})
+    stretches = []
+    for end in ends:
+        left, pieces = cap, []
+        live = [(day, ira, n) for day, ira, n in purchases if day + window >= end and n > 0]
+        for k, (day, ira, n) in enumerate(live):
+            if left <= 0:
+                break
+            take = min(left, n)
+            left -= take
+            if k == 0 and (left <= 0 or len(live) == 1):
+                part = "the loss" if take >= cap else f"up to {_shares_loss(take)}"
+            else:
+                part = f"the {'first' if k == 0 else 'next'} {_shares_loss(take)}"
+            pieces.append(f"{part} lost for good (IRA purchase on {day.isoformat()})" if ira
+                          else f"{part} deferred to the shares bought on {day.isoformat()}")
+        stretches.append((end, ", ".join(pieces)))
+    if len(stretches) == 1:
+        return stretches[0][1]
+    return "; then ".join(f"through {end.isoformat()}: {words}" for end, words in stretches)
+
+
 def lock_symbols(tickers: str, held: set[str], names: str,
                  former: frozenset[str] | None = None) -> str:
     """A lock's symbols as the client knows them: every symbol of its group that trades.
@@ -108,7 +181,8 @@ def lock_symbols(tickers: str, held: set[str], names: str,
     any of them washes the loss. A client can trade only the current symbols, so those
     are shown, held or not (reviewer 1, session 22: a GOOGL lock read "GOOGL" alone while
     the target bought GOOG); ``former`` (default: the packaged security master's,
-    :attr:`pma_lab.market.tickers.IdentityTable.former`) says which are no longer
+    :attr:`pma_lab.market.tickers.IdentityTable.former`: renamed-away symbols, not the
+    share classes that left the index, UA and UAA both trade) says which are no longer
     traded. When no member is held (a lock from a recent loss sale of a name sold out)
     the group's ``names`` are shown (``META (was FB)``,
     :meth:`pma_lab.market.tickers.IdentityTable.label`). The CLI
@@ -311,10 +385,15 @@ class LotsSummary:
             lines.append("  wash-sale locks:")
             held = set(self.lots.ticker)
             for r in self.locks.itertuples():
-                why = lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares, r.ira_since)
+                why = lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares, r.ira_since,
+                                  r.purchases)
                 lines.append(f"    {lock_action(r.lock)} "
                              f"{lock_symbols(r.tickers, held, r.names)} through {r.until}: "
                              f"{why}")
+        gifts = self.lots[self.lots.gift_date.notna()] if "gift_date" in self.lots else ()
+        if len(gifts):
+            lines.append("  gift lots (IRC §1015 dual basis):")
+            lines += [f"    {gift_lot_words(r)}" for r in gifts.itertuples()]
         lines.append("")
         hold = self.holdings.copy()
         with pd.option_context("display.max_rows", 500, "display.width", 140,
@@ -329,6 +408,12 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
 
     One row per open lot (account, ticker, acquired date, lot id order) with its price,
     market value, unrealised gain, term and days to long-term.
+
+    A gift lot's (``gift_date`` set) unrealised gain is what a sale at the price would
+    realise under its dual basis (IRC §1015, Pub 551): above the donor's basis
+    (``basis``) a gain from it, with the donor's holding period; below the FMV at the gift
+    (``loss_basis``, when lower) a loss from the FMV, held from the gift date (its term
+    and long-term date are then the gift's); in between, neither gain nor loss.
     """
     market = market or load_market()
     lots = ledger.open_lots()
@@ -337,6 +422,15 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
     lots["price"] = lots.ticker.map(px).astype(float)
     lots["market_value"] = lots.shares * lots.price
     lots["unrealized"] = lots.market_value - lots.basis
+    lb = lots.loss_basis.to_numpy(dtype=float)
+    dual = ~np.isnan(lb) & (lots.market_value.to_numpy() <= lots.basis.to_numpy())
+    if dual.any():  # a gift lot below the donor's basis: the loss basis, or no gain or loss
+        mv = lots.market_value.to_numpy()
+        lots.loc[dual, "unrealized"] = np.minimum(mv[dual] - lb[dual], 0.0)
+        from_fmv = dual & (mv < lb) & lots.gift_date.notna().to_numpy()
+        lots["long_term_on"] = [
+            long_term_date(g) if f else lto for f, g, lto in zip(
+                from_fmv, lots.gift_date, lots.long_term_on, strict=True)]
     lots["term"] = [
         "LT" if inh or (lto is not None and as_of >= lto) else "ST"
         for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]
@@ -344,9 +438,45 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
         0 if lto is None else max((lto - as_of).days, 0) for lto in lots.long_term_on]
     cols = ["account", "account_type", "ticker", "lot_id", "shares", "price", "market_value",
             "basis", "unrealized", "term", "acquired", "holding_start", "long_term_on",
-            "days_to_long_term", "wash_adjustment", "inherited"]
+            "days_to_long_term", "wash_adjustment", "inherited", "loss_basis", "gift_date"]
     return lots[cols].sort_values(["account", "ticker", "acquired", "lot_id"],
                                   ignore_index=True)
+
+
+def gift_lot_words(lot: object) -> str:
+    """Why a gift lot's gain or loss is what it is: its two bases, in the client's words.
+
+    ``lot`` is a row of :func:`valued_lots` with a ``gift_date`` (IRC §1015, Pub 551): a
+    gain is measured from the donor's basis, with the donor's holding period; when the
+    value at the gift was below the donor's basis, a loss is measured from that value,
+    held from the gift; a price between the two gives neither gain nor loss.
+
+    >>> import datetime as dt
+    >>> from types import SimpleNamespace as Row
+    >>> print(gift_lot_words(Row(ticker="KO", lot_id="g1", shares=100.0, basis=10000.0,
+    ...     loss_basis=8000.0, gift_date=dt.date(2026, 3, 2), acquired=dt.date(2010, 1, 4),
+    ...     market_value=9000.0)))  # doctest: +NORMALIZE_WHITESPACE
+    KO lot g1 (100 shares), a gift received 2026-03-02: gain basis $10,000 (the donor's,
+    held since 2010-01-04), loss basis $8,000 (the value at the gift, held since
+    2026-03-02); at $9,000 a sale gives neither gain nor loss
+    """
+    get = lot.__getattribute__
+    basis, mv = float(get("basis")), float(get("market_value"))
+    lb = float(get("loss_basis"))
+    gift = pd.Timestamp(get("gift_date")).date().isoformat()
+    head = (f"{get('ticker')} lot {get('lot_id')} ({fmt_shares(get('shares'))} shares), a "
+            f"gift received {gift}: gain basis {fmt_usd(basis)} (the donor's, held since "
+            f"{pd.Timestamp(get('acquired')).date().isoformat()})")
+    if np.isnan(lb):  # the value at the gift was not below the donor's basis
+        return (f"{head}, also the loss basis (the value at the gift was not below it); at "
+                f"{fmt_usd(mv)} a sale gives a {'gain' if mv >= basis else 'loss'} of "
+                f"{fmt_usd(abs(mv - basis))}")
+    head += f", loss basis {fmt_usd(lb)} (the value at the gift, held since {gift})"
+    if mv > basis:
+        return f"{head}; at {fmt_usd(mv)} a sale gives a gain of {fmt_usd(mv - basis)}"
+    if mv < lb:
+        return f"{head}; at {fmt_usd(mv)} a sale gives a loss of {fmt_usd(lb - mv)}"
+    return f"{head}; at {fmt_usd(mv)} a sale gives neither gain nor loss"
 
 
 def turning_long_term(lots: pd.DataFrame) -> pd.DataFrame:

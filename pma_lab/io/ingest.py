@@ -82,8 +82,10 @@ class LotSet:
     ----------
     lots : pd.DataFrame
         One row per lot, read-only, columns ``lot_id, account, ticker, acquired
-        (datetime64), shares, cost_total, cost_per_share, inherited, source_file,
-        source_row``. ``cost_total`` is the total basis in dollars rounded to the cent.
+        (datetime64), shares, cost_total, cost_per_share, inherited, gift_date
+        (datetime64, NaT unless a gift), fmv_at_gift (NaN unless a gift), source_file,
+        source_row``. ``cost_total`` is the total basis in dollars rounded to the cent (a
+        gift's: the donor's basis, its ``acquired`` the donor's date; IRC §1015).
     as_of : datetime.date
         The date the lots were validated against (no acquisition after it).
     warnings : tuple[Issue, ...]
@@ -114,13 +116,36 @@ class LotSet:
     def to_ledger(self, accounts: Iterable[Account], ledger: Ledger | None = None) -> Ledger:
         """Load the lots into a (new or given) :class:`~pma_lab.tax.ledger.Ledger`."""
         led = ledger or Ledger(accounts)
-        df = self.lots
-        for lot_id, acc, tk, acq, sh, cost, inh in zip(
-                df.lot_id, df.account, df.ticker, df.acquired, df.shares, df.cost_total,
-                df.inherited, strict=True):
-            led.add_lot(acc, tk, Decimal(repr(float(sh))), Decimal(repr(float(cost))),
-                        acq.date(), lot_id=lot_id, inherited=bool(inh))
+        for kw in self.ledger_lots():
+            led.add_lot(**kw)
         return led
+
+    def ledger_lots(self) -> list[dict[str, object]]:
+        """The lots as :meth:`~pma_lab.tax.ledger.Ledger.add_lot` keyword arguments, in order.
+
+        A gift lot (``gift_date`` given) is added with the donor's basis and acquisition
+        date, its gift date, and, when the FMV at the gift is below the donor's basis, that
+        FMV as its loss basis (the dual basis of IRC §1015 and Pub 551).
+        """
+        df = self.lots
+        gift_dates = (df.gift_date if "gift_date" in df
+                      else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]"))
+        fmvs = df.fmv_at_gift if "fmv_at_gift" in df else pd.Series(np.nan, index=df.index)
+        out: list[dict[str, object]] = []
+        for lot_id, acc, tk, acq, sh, cost, inh, gd, fmv in zip(
+                df.lot_id, df.account, df.ticker, df.acquired, df.shares, df.cost_total,
+                df.inherited, gift_dates, fmvs, strict=True):
+            kw: dict[str, object] = dict(
+                account=acc, ticker=tk, shares=Decimal(repr(float(sh))),
+                basis=Decimal(repr(float(cost))), acquired=acq.date(), lot_id=lot_id,
+                inherited=bool(inh))
+            if not pd.isna(gd):
+                kw["gifted"] = True
+                kw["gift_date"] = pd.Timestamp(gd).date()
+                if float(fmv) < float(cost):
+                    kw["loss_basis"] = Decimal(repr(round(float(fmv), 2)))
+            out.append(kw)
+        return out
 
     def concat(self, other: LotSet) -> LotSet:
         """Combine two lot sets (lot ids must stay unique across them).
@@ -1196,6 +1221,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               inh_s)
         inherited = low.isin(_TRUE)
 
+    gift_date, fmv = _gifts(r, acquired, inherited, date_order, as_of)
+
     _raise_if(issues + r.issues, LotDataError, file)
     df = pd.DataFrame({
         "lot_id": lot_ids.astype(str).to_numpy(),
@@ -1206,6 +1233,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         "cost_total": np.round(total, 2),
         "cost_per_share": per_share,
         "inherited": inherited.to_numpy(dtype=bool),
+        "gift_date": gift_date.astype("datetime64[ns]").to_numpy(),
+        "fmv_at_gift": np.round(fmv, 2),
         "source_file": file,
         "source_row": np.asarray(table.row_numbers, dtype=np.int64),
     })
@@ -1214,6 +1243,56 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
     return LotSet(_freeze(df), as_of, warnings, (file,), ((file, r.header(basis_name)),),
                   () if "lot_id" in cols else (file,))
+
+
+def _gifts(r: _Rows, acquired: pd.Series, inherited: pd.Series,
+           date_order: DateOrder | None, as_of: dt.date | None
+           ) -> tuple[pd.Series, np.ndarray]:
+    """The optional gift columns: each lot's gift date (NaT) and FMV at the gift (NaN).
+
+    A lot received as a gift (IRC §1015, Pub 551) gives the donor's acquisition date as
+    ``acquired`` and the donor's adjusted basis as its cost basis, plus the day it was
+    received (``gift_date``) and the total fair market value of its shares that day
+    (``fmv_at_gift``): both or neither. The gift is on or after the donor's acquisition and
+    a lot is not both inherited and a gift. Problems are added to ``r``.
+    """
+    n = len(r.t.rows)
+    gd_s, fmv_s = r.col("gift_date"), r.col("fmv_at_gift")
+    has_gd = (gd_s.str.strip().str.len() > 0).to_numpy()
+    has_fmv = (fmv_s.str.strip().str.len() > 0).to_numpy()
+    if not has_gd.any() and not has_fmv.any():
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[s]"), np.full(n, np.nan)
+    gift_date = _dates(r, "gift_date", gd_s, date_order, as_of, "the gift date")
+    fmv = _numbers(r, "fmv_at_gift", fmv_s, "the fair market value at the gift",
+                   money_col=True, upper=LIMITS.max_amount).values
+    fmv_arr = fmv.to_numpy(dtype=float, na_value=np.nan)
+    r.add(np.flatnonzero((fmv_arr < 0) & has_fmv), "fmv_at_gift", "negative_basis",
+          "the fair market value at the gift is negative",
+          "enter the lot's total value on the gift date as a positive amount", fmv_s)
+    r.add(np.flatnonzero(has_gd & ~has_fmv), "fmv_at_gift", "gift_incomplete",
+          "the lot has a gift date but no fair market value at the gift (below the donor's "
+          "basis it is the basis for a loss, IRC §1015)",
+          "enter the total value of the lot's shares on the gift date (the donor's gift "
+          "record or Form 709, or the custodian's gift statement), or blank the gift date "
+          "if the lot was not a gift", fmv_s)
+    r.add(np.flatnonzero(has_fmv & ~has_gd), "gift_date", "gift_incomplete",
+          "the lot has a fair market value at the gift but no gift date",
+          "enter the day the gift was received (the acquisition date stays the donor's), "
+          "or blank the FMV if the lot was not a gift", gd_s)
+    gd = gift_date.astype("datetime64[ns]")
+    acq = acquired.astype("datetime64[ns]")
+    early = (gd < acq).fillna(False).to_numpy() & has_gd
+    r.add(np.flatnonzero(early), "gift_date", "gift_before_acquired",
+          "the gift date is before the lot's acquisition date",
+          "give the donor's acquisition date as the lot's acquisition date (a gift's "
+          "holding period includes the donor's) and the day it was received as the gift "
+          "date", gd_s)
+    both = inherited.to_numpy(dtype=bool) & (has_gd | has_fmv)
+    r.add(np.flatnonzero(both), "inherited", "gift_and_inherited",
+          "the lot is marked inherited and has gift columns: it is one or the other",
+          "an inherited lot has a stepped-up basis (blank its gift columns); a lifetime gift "
+          "keeps the donor's basis (mark it not inherited)", r.col("inherited"))
+    return gift_date, fmv_arr
 
 
 def _same_lot_twice(df: pd.DataFrame, file: str, column: str) -> list[Issue]:

@@ -99,7 +99,8 @@ class IdentityTable:
     Tickers not mentioned are their own group. The group name is the alphabetically first
     member, so results do not depend on the order groups were declared in. ``former``
     holds the tickers a security no longer trades under (FB after its rename to META), so
-    a group can be named as a client knows it (:meth:`label`).
+    a group can be named as a client knows it (:meth:`label`); share classes that left
+    the index (UA, UAA) still trade and are not former.
     """
 
     _group_of: Mapping[str, str] = field(default_factory=dict)
@@ -135,10 +136,16 @@ class IdentityTable:
         """
         keep = links if share_classes_identical else links[links.relation == "renamed"]
         current = set(links.ticker_a[links.current_a]) | set(links.ticker_b[links.current_b])
-        named = set(links.ticker_a) | set(links.ticker_b)
         table = cls().with_groups(zip(keep.ticker_a, keep.ticker_b, strict=True),
                                   prefer=current)
-        return cls(table._group_of, frozenset(named - current))
+        # former: a ticker renamed into one in the current list (FB -> META, DISCA -> WBD);
+        # not every ticker outside the list: share classes that left the index together
+        # (UA, UAA) still trade under both symbols
+        renamed = links[links.relation == "renamed"]
+        former = {old for a, b, now_a, now_b in zip(
+            renamed.ticker_a, renamed.ticker_b, renamed.current_a, renamed.current_b,
+            strict=True) if now_a != now_b for old in ((b,) if now_a else (a,))}
+        return cls(table._group_of, frozenset(former))
 
     def with_groups(self, groups: Iterable[Iterable[str]],
                     prefer: Iterable[str] = ()) -> IdentityTable:

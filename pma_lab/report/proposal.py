@@ -807,8 +807,18 @@ def holdings_table(summary, client: Client | None = None) -> ReportTable:
     """The taxable accounts' holdings: value, weight of the total, basis, gains by term.
 
     With ``client``, the Account column names each account as the retirement-holdings
-    table beside it does (:func:`_account_cells`); without, by its id.
+    table beside it does (:func:`_account_cells`); without, by its id. A lot received as a
+    gift is named in the note under the table with its two bases (the donor's for a gain,
+    the value at the gift for a loss: :func:`pma_lab.io.holdings.gift_lot_words`), so the
+    gain or loss its row counts can be read; its unrealised figure is a sale's at today's
+    price under that rule.
     """
+    from pma_lab.io.holdings import gift_lot_words
+
+    lots = summary.lots
+    gifts = (lots[lots.gift_date.notna() & (lots.account_type.astype(str) == "taxable")]
+             if "gift_date" in lots else lots.iloc[:0])
+    note = "; ".join(gift_lot_words(r) for r in gifts.itertuples())
     h = summary.holdings
     h = h[h.account_type.astype(str) == "taxable"]
     f = pd.DataFrame({
@@ -821,7 +831,8 @@ def holdings_table(summary, client: Client | None = None) -> ReportTable:
                         "Cost basis": "usd", "Unrealised short-term": "usd",
                         "Unrealised long-term": "usd", "Lots": "int"},
                        "Taxable holdings (weight: share of the total value)",
-                       empty="No taxable holdings.")
+                       empty="No taxable holdings.",
+                       note=f"Gift lots: {note}." if note else "")
 
 
 def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:
@@ -3209,7 +3220,7 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
     # no taxable lot outside the lock's purchases: this lot is one of them
     mine = shares if float(lock.lot_shares) > 0 else 0.0
     why = lock_reason(lock.lock, lock.since, bool(lock.ira), float(lock.shares), mine,
-                      lock.ira_since)
+                      lock.ira_since, getattr(lock, "purchases", ()))
     if lock.until >= last:
         return f"{lock_action(lock.lock)} through {lock.until.isoformat()}: {why}"
     first = lock.until + dt.timedelta(days=1)
@@ -3217,7 +3228,7 @@ def _short_term_words(long_term_on: dt.date, unrealised: float, lock: Any = None
             f"before, {why}")
 
 
-def holdings_after(client: Client, trades) -> Any:
+def holdings_after(client: Client, trades, household=None) -> Any:
     """The holdings summary after today's trades (what the calendar must be read from).
 
     The household ledger (:meth:`Client.ledger`, a fresh copy) with the trade list's sales
@@ -3231,20 +3242,39 @@ def holdings_after(client: Client, trades) -> Any:
     client : Client
     trades : RebalanceResult
         Today's trades (:func:`todays_trades`).
+    household : HouseholdResult | None
+        The other accounts' trades around them (:func:`pma_lab.report.shelf.household`):
+        booked too, so an IRA's purchase today locks the taxable account's loss sales
+        (for good: Rev. Rul. 2008-5) and another taxable account's loss sale locks buys.
     """
     from pma_lab.io.holdings import summarize_lots
 
-    return summarize_lots(client, ledger=_ledger_after(client, trades))
+    return summarize_lots(client, ledger=_ledger_after(client, trades, household))
 
 
-def _ledger_after(client: Client, trades):  # noqa: ANN202 - a Ledger
-    """The household ledger (a fresh copy) with today's ``trades`` applied on the as-of date."""
+def _ledger_after(client: Client, trades, household=None):  # noqa: ANN202 - a Ledger
+    """The household ledger (a fresh copy) with today's ``trades`` applied on the as-of date.
+
+    With ``household`` (a :class:`~pma_lab.optimize.household.HouseholdResult` around
+    ``trades``), the other accounts' sales and purchases today are booked too
+    (:func:`pma_lab.plan.household.book_others`, as the plan's simulation books them), at
+    the household's prices, before the day's losses are matched.
+    """
     from pma_lab.optimize.result import replay_trades
 
     led = client.ledger().fork()
     t = trades.trades
-    replay_trades(led, trades.summary.account, trades.summary.as_of, trades.lot_trades, t,
+    account, day = trades.summary.account, trades.summary.as_of
+    replay_trades(led, account, day, trades.lot_trades, t,
                   dict(zip(t.ticker, t.value / t.shares, strict=True)))
+    if household is not None:
+        from pma_lab.plan.household import book_others
+
+        h = household.trades
+        book_others(led, household, account, day,
+                    pd.Series(h.price.to_numpy(dtype=float), index=h.ticker.to_numpy())
+                    .groupby(level=0).first())
+        led.settle()
     return led
 
 
@@ -3261,7 +3291,7 @@ class _CalendarLots:
     locks: pd.DataFrame
 
 
-def _calendar_after(client: Client, trades) -> _CalendarLots:
+def _calendar_after(client: Client, trades, household=None) -> _CalendarLots:
     """The lots, lots turning long-term and locks of :func:`holdings_after`.
 
     What the calendar reads, the same frames, without the rest of the summary (the
@@ -3269,22 +3299,26 @@ def _calendar_after(client: Client, trades) -> _CalendarLots:
     """
     from pma_lab.io.holdings import turning_long_term, valued_lots
 
-    led = _ledger_after(client, trades)
+    led = _ledger_after(client, trades, household)
     lots = valued_lots(led, client.as_of)
     return _CalendarLots(client.as_of, lots, turning_long_term(lots), led.locks(client.as_of))
 
 
 def calendar(summary, days: int = 90, *, client: Client | None = None,
-             trades=None) -> ReportTable:
+             trades=None, household=None) -> ReportTable:
     """Lots turning long-term in the next ``days`` days and the wash-sale locks, by date.
 
     With ``client`` and ``trades`` (today's trades) the calendar is that of the holdings
     after the trades (:func:`holdings_after`): today's loss sales are locks to respect
     from today, and the lots sold today are gone. Without them, the holdings on file.
+    With ``household`` too (:func:`pma_lab.report.shelf.household`, the other accounts'
+    trades around ``trades``), their sales and purchases today are in it: an IRA's
+    purchase today is a lock on the taxable account's loss sales (a washed loss is lost
+    for good), which the plan's account's trades alone do not show.
     """
     after = client is not None and trades is not None
     if after:  # holdings_after's frames the calendar reads
-        summary = _calendar_after(client, trades)
+        summary = _calendar_after(client, trades, household)
     # with the client, accounts by name as the holdings tables name them; a lock binds
     # every account (wash sales cross accounts), or names the only one
     one = (client is not None and len(client.profile.accounts) == 1)
@@ -3309,10 +3343,15 @@ def calendar(summary, days: int = 90, *, client: Client | None = None,
             # COST, still held in a gain lot; the test of held symbols this replaces
             # compared a set of the lock's letters, and so never found one)
             continue
+        if (r.lock == "no_loss_sale" and float(r.lot_shares) <= 0 and r.purchases
+                and all(ira for _d, ira, _n in r.purchases)):
+            # only IRA purchases and no taxable lot of the name: no taxable sale to lock
+            # (the household's IRA buying names the taxable account does not hold)
+            continue
         rows.append((r.until, (r.until - summary.as_of).days, f"{lock_action(r.lock)} through",
                      lock_symbols(r.tickers, held, r.names), every, "", math.nan,
                      lock_reason(r.lock, r.since, r.ira, r.shares, r.lot_shares,
-                                 r.ira_since)))
+                                 r.ira_since, r.purchases)))
     f = pd.DataFrame(rows, columns=["Date", "Days", "Event", "Symbol", "Account", "Lot",
                                     "Unrealised", "Why"])
     if len(f):

@@ -63,6 +63,7 @@ import datetime as dt
 import gc
 import heapq
 import importlib.util
+import math
 import operator
 import os
 import sys
@@ -199,6 +200,10 @@ class Lot:
         compute a loss (Pub 551 dual basis); ``None`` otherwise.
     used_as_replacement : bool
         These shares already absorbed a wash-sale loss and cannot absorb another.
+    gift_date : datetime.date | None
+        For a lot received as a gift (given with its date): the day it was received. A loss
+        computed from the FMV at the gift (``loss_basis``) is held from that day; a gain, or
+        a loss from the donor's basis, keeps the donor's holding period (``holding_start``).
     """
 
     lot_id: str
@@ -213,6 +218,7 @@ class Lot:
     inherited: bool = False
     loss_basis: Decimal | None = None
     used_as_replacement: bool = False
+    gift_date: dt.date | None = None
 
     @property
     def basis_per_share(self) -> Decimal:
@@ -388,7 +394,7 @@ def _sh(q: int) -> Decimal:
 _L_FIELDS = (
     "lot_id", "root_id", "account", "ticker", "group", "q", "b", "acquired", "hs", "ltd",
     "wadj", "lb", "used", "seq", "piece", "nsplit", "deemed_long", "is_ira", "k", "hkey",
-    "repl", "held", "gone", "gd",
+    "repl", "held", "gone", "gd", "gift",
 )
 _D_FIELDS = (
     "n", "account", "ticker", "group", "lot_id", "q", "hs", "sold", "proceeds", "basis",
@@ -456,6 +462,9 @@ class _L:
         self.held = held
         self.gone = False
         self.gd: _D | None = None
+        # a gift's date (the donee's acquisition): a sale whose loss is computed from the
+        # FMV at the gift has its holding period start there, not at the donor's date
+        self.gift: dt.date | None = None
 
     def set_start(self, start: dt.date) -> None:
         self.hs = start
@@ -481,13 +490,13 @@ class _L:
                self.is_ira, self.piece, self.repl, self.held)
         c.wadj, c.used, c.nsplit, c.k = self.wadj, self.used, self.nsplit, self.k
         c.ltd, c.hkey = self.ltd, self.hkey
-        c.gone, c.gd = self.gone, self.gd
+        c.gone, c.gd, c.gift = self.gone, self.gd, self.gift
         return c
 
     def snapshot(self) -> Lot:
         return Lot(self.lot_id, self.root_id, self.account, self.ticker, _sh(self.q),
                    _usd(self.b), self.acquired, self.hs, _usd(self.wadj), self.deemed_long,
-                   None if self.lb is None else _usd(self.lb), self.used)
+                   None if self.lb is None else _usd(self.lb), self.used, self.gift)
 
 
 class _D:
@@ -796,7 +805,8 @@ class Ledger:
     # ---------------------------------------------------------------- opening lots
     def add_lot(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
                 acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
-                loss_basis: Decimal | None = None, gifted: bool = False) -> str:
+                loss_basis: Decimal | None = None, gifted: bool = False,
+                gift_date: dt.date | None = None) -> str:
         """Add a lot acquired on ``acquired`` (from a lots file); returns its id.
 
         Before any trade, lots can be added in any order (opening lots). Once trades have
@@ -807,20 +817,32 @@ class Ledger:
         (``gifted``, or a ``loss_basis`` given), is never a replacement (§1091(a) covers
         acquisitions by purchase only).
 
+        A gift (IRC §1015, Pub 551): ``basis`` is the donor's adjusted basis (the gain
+        basis), ``acquired`` the donor's acquisition date (the holding period tacks on to the
+        donor's), ``loss_basis`` the FMV at the gift when it is below the donor's basis (the
+        loss basis; a sale between the two bases has neither gain nor loss), and
+        ``gift_date`` the day the gift was received (a loss computed from the FMV is held
+        from then, Pub 551 "Holding period"; the Form 8949 row dates it so).
+
         Raises
         ------
         LedgerError
-            Shares not positive, or the lot is dated before trades of its identity group
-            already applied.
+            Shares not positive, the lot is dated before trades of its identity group
+            already applied, or a gift dated before the donor's acquisition or with a loss
+            basis above its basis.
         """
         return self._add(account, ticker, shares, basis, acquired, lot_id, inherited,
-                         loss_basis, gifted)
+                         loss_basis, gifted, gift_date=gift_date)
 
     def _add(self, account: str, ticker: str, shares: Decimal, basis: Decimal,
              acquired: dt.date, lot_id: str | None = None, inherited: bool = False,
              loss_basis: Decimal | None = None, gifted: bool = False,
-             held: bool = False) -> str:
+             held: bool = False, gift_date: dt.date | None = None) -> str:
         acc = self._account(account)
+        if gift_date is not None and gift_date < acquired:
+            raise LedgerError(f"lot {lot_id or ''} of {ticker}: received as a gift on "
+                              f"{gift_date}, before the donor's acquisition on {acquired}; "
+                              "give the donor's acquisition date as the lot's date")
         q = _micro(shares, f"lot {lot_id or ''} of {ticker}: shares")
         if q <= 0:
             raise LedgerError(f"lot {lot_id or ''} of {ticker}: shares must be positive")
@@ -842,10 +864,15 @@ class Ledger:
         self._seq += 1
         lid = self._new_id(lot_id)
         lb = None if loss_basis is None else _cents(loss_basis, f"lot {lid}: loss basis")
-        repl = not (inherited or gifted or lb is not None)
-        lot = _L(lid, lid, account, ticker, group, q, _cents(basis, f"lot {lid}: basis"),
-                 acquired, acquired, self._seq, inherited, lb,
-                 acc.account_type is AccountType.IRA, repl=repl, held=held)
+        b = _cents(basis, f"lot {lid}: basis")
+        if lb is not None and lb > b:
+            raise LedgerError(f"lot {lid} of {ticker}: the loss basis {_usd(lb)} is above the "
+                              f"basis {_usd(b)}; a gift's loss basis is the lower of the "
+                              "donor's basis and the FMV at the gift (Pub 551)")
+        repl = not (inherited or gifted or lb is not None or gift_date is not None)
+        lot = _L(lid, lid, account, ticker, group, q, b, acquired, acquired, self._seq,
+                 inherited, lb, acc.account_type is AccountType.IRA, repl=repl, held=held)
+        lot.gift = gift_date
         if held:
             self._n_held += 1
         if repl and self._clock is not None:
@@ -1038,16 +1065,26 @@ class Ledger:
                 if recent:
                     self._add_gone(lot, k, None)
                 continue
+            from_fmv = False
             if loss_basis is not None:  # Pub 551 dual basis of a gifted lot
                 if proceeds > basis:
                     pass
                 elif proceeds < loss_basis:
                     basis = loss_basis
+                    from_fmv = lot.gift is not None
                 else:
                     basis = proceeds
             n = len(disps)
-            d = _D(n, lot, k, date, proceeds, basis,
-                   _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row)
+            if from_fmv:  # a loss from the FMV at the gift: held from the gift (Pub 551)
+                gift = lot.gift
+                assert gift is not None
+                d = _D(n, lot, k, date, proceeds, basis,
+                       _LONG if date >= (_LTD.get(gift) or _long_term_date(gift)) else _SHORT,
+                       row)
+                d.hs = gift
+            else:
+                d = _D(n, lot, k, date, proceeds, basis,
+                       _LONG if lot.deemed_long or date >= lot.ltd else _SHORT, row)
             disps.append(d)
             out.append(n)
             if proceeds < basis:
@@ -1514,7 +1551,13 @@ class Ledger:
         r.basis -= m.basis
         if r.state == _WAITING:
             m.q_left = _rdiv(r.q_left * k, q)
-            m.loss_left = _rdiv(r.loss_left * k, q)
+            if r.q_left == q and r.loss_left == r.basis + m.basis - r.proceeds - m.proceeds:
+                # nothing matched yet: each row's loss is its own basis minus proceeds (a
+                # pro-rata share of the loss, rounded apart from them, could be a cent
+                # more than the row's loss and defer more than it)
+                m.loss_left = max(m.basis - m.proceeds, 0)
+            else:
+                m.loss_left = _rdiv(r.loss_left * k, q)
             r.q_left -= m.q_left
             r.loss_left -= m.loss_left
             heapq.heappush(queue, (m.order(), m))
@@ -1763,7 +1806,12 @@ class Ledger:
                 for _key, lots in sorted(self._lots.items()) for lt in lots if lt.q > 0]
 
     def open_lots(self) -> pd.DataFrame:
-        """Open lots as a DataFrame (one row per lot, numeric columns as float)."""
+        """Open lots as a DataFrame (one row per lot, numeric columns as float).
+
+        ``loss_basis`` (NaN unless a gift's FMV was below the donor's basis) and
+        ``gift_date`` (``None`` unless the lot was received as a gift on a known day) are
+        a gifted lot's dual basis (:meth:`add_lot`).
+        """
         rows = [
             {
                 "lot_id": lt.lot_id, "root_id": lt.root_id, "account": lt.account,
@@ -1773,13 +1821,15 @@ class Ledger:
                 "holding_start": lt.holding_start, "long_term_on": lt.long_term_on(),
                 "wash_adjustment": float(lt.wash_adjustment), "inherited": lt.inherited,
                 "used_as_replacement": lt.used_as_replacement,
+                "loss_basis": math.nan if lt.loss_basis is None else float(lt.loss_basis),
+                "gift_date": lt.gift_date,
             }
             for lt in self.lots()
         ]
         return pd.DataFrame(rows, columns=[
             "lot_id", "root_id", "account", "account_type", "ticker", "shares", "basis",
             "basis_per_share", "acquired", "holding_start", "long_term_on",
-            "wash_adjustment", "inherited", "used_as_replacement"])
+            "wash_adjustment", "inherited", "used_as_replacement", "loss_basis", "gift_date"])
 
     def dispositions(self, as_decimal: bool = False) -> pd.DataFrame:
         """Realised dispositions in the shape of Form 8949, in order of sale.
@@ -1900,6 +1950,11 @@ class Ledger:
         IRA purchase behind it (``None``: none), which may be earlier than ``since`` when a
         later taxable purchase sets ``until`` (the IRA's part of the lock then ends 30 days
         after ``ira_since``; :func:`pma_lab.io.holdings.lock_reason` names both).
+        ``purchases`` (``()`` for ``no_buy``): the purchases behind a ``no_loss_sale`` lock
+        in the order bought (the order they absorb a loss, Reg. §1.1091-1(c)), each
+        ``(date, in an IRA, shares that can still absorb a loss)``, consecutive purchases
+        of one day and kind added up, so the words can say which purchase washes how many
+        shares of a loss sale and until when.
         """
         since: dict[tuple[str, str], dt.date] = {}
         info: dict[tuple[str, str], list] = {}
@@ -1917,11 +1972,12 @@ class Ledger:
                 "ira": bool(info[k][0]) if k in info else False,
                 "shares": info[k][1] / _MICRO if k in info else 0.0,
                 "lot_shares": most.get(k[1], 0) / _MICRO if k in info else 0.0,
-                "ira_since": info[k][3] if k in info else None}
+                "ira_since": info[k][3] if k in info else None,
+                "purchases": _purchases(info[k][4]) if k in info else ()}
                for k, v in rows]
         return pd.DataFrame(out, columns=["lock", "group", "tickers", "until", "since",
                                           "names", "ira", "shares", "lot_shares",
-                                          "ira_since"])
+                                          "ira_since", "purchases"])
 
     def lock_rows(self, as_of: dt.date) -> list[tuple[str, str, dt.date]]:
         """The rows of :meth:`locks` as ``(lock, group, until)`` tuples, in its order.
@@ -1950,7 +2006,8 @@ class Ledger:
 
         ``info`` gets, for each ``no_loss_sale`` lock, ``[any purchase in an IRA, its
         purchases' micro-shares that can still absorb a loss, the ids of its open lots, the
-        day of its latest IRA purchase or None]``.
+        day of its latest IRA purchase or None, (order-bought key, day, in an IRA,
+        micro-shares) of each purchase]``.
         """
         self._settle()
         lo = as_of - _WINDOW
@@ -1965,10 +2022,11 @@ class Ledger:
         got: dict[tuple[str, str], list] = {} if info is None else info
 
         def add(key: tuple[str, str], lt: _L) -> None:
-            row = got.setdefault(key, [False, 0, set(), None])
+            row = got.setdefault(key, [False, 0, set(), None, []])
             row[0] = row[0] or lt.is_ira
             row[1] += lt.q
             row[2].add(id(lt))
+            row[4].append((lt.k, lt.acquired, lt.is_ira, lt.q))
             if lt.is_ira and (row[3] is None or lt.acquired > row[3]):
                 row[3] = lt.acquired
 
@@ -1994,6 +2052,21 @@ class Ledger:
                     if info is not None:
                         add(("no_loss_sale", c.group), c)
         return rows
+
+
+def _purchases(rows: list[tuple[int, dt.date, bool, int]]
+               ) -> tuple[tuple[dt.date, bool, float], ...]:
+    """A lock's purchases in the order bought, ``(day, in an IRA, shares)``.
+
+    Consecutive purchases of one day and kind (pieces of one lot, two orders) are added up.
+    """
+    out: list[list] = []
+    for _k, day, ira, q in sorted(rows, key=operator.itemgetter(0)):
+        if out and out[-1][0] == day and out[-1][1] == ira:
+            out[-1][2] += q
+        else:
+            out.append([day, ira, q])
+    return tuple((day, ira, q / _MICRO) for day, ira, q in out)
 
 
 _HIFO_KEY: Final = operator.attrgetter("hkey")
