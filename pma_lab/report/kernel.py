@@ -180,8 +180,10 @@ frames and indexes, cvxpy expressions): at 700 the kernel ran ~110-140 young col
 client (plus ~5-7 of the middle generation), ~0.03-0.05 CPU-s a client by the collector's
 own callbacks (``gc.callbacks``; household, retiree, young-pro, one plan process, load
 13-18); at 10,000, ~2-5 young collections and no middle one, ~0.007-0.021 CPU-s
-(twenty-third session). The full collection of :data:`RESET_CODE` is unchanged, so the
-cyclic garbage is freed as before; a young generation of 10,000 objects holds ~1 MB."""
+(twenty-third session; 0.035-0.066 -> 0.010-0.029 with two kernels alternating at load
+25-30), and no full collection while the kernel imports the libraries for its first client
+(~0.2 CPU-s). The full collection of :data:`RESET_CODE` is unchanged, so the cyclic garbage
+is freed as before; a young generation of 10,000 objects holds ~1 MB."""
 
 
 class WarmKernel:
