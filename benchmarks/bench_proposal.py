@@ -25,7 +25,9 @@ notebook's cells, ``time.process_time`` from IPython's ``pre_run_cell`` to
 ``post_run_cell`` plus the plan workers they forked and reaped, their outputs' formatting
 included), ``reset`` (the warm kernel's reset
 cell, its full ``gc.collect`` included) and ``around_cells`` (the rest of the kernel
-process: receiving and answering papermill's messages, publishing outputs and statuses);
+process: receiving and answering papermill's messages, publishing outputs and statuses),
+and of the cells' CPU the cycle collector's (``gc_in_cells``, its ``collections_in_cells``:
+``gc.callbacks``; the warm kernel's threshold, ``kernel.GC_THRESHOLD``, sets how often);
 ``warm_kernel_split_median`` is their median over the warm runs.
 
 ``--clients a,b`` limits the clients; ``--repeat N`` renders the warm list N times;
@@ -129,29 +131,40 @@ def _cpu_browser(kernel: WarmKernel | None) -> float:
 CELL_LOG_ENV = "PMA_LAB_BENCH_CELL_LOG"
 _CELL_CPU_STARTUP = f"""\
 def _pma_lab_bench_cells():
-    import json, os, resource, time
+    import gc, json, os, resource, time
     log = os.environ.get({CELL_LOG_ENV!r})
     if not log:
         return
     started = []
+    collector = [0.0, 0, 0.0]  # seconds, collections, the running one's start
     def cpu():
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.process_time() + kids.ru_utime + kids.ru_stime
+    def collecting(phase, info):
+        if phase == "start":
+            collector[2] = time.thread_time()
+        else:
+            collector[0] += time.thread_time() - collector[2]
+            collector[1] += 1
+    gc.callbacks.append(collecting)
     def pre(*args):
-        started[:] = [cpu()]
+        started[:] = [cpu(), collector[0], collector[1]]
     def post(result=None):
         if not started:
             return
         raw = getattr(getattr(result, "info", None), "raw_cell", "") or ""
         with open(log, "a") as f:
             f.write(json.dumps({{"cpu": cpu() - started[0],
+                                "gc": collector[0] - started[1],
+                                "collections": collector[1] - started[2],
                                 "reset": "get_ipython().reset(" in raw}}) + "\\n")
     get_ipython().events.register("pre_run_cell", pre)
     get_ipython().events.register("post_run_cell", post)
 _pma_lab_bench_cells()
 del _pma_lab_bench_cells
 """
-"""An IPython startup file: every cell's CPU seconds, one JSON line each, to the log."""
+"""An IPython startup file: every cell's CPU seconds, and the cycle collector's seconds
+and collections during it (``gc.callbacks``), one JSON line each, to the log."""
 
 
 def _cells_cpu(log: Path | None, start: int) -> tuple[dict[str, float], int]:
@@ -160,8 +173,11 @@ def _cells_cpu(log: Path | None, start: int) -> tuple[dict[str, float], int]:
         return {}, start
     lines = log.read_text().splitlines()
     rows = [json.loads(x) for x in lines[start:] if x.strip()]
-    return {"cells": sum(r["cpu"] for r in rows if not r["reset"]),
-            "reset": sum(r["cpu"] for r in rows if r["reset"])}, len(lines)
+    cells = [r for r in rows if not r["reset"]]
+    return {"cells": sum(r["cpu"] for r in cells),
+            "reset": sum(r["cpu"] for r in rows if r["reset"]),
+            "gc_in_cells": sum(r.get("gc", 0.0) for r in cells),
+            "collections_in_cells": sum(r.get("collections", 0) for r in cells)}, len(lines)
 
 
 def _render(profile: Path, out: Path, kernel: WarmKernel | None,
@@ -189,7 +205,9 @@ def _render(profile: Path, out: Path, kernel: WarmKernel | None,
                                "cells": round(split["cells"], 3),
                                "reset": round(split["reset"], 3),
                                "around_cells": round(kernel_cpu - split["cells"]
-                                                     - split["reset"], 3)}
+                                                     - split["reset"], 3),
+                               "gc_in_cells": round(split["gc_in_cells"], 3),
+                               "collections_in_cells": split["collections_in_cells"]}
     return row
 
 
@@ -284,7 +302,8 @@ def main() -> None:
         "warm_kernel_split_median": {
             k: round(statistics.median(v["kernel_split"][k] for v in steady
                                        if "kernel_split" in v), 3)
-            for k in ("kernel", "cells", "reset", "around_cells")}
+            for k in ("kernel", "cells", "reset", "around_cells", "gc_in_cells",
+                      "collections_in_cells")}
         if any("kernel_split" in v for v in steady) else {},
         "met_on_wall": w_med <= 5,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],

@@ -15,7 +15,7 @@ import pytest
 
 from pma_lab.errors import PmaLabError
 from pma_lab.paths import clients_dir
-from pma_lab.report.kernel import WarmKernel, kernel_transport
+from pma_lab.report.kernel import GC_THRESHOLD, WarmKernel, kernel_transport
 from pma_lab.report.proposal import render_proposal
 
 WARNING = "Kernel is running over TCP without encryption"
@@ -162,3 +162,26 @@ def test_a_warm_kernels_reset_clears_the_namespace_and_collects_every_n_runs(tmp
         assert _printed_by(k, look) == "False False False"
     with pytest.raises(ValueError, match="collect_every=0"):
         WarmKernel(collect_every=0)
+
+
+def test_a_warm_kernel_collects_its_youngest_generation_at_its_own_threshold(tmp_path):
+    """The warm kernel starts with the cycle collector's youngest threshold at
+    GC_THRESHOLD (a proposal's cells ran ~110-140 young collections a client at Python's
+    700), the other two as Python's; set at start, it adds no name to the namespace and
+    uses no execution count (the same as a kernel started without it), and stays set
+    across resets. ``None`` keeps Python's."""
+    first = ("print(sorted(n for n in globals() if not n.startswith('_')), "
+             "get_ipython().execution_count)")
+    look = "import gc\nprint(gc.get_threshold())"
+    seen = {}
+    for threshold in (GC_THRESHOLD, None):
+        with WarmKernel(gc_threshold=threshold) as k:
+            k.prepare(tmp_path)  # a fresh kernel: nothing executed before this cell
+            seen[threshold] = [_printed_by(k, first), _printed_by(k, look)]
+            k.prepare(tmp_path)  # reset
+            seen[threshold].append(_printed_by(k, look))
+    assert seen[GC_THRESHOLD][0] == seen[None][0]
+    assert seen[GC_THRESHOLD][1:] == [f"({GC_THRESHOLD}, 10, 10)"] * 2
+    assert seen[None][1:] == ["(700, 10, 10)"] * 2
+    with pytest.raises(ValueError, match="gc_threshold=0"):
+        WarmKernel(gc_threshold=0)
