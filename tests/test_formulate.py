@@ -93,3 +93,28 @@ def test_a_models_target_and_sectors_are_aligned_once_and_again_when_changed():
     assert p1.wt.tolist() == [0.25] * 4
     other = problem(ledger(BOOK), target=TARGET.copy())  # another model: its own
     assert other.wt is not p1.wt and other.wt.tolist() == [0.25] * 4
+
+
+def _data(prob):
+    data = prob.get_problem_data("CLARABEL")[0]
+    return {k: (v.toarray() if hasattr(v, "toarray") else v) for k, v in data.items()
+            if k in ("A", "b", "c", "P")}
+
+
+def test_without_a_fund_the_look_through_is_the_weights_and_compiles_the_same(monkeypatch):
+    import pma_lab.optimize.formulate as formulate
+
+    p = problem(ledger(BOOK), RebalanceSettings(te_cap=0.02))
+    assert p.formulation.look is p.w  # no fund held: M is the identity, not multiplied
+    got = [_data(exact_problem(p, c)) for c in (False, True)] + [_data(p.relaxed)]
+    monkeypatch.setattr(formulate, "_identity", lambda M: False)
+    q = problem(ledger(BOOK), RebalanceSettings(te_cap=0.02))
+    assert q.formulation.look is not q.w  # written as M @ w
+    want = [_data(exact_problem(q, c)) for c in (False, True)] + [_data(q.relaxed)]
+    for g, w in zip(got, want, strict=True):  # the same problem data, to the bit
+        assert g.keys() == w.keys()
+        for k in g:
+            assert np.array_equal(g[k], w[k]), k
+    monkeypatch.undo()
+    held = problem(ledger([*BOOK, ("T", "SPY", 60, 10000, "2018-01-02")]))
+    assert held.na > held.nm and held.formulation.look is not held.w  # a fund: M @ w

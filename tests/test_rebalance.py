@@ -1139,3 +1139,37 @@ def test_an_update_sets_only_the_parameters_whose_values_change():
     assert all(p.P[k].value is v for k, v in before.items())
     p.update(gamma_tax=0.5)
     assert p.P["gamma_tax"].value == 0.5 and p.P["buy_cap"].value is before["buy_cap"]
+
+
+def test_a_value_cvxpy_would_keep_as_it_is_is_stored_without_its_validation(monkeypatch):
+    calls = []
+    validate = cp.Parameter._validate_value
+
+    def counted(self, val, *args):
+        calls.append(self.name())
+        return validate(self, val, *args)
+
+    monkeypatch.setattr(cp.Parameter, "_validate_value", counted)
+    q = cp.Parameter(3, nonneg=True, name="q")
+    v = np.array([0.0, 1.0, 2.0])
+    set_value(q, v)
+    assert q.value is v and calls == []  # stored as cvxpy stores it, not validated
+    free = cp.Parameter(name="free")
+    set_value(free, -0.5)
+    assert free.value == -0.5 and calls == []
+    # every other value goes through cvxpy, which stores or refuses it as before
+    for bad in (np.array([0.0, -1.0, 2.0]), np.array([0.0, np.nan, 2.0])):
+        with pytest.raises(ValueError, match="nonnegative"):
+            set_value(q, bad)
+    with pytest.raises(ValueError, match="dimensions"):
+        set_value(q, np.zeros(2))
+    ints = np.array([1, 2, 3])
+    set_value(q, ints)  # another dtype: validated by cvxpy
+    assert calls == ["q", "q", "q", "q"] and q.value.dtype == np.float64  # converted
+    s = cp.Parameter(nonneg=True, name="s")
+    with pytest.raises(ValueError, match="nonnegative"):
+        set_value(s, -1.0)
+    # every problem's Parameters are set at its build without cvxpy's validation
+    calls.clear()
+    problem(ledger([("T", "AAA", 400, 20000, "2020-01-02")]))
+    assert calls == []

@@ -98,7 +98,7 @@ def problem_data(p: RebalanceProblem, risk: RiskModel, target: pd.Series) -> Non
     # a locked loss sold in "disallow" mode earns no credit and does not offset gains
     g_eff = np.where(p.locked_loss, 0.0, p.g)
     p.g_eff = g_eff
-    A = sp.csr_matrix((np.ones(nl), (p.lot_asset, np.arange(nl))), shape=(na, nl))
+    A = _one_per_column(p.lot_asset, np.ones(nl), na).tocsr()
     p.A = A
     p.has_lots = np.asarray(A.sum(axis=1)).ravel() > 0
     p.h = A @ p.v
@@ -172,6 +172,35 @@ def _aligned(series: pd.Series, labels: list, fill: object) -> np.ndarray:
                      for t in labels], dtype=object)
 
 
+def _one_per_row(cols: np.ndarray, values: np.ndarray, n_cols: int) -> sp.csr_matrix:
+    """The matrix with row ``i``'s one entry ``values[i]`` in column ``cols[i]`` (CSR).
+
+    The arrays ``sp.csr_matrix((values, (arange, cols)))`` holds, without its conversion
+    from triplets (~0.1-0.2 ms a matrix, several a step problem).
+    """
+    n = len(cols)
+    return sp.csr_matrix((np.asarray(values, dtype=float), np.asarray(cols, dtype=np.int32),
+                          np.arange(n + 1, dtype=np.int32)), shape=(n, n_cols))
+
+
+def _one_per_column(rows: np.ndarray, values: np.ndarray, n_rows: int) -> sp.csc_matrix:
+    """The matrix with column ``j``'s one entry ``values[j]`` in row ``rows[j]`` (CSC).
+
+    As :func:`_one_per_row`, by columns: the form cvxpy converts a sparse constant to.
+    """
+    n = len(rows)
+    return sp.csc_matrix((np.asarray(values, dtype=float), np.asarray(rows, dtype=np.int32),
+                          np.arange(n + 1, dtype=np.int32)), shape=(n_rows, n))
+
+
+def _identity(M: sp.csr_matrix) -> bool:
+    """Whether ``M`` is the identity (no fund held: the look-through is the weights)."""
+    n = M.shape[0]
+    return (M.shape == (n, n) and M.nnz == n and bool(np.all(M.data == 1.0))
+            and bool(np.array_equal(M.indices, np.arange(n)))
+            and bool(np.array_equal(M.indptr, np.arange(n + 1))))
+
+
 def compile_problems(p: RebalanceProblem) -> None:
     """Write the problem's Parameters, variables, constraints and problem variants.
 
@@ -227,7 +256,7 @@ def compile_problems(p: RebalanceProblem) -> None:
                         p.settings.budgets.unit == "tax")
         p._cls_order, p._cls_of, p._cls_before = k["order"], k["of"], k["before"]
         nc = len(k["asset"])
-        C = sp.csr_matrix((np.ones(nc), (k["asset"], np.arange(nc))), shape=(na, nc))
+        C = _one_per_column(k["asset"], np.ones(nc), na)
         sc = cp.Variable(nc, nonneg=True, name="sold_class")
         gain = cp.Variable(nc, name="gain_class")  # epigraph of the class's gain curve
         p.x, p.sc = None, sc
@@ -236,23 +265,18 @@ def compile_problems(p: RebalanceProblem) -> None:
         tax = k["rate"] @ gain
         budget_lhs = k["brows"] @ gain
         soon_term = k["soon"] @ gain
-        sell_cap = sc <= cp.multiply(k["cap"], C.T @ P["sell_ok"])
+        sell_cap = sc <= cp.multiply(k["cap"], P["sell_ok"][k["asset"]])
         sale, sale_cap, locked = sc, k["cap"], np.flatnonzero(k["locked"])
-        E = sp.csr_matrix((np.ones(len(k["p_class"])), (np.arange(len(k["p_class"])),
-                                                        k["p_class"])),
-                          shape=(len(k["p_class"]), nc))
-        Gs = sp.csr_matrix((k["p_slope"], (np.arange(len(k["p_class"])), k["p_class"])),
-                           shape=(len(k["p_class"]), nc))
-        exact_only = [E @ gain >= Gs @ sc + k["p_icpt"]]
+        Gs = _one_per_row(k["p_class"], k["p_slope"], nc)
+        piece_gain = gain[k["p_class"]]  # each piece's class's gain
+        exact_only = [piece_gain >= Gs @ sc + k["p_icpt"]]
 
         def branch_bounds(lam: cp.Variable) -> list:
             # the perspective of the gain curve on the sell branch (weight lambda):
             # lambda G(s / lambda) = max_k (slope_k s + intercept_k lambda)
-            Li = sp.csr_matrix((k["p_icpt"], (np.arange(len(k["p_class"])),
-                                              k["asset"][k["p_class"]])),
-                               shape=(len(k["p_class"]), na))
+            Li = _one_per_row(k["asset"][k["p_class"]], k["p_icpt"], na)
             return [sc <= cp.multiply(k["cap"], C.T @ lam),
-                    E @ gain >= Gs @ sc + Li @ lam]
+                    piece_gain >= Gs @ sc + Li @ lam]
     else:
         x = cp.Variable(nl, nonneg=True, name="x")
         p.x = x
@@ -286,7 +310,7 @@ def compile_problems(p: RebalanceProblem) -> None:
     else:
         tax = p.tax_term.linear(x)
     p.tax_expr = tax
-    look = M @ w
+    look = w if _identity(M) else M @ w
     # the constraints compile themselves (constraints.py) from these expressions
     p.formulation = f = Formulation(
         P, w, b, a, sold_total, look, budget_lhs, sale, sale_cap, locked, S,

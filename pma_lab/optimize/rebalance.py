@@ -212,6 +212,13 @@ def set_value(param: cp.Parameter, value: object) -> None:
     at each update of a problem); a step's update sets most of them to the values they
     hold. A value of another type, shape or dtype, or any bit different, is set (and
     validated) as before; the value cvxpy then reads is the same.
+
+    A value cvxpy's validation would keep as it is (a float64 array of the Parameter's
+    shape, or a float, every entry finite and, for a ``nonneg`` Parameter, ``>= 0``) is
+    stored without it, as cvxpy stores it (the object itself): the validation (a
+    projection, ``allclose`` and conversions) was ~60 % of a step problem's first
+    ``update``. Any other value (a negative entry, ``nan``, another dtype or shape, a
+    Parameter with other attributes) is set through cvxpy, which raises as before.
     """
     old = param.value
     if old is not None and type(old) is type(value):
@@ -222,7 +229,36 @@ def set_value(param: cp.Parameter, value: object) -> None:
         elif isinstance(value, float) and np.float64(value).tobytes() == \
                 np.float64(old).tobytes():
             return
+    if _kept_as_is(param, value):
+        param.save_value(value)
+        return
     param.value = value
+
+
+def _kept_as_is(param: cp.Parameter, value: object) -> bool:
+    """Whether cvxpy's validation of ``param.value = value`` stores ``value`` itself.
+
+    True for a Parameter without attributes or with ``nonneg`` alone (dense, no sparsity
+    pattern) and a float64 ndarray of its shape or a float, finite, ``>= 0`` where
+    ``nonneg``: cvxpy's projection leaves such a value unchanged (so its check passes)
+    and it stores the value it was given (``intf.convert`` returns an ndarray of float64,
+    or a scalar, unchanged).
+    """
+    n = param.num_attributes
+    if param.sparse_idx is not None or n > 1:
+        return False
+    nonneg = bool(param.attributes["nonneg"])
+    if n == 1 and not nonneg:
+        return False
+    if isinstance(value, np.ndarray):
+        if value.dtype != np.float64 or value.shape != param.shape:
+            return False
+        if not np.isfinite(value).all():
+            return False
+        return not nonneg or bool((value >= 0).all())
+    if isinstance(value, float) and param.shape == ():
+        return bool(np.isfinite(value)) and (not nonneg or value >= 0)
+    return False
 
 
 class RebalanceProblem:

@@ -944,16 +944,18 @@ class RelaxDual:
         evaluated as ``max(||X[:, i]|| - t_i, 0)`` (cvxpy's own cone residual divides by
         the norm: not a number at a zero cone, e.g. a branch of weight 0).
         """
-        cones = [c for c in qp.constraints if isinstance(c, cp.constraints.SOC)]
-        if any(c.axis != 0 for c in cones):
-            raise ValueError("a cone by rows")  # not the relaxation's form
-        rest = cp.Problem(qp.objective, [c for c in qp.constraints
-                                         if not isinstance(c, cp.constraints.SOC)])
         got = self._rest.get(id(qp))
         if got is None or got[0] is not qp:
-            got = self._rest[id(qp)] = (qp, rest)
+            # the problem without its cones and the cones, once per problem (its
+            # constraints are fixed once written: add_constraint writes a new problem)
+            cones = [c for c in qp.constraints if isinstance(c, cp.constraints.SOC)]
+            if any(c.axis != 0 for c in cones):
+                raise ValueError("a cone by rows")  # not the relaxation's form
+            rest = cp.Problem(qp.objective, [c for c in qp.constraints
+                                             if not isinstance(c, cp.constraints.SOC)])
+            got = self._rest[id(qp)] = (qp, rest, cones)
         viol, value = violation_and_objective(got[1], self._exprs)
-        for con in cones:
+        for con in got[2]:
             t = np.asarray(con.args[0].value, dtype=float)
             X = np.asarray(con.args[1].value, dtype=float).reshape(-1, t.size)
             over = np.linalg.norm(X, axis=0) - t
