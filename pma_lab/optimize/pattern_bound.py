@@ -47,6 +47,10 @@ try:  # the ufunc np.clip calls on float arrays, without its two Python wrappers
     from numpy._core.umath import clip as _clip
 except ImportError:  # pragma: no cover - another numpy layout: the same function
     _clip = np.clip
+try:  # the gufunc np.linalg.solve calls for one right-hand side, without its checks
+    from numpy.linalg._umath_linalg import solve1 as _solve1
+except ImportError:  # pragma: no cover - another numpy layout: np.linalg.solve itself
+    _solve1 = None
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -821,6 +825,25 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
     return float(D), w, _stationarity(c, y, g)
 
 
+def _singular(err: str, flag: int) -> None:
+    """The error :func:`np.linalg.solve` raises for a singular matrix (:func:`_solve`)."""
+    raise np.linalg.LinAlgError("Singular matrix")
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(A, b)`` for a float square ``A`` and a vector ``b``: the same bits.
+
+    The same LAPACK call (``_umath_linalg.solve1``) under the same error state (a
+    singular ``A`` raises :class:`numpy.linalg.LinAlgError`), without the wrapper's
+    checks of shapes and types (session 23: ~40 % of it on the ascent's small systems).
+    """
+    if _solve1 is None:  # pragma: no cover - another numpy layout
+        return np.linalg.solve(A, b)
+    with np.errstate(call=_singular, invalid="call", over="ignore", divide="ignore",
+                     under="ignore"):
+        return _solve1(A, b, signature="dd->d")
+
+
 def _lower(c: PatternData, n: int) -> np.ndarray:
     """The multipliers' lower bounds: 0 for the gain budgets and sector limits."""
     lo = np.full(n, -np.inf)
@@ -828,11 +851,16 @@ def _lower(c: PatternData, n: int) -> np.ndarray:
     return lo
 
 
-def _stationarity(c: PatternData, y: np.ndarray, g: np.ndarray | None) -> float:
-    """The largest projected gradient of ``D`` at ``y`` (0: ``y`` maximises ``D``)."""
+def _stationarity(c: PatternData, y: np.ndarray, g: np.ndarray | None,
+                  lo: np.ndarray | None = None) -> float:
+    """The largest projected gradient of ``D`` at ``y`` (0: ``y`` maximises ``D``).
+
+    ``lo``: the multipliers' lower bounds (:func:`_lower`; ``None``: computed here).
+    """
     if g is None:
         return np.inf
-    lo = _lower(c, len(y))
+    if lo is None:
+        lo = _lower(c, len(y))
     return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
 
 
@@ -875,14 +903,13 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
         if (D >= target and not converge) or g is None:
             break
         H = _formed(H)
-        curv = -np.diag(H)
-        free = ((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())
-        if not free.any():
+        curv = -H.diagonal()
+        free = (((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())).nonzero()[0]
+        if not len(free):
             break
-        Hf = -H[np.ix_(free, free)]
         step = np.zeros(len(y))
         try:
-            step[free] = np.linalg.solve(Hf + 1e-12 * np.diag(np.diag(Hf)), g[free])
+            step[free] = _solve(_regularised(H, free, curv[free]), g[free])
         except np.linalg.LinAlgError:
             break
         if D < target < np.inf and D + 0.5 * float(g[free] @ step[free]) < target:
@@ -908,9 +935,9 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
                 break
             gained = 0.0
         if gained <= 1e-15 * max(1.0, abs(D)):
-            if not kinks or g is None or _stationarity(c, y, g) <= KINK_STATIONARY:
+            if not kinks or g is None or _stationarity(c, y, g, lo) <= KINK_STATIONARY:
                 break
-            if gained != 0.0 and _stationarity(c, y, g) < 1e-9:
+            if gained != 0.0 and _stationarity(c, y, g, lo) < 1e-9:
                 continue  # round-off steps near the maximum: Newton again
             y_k, D_k, g_k, H_k, w_k, tr_k = _kink_step(c, y, D, g, _formed(H), lo, keep)
             if not D_k > D:
@@ -920,6 +947,19 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
     if keep:
         trades.update(tr)
     return y, D, g, H, w
+
+
+def _regularised(H: np.ndarray, free: np.ndarray, dd: np.ndarray) -> np.ndarray:
+    """``Hf + 1e-12 diag(Hf)`` for ``Hf = -H[free, free]`` (``dd``: its diagonal), as before.
+
+    The Newton system of :func:`maximise`, built with the same operations per entry as
+    ``Hf + 1e-12 * np.diag(np.diag(Hf))`` (off the diagonal ``-H_ij + 0.0``, i.e.
+    ``0.0 - H_ij``, zeros' signs included; on it ``dd + 1e-12 dd``), so the same bits,
+    without the two ``np.diag`` calls and ``np.ix_`` (session 23).
+    """
+    A = np.subtract(0.0, H[free[:, None], free])
+    A.flat[::len(free) + 1] = dd + 1e-12 * dd
+    return A
 
 
 KINK_STATIONARY = 1e-13
@@ -953,7 +993,7 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     gained, or whose slope never flattened past a breakpoint) is as before, to the bit.
     """
     d = np.where(y > lo, g, np.maximum(g, 0.0))
-    diag = -np.diag(H)
+    diag = -H.diagonal()
     ref = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
     dd = float(d @ d)
     s0 = float(g @ d)
