@@ -135,7 +135,6 @@ class _Fixed:
     diag: np.ndarray
     inf: np.ndarray
     cash_gap: float
-    cols: np.ndarray
     none: np.ndarray
     sides: np.ndarray
 
@@ -279,7 +278,7 @@ class PatternData:
         both = self.buy_ok & self.sell_ok
         return _Fixed(q2=2 * q, sq=sq, Es=E / sq[:, None], both=both if both.any() else None,
                       diag=np.arange(4 + ns, 4 + ns + nk), inf=np.full(n, np.inf),
-                      cols=np.arange(n), none=np.full(n, -1), sides=np.full((3, n), np.inf),
+                      none=np.full(n, -1), sides=np.full((3, n), np.inf),
                       cash_gap=self.cash - self.cash_target)
 
     @cached_property
@@ -453,7 +452,7 @@ def _formed(H: np.ndarray | _Lazy | None) -> np.ndarray | None:
 
 
 def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
-          hessian: bool | str = True) -> tuple:
+          hessian: bool | str = True, lin: np.ndarray | None = None) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
@@ -464,7 +463,13 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     Hessian is not formed (``None`` in its place; a caller that reads only the gradient
     and weights, the cap search's slope). ``hessian="lazy"``: a :class:`_Lazy` in its
     place, which forms it (and ``trades``' rows) when called: an ascent's trial points
-    that are not kept never pay for theirs (session 20).
+    that are not kept never pay for theirs (session 20). ``lin``: ``B mu + S' sigma`` at
+    ``y`` when the caller has it (:func:`_fund_dual`'s names' duals, one per fund sale
+    at the same ``y``: computed there once, the same operations, so the same bits).
+
+    Each name's side (hold, sell, buy) is the first of the three with the least value, as
+    ``argmin`` over them chose before session 23 (by comparisons on the rows: the same
+    choice, the minimum the same value).
     """
     if c.fund is not None:
         _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
@@ -473,7 +478,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     k, ce = c.fixed, c.centre
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
-    lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
+    if lin is None:
+        lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
     cb = c.tc - nu  # buying: trading cost less cash
     a = c.asset
     # selling y of a name: its lots cheapest first (segments of the sale); the order
@@ -525,13 +531,15 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     z = _clip(zs, 0.0, c.z_hi)
     hz = h + z
     np.copyto(V[2], q * (hz - wt) ** 2 + lin * hz + cb * z, where=c.buy_ok)
-    side = V.argmin(axis=0)
-    vals = V[side, k.cols]
+    v_hold, v_sell, v_buy = V
+    vals = np.minimum(np.minimum(v_hold, v_sell), v_buy)  # (a NaN stays: not finite)
     if not np.isfinite(vals).all():
         return -np.inf, None, None, None
-    sell_side = side == 1
+    # the first side with the least value (argmin's choice): every value is finite or inf
+    sell_side = (v_sell < v_hold) & (v_sell <= v_buy)
+    buy_side = (v_buy < v_hold) & (v_buy < v_sell)
     sold_y = np.where(sell_side, y_sell, 0.0)
-    bought = np.where(side == 2, z, 0.0)
+    bought = np.where(buy_side, z, 0.0)
     w = h - sold_y + bought
     D = (float(vals.sum()) - float(mu @ ce.Bwt) - float(mu @ mu) / (4 * _SCALE)
          + nu * k.cash_gap - float(beta @ c.budget)
@@ -551,7 +559,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
 
     def form() -> np.ndarray:
         # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
-        inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
+        inner_buy = buy_side & (zs > 0) & (zs < c.z_hi)
         seg = np.where(sell_side, arg, -1)
         inner_sell = seg >= 0
         idx = seg[inner_sell]
@@ -624,6 +632,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     cost_before = np.concatenate(([0.0], np.cumsum(size_o * co)))
     names = c.replace(fund=None)
     Bmu = c.B @ mu
+    lin = Bmu + (c.S.T @ sigma if ns else 0.0)  # the names' (as _dual computes it)
     q, wt = c.q, c.wt
     sig_m = float(Sm @ sigma) if ns else 0.0
     seen: dict[float, tuple] = {}
@@ -634,7 +643,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         if got is None:
             t = wt - m * (hf - s)
             tr: dict = {}
-            D, g, H, w = _dual(names.replace(wt=t), y, tr, "lazy")
+            D, g, H, w = _dual(names.replace(wt=t), y, tr, "lazy", lin)
             if g is None:
                 got = None
             else:
