@@ -80,9 +80,13 @@ def _segments(a: np.ndarray, v: np.ndarray, c: np.ndarray) -> tuple:
     seg_len = np.empty(len(start), dtype=np.intp)
     seg_len[:-1] = start[1:] - start[:-1]
     seg_len[-1:] = len(a) - start[-1:]
+    return start, _left(v, start, seg_len), _before(v, c, start, seg_len), seg_len
+
+
+def _left(v: np.ndarray, start: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
+    """The size of a name's sale before each of its lots (:func:`sale_segments`' ``left``)."""
     cum_v = np.cumsum(v)
-    left = cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
-    return start, left, _before(v, c, start, seg_len), seg_len
+    return cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
 
 
 def _before(v: np.ndarray, c: np.ndarray, start: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
@@ -157,12 +161,16 @@ class _SortMemo:
     multiplier on every evaluation (:func:`_dual`).
     """
 
-    __slots__ = ("key", "sorted", "cut_any", "fund_s", "fund_sorted")
+    __slots__ = ("key", "sorted", "cut_any", "fund_s", "fund_sorted", "both", "centre")
 
     def __init__(self) -> None:
         self.key: bytes | None = None
         self.sorted: tuple | None = None
         self.cut_any = False  # whether the sort's ``cut`` has a segment
+        # the first lots (in the sort) of the names with both sides open: (fixed, indices)
+        self.both: tuple | None = None
+        # ``h - w_t`` per lot in the sort: (centre, sorted, array)
+        self.centre: tuple | None = None
         self.fund_s: float | None = None
         # the fund's lots sorted at the last budget multipliers: (fund, key, arrays)
         self.fund_sorted: tuple | None = None
@@ -404,7 +412,9 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None,
     sale cuts out and each name's number of lots. ``prev``: this data's sort at other
     multipliers; where the lots' order is the same (an ascent's later steps move
     ``beta`` little) only the costs are computed again (session 20; the same operations
-    on the same operands, so the same bits).
+    on the same operands, so the same bits); where it is not, the lots' names in order
+    (sorted by name whatever the order within a name), so the names' segments and ``q``,
+    are still ``prev``'s (session 23).
     """
     a = c.asset
     unit_b = c.unit + beta @ c.brows
@@ -416,12 +426,18 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None,
         _, ao, vo, _, start, left, _, qa, q2a, seg_lo, seg_hi, cut, seg_len = prev
         return (order, ao, vo, cbo, start, left, _before(vo, cbo, start, seg_len), qa, q2a,
                 seg_lo, seg_hi, cut, seg_len)
-    ao, vo = a[order], c.size[order]
-    start, left, before_b, seg_len = _segments(ao, vo, cbo)
-    qa = c.q[ao]
+    vo = c.size[order]
+    if prev is not None:
+        ao, start, qa, q2a, seg_len = prev[1], prev[4], prev[7], prev[8], prev[12]
+        left, before_b = _left(vo, start, seg_len), _before(vo, cbo, start, seg_len)
+    else:
+        ao = a[order]
+        start, left, before_b, seg_len = _segments(ao, vo, cbo)
+        qa = c.q[ao]
+        q2a = 2 * qa
     seg_lo = np.maximum(left, c.lo_sell[ao])
     seg_hi = np.maximum(left + vo, seg_lo)
-    return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
+    return (order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi,
             ~(seg_lo <= left + vo), seg_len)
 
 
@@ -486,8 +502,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     # depends on the budgets' multipliers only (cash moves every lot's cost alike)
     memo = c.memo
     if memo is None:
-        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut, _ = \
-            _sorted(c, beta, nu)
+        srt = _sorted(c, beta, nu)
+        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut, _ = srt
         cut_any = bool(cut.any())
     else:
         # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data (a copy with
@@ -496,19 +512,33 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         if memo.key != key:
             memo.key, memo.sorted = key, _sorted(c, beta, prev=memo.sorted)
             memo.cut_any = bool(memo.sorted[11].any())
-        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut, _ = \
-            memo.sorted
+        srt = memo.sorted
+        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut, _ = srt
         cut_any = memo.cut_any
         co = cbo + nu
         before = before_b + nu * left
-    both = k.both
     heads = ao[start]  # each selling name (its first lot)
-    if both is not None and len(a):
-        cheapest = k.inf.copy()
-        cheapest[heads] = co[start]
-        if (both & (cheapest + cb < 0)).any():
+    if k.both is not None and len(a):
+        # a name with both sides open whose cheapest lot's sale and a purchase together
+        # lower the Lagrangian: its cheapest lot is its first (the same sums as a
+        # name-length array of them would give)
+        if memo is None or memo.both is None or memo.both[0] is not k:
+            first_both = start[k.both[heads]]
+            if memo is not None:
+                memo.both = (k, first_both)
+        else:
+            first_both = memo.both[1]
+        if (co[first_both] + cb < 0).any():
             return -np.inf, None, None, None
-    center, la_ = ce.hw[ao], -lin[ao]
+    # each lot's name's h - w_t: per centre and sort (an ascent's names keep both)
+    got = None if memo is None else memo.centre
+    if got is not None and got[0] is ce and got[1] is srt:
+        center = got[2]
+    else:
+        center = ce.hw[ao]
+        if memo is not None:
+            memo.centre = (ce, srt, center)
+    la_ = -lin[ao]
     stat = center - (la_ + co) / q2a
     ys_pad = np.empty(len(ao) + 1)  # ys, then a 0 that arg's -1 (no sale) reads
     ys_pad[-1] = 0.0
