@@ -378,7 +378,7 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     dy = np.zeros(n)
     if len(free):
         try:
-            dy[free] = _solve(-H[free[:, None], free], (g1 - g0)[free] / h)
+            dy[free] = _solve(-H[free][:, free], (g1 - g0)[free] / h)
         except np.linalg.LinAlgError:
             return np.nan, dy
     _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo), hessian=False)

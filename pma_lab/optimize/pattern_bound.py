@@ -996,7 +996,7 @@ def _regularised(H: np.ndarray, free: np.ndarray, dd: np.ndarray) -> np.ndarray:
     ``0.0 - H_ij``, zeros' signs included; on it ``dd + 1e-12 dd``), so the same bits,
     without the two ``np.diag`` calls and ``np.ix_`` (session 23).
     """
-    A = np.subtract(0.0, H[free[:, None], free])
+    A = np.subtract(0.0, H[free][:, free])
     A.flat[::len(free) + 1] = dd + 1e-12 * dd
     return A
 
