@@ -40,9 +40,9 @@ from pma_lab.optimize.engine import prepare  # noqa: E402
 from pma_lab.paths import clients_dir  # noqa: E402
 from pma_lab.report import proposal as report  # noqa: E402
 
-BASE = "26b26db"
-"""main before session 22's changes to the dual (s22-dual: the fund's sale searched from the
-last one; session 20's base was 5bc8a6b, session 19's last commit)."""
+BASE = "8604523"
+"""main before session 23's changes to the dual (s23-dual: the evaluation's and the Newton
+step's Python; session 22's base was 26b26db, session 20's 5bc8a6b)."""
 CLIENTS = ("young-pro,household,core-active,retiree,balanced-6040,muni-ca,philanthropist,"
            "roth-household,tech-exec")
 """The nine sample clients (young-pro alone holds a fund)."""
