@@ -684,8 +684,8 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
 
     def slopes(s: float, gs: float) -> tuple[float, float]:
         """``G``'s right and left slopes in ``s`` (``+inf`` / ``-inf`` past the ends)."""
-        r = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot sold right of s
-        left = int(np.searchsorted(kinks, s, side="left")) - 1  # and left of it
+        r = int(kinks.searchsorted(s, side="right")) - 1  # the lot sold right of s
+        left = int(kinks.searchsorted(s, side="left")) - 1  # and left of it
         gr = gs + co[r] if s < hi and 0 <= r < len(co) else np.inf
         gl = gs + co[left] if s > lo and 0 <= left < len(co) else -np.inf
         return gr, gl
@@ -701,9 +701,9 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         # first whose right slope is >= 0 holds the minimum or ends its segment
         pts = np.unique(np.concatenate(([lo], kinks[(kinks > lo) & (kinks < hi)], [hi])))
         if gr < 0:
-            a, b = int(np.searchsorted(pts, s, side="right")), len(pts) - 1
+            a, b = int(pts.searchsorted(s, side="right")), len(pts) - 1
         else:
-            a, b = 0, int(np.searchsorted(pts, s, side="left"))
+            a, b = 0, int(pts.searchsorted(s, side="left"))
         # from the last evaluation's sale (an ascent's: the minimum mostly a kink or two
         # away) the search gallops out from it (1, 2, 4, ... points), then bisects the
         # bracket found (session 22); from the range's end it bisects: either finds the
@@ -731,7 +731,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         gr, gl = slopes(s, got[5])
         if gl > 0:  # inside the segment left of pts[a]: the secant (Illinois) on its slope
             t_lo, t_hi = float(pts[a - 1]), s
-            c_seg = co[int(np.searchsorted(kinks, t_lo, side="right")) - 1]
+            c_seg = co[int(kinks.searchsorted(t_lo, side="right")) - 1]
             g_lo = at(t_lo)
             if g_lo is None:
                 return -np.inf, None, None, None
@@ -753,7 +753,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         memo.fund_s = s
     Dn, g, H, w, tr, gs = got
     wf = hf - s
-    j = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot being sold at s
+    j = int(kinks.searchsorted(s, side="right")) - 1  # the lot being sold at s
     jc = min(max(j, 0), len(co) - 1) if len(co) else 0
     G = float(Dn) + sig_m * wf + (float(cost_before[j] + co[jc] * (s - kinks[j]))
                                   if len(co) and j >= 0 else 0.0)
