@@ -9,7 +9,8 @@ proposal's plans, ``immediate,3y,5y,budget:0,budget:25000`` over 5 years, in thi
 process), then replays every QP's ascent from :func:`~pma_lab.optimize.dual_qp.cold_start`
 and cap search, as :meth:`DualQP.solve` runs them, with the code at ``--base`` (read from
 git into this process) and with this code, alternately, ``--rounds`` times each, one BLAS
-thread. Prints JSON: per client and code the CPU seconds (min and median), the dual's
+thread (``--per-qp K``: also alternating per QP, each QP's least of ``K`` runs summed, session
+23). Prints JSON: per client and code the CPU seconds (min and median), the dual's
 evaluations (a held fund's: the names' dual inside it counted too) and whether every QP's
 multipliers, bound, TE^2, trades and cap weight are identical to the bit. Set
 ``OMP_NUM_THREADS=1``; the load average is printed, since the machine may be shared.
@@ -40,9 +41,9 @@ from pma_lab.optimize.engine import prepare  # noqa: E402
 from pma_lab.paths import clients_dir  # noqa: E402
 from pma_lab.report import proposal as report  # noqa: E402
 
-BASE = "26b26db"
-"""main before session 22's changes to the dual (s22-dual: the fund's sale searched from the
-last one; session 20's base was 5bc8a6b, session 19's last commit)."""
+BASE = "8604523"
+"""main before session 23's changes to the dual (s23-dual: the evaluation's and the Newton
+step's Python; session 22's base was 26b26db, session 20's 5bc8a6b)."""
 CLIENTS = ("young-pro,household,core-active,retiree,balanced-6040,muni-ca,philanthropist,"
            "roth-household,tech-exec")
 """The nine sample clients (young-pro alone holds a fund)."""
@@ -189,6 +190,35 @@ def replay(pb: types.ModuleType, dq: types.ModuleType, qps: list) -> tuple[list,
     return out, calls[0], cpu
 
 
+def per_qp(codes: dict, qps: list, k: int) -> dict[str, float]:
+    """Each code's CPU seconds over the QPs, each QP's the least of ``k`` alternating runs.
+
+    Session 23: on a loaded machine a whole replay's CPU drifts between rounds more than
+    the codes differ; alternating per QP (a few ms each) and summing each QP's minimum
+    compares the codes in the same minutes. Each run starts from fresh data (no caches).
+    """
+    total = dict.fromkeys(codes, 0.0)
+    with one_thread():
+        for d, cap2 in qps:
+            best = dict.fromkeys(codes, np.inf)
+            for _ in range(k):
+                for key, (pb, dq) in codes.items():
+                    f = dict(d)
+                    if f["fund"] is not None:
+                        f["fund"] = pb.FundData(**f["fund"])
+                    c = pb.PatternData(**f)
+                    t0 = time.process_time()
+                    at: dict = {}
+                    got = dq._ascend(c, dq.cold_start(c), dq.STEPS, at)
+                    if got is not None and cap2 is not None and got[3] > cap2:
+                        dq._cap_search(c, got[0], got[4], got[3], cap2, dq.STEPS, at["g"],
+                                       at["w"], at["c"])
+                    best[key] = min(best[key], time.process_time() - t0)
+            for key in codes:
+                total[key] += best[key]
+    return total
+
+
 def same(a: list, b: list) -> bool:
     """Every QP's results identical to the bit."""
     def bits(x):  # noqa: ANN001, ANN202
@@ -205,6 +235,9 @@ def main() -> None:
     ap.add_argument("--clients", default=CLIENTS)
     ap.add_argument("--base", default=BASE, help="the git commit to compare with")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--per-qp", type=int, default=0,
+                    help="also each code's CPU as the sum of each QP's least of this many "
+                         "alternating runs (0: not measured)")
     args = ap.parse_args()
     load0 = [round(x, 2) for x in os.getloadavg()]
     base = code_at(args.base)
@@ -234,6 +267,9 @@ def main() -> None:
                       f"identical_to_{first}": same(res[k], res[first])}
         if base is not None:
             row["ratio_min"] = round(min(cpu["base"]) / min(cpu["now"]), 2)
+        if args.per_qp:
+            row["per_qp_cpu_s"] = {k: round(v, 3) for k, v in
+                                   per_qp(codes, qps, args.per_qp).items()}
         out["clients"][name] = row
     out["load_average_before"] = load0
     out["load_average_after"] = [round(x, 2) for x in os.getloadavg()]

@@ -239,7 +239,8 @@ def test_the_lots_sorted_again_at_other_budget_multipliers_are_sorted_anew(marke
     """Session 20: where the budgets' multipliers move and the lots' order stays (an
     ascent's later steps), :func:`_sorted` reuses the last sort's segments and computes
     only the costs again: the same bits as a sort from nothing; where the order changes
-    the sort is made anew."""
+    the sort is made anew, keeping (session 23) the last sort's names in order, segments
+    and ``q`` (sorted by name whatever the order within a name)."""
     st, sub, target, led = random_account(market, 3, 40)
     p = RebalanceProblem(st, sub, target, RebalanceSettings(gamma_tax=0.4), led)
     p.solve()
@@ -257,6 +258,30 @@ def test_the_lots_sorted_again_at_other_budget_multipliers_are_sorted_anew(marke
         assert len(fresh) == len(again) == 13
         for a, b in zip(fresh, again, strict=True):
             assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
-        reused += again[1] is prev[1]  # the segments kept: the same order
+        reused += again[5] is prev[5]  # the sale's sizes kept: the same order
+        assert again[1] is prev[1] and again[4] is prev[4] and again[12] is prev[12]
         prev = again
     assert reused == 3  # both cases ran
+
+
+def test_the_newton_system_is_solved_as_numpy_solves_it_to_the_bit():
+    """Session 23: :func:`maximise`'s Newton system is built by :func:`_regularised` (no
+    ``np.diag``/``np.ix_``) and solved by :func:`_solve` (numpy's LAPACK gufunc without
+    ``np.linalg.solve``'s checks): the same matrix, zeros' signs included, and the same
+    solution to the bit as before; a singular system raises LinAlgError as before."""
+    rng = np.random.default_rng(5)
+    E = rng.normal(size=(30, 9))
+    E[:, 3] = 0.0  # a row with no curvature (its zeros: -0.0 once negated)
+    H = -(E.T @ E)
+    H[7, 2] = H[2, 7] = -0.0
+    curv = -H.diagonal()
+    free = (curv > 1e-12 * curv.max()).nonzero()[0]
+    mask = curv > 1e-12 * curv.max()
+    Hf = -H[np.ix_(mask, mask)]
+    old = Hf + 1e-12 * np.diag(np.diag(Hf))
+    new = pattern_bound_module._regularised(H, free, curv[free])
+    assert new.tobytes() == old.tobytes() and len(free) == 8
+    g = rng.normal(size=len(free))
+    assert pattern_bound_module._solve(new, g).tobytes() == np.linalg.solve(old, g).tobytes()
+    with pytest.raises(np.linalg.LinAlgError, match="Singular"):
+        pattern_bound_module._solve(np.ones((3, 3)), np.ones(3))

@@ -74,6 +74,7 @@ from pma_lab.optimize.pattern_bound import (
     _kink_step,
     _lower,
     _setup,
+    _solve,
     _stationarity,
     dual_start,
     maximise,
@@ -372,12 +373,12 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     _, g1, _, w1 = _dual(_weighed(c, t + h, _fund_sale(ct)), y, hessian=False)
     if g0 is None or g1 is None:
         return np.nan, np.zeros(n)
-    curv = -np.diag(H)
-    free = (y > lo) & (curv > 1e-12 * max(curv.max(), 1e-300))
+    curv = -H.diagonal()
+    free = ((y > lo) & (curv > 1e-12 * max(curv.max(), 1e-300))).nonzero()[0]
     dy = np.zeros(n)
-    if free.any():
+    if len(free):
         try:
-            dy[free] = np.linalg.solve(-H[np.ix_(free, free)], (g1 - g0)[free] / h)
+            dy[free] = _solve(-H[free][:, free], (g1 - g0)[free] / h)
         except np.linalg.LinAlgError:
             return np.nan, dy
     _, g2, _, w2 = _dual(ct, np.maximum(y + h * dy, lo), hessian=False)

@@ -47,6 +47,10 @@ try:  # the ufunc np.clip calls on float arrays, without its two Python wrappers
     from numpy._core.umath import clip as _clip
 except ImportError:  # pragma: no cover - another numpy layout: the same function
     _clip = np.clip
+try:  # the gufunc np.linalg.solve calls for one right-hand side, without its checks
+    from numpy.linalg._umath_linalg import solve1 as _solve1
+except ImportError:  # pragma: no cover - another numpy layout: np.linalg.solve itself
+    _solve1 = None
 
 if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
@@ -76,9 +80,13 @@ def _segments(a: np.ndarray, v: np.ndarray, c: np.ndarray) -> tuple:
     seg_len = np.empty(len(start), dtype=np.intp)
     seg_len[:-1] = start[1:] - start[:-1]
     seg_len[-1:] = len(a) - start[-1:]
+    return start, _left(v, start, seg_len), _before(v, c, start, seg_len), seg_len
+
+
+def _left(v: np.ndarray, start: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
+    """The size of a name's sale before each of its lots (:func:`sale_segments`' ``left``)."""
     cum_v = np.cumsum(v)
-    left = cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
-    return start, left, _before(v, c, start, seg_len), seg_len
+    return cum_v - v - np.repeat(cum_v[start] - v[start], seg_len)
 
 
 def _before(v: np.ndarray, c: np.ndarray, start: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
@@ -131,7 +139,6 @@ class _Fixed:
     diag: np.ndarray
     inf: np.ndarray
     cash_gap: float
-    cols: np.ndarray
     none: np.ndarray
     sides: np.ndarray
 
@@ -154,12 +161,16 @@ class _SortMemo:
     multiplier on every evaluation (:func:`_dual`).
     """
 
-    __slots__ = ("key", "sorted", "cut_any", "fund_s", "fund_sorted")
+    __slots__ = ("key", "sorted", "cut_any", "fund_s", "fund_sorted", "both", "centre")
 
     def __init__(self) -> None:
         self.key: bytes | None = None
         self.sorted: tuple | None = None
         self.cut_any = False  # whether the sort's ``cut`` has a segment
+        # the first lots (in the sort) of the names with both sides open: (fixed, indices)
+        self.both: tuple | None = None
+        # ``h - w_t`` per lot in the sort: (centre, sorted, array)
+        self.centre: tuple | None = None
         self.fund_s: float | None = None
         # the fund's lots sorted at the last budget multipliers: (fund, key, arrays)
         self.fund_sorted: tuple | None = None
@@ -275,7 +286,7 @@ class PatternData:
         both = self.buy_ok & self.sell_ok
         return _Fixed(q2=2 * q, sq=sq, Es=E / sq[:, None], both=both if both.any() else None,
                       diag=np.arange(4 + ns, 4 + ns + nk), inf=np.full(n, np.inf),
-                      cols=np.arange(n), none=np.full(n, -1), sides=np.full((3, n), np.inf),
+                      none=np.full(n, -1), sides=np.full((3, n), np.inf),
                       cash_gap=self.cash - self.cash_target)
 
     @cached_property
@@ -401,7 +412,9 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None,
     sale cuts out and each name's number of lots. ``prev``: this data's sort at other
     multipliers; where the lots' order is the same (an ascent's later steps move
     ``beta`` little) only the costs are computed again (session 20; the same operations
-    on the same operands, so the same bits).
+    on the same operands, so the same bits); where it is not, the lots' names in order
+    (sorted by name whatever the order within a name), so the names' segments and ``q``,
+    are still ``prev``'s (session 23).
     """
     a = c.asset
     unit_b = c.unit + beta @ c.brows
@@ -413,12 +426,18 @@ def _sorted(c: PatternData, beta: np.ndarray, nu: float | None = None,
         _, ao, vo, _, start, left, _, qa, q2a, seg_lo, seg_hi, cut, seg_len = prev
         return (order, ao, vo, cbo, start, left, _before(vo, cbo, start, seg_len), qa, q2a,
                 seg_lo, seg_hi, cut, seg_len)
-    ao, vo = a[order], c.size[order]
-    start, left, before_b, seg_len = _segments(ao, vo, cbo)
-    qa = c.q[ao]
+    vo = c.size[order]
+    if prev is not None:
+        ao, start, qa, q2a, seg_len = prev[1], prev[4], prev[7], prev[8], prev[12]
+        left, before_b = _left(vo, start, seg_len), _before(vo, cbo, start, seg_len)
+    else:
+        ao = a[order]
+        start, left, before_b, seg_len = _segments(ao, vo, cbo)
+        qa = c.q[ao]
+        q2a = 2 * qa
     seg_lo = np.maximum(left, c.lo_sell[ao])
     seg_hi = np.maximum(left + vo, seg_lo)
-    return (order, ao, vo, cbo, start, left, before_b, qa, 2 * qa, seg_lo, seg_hi,
+    return (order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi,
             ~(seg_lo <= left + vo), seg_len)
 
 
@@ -449,7 +468,7 @@ def _formed(H: np.ndarray | _Lazy | None) -> np.ndarray | None:
 
 
 def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
-          hessian: bool | str = True) -> tuple:
+          hessian: bool | str = True, lin: np.ndarray | None = None) -> tuple:
     """``D(y)``, its gradient, Hessian (smooth names) and the Lagrangian's minimising weights.
 
     ``(-inf, None, None, None)`` when a name with both sides open could lower the Lagrangian by
@@ -460,7 +479,13 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     Hessian is not formed (``None`` in its place; a caller that reads only the gradient
     and weights, the cap search's slope). ``hessian="lazy"``: a :class:`_Lazy` in its
     place, which forms it (and ``trades``' rows) when called: an ascent's trial points
-    that are not kept never pay for theirs (session 20).
+    that are not kept never pay for theirs (session 20). ``lin``: ``B mu + S' sigma`` at
+    ``y`` when the caller has it (:func:`_fund_dual`'s names' duals, one per fund sale
+    at the same ``y``: computed there once, the same operations, so the same bits).
+
+    Each name's side (hold, sell, buy) is the first of the three with the least value, as
+    ``argmin`` over them chose before session 23 (by comparisons on the rows: the same
+    choice, the minimum the same value).
     """
     if c.fund is not None:
         _ = c.fixed  # computed here: shared by the names' copies _fund_dual makes
@@ -469,15 +494,16 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     k, ce = c.fixed, c.centre
     ns = S.shape[0]
     nu, beta, sigma, mu = y[0], y[1:4], y[4:4 + ns], y[4 + ns:]
-    lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
+    if lin is None:
+        lin = B @ mu + (S.T @ sigma if ns else 0.0)  # d Lagrangian / d w per name
     cb = c.tc - nu  # buying: trading cost less cash
     a = c.asset
     # selling y of a name: its lots cheapest first (segments of the sale); the order
     # depends on the budgets' multipliers only (cash moves every lot's cost alike)
     memo = c.memo
     if memo is None:
-        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut, _ = \
-            _sorted(c, beta, nu)
+        srt = _sorted(c, beta, nu)
+        order, ao, vo, co, start, left, before, qa, q2a, seg_lo, seg_hi, cut, _ = srt
         cut_any = bool(cut.any())
     else:
         # sorted once per ``beta`` (pma_lab.optimize.dual_qp) and data (a copy with
@@ -486,19 +512,33 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         if memo.key != key:
             memo.key, memo.sorted = key, _sorted(c, beta, prev=memo.sorted)
             memo.cut_any = bool(memo.sorted[11].any())
-        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut, _ = \
-            memo.sorted
+        srt = memo.sorted
+        order, ao, vo, cbo, start, left, before_b, qa, q2a, seg_lo, seg_hi, cut, _ = srt
         cut_any = memo.cut_any
         co = cbo + nu
         before = before_b + nu * left
-    both = k.both
     heads = ao[start]  # each selling name (its first lot)
-    if both is not None and len(a):
-        cheapest = k.inf.copy()
-        cheapest[heads] = co[start]
-        if (both & (cheapest + cb < 0)).any():
+    if k.both is not None and len(a):
+        # a name with both sides open whose cheapest lot's sale and a purchase together
+        # lower the Lagrangian: its cheapest lot is its first (the same sums as a
+        # name-length array of them would give)
+        if memo is None or memo.both is None or memo.both[0] is not k:
+            first_both = start[k.both[heads]]
+            if memo is not None:
+                memo.both = (k, first_both)
+        else:
+            first_both = memo.both[1]
+        if (co[first_both] + cb < 0).any():
             return -np.inf, None, None, None
-    center, la_ = ce.hw[ao], -lin[ao]
+    # each lot's name's h - w_t: per centre and sort (an ascent's names keep both)
+    got = None if memo is None else memo.centre
+    if got is not None and got[0] is ce and got[1] is srt:
+        center = got[2]
+    else:
+        center = ce.hw[ao]
+        if memo is not None:
+            memo.centre = (ce, srt, center)
+    la_ = -lin[ao]
     stat = center - (la_ + co) / q2a
     ys_pad = np.empty(len(ao) + 1)  # ys, then a 0 that arg's -1 (no sale) reads
     ys_pad[-1] = 0.0
@@ -521,13 +561,15 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     z = _clip(zs, 0.0, c.z_hi)
     hz = h + z
     np.copyto(V[2], q * (hz - wt) ** 2 + lin * hz + cb * z, where=c.buy_ok)
-    side = V.argmin(axis=0)
-    vals = V[side, k.cols]
+    v_hold, v_sell, v_buy = V
+    vals = np.minimum(np.minimum(v_hold, v_sell), v_buy)  # (a NaN stays: not finite)
     if not np.isfinite(vals).all():
         return -np.inf, None, None, None
-    sell_side = side == 1
+    # the first side with the least value (argmin's choice): every value is finite or inf
+    sell_side = (v_sell < v_hold) & (v_sell <= v_buy)
+    buy_side = (v_buy < v_hold) & (v_buy < v_sell)
     sold_y = np.where(sell_side, y_sell, 0.0)
-    bought = np.where(side == 2, z, 0.0)
+    bought = np.where(buy_side, z, 0.0)
     w = h - sold_y + bought
     D = (float(vals.sum()) - float(mu @ ce.Bwt) - float(mu @ mu) / (4 * _SCALE)
          + nu * k.cash_gap - float(beta @ c.budget)
@@ -547,7 +589,7 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
 
     def form() -> np.ndarray:
         # Hessian: -sum e e' / (2 q) over the names whose minimiser is a stationary point
-        inner_buy = (side == 2) & (zs > 0) & (zs < c.z_hi)
+        inner_buy = buy_side & (zs > 0) & (zs < c.z_hi)
         seg = np.where(sell_side, arg, -1)
         inner_sell = seg >= 0
         idx = seg[inner_sell]
@@ -620,6 +662,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
     cost_before = np.concatenate(([0.0], np.cumsum(size_o * co)))
     names = c.replace(fund=None)
     Bmu = c.B @ mu
+    lin = Bmu + (c.S.T @ sigma if ns else 0.0)  # the names' (as _dual computes it)
     q, wt = c.q, c.wt
     sig_m = float(Sm @ sigma) if ns else 0.0
     seen: dict[float, tuple] = {}
@@ -630,7 +673,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         if got is None:
             t = wt - m * (hf - s)
             tr: dict = {}
-            D, g, H, w = _dual(names.replace(wt=t), y, tr, "lazy")
+            D, g, H, w = _dual(names.replace(wt=t), y, tr, "lazy", lin)
             if g is None:
                 got = None
             else:
@@ -641,8 +684,8 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
 
     def slopes(s: float, gs: float) -> tuple[float, float]:
         """``G``'s right and left slopes in ``s`` (``+inf`` / ``-inf`` past the ends)."""
-        r = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot sold right of s
-        left = int(np.searchsorted(kinks, s, side="left")) - 1  # and left of it
+        r = int(kinks.searchsorted(s, side="right")) - 1  # the lot sold right of s
+        left = int(kinks.searchsorted(s, side="left")) - 1  # and left of it
         gr = gs + co[r] if s < hi and 0 <= r < len(co) else np.inf
         gl = gs + co[left] if s > lo and 0 <= left < len(co) else -np.inf
         return gr, gl
@@ -658,9 +701,9 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         # first whose right slope is >= 0 holds the minimum or ends its segment
         pts = np.unique(np.concatenate(([lo], kinks[(kinks > lo) & (kinks < hi)], [hi])))
         if gr < 0:
-            a, b = int(np.searchsorted(pts, s, side="right")), len(pts) - 1
+            a, b = int(pts.searchsorted(s, side="right")), len(pts) - 1
         else:
-            a, b = 0, int(np.searchsorted(pts, s, side="left"))
+            a, b = 0, int(pts.searchsorted(s, side="left"))
         # from the last evaluation's sale (an ascent's: the minimum mostly a kink or two
         # away) the search gallops out from it (1, 2, 4, ... points), then bisects the
         # bracket found (session 22); from the range's end it bisects: either finds the
@@ -688,7 +731,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         gr, gl = slopes(s, got[5])
         if gl > 0:  # inside the segment left of pts[a]: the secant (Illinois) on its slope
             t_lo, t_hi = float(pts[a - 1]), s
-            c_seg = co[int(np.searchsorted(kinks, t_lo, side="right")) - 1]
+            c_seg = co[int(kinks.searchsorted(t_lo, side="right")) - 1]
             g_lo = at(t_lo)
             if g_lo is None:
                 return -np.inf, None, None, None
@@ -710,7 +753,7 @@ def _fund_dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         memo.fund_s = s
     Dn, g, H, w, tr, gs = got
     wf = hf - s
-    j = int(np.searchsorted(kinks, s, side="right")) - 1  # the lot being sold at s
+    j = int(kinks.searchsorted(s, side="right")) - 1  # the lot being sold at s
     jc = min(max(j, 0), len(co) - 1) if len(co) else 0
     G = float(Dn) + sig_m * wf + (float(cost_before[j] + co[jc] * (s - kinks[j]))
                                   if len(co) and j >= 0 else 0.0)
@@ -821,6 +864,25 @@ def pattern_solution(p: RebalanceProblem, sell: np.ndarray, buy: np.ndarray,
     return float(D), w, _stationarity(c, y, g)
 
 
+def _singular(err: str, flag: int) -> None:
+    """The error :func:`np.linalg.solve` raises for a singular matrix (:func:`_solve`)."""
+    raise np.linalg.LinAlgError("Singular matrix")
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(A, b)`` for a float square ``A`` and a vector ``b``: the same bits.
+
+    The same LAPACK call (``_umath_linalg.solve1``) under the same error state (a
+    singular ``A`` raises :class:`numpy.linalg.LinAlgError`), without the wrapper's
+    checks of shapes and types (session 23: ~40 % of it on the ascent's small systems).
+    """
+    if _solve1 is None:  # pragma: no cover - another numpy layout
+        return np.linalg.solve(A, b)
+    with np.errstate(call=_singular, invalid="call", over="ignore", divide="ignore",
+                     under="ignore"):
+        return _solve1(A, b, signature="dd->d")
+
+
 def _lower(c: PatternData, n: int) -> np.ndarray:
     """The multipliers' lower bounds: 0 for the gain budgets and sector limits."""
     lo = np.full(n, -np.inf)
@@ -828,11 +890,16 @@ def _lower(c: PatternData, n: int) -> np.ndarray:
     return lo
 
 
-def _stationarity(c: PatternData, y: np.ndarray, g: np.ndarray | None) -> float:
-    """The largest projected gradient of ``D`` at ``y`` (0: ``y`` maximises ``D``)."""
+def _stationarity(c: PatternData, y: np.ndarray, g: np.ndarray | None,
+                  lo: np.ndarray | None = None) -> float:
+    """The largest projected gradient of ``D`` at ``y`` (0: ``y`` maximises ``D``).
+
+    ``lo``: the multipliers' lower bounds (:func:`_lower`; ``None``: computed here).
+    """
     if g is None:
         return np.inf
-    lo = _lower(c, len(y))
+    if lo is None:
+        lo = _lower(c, len(y))
     return float(np.max(np.abs(np.where(y > lo, g, np.maximum(g, 0.0)))))
 
 
@@ -875,14 +942,13 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
         if (D >= target and not converge) or g is None:
             break
         H = _formed(H)
-        curv = -np.diag(H)
-        free = ((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())
-        if not free.any():
+        curv = -H.diagonal()
+        free = (((y > lo) | (g > 0)) & (curv > 1e-12 * curv.max())).nonzero()[0]
+        if not len(free):
             break
-        Hf = -H[np.ix_(free, free)]
         step = np.zeros(len(y))
         try:
-            step[free] = np.linalg.solve(Hf + 1e-12 * np.diag(np.diag(Hf)), g[free])
+            step[free] = _solve(_regularised(H, free, curv[free]), g[free])
         except np.linalg.LinAlgError:
             break
         if D < target < np.inf and D + 0.5 * float(g[free] @ step[free]) < target:
@@ -908,9 +974,9 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
                 break
             gained = 0.0
         if gained <= 1e-15 * max(1.0, abs(D)):
-            if not kinks or g is None or _stationarity(c, y, g) <= KINK_STATIONARY:
+            if not kinks or g is None or _stationarity(c, y, g, lo) <= KINK_STATIONARY:
                 break
-            if gained != 0.0 and _stationarity(c, y, g) < 1e-9:
+            if gained != 0.0 and _stationarity(c, y, g, lo) < 1e-9:
                 continue  # round-off steps near the maximum: Newton again
             y_k, D_k, g_k, H_k, w_k, tr_k = _kink_step(c, y, D, g, _formed(H), lo, keep)
             if not D_k > D:
@@ -920,6 +986,19 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
     if keep:
         trades.update(tr)
     return y, D, g, H, w
+
+
+def _regularised(H: np.ndarray, free: np.ndarray, dd: np.ndarray) -> np.ndarray:
+    """``Hf + 1e-12 diag(Hf)`` for ``Hf = -H[free, free]`` (``dd``: its diagonal), as before.
+
+    The Newton system of :func:`maximise`, built with the same operations per entry as
+    ``Hf + 1e-12 * np.diag(np.diag(Hf))`` (off the diagonal ``-H_ij + 0.0``, i.e.
+    ``0.0 - H_ij``, zeros' signs included; on it ``dd + 1e-12 dd``), so the same bits,
+    without the two ``np.diag`` calls and ``np.ix_`` (session 23).
+    """
+    A = np.subtract(0.0, H[free][:, free])
+    A.flat[::len(free) + 1] = dd + 1e-12 * dd
+    return A
 
 
 KINK_STATIONARY = 1e-13
@@ -953,7 +1032,7 @@ def _kink_step(c: PatternData, y: np.ndarray, D: float, g: np.ndarray, H: np.nda
     gained, or whose slope never flattened past a breakpoint) is as before, to the bit.
     """
     d = np.where(y > lo, g, np.maximum(g, 0.0))
-    diag = -np.diag(H)
+    diag = -H.diagonal()
     ref = float(np.median(diag[diag > 0])) if np.any(diag > 0) else 1.0
     dd = float(d @ d)
     s0 = float(g @ d)
