@@ -12,6 +12,7 @@ at the horizon (:func:`_liquidation`) gives the liquidation tax and the carryfor
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -152,12 +153,36 @@ def _history(setup: ClientSetup, year: int, others: pd.DataFrame | None = None
     ``others``: a household's other taxable accounts' sales today, traded around the
     plan's first step (:mod:`pma_lab.plan.household`).
     """
-    hist = setup.ledger.dispositions(as_decimal=True)
-    hist = hist.loc[np.array([d.year == year for d in hist.date_sold], dtype=bool)]
+    hist = _sold_in(setup.ledger, year)
     if others is None or not len(others):
         return hist
     return pd.concat([hist, others[list(hist.columns)]], ignore_index=True) if len(hist) \
         else others.reset_index(drop=True)
+
+
+_SOLD: dict[str, object] = {}  # the last ledger read by _sold_in, its state and frames
+_SOLD_LOCK = threading.Lock()
+
+
+def _sold_in(ledger: Ledger, year: int) -> pd.DataFrame:
+    """The ledger's dispositions (Decimal) sold in ``year``: a copy of the last read's.
+
+    Every plan's tax context and yearly table read the client's earlier sales of the
+    first year (:func:`_history`; 4-6 times a plan); the client's ledger does not change
+    between them, so they are read once while its state (:meth:`pma_lab.tax.ledger.Ledger.
+    state_token`) stays the same (the ledger is held until another is read).
+    """
+    token = ledger.state_token()
+    with _SOLD_LOCK:  # a dashboard's plans run on threads
+        if _SOLD.get("ledger") is not ledger or _SOLD.get("token") != token:
+            _SOLD.clear()
+            _SOLD.update(ledger=ledger, token=token, frames={})
+        frames: dict[int, pd.DataFrame] = _SOLD["frames"]  # type: ignore[assignment]
+    if year not in frames:
+        hist = ledger.dispositions(as_decimal=True)
+        frames[year] = hist.loc[np.array([d.year == year for d in hist.date_sold],
+                                         dtype=bool)]
+    return frames[year].copy()
 
 
 def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.DataFrame:
