@@ -162,3 +162,39 @@ def test_the_monte_carlo_replay_taxes_the_years_as_the_plan_does(client1):
             out = revalue(run.schedule, paths, ctx, dates[-1], rate.rate, decimal=decimal)
             assert out.tax_by_year[0] == pytest.approx(run.years.tax, abs=0.01), name
             assert np.isclose(out.wealth[0], run.after_tax_wealth, atol=0.05), name
+
+
+def test_the_years_earlier_sales_are_read_once_while_the_ledger_is_unchanged(
+        client1, monkeypatch):
+    """Every plan's tax context and yearly table read the first year's earlier sales
+    (issue 16: 4-6 reads a plan): read from the ledger once while its state is the same,
+    each caller its own copy; a sale in the ledger (or another ledger) reads them again."""
+    import datetime as dt
+
+    import pma_lab.plan.accounting as acc
+    from pma_lab.tax.ledger import Ledger, LotRelief
+
+    setup = client1[0]
+    led = setup.ledger.fork()
+    reads = []
+    read = Ledger.dispositions
+    monkeypatch.setattr(Ledger, "dispositions",
+                        lambda self, *a, **k: reads.append(self) or read(self, *a, **k))
+    monkeypatch.setattr(acc, "_SOLD", {})
+    first = acc._sold_in(led, 2026)
+    want = read(led, as_decimal=True)
+    want = want.loc[[d.year == 2026 for d in want.date_sold]]
+    pd.testing.assert_frame_equal(first, want)
+    assert list(first.ticker) == ["MSFT", "PFE"]  # sold on Jun 15
+    first.loc[first.index[0], "gain_loss"] = Decimal(1)  # a caller's copy
+    again = acc._sold_in(led, 2026)
+    pd.testing.assert_frame_equal(again, want)
+    assert len(reads) == 1
+    assert acc._sold_in(led, 2025).empty and len(reads) == 2  # another year: read
+    lot = next(lt for lt in led.lots() if lt.ticker == "XOM")
+    led.sell(dt.date(2026, 8, 3), "taxable", "XOM", lot.shares, Decimal("110.00"),
+             method=LotRelief.SPECIFIC, lot_id=lot.lot_id)
+    after = acc._sold_in(led, 2026)
+    assert len(reads) == 3 and len(after) == 3
+    acc._sold_in(setup.ledger, 2026)  # another ledger
+    assert len(reads) == 4

@@ -411,3 +411,29 @@ def test_yearly_netting_values_the_charitable_deduction_on_top_of_the_gains():
     y = yearly_netting(disp, prof, charitable={2026: D(50_000)}).set_index("year")
     assert y.at[2026, "tax"] == D("73555.00") and y.at[2026, "charity_saving"] == D("-19491.00")
     assert "charity_saving" not in yearly_netting(disp, prof).columns
+
+
+def test_netting_columns_are_the_yearly_tables_columns():
+    """netting_columns gives yearly_netting's figures as lists, without the DataFrame
+    (issue 16: a plan's tax context and yearly table read a figure or two of ~10 tables
+    a plan): the same columns, the same Decimals, for a year range, carry-ins, a gift's
+    deduction, interest and dividends, and no year at all."""
+    from pma_lab.tax.liability import DividendIncome, netting_columns
+
+    led = Ledger([Account("T")])
+    led.buy(dt.date(2020, 1, 6), "T", "X", D(1000), D(100))
+    led.buy(dt.date(2025, 6, 2), "T", "Y", D(500), D(90))
+    led.sell(dt.date(2025, 9, 2), "T", "Y", D(500), D(60))
+    led.sell(dt.date(2027, 3, 2), "T", "X", D(400), D(380))
+    disp = led.dispositions(as_decimal=True)
+    prof = _household_tax()
+    kw = {"years": [2025, 2026, 2027, 2028], "charitable": {2027: D(50_000)},
+          "interest": {2026: InterestIncome(taxable=D("1234.56"))},
+          "dividends": {2027: DividendIncome(D("800.00"), D("120.00"))}}
+    for args, kwargs in (((disp, prof), {}), ((disp, prof, D(1000), D(4000)), kw),
+                         ((disp.iloc[:0], prof), {})):
+        want = yearly_netting(*args, **kwargs)
+        got = netting_columns(*args, **kwargs)
+        assert list(got) == list(want.columns)
+        assert {c: list(v) for c, v in got.items()} == {c: list(want[c]) for c in want}
+    assert list(netting_columns(disp, prof, **kw)["tax_dividends"])[2] > 0

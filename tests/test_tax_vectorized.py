@@ -224,6 +224,38 @@ def test_carryforward_values_on_each_paths_interest_are_the_decimal_values(name)
             assert (got > bare + 100).any()
 
 
+@pytest.mark.parametrize("name", ["table", "middle", "top", "rates"])
+def test_carryforward_years_are_taxed_once_per_brackets_year(name, monkeypatch):
+    """Every path's value is the Decimal carryforward_value's when the use runs through
+    the tabulated years (2024-2026, each its own brackets) and past them (the last one's),
+    with each path's interest; the years' savings are taxed in one call per brackets' year
+    (issue 16: not one call a year, 30 a replay)."""
+    import pma_lab.tax.vectorized as vec
+
+    prof = PROFILES[name]
+    rng = np.random.default_rng(13)
+    n = 40
+    c_st = np.abs(_random_cents(rng, n, 6_000))
+    c_lt = np.abs(_random_cents(rng, n, 6_000))
+    c_st[:4], c_lt[:4] = [0, 0, 5_000_000, 2_000_000], [0, 123_456, 0, 1_000_001]
+    cash = np.abs(_random_cents(rng, n, 20_000))
+    incomes = [InterestIncome(taxable=D(int(c)) / 100) for c in cash]
+    ip = InterestPaths(*(np.array([_c(getattr(x, f)) for x in incomes])
+                         for f in ("federal", "niit", "state")))
+    calls = []
+    taxed = vec.year_tax_paths
+    monkeypatch.setattr(vec, "year_tax_paths",
+                        lambda *a, **k: calls.append(k["year"]) or taxed(*a, **k))
+    got = carryforward_paths(c_st, c_lt, prof, discount_rate=0.0441, first_year=2024,
+                             horizon_years=15, interest=ip)
+    assert calls == [2024, 2025, 2026]
+    for p in range(n):
+        want = carryforward_value(D(int(c_st[p])) / 100, D(int(c_lt[p])) / 100, prof,
+                                  discount_rate=0.0441, first_year=2024, horizon_years=15,
+                                  interest=incomes[p])
+        assert got[p] == _c(want.value), p
+
+
 @pytest.mark.parametrize("where", ["above the table", "in the table", "none", "mixed"])
 def test_ordinary_income_tax_reads_the_table_or_the_schedule_as_each_amount_needs(where):
     """Each method (Tax Table below $100,000, the schedule from it) is computed only when

@@ -466,9 +466,74 @@ def test_monte_carlo_paths_are_drawn_on_one_blas_thread(tech, monkeypatch):
             yield
 
     monkeypatch.setattr(scen, "one_thread", recorded)
+    monkeypatch.setattr(scen, "_CACHE", {})  # drawn again, not the last draw's columns
     got = monte_carlo_paths(tech.risk, tech.prices, dates, 50, 0.07, 2, ["NVDA", "JNJ"])
     assert entered == [True]
     assert got.prices.tobytes() == want.prices.tobytes()
+
+
+def test_monte_carlo_paths_of_the_last_draw_are_served_without_drawing_again(
+        tech, monkeypatch):
+    """A batch's clients share the draw (issue 16): after one client's paths, another's
+    names (held or to buy, a fund too) are the last draw's columns, to the bit what a
+    draw of their own gives, and nothing is drawn again; another seed, a price changed,
+    another fund or a draw too large to keep draws anew."""
+    import pma_lab.plan.scenarios as scen
+
+    monkeypatch.setattr(scen, "_CACHE", {})
+    draws = []
+    simulate = scen._simulate
+    monkeypatch.setattr(scen, "_simulate", lambda *a: draws.append(len(a[5])) or simulate(*a))
+    dates = [tech.as_of + dt.timedelta(days=91 * k) for k in range(4)]
+    spy = pd.DataFrame({"SPY": tech.benchmark.weights})
+    etf = pd.DataFrame({"XLK": tech.benchmark.weights.where(
+        tech.sectors.reindex(tech.benchmark.weights.index) == "Information Technology", 0.0)})
+    etf = etf / etf.sum()
+    prices = tech.prices.copy()
+    prices["SPY"], prices["XLK"] = 560.0, 230.0
+
+    def fresh(names: list[str], funds: pd.DataFrame | None = None, seed: int = 3,
+              p: pd.Series = prices) -> np.ndarray:  # a draw of these names alone
+        with monkeypatch.context() as m:
+            m.setattr(scen, "PATHS_CACHE_BYTES", 0)
+            m.setattr(scen, "_CACHE", {})
+            m.setattr(scen, "_simulate", simulate)  # not counted
+            return monte_carlo_paths(tech.risk, p, dates, 40, 0.07, seed, names,
+                                     funds).prices
+
+    first = monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 3, ["NVDA", "SPY"], spy)
+    n_model = len(tech.risk.tickers)
+    assert draws == [n_model]  # every model name drawn once, for the next clients
+    assert first.prices.tobytes() == fresh(["NVDA", "SPY"], spy).tobytes()
+    draws.clear()
+    for names, funds in ((["JNJ", "XOM", "AMD"], None), (["MSFT", "NVDA", "SPY"], spy),
+                         (["SPY", "JNJ"], spy)):
+        got = monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 3, names, funds)
+        assert got.prices.tobytes() == fresh(names, funds).tobytes(), names
+        assert got.tickers == tuple(names) and not got.prices.flags.writeable
+    assert draws == []
+    # another fund: drawn again (once), the first fund still kept with it
+    both = pd.concat([spy, etf], axis=1)
+    got = monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 3, ["AMD", "XLK", "SPY"], both)
+    assert draws == [n_model]
+    assert got.prices.tobytes() == fresh(["AMD", "XLK", "SPY"], both).tobytes()
+    monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 3, ["NVDA", "SPY"], spy)
+    assert draws == [n_model]
+    draws.clear()
+    # another seed, or a price that is not the one the draw started from: drawn again
+    other = monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 4, ["JNJ"]).prices
+    assert draws == [n_model] and other.tobytes() == fresh(["JNJ"], seed=4).tobytes()
+    moved = prices.copy()
+    moved["JNJ"] *= 1.01
+    got = monte_carlo_paths(tech.risk, moved, dates, 40, 0.07, 4, ["JNJ", "AMD"]).prices
+    assert draws == [n_model, n_model]
+    assert got.tobytes() == fresh(["JNJ", "AMD"], seed=4, p=moved).tobytes()
+    # a draw larger than the cache keeps draws only the names asked for, and is not kept
+    monkeypatch.setattr(scen, "PATHS_CACHE_BYTES", 40 * len(dates) * n_model * 8 - 1)
+    draws.clear()
+    monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 5, ["JNJ", "AMD"])
+    monte_carlo_paths(tech.risk, prices, dates, 40, 0.07, 5, ["JNJ", "AMD"])
+    assert draws == [2, 2]
 
 
 def test_a_concentrated_position_shows_its_risk(tech_analysis):

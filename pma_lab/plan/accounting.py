@@ -12,6 +12,7 @@ at the horizon (:func:`_liquidation`) gives the liquidation tax and the carryfor
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,7 @@ from pma_lab.tax.liability import (
     DividendIncome,
     InterestIncome,
     charitable_deductions,
+    netting_columns,
     yearly_netting,
 )
 
@@ -63,10 +65,10 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
     hist = _history(setup, years[0], others)
     # the history's own tax: the first year's tax with it less without it (carry-ins are
     # used in both, so the plan keeps the carry-ins' offset)
-    net = yearly_netting(hist, prof.tax, *carry, years=[years[0]], interest=interest,
-                         dividends=dividends)
-    none = yearly_netting(hist.iloc[:0], prof.tax, *carry, years=[years[0]],
-                          interest=interest, dividends=dividends)
+    net = netting_columns(hist, prof.tax, *carry, years=[years[0]], interest=interest,
+                          dividends=dividends)
+    none = netting_columns(hist.iloc[:0], prof.tax, *carry, years=[years[0]],
+                           interest=interest, dividends=dividends)
     st = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "ST"),
              Decimal(0))
     lt = sum((g for g, t in zip(hist.gain_loss, hist.term, strict=True) if t == "LT"),
@@ -84,7 +86,7 @@ def _tax_context(setup: ClientSetup, years: Sequence[int],
         own = tuple(sum((g for g, t in zip(mine.gain_loss, mine.term, strict=True)
                          if t == term), Decimal(0)) for term in ("ST", "LT"))
     return TaxContext(tax, tuple(int(y) for y in years), *carry, st, lt,
-                      Decimal(net.tax.iloc[0] - none.tax.iloc[0]), Decimal(str(tax.agi or 0)),
+                      Decimal(net["tax"][0] - none["tax"][0]), Decimal(str(tax.agi or 0)),
                       by_year, divs, *own)
 
 
@@ -152,12 +154,36 @@ def _history(setup: ClientSetup, year: int, others: pd.DataFrame | None = None
     ``others``: a household's other taxable accounts' sales today, traded around the
     plan's first step (:mod:`pma_lab.plan.household`).
     """
-    hist = setup.ledger.dispositions(as_decimal=True)
-    hist = hist.loc[np.array([d.year == year for d in hist.date_sold], dtype=bool)]
+    hist = _sold_in(setup.ledger, year)
     if others is None or not len(others):
         return hist
     return pd.concat([hist, others[list(hist.columns)]], ignore_index=True) if len(hist) \
         else others.reset_index(drop=True)
+
+
+_SOLD: dict[str, object] = {}  # the last ledger read by _sold_in, its state and frames
+_SOLD_LOCK = threading.Lock()
+
+
+def _sold_in(ledger: Ledger, year: int) -> pd.DataFrame:
+    """The ledger's dispositions (Decimal) sold in ``year``: a copy of the last read's.
+
+    Every plan's tax context and yearly table read the client's earlier sales of the
+    first year (:func:`_history`; 4-6 times a plan); the client's ledger does not change
+    between them, so they are read once while its state (:meth:`pma_lab.tax.ledger.Ledger.
+    state_token`) stays the same (the ledger is held until another is read).
+    """
+    token = ledger.state_token()
+    with _SOLD_LOCK:  # a dashboard's plans run on threads
+        if _SOLD.get("ledger") is not ledger or _SOLD.get("token") != token:
+            _SOLD.clear()
+            _SOLD.update(ledger=ledger, token=token, frames={})
+        frames: dict[int, pd.DataFrame] = _SOLD["frames"]  # type: ignore[assignment]
+    if year not in frames:
+        hist = ledger.dispositions(as_decimal=True)
+        frames[year] = hist.loc[np.array([d.year == year for d in hist.date_sold],
+                                         dtype=bool)]
+    return frames[year].copy()
 
 
 def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.DataFrame:
@@ -249,15 +275,19 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     cash_interest = _cash_interest(steps)
     net_all = yearly_netting(both, prof.tax, *carry, years=years, charitable=ded,
                              interest=interest, dividends=dividends)
-    with_liq = yearly_netting(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
-                              years=years, charitable=ded, interest=interest,
-                              dividends=dividends)
+    # the last year with every lot sold at the horizon (its last row is read: columns)
+    with_liq = netting_columns(pd.concat([both, liq], ignore_index=True), prof.tax, *carry,
+                               years=years, charitable=ded, interest=interest,
+                               dividends=dividends)
+    left = {c: v[-1] for c, v in with_liq.items()}
 
     def total(frame: pd.DataFrame) -> pd.Series:
         return frame.tax + sum(frame[c] if c in frame else 0 for c in
                                ("charity_saving", "tax_interest", "tax_dividends"))
 
-    liq_tax = float(total(with_liq).iloc[-1] - total(net_all).iloc[-1])
+    liq_total = left["tax"] + sum(left[c] if c in left else 0 for c in
+                                  ("charity_saving", "tax_interest", "tax_dividends"))
+    liq_tax = float(liq_total - total(net_all).iloc[-1])
     # what the sales outside the plan change on the return: the first year's is
     # ``ctx.hist_tax`` (the earlier sales' and the other accounts' own tax), a later year's
     # what the other accounts' sales today change (their carried loss is theirs; the
@@ -271,8 +301,7 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
                                 ctx.dividends_in(len(years) - 1))
 
     base_value = valued(*base.carry_hist[-1]) - valued(*base.carry_none[-1])
-    left = with_liq.iloc[-1]
-    carry_left = valued(left.carryout_st, left.carryout_lt) - base_value
+    carry_left = valued(left["carryout_st"], left["carryout_lt"]) - base_value
     last = net_all.iloc[-1]
     carry_value = valued(last.carryout_st, last.carryout_lt)  # the return's, >= 0
     net_all = net_all.set_index("year")
@@ -281,10 +310,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     # income (history, carry-ins, the year's interest and dividends): what the plan's
     # later sales that year add is the year's tax on gains less it
     today = disp.loc[np.array([d == steps.date.iloc[0] for d in disp.date_sold], dtype=bool)]
-    n0 = yearly_netting(pd.concat([hist, today], ignore_index=True) if len(hist) else today,
-                        prof.tax, *carry, years=years[:1], interest=interest,
-                        dividends=dividends)
-    gains_today = float(n0.tax.iloc[0] - ctx.hist_tax)
+    n0 = netting_columns(pd.concat([hist, today], ignore_index=True) if len(hist) else today,
+                         prof.tax, *carry, years=years[:1], interest=interest,
+                         dividends=dividends)
+    gains_today = float(n0["tax"][0] - ctx.hist_tax)
     no_sale = first_year_no_sale(prof.tax, hist, carry, years[0], ctx, interest, dividends)
     others_today = None
     if others is not None and len(others):
@@ -292,8 +321,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
         # sales today changes in it (the plan's figures are on top of them)
         own = _history(setup, years[0])
         alone = pd.concat([own, today], ignore_index=True) if len(own) else today
-        a0, b0 = (yearly_netting(f, prof.tax, *carry, years=years[:1], interest=interest,
-                                 dividends=dividends).tax.iloc[0] for f in (alone, own))
+        a0, b0 = (netting_columns(f, prof.tax, *carry, years=years[:1], interest=interest,
+                                  dividends=dividends)["tax"][0] for f in (alone, own))
         others_today = gains_today - float(a0 - b0)
     # the tables' rows by year, read once (not a pandas lookup per figure and year)
     net_of, all_of = net.to_dict("index"), net_all.to_dict("index")
@@ -361,9 +390,9 @@ def first_year_no_sale(tax: object, hist: pd.DataFrame, carry: tuple[Decimal, De
     year, it sells nothing for a withdrawal (:func:`pma_lab.report.proposal.plan_year_tax`
     built the first year's breakdown on Hold's year, which with a withdrawal sells).
     """
-    n = yearly_netting(hist, tax, *carry, years=[year], interest=interest,
-                       dividends=dividends)
-    return float(n.tax.iloc[0] - ctx.hist_tax)
+    n = netting_columns(hist, tax, *carry, years=[year], interest=interest,
+                        dividends=dividends)
+    return float(n["tax"][0] - ctx.hist_tax)
 
 
 def return_carryforward(years: pd.DataFrame) -> pd.Series:
@@ -414,14 +443,15 @@ def _baseline(tax: object, hist: pd.DataFrame, own: pd.DataFrame,
     taken out of the years after the first, so a plan's rows showed tax in years with no
     gains and did not add up to the return's).
     """
-    h, n = (yearly_netting(f, tax, *carry, years=years, interest=interest,
-                           dividends=dividends) for f in (hist, own))
+    h, n = (netting_columns(f, tax, *carry, years=years, interest=interest,
+                            dividends=dividends) for f in (hist, own))
 
-    def carries(f: pd.DataFrame) -> tuple[tuple[Decimal, Decimal], ...]:
+    def carries(f: dict[str, list]) -> tuple[tuple[Decimal, Decimal], ...]:
         return tuple((Decimal(s), Decimal(lt)) for s, lt in
-                     zip(f.carryout_st, f.carryout_lt, strict=True))
+                     zip(f["carryout_st"], f["carryout_lt"], strict=True))
 
-    return _Baseline(tuple(Decimal(a) - Decimal(b) for a, b in zip(h.tax, n.tax, strict=True)),
+    return _Baseline(tuple(Decimal(a) - Decimal(b) for a, b in zip(h["tax"], n["tax"],
+                                                                   strict=True)),
                      carries(h), carries(n))
 
 

@@ -630,24 +630,42 @@ def carryforward_paths(carry_st: np.ndarray, carry_lt: np.ndarray, profile: TaxP
     ti = None if profile.taxable_income is None else Decimal(str(profile.taxable_income))
     pv = np.zeros_like(c_st)
     live = np.flatnonzero(c_st + c_lt > 0)  # the paths with carryforward left
+    # first every year's netting (integer arithmetic), then the years' taxes: without
+    # gains a year nets to a loss, so its tax depends on the deduction (and the path's
+    # interest and dividends, the same every year) and on the year only through its
+    # brackets (no charity here; every year after the tabulated ones has the last's); each
+    # distinct (brackets, deduction, income) is taxed once, in one call per brackets'
+    # year, not one call a year (most paths deduct the full offset year after year)
+    nets: list[tuple[int, np.ndarray, Nettings]] = []
     for t in range(1, horizon_years + 1):
         if not len(live):
             break
         zero = np.zeros(len(live), dtype=np.int64)
         n = net_paths(zero, zero, c_st[live], c_lt[live], profile.loss_limit, ti)
-        # without gains the year nets to a loss: its tax depends on the deduction (and the
-        # year's interest) alone, which most paths share (the full offset), so each
-        # distinct one is taxed once
-        key = np.stack([n.deduction, fed[live], nii[live], st[live], q[live], r[live]],
+        nets.append((t, live, n))
+        c_st[live], c_lt[live] = n.carryout_st, n.carryout_lt
+        live = live[c_st[live] + c_lt[live] > 0]
+    savings: dict[int, np.ndarray] = {}
+    by_brackets: dict[int, list[tuple[int, np.ndarray, Nettings]]] = {}
+    for item in nets:
+        by_brackets.setdefault(_bracket_year(first_year + item[0] - 1), []).append(item)
+    for group in by_brackets.values():
+        rows = np.concatenate([lv for _, lv, _ in group])
+        n = Nettings(*(np.concatenate([getattr(g, f.name) for _, _, g in group])
+                       for f in fields(Nettings)))
+        key = np.stack([n.deduction, fed[rows], nii[rows], st[rows], q[rows], r[rows]],
                        axis=1)
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
         one = Nettings(*(getattr(n, f.name)[first] for f in fields(Nettings)))
-        i_one = InterestPaths(fed[live][first], nii[live][first], st[live][first])
-        d_one = DividendPaths(q[live][first], r[live][first])
-        saving = -year_tax_paths(one, profile, year=first_year + t - 1, interest=i_one,
-                                 dividends=d_one)[0]
+        at = rows[first]
+        saving = -year_tax_paths(one, profile, year=first_year + group[0][0] - 1,
+                                 interest=InterestPaths(fed[at], nii[at], st[at]),
+                                 dividends=DividendPaths(q[at], r[at]))[0][inv.ravel()]
+        k = 0
+        for t, lv, _ in group:
+            savings[t] = saving[k:k + len(lv)]
+            k += len(lv)
+    for t, lv, _ in nets:
         disc = Decimal(1) / Decimal(str(1 + discount_rate)) ** t
-        pv[live] += _money([(saving, disc)])[inv.ravel()]
-        c_st[live], c_lt[live] = n.carryout_st, n.carryout_lt
-        live = live[c_st[live] + c_lt[live] > 0]
+        pv[lv] += _money([(savings[t], disc)])
     return pv
