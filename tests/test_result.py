@@ -4,14 +4,19 @@ name both bought and sold is refused outside the relaxation."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pma_lab.errors import SolverFailedError
 from pma_lab.io.client import load_client
+from pma_lab.optimize.checks import trade_arrays
+from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
-from pma_lab.optimize.result import _snap, build_result
+from pma_lab.optimize.result import _snap, build_result, replaced
 from pma_lab.paths import samples_dir
 
 
@@ -263,3 +268,46 @@ def test_the_years_netting_is_the_same_kept_or_not():
     for totals in ((D("5000.00"), D("-9000.00"), D(0), D("-250.50")), (D(0),) * 4):
         want = _netting(totals, day, tax, carry)
         assert _netted(totals, day, tax, carry) == want == _netted(totals, day, loose, carry)
+
+
+def test_a_results_decisions_and_checks_are_built_when_first_read():
+    """A whole-share result keeps its decisions (build_result) and its checks (checked) as
+    their columns and rows until they are read (a plan's steps read neither table of most
+    results): read, they are the tables lot_decisions and check_constraints build; a
+    replaced() result shares the tables not yet built, and a pickled one builds them."""
+    c = load_client(samples_dir() / "clients" / "balanced-6040" / "profile.toml")
+    setup = prepare(c)
+    p = problem_for_client(setup, None, default_settings(setup))
+    res = p.solve()
+    assert res.summary.method.endswith("(whole shares)") and len(res.lot_trades)
+    assert {"decisions", "checks"}.isdisjoint(res.__dict__)
+    other = replaced(res, summary=dataclasses.replace(res.summary, note="n"))
+    assert {"decisions", "checks"}.isdisjoint(other.__dict__) and other.summary.note == "n"
+    x, _ = p._arrays(res)
+    w = res.weights.reindex(list(p.state.assets)).to_numpy()
+    pd.testing.assert_frame_equal(res.decisions, lot_decisions(p, x, set(), w, p.settings),
+                                  check_exact=False, rtol=1e-9)
+    assert other.decisions is res.decisions  # one build serves both
+    assert res.checks.equals(p.check_constraints(res)) and res.checks.ok.all()
+    again = pickle.loads(pickle.dumps(replaced(res, summary=res.summary)))
+    assert again.decisions.equals(res.decisions) and again.checks.equals(res.checks)
+    with pytest.raises(TypeError, match="not a RebalanceResult field"):
+        replaced(res, decision=None)
+
+
+def test_the_trades_a_result_keeps_are_its_tables_read_back():
+    """build_result keeps the trades as checks.trade_arrays reads them back from its
+    tables (the check that follows every whole-share solve reads them), to the bit."""
+    c = load_client(samples_dir() / "clients" / "balanced-6040" / "profile.toml")
+    setup = prepare(c)
+    p = problem_for_client(setup, None, default_settings(setup))
+    res = p.solve()
+    x, b = trade_arrays(p, res)
+    made = build_result(p, "two_step (whole shares)", "optimal", 0.0, set(), x=x, b=b)
+    assert "_trade_arrays" in made.__dict__
+    kept = trade_arrays(p, made)
+    read = trade_arrays(p, dataclasses.replace(made))  # the tables only
+    assert "_trade_arrays" not in dataclasses.replace(made).__dict__
+    assert all(np.array_equal(k, r) for k, r in zip(kept, read, strict=True))
+    assert np.flatnonzero(kept[0]).size and np.flatnonzero(kept[1]).size
+    pickle.loads(pickle.dumps(made))  # the kept trades (a weak reference) are not pickled

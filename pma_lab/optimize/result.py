@@ -19,7 +19,8 @@ import dataclasses
 import datetime as dt
 import functools
 import math
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
@@ -29,7 +30,7 @@ import pandas as pd
 
 from pma_lab.errors import SettingsError, SolverFailedError
 from pma_lab.optimize.constraints import GainBudgets
-from pma_lab.optimize.decisions import lot_decisions
+from pma_lab.optimize.decisions import decision_columns
 from pma_lab.optimize.state import asset_index, lot_columns
 from pma_lab.tax.liability import yearly_netting
 
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from pma_lab.tax.ledger import Ledger
     from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["RaisedCap", "RebalanceSummary", "RebalanceResult", "build_result",
-           "ledger_checked", "replay_trades"]
+__all__ = ["Deferred", "RaisedCap", "RebalanceSummary", "RebalanceResult", "build_result",
+           "deferred_result", "ledger_checked", "replaced", "replay_trades"]
 
 
 _CAP_WORDS: Final = ("total", "short-term", "long-term")
@@ -267,6 +268,99 @@ class RebalanceResult:
         """Solver status of the final solve."""
         return str(self.summary.status)
 
+    def __getattr__(self, name: str) -> object:
+        """A table kept as its columns (:class:`Deferred`), built when first read.
+
+        :func:`build_result` keeps the ``decisions`` as :class:`~pma_lab.optimize.
+        decisions.DecisionColumns` and :func:`~pma_lab.optimize.checks.checked` the
+        ``checks`` as their rows: a plan's steps read neither table of most results
+        (building them was ~2 CPU-ms of a result, ~0.2 CPU-s of a client's plan
+        comparison). Once built it is the field's value, as a table passed in is;
+        ``dataclasses.replace``, equality and ``repr`` read it as any field
+        (:func:`replaced` keeps the tables not yet read unbuilt).
+        """
+        deferred = self.__dict__.get("_deferred")
+        if deferred is not None and name in deferred:
+            frame = deferred[name]()
+            object.__setattr__(self, name, frame)
+            return frame
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict:
+        """The fields and deferred tables to pickle (not :func:`build_result`'s trades)."""
+        state = dict(self.__dict__)
+        state.pop("_trade_arrays", None)  # a weak reference to the problem's state
+        return state
+
+
+class Deferred:
+    """A result's table kept as what it is built from, built on first call and kept.
+
+    Parameters
+    ----------
+    build : Callable[..., pd.DataFrame]
+        A module-level function (so a result still pickles), called with ``args``.
+    *args
+        Its arguments (dropped once the table is built).
+    """
+
+    __slots__ = ("_args", "_build", "_frame")
+
+    def __init__(self, build: Callable[..., pd.DataFrame], *args: object) -> None:
+        self._build, self._args, self._frame = build, args, None
+
+    def __call__(self) -> pd.DataFrame:
+        """The table, built on the first call."""
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = self._build(*self._args)
+            self._args = ()
+        return frame
+
+
+_TABLES: Final = ("decisions", "checks")
+"""The result's tables that may be :class:`Deferred`."""
+
+
+def deferred_result(lot_trades: pd.DataFrame, trades: pd.DataFrame,
+                    decisions: pd.DataFrame | Deferred, summary: RebalanceSummary,
+                    weights: pd.Series, checks: pd.DataFrame | Deferred | None = None
+                    ) -> RebalanceResult:
+    """A :class:`RebalanceResult` whose ``decisions`` / ``checks`` may be :class:`Deferred`.
+
+    ``checks`` ``None``: an empty table (the field's default).
+    """
+    tables = {"decisions": decisions, "checks": pd.DataFrame() if checks is None else checks}
+    res = RebalanceResult(lot_trades, trades, *(
+        None if isinstance(tables["decisions"], Deferred) else tables["decisions"],),
+        summary, weights, None if isinstance(tables["checks"], Deferred) else tables["checks"])
+    deferred = {k: v for k, v in tables.items() if isinstance(v, Deferred)}
+    if deferred:
+        for k in deferred:
+            object.__delattr__(res, k)
+        object.__setattr__(res, "_deferred", deferred)
+    return res
+
+
+def replaced(result: RebalanceResult, **changes: object) -> RebalanceResult:
+    """``dataclasses.replace(result, **changes)`` that keeps unread tables unbuilt.
+
+    A table not read yet (:class:`Deferred`) stays so in the new result (one build serves
+    both); a change of ``decisions`` or ``checks`` may be a :class:`Deferred`.
+    """
+    unknown = set(changes) - {f.name for f in dataclasses.fields(RebalanceResult)}
+    if unknown:
+        raise TypeError(f"replaced(): {', '.join(sorted(unknown))} is not a "
+                        "RebalanceResult field")
+    have = result.__dict__
+    deferred = have.get("_deferred", {})
+    value = {t: changes[t] if t in changes else have[t] if t in have else deferred[t]
+             for t in _TABLES}
+    return deferred_result(changes.get("lot_trades", result.lot_trades),
+                           changes.get("trades", result.trades), value["decisions"],
+                           changes.get("summary", result.summary),
+                           changes.get("weights", result.weights), value["checks"])
+
 
 def caps_raised(budgets: object, raise_usd: np.ndarray | None) -> tuple[RaisedCap, ...]:
     """The gain caps the restrictions' sales raised (empty: none).
@@ -396,9 +490,26 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "ledger_checked": p.ledger is not None,
         "raised_caps": caps_raised(p.settings.budgets, getattr(p, "budget_raise", None)),
     })
-    decisions = lot_decisions(p, x, dropped, w_after, s)
+    # the decisions' columns now (they read the problem, which a plan's next step
+    # changes), their table when first read
+    decisions = Deferred(_decision_frame, decision_columns(p, x, dropped, w_after, s))
     weights = pd.Series(w_after, index=asset_index(st))
-    return RebalanceResult(lot_trades, trades, decisions, summary, weights)
+    res = deferred_result(lot_trades, trades, decisions, summary, weights)
+    # the trades as checks.trade_arrays reads them back from the tables (the same
+    # arithmetic on the same numbers), for the check that follows
+    back = np.zeros(p.nl)
+    back[idx] = np.where(full, p.v[idx], sh * lot_px / V)
+    buy = np.flatnonzero(named["net"] > 0)
+    bought = np.zeros(p.na)
+    at = named["index"][buy]
+    bought[at] = named["shares"][buy] * np.asarray(px, dtype=float)[at] / V
+    object.__setattr__(res, "_trade_arrays", (weakref.ref(st), V, back, bought))
+    return res
+
+
+def _decision_frame(columns: object) -> pd.DataFrame:
+    """The decisions table of :func:`~pma_lab.optimize.decisions.decision_columns`."""
+    return columns.frame()  # type: ignore[attr-defined]
 
 
 _TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_after",
@@ -671,8 +782,8 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
     # the realised-gain budgets' checks read the ledger's gains (as with the ledger)
     checks = result.checks if "constraint" not in result.checks else \
         GainBudgets.at_gains(result.checks, summary, state)
-    return dataclasses.replace(result, lot_trades=lot_trades, trades=trades,
-                               summary=summary, checks=checks)
+    return replaced(result, lot_trades=lot_trades, trades=trades,
+                    summary=summary, checks=checks)
 
 
 def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,

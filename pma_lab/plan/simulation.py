@@ -63,7 +63,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceResult,
     RebalanceSettings,
 )
-from pma_lab.optimize.result import ledger_checked
+from pma_lab.optimize.result import ledger_checked, replaced
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.optimize.state import _same_state, _same_value, lookthrough_matrix
 from pma_lab.optimize.terms import lot_rates
@@ -754,7 +754,7 @@ def _solve_within_forced(prob: RebalanceProblem, rounds: int = 3) -> RebalanceRe
         return res
     # the raises as the notes quote them (pma_lab.report.labels.forced_sales_note)
     marked = tuple(replace(c, offset=True) if c.cap in words else c for c in caps)
-    return replace(res, summary=replace(res.summary, raised_caps=marked))
+    return replaced(res, summary=replace(res.summary, raised_caps=marked))
 
 
 _CAP_WORDS = ("total", "short-term", "long-term")  # RaisedCap.cap of each budget row
@@ -1896,7 +1896,7 @@ def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
     if not flow or today <= 0:
         return res
     te = _Managed(setup, acc).today(replace(st, value=today)).te
-    return replace(res, summary=replace(res.summary, te_before=te))
+    return replaced(res, summary=replace(res.summary, te_before=te))
 
 
 def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
@@ -1933,7 +1933,7 @@ def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: fl
 def _with_gift(res: RebalanceResult, led: Ledger, gift: float, **summary: object
                ) -> RebalanceResult:
     """``res`` with the day's gift in its summary (its value, ``led``'s gifts when any)."""
-    return replace(res, summary=replace(res.summary, gift_value=gift,
+    return replaced(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, **summary))
 
 
