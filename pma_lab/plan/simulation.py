@@ -2271,8 +2271,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     r = (rate or _cash_rate(setup, s)).rate
     dy = dividends or plan_dividend_yields(setup)
     led = setup.ledger.fork()
-    n_hist = len(led.dispositions())
-    n_gifts = len(led.gifts())
+    n_hist = led.disposition_count()
+    n_gifts = led.gift_count()
     exclude, no_sell = _concentrated(setup, plan)
     spec = next(a for a in prof.accounts if a.account_id == acc)
     cash = spec.cash
