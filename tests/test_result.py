@@ -305,6 +305,8 @@ def test_the_trades_a_result_keeps_are_its_tables_read_back():
     x, b = trade_arrays(p, res)
     made = build_result(p, "two_step (whole shares)", "optimal", 0.0, set(), x=x, b=b)
     assert "_trade_arrays" in made.__dict__
+    # not checked yet: no checks, an empty table built when read (the field's default)
+    assert "checks" not in made.__dict__ and made.checks.equals(pd.DataFrame())
     kept = trade_arrays(p, made)
     read = trade_arrays(p, dataclasses.replace(made))  # the tables only
     assert "_trade_arrays" not in dataclasses.replace(made).__dict__

@@ -328,9 +328,10 @@ def deferred_result(lot_trades: pd.DataFrame, trades: pd.DataFrame,
                     ) -> RebalanceResult:
     """A :class:`RebalanceResult` whose ``decisions`` / ``checks`` may be :class:`Deferred`.
 
-    ``checks`` ``None``: an empty table (the field's default).
+    ``checks`` ``None``: an empty table (the field's default), built when read.
     """
-    tables = {"decisions": decisions, "checks": pd.DataFrame() if checks is None else checks}
+    tables = {"decisions": decisions,
+              "checks": Deferred(pd.DataFrame) if checks is None else checks}
     res = RebalanceResult(lot_trades, trades, *(
         None if isinstance(tables["decisions"], Deferred) else tables["decisions"],),
         summary, weights, None if isinstance(tables["checks"], Deferred) else tables["checks"])
