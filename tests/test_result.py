@@ -16,7 +16,7 @@ from pma_lab.io.client import load_client
 from pma_lab.optimize.checks import trade_arrays
 from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
-from pma_lab.optimize.result import _snap, build_result, replaced
+from pma_lab.optimize.result import _snap, build_result, replaced, trade_columns, trade_lists
 from pma_lab.paths import samples_dir
 
 
@@ -313,3 +313,40 @@ def test_the_trades_a_result_keeps_are_its_tables_read_back():
     assert all(np.array_equal(k, r) for k, r in zip(kept, read, strict=True))
     assert np.flatnonzero(kept[0]).size and np.flatnonzero(kept[1]).size
     pickle.loads(pickle.dumps(made))  # the kept trades (a weak reference) are not pickled
+
+
+def test_a_step_reads_its_trades_as_columns_without_building_the_tables():
+    """A result solved without a ledger (a plan's step) keeps its trade lists as the
+    columns they are built of: the step's bookkeeping (simulation._apply) and the checks
+    read those, the tables are built only when read (of the same columns), and the
+    bookkeeping of the tables is the same; a result the ledger checks has its tables
+    built (the ledger's replay marks them)."""
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.plan.simulation import _apply
+
+    setup = prepare(load_client(samples_dir() / "clients" / "balanced-6040" /
+                                "profile.toml"))
+    p = problem_for_client(setup)
+    st = p.state
+    bare = RebalanceProblem(st, p.risk, setup.target.weights, p.settings, None)
+    res = bare.solve()
+    assert {"lot_trades", "trades", "decisions"}.isdisjoint(res.__dict__)
+    copied = pickle.loads(pickle.dumps(res))  # (a plan run in a worker process)
+    assert {"lot_trades", "trades", "decisions"}.isdisjoint(copied.__dict__)
+
+    def applied(result):
+        led, events = setup.ledger.fork(), []
+        change = _apply(led, st.account_id, st.as_of, result, st.prices, events, None,
+                        0.0, frozenset())
+        return change, events, led.lots()
+
+    got = applied(res)
+    assert {"lot_trades", "trades"}.isdisjoint(res.__dict__) and got[1]
+    cols = trade_columns(res)
+    for kept, table in ((cols.lots, res.lot_trades), (cols.names, res.trades)):
+        assert len(table) and list(kept) == list(table.columns)
+        assert trade_lists(kept, *table.columns) == [table[c].tolist() for c in table]
+    assert applied(dataclasses.replace(res)) == got  # the tables read: the same trades
+    assert copied.lot_trades.equals(res.lot_trades) and copied.trades.equals(res.trades)
+    assert "_columns" not in dataclasses.replace(res).__dict__
+    assert {"lot_trades", "trades"} <= set(p.solve().__dict__)

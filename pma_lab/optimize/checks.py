@@ -21,7 +21,7 @@ import pandas as pd
 
 from pma_lab.errors import InfeasibleError, SolverFailedError
 from pma_lab.optimize.constraints import Candidate, OneSidePerName, RebalanceConstraint
-from pma_lab.optimize.result import Deferred, replaced
+from pma_lab.optimize.result import Deferred, replaced, trade_columns, trade_lists
 from pma_lab.optimize.state import asset_index, lot_columns
 
 if TYPE_CHECKING:
@@ -47,21 +47,22 @@ def trade_arrays(p: RebalanceProblem, result: RebalanceResult
     if kept is not None and kept[0]() is p.state and kept[1] == p.V:
         return kept[2].copy(), kept[3].copy()
     V, cols = p.V, lot_columns(p.state)
-    lt = result.lot_trades
+    # the trade lists' columns (a step's result's tables are not built: trade_columns)
+    columns = trade_columns(result)
+    lot_ids, = trade_lists(columns.lots, "lot_id")
     x = np.zeros(p.nl)
-    if len(lt):
-        j = np.array([cols.row[lid] for lid in lt.lot_id.tolist()], dtype=int)
-        x[j] = np.where(lt.full_lot.to_numpy(dtype=bool), p.v[j],
-                        lt.shares.to_numpy(dtype=float) * cols.price[j] / V)
+    if len(lot_ids):
+        j = np.array([cols.row[lid] for lid in lot_ids], dtype=int)
+        x[j] = np.where(np.asarray(columns.lots["full_lot"], dtype=bool), p.v[j],
+                        np.asarray(columns.lots["shares"], dtype=float) * cols.price[j] / V)
     b = np.zeros(p.na)
     px = p.state.prices.to_numpy(dtype=float)
-    tr = result.trades
     # the columns read as lists (a boolean selection of the frame cost ~0.3 ms a result)
-    tickers = tr.ticker.tolist()
-    buys = [k for k, side in enumerate(tr.side.tolist()) if side == "buy"]
+    tickers, sides = trade_lists(columns.names, "ticker", "side")
+    buys = [k for k, side in enumerate(sides) if side == "buy"]
     if buys:
         i = np.array([p.asset_index[tickers[k]] for k in buys], dtype=int)
-        b[i] = tr.shares.to_numpy(dtype=float)[buys] * px[i] / V
+        b[i] = np.asarray(columns.names["shares"], dtype=float)[buys] * px[i] / V
     return x, b
 
 

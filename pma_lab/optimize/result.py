@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     from pma_lab.tax.ledger import Ledger
     from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["Deferred", "RaisedCap", "RebalanceSummary", "RebalanceResult", "build_result",
-           "deferred_result", "ledger_checked", "replaced", "replay_trades"]
+__all__ = ["Deferred", "RaisedCap", "RebalanceSummary", "RebalanceResult", "TradeColumns",
+           "build_result", "deferred_result", "ledger_checked", "replaced", "replay_trades",
+           "trade_columns", "trade_lists"]
 
 
 _CAP_WORDS: Final = ("total", "short-term", "long-term")
@@ -318,28 +319,31 @@ class Deferred:
         return frame
 
 
-_TABLES: Final = ("decisions", "checks")
+_TABLES: Final = ("lot_trades", "trades", "decisions", "checks")
 """The result's tables that may be :class:`Deferred`."""
 
 
-def deferred_result(lot_trades: pd.DataFrame, trades: pd.DataFrame,
+def deferred_result(lot_trades: pd.DataFrame | Deferred, trades: pd.DataFrame | Deferred,
                     decisions: pd.DataFrame | Deferred, summary: RebalanceSummary,
-                    weights: pd.Series, checks: pd.DataFrame | Deferred | None = None
-                    ) -> RebalanceResult:
-    """A :class:`RebalanceResult` whose ``decisions`` / ``checks`` may be :class:`Deferred`.
+                    weights: pd.Series, checks: pd.DataFrame | Deferred | None = None,
+                    columns: TradeColumns | None = None) -> RebalanceResult:
+    """A :class:`RebalanceResult` whose tables may be :class:`Deferred`.
 
     ``checks`` ``None``: an empty table (the field's default), built when read.
+    ``columns``: the trade lists' columns (:func:`trade_columns` reads them), kept with
+    the result.
     """
-    tables = {"decisions": decisions,
+    tables = {"lot_trades": lot_trades, "trades": trades, "decisions": decisions,
               "checks": Deferred(pd.DataFrame) if checks is None else checks}
-    res = RebalanceResult(lot_trades, trades, *(
-        None if isinstance(tables["decisions"], Deferred) else tables["decisions"],),
-        summary, weights, None if isinstance(tables["checks"], Deferred) else tables["checks"])
+    res = RebalanceResult(**{k: None if isinstance(v, Deferred) else v
+                             for k, v in tables.items()}, summary=summary, weights=weights)
     deferred = {k: v for k, v in tables.items() if isinstance(v, Deferred)}
     if deferred:
         for k in deferred:
             object.__delattr__(res, k)
         object.__setattr__(res, "_deferred", deferred)
+    if columns is not None:
+        object.__setattr__(res, "_columns", columns)
     return res
 
 
@@ -347,7 +351,8 @@ def replaced(result: RebalanceResult, **changes: object) -> RebalanceResult:
     """``dataclasses.replace(result, **changes)`` that keeps unread tables unbuilt.
 
     A table not read yet (:class:`Deferred`) stays so in the new result (one build serves
-    both); a change of ``decisions`` or ``checks`` may be a :class:`Deferred`.
+    both), and so do the trade lists' columns while neither list changes; a changed table
+    may be a :class:`Deferred`.
     """
     unknown = set(changes) - {f.name for f in dataclasses.fields(RebalanceResult)}
     if unknown:
@@ -357,10 +362,61 @@ def replaced(result: RebalanceResult, **changes: object) -> RebalanceResult:
     deferred = have.get("_deferred", {})
     value = {t: changes[t] if t in changes else have[t] if t in have else deferred[t]
              for t in _TABLES}
-    return deferred_result(changes.get("lot_trades", result.lot_trades),
-                           changes.get("trades", result.trades), value["decisions"],
+    columns = None if {"lot_trades", "trades"} & set(changes) else have.get("_columns")
+    return deferred_result(value["lot_trades"], value["trades"], value["decisions"],
                            changes.get("summary", result.summary),
-                           changes.get("weights", result.weights), value["checks"])
+                           changes.get("weights", result.weights), value["checks"], columns)
+
+
+@dataclass(frozen=True)
+class TradeColumns:
+    """A result's trade lists' columns, as :func:`build_result` built the tables of them.
+
+    Attributes
+    ----------
+    lots : Mapping[str, np.ndarray]
+        ``lot_trades``' columns (arrays).
+    names : Mapping[str, object]
+        ``trades``' columns (arrays, or lists for ``ticker`` and ``side``).
+    """
+
+    lots: Mapping[str, object]
+    names: Mapping[str, object]
+
+
+class _FrameColumns(Mapping):
+    """A table's columns read when asked for (a result made without its columns)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def __getitem__(self, name: str) -> object:
+        return self._frame[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frame.columns)
+
+    def __len__(self) -> int:
+        return len(self._frame.columns)
+
+
+def trade_columns(result: RebalanceResult) -> TradeColumns:
+    """The trade lists' columns of ``result``: the arrays its tables were built of.
+
+    A plan's step reads its trades as lists (``trade_lists``); the tables are then built
+    only when read otherwise. A result made by hand, checked by a ledger or with a table
+    replaced reads its tables' columns.
+    """
+    kept = result.__dict__.get("_columns")
+    if kept is not None:
+        return kept
+    return TradeColumns(_FrameColumns(result.lot_trades), _FrameColumns(result.trades))
+
+
+def trade_lists(columns: Mapping[str, object], *names: str) -> list[list]:
+    """Columns ``names`` of a :class:`TradeColumns` mapping as Python lists (``tolist``)."""
+    return [c.tolist() if hasattr(c, "tolist") else list(c)  # type: ignore[union-attr]
+            for c in (columns[n] for n in names)]
 
 
 def caps_raised(budgets: object, raise_usd: np.ndarray | None) -> tuple[RaisedCap, ...]:
@@ -435,7 +491,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     basis = cols.basis[idx] * sh / cols.shares[idx]
     proceeds = sh * lot_px
     gain, term, full = proceeds - basis, cols.term[idx], x[idx] >= p.v[idx]
-    lot_trades = pd.DataFrame({
+    lot_cols = {
         "lot_id": cols.lot_id[idx], "ticker": cols.ticker[idx],
         "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
         "gain": gain, "term": term,
@@ -443,7 +499,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "full_lot": full,
         # the lot's purchase date: with its cost per share it identifies the lot at the
         # custodian when the lot id is pma_lab's own (``file:row``)
-        "acquired": cols.acquired[idx]})
+        "acquired": cols.acquired[idx]}
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     # "before" is the holdings as a share of the account today: a withdrawal (or an
@@ -454,13 +510,20 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     look_before = p.M @ (p.h * (V / today) if st.contribution and today > 0 else p.h)
     look_after = p.M @ w_after
     named = _name_trade_arrays(p, b, sold, w_after, px, method)
-    trades = _name_trades(p, b, sold, w_after, px, method, named)
+    name_cols = _name_columns(p, named)
     te_before = p._te(look_before)
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
-    checked = _ledger_check(st, p.ledger, lot_trades, trades) if p.ledger is not None else {}
-    if p.ledger is not None:
+    if p.ledger is not None:  # the ledger's replay reads the tables and marks them
+        lot_trades, trades = pd.DataFrame(lot_cols), _trades_frame(name_cols)
+        checked = _ledger_check(st, p.ledger, lot_trades, trades)
         _mark_washes(lot_trades, trades, checked)
+        columns = None
+    else:  # the tables built when first read (a plan's step reads the columns)
+        lot_trades, trades, checked = Deferred(pd.DataFrame, lot_cols), \
+            Deferred(_trades_frame, name_cols), {}
+        columns = TradeColumns(lot_cols, name_cols if name_cols is not None else
+                               {c: [] for c in _TRADE_COLUMNS})
     buys = named["shares"][named["net"] > 0]
     summary = RebalanceSummary(**{
         "account": st.account_id, "as_of": st.as_of, "value": V,
@@ -475,7 +538,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         # the smallest order the minimum trade applies to (NaN: none), and quantities
         # that are not whole shares (whole-lot sales exempt)
         "smallest_order": float(sizes.min()) if len(sizes := _order_sizes(p,
-            trades, lot_trades, named, (idx, sh))) else math.nan,
+            None, None, named, (idx, sh))) else math.nan,
         "fractional_quantities": _fractional_count(buys, sh[~full]),
         "status": status, "method": method, "relaxation": p.relaxed_form,
         "formulation": (f"lot classes ({p.sc.size} for {p.nl} lots)"
@@ -495,7 +558,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     # changes), their table when first read
     decisions = Deferred(_decision_frame, decision_columns(p, x, dropped, w_after, s))
     weights = pd.Series(w_after, index=asset_index(st))
-    res = deferred_result(lot_trades, trades, decisions, summary, weights)
+    res = deferred_result(lot_trades, trades, decisions, summary, weights, columns=columns)
     # the trades as checks.trade_arrays reads them back from the tables (the same
     # arithmetic on the same numbers), for the check that follows
     back = np.zeros(p.nl)
@@ -520,7 +583,9 @@ _TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_
 def _name_trade_arrays(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray,
                        w_after: np.ndarray, px: np.ndarray, method: str
                        ) -> dict[str, np.ndarray]:
-    """The columns of :func:`_name_trades` as arrays, and ``net`` (bought - sold weight).
+    """The columns of the name trades (the result's ``trades``) as arrays, and ``net``.
+
+    ``net``: the weight bought less the weight sold.
 
     Raises
     ------
@@ -541,33 +606,32 @@ def _name_trade_arrays(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray,
             "weight_before": p.h[ti], "weight_after": w_after[ti], "target_weight": target}
 
 
-def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: np.ndarray,
-                 px: np.ndarray, method: str,
-                 named: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """One row per name traded (the result's ``trades``), in the order of the assets.
+def _name_columns(p: RebalanceProblem, named: dict[str, np.ndarray]
+                  ) -> dict[str, object] | None:
+    """The columns of the name trades' table, in the order of the assets.
 
-    ``named``: its :func:`_name_trade_arrays`, when the caller has them.
-
-    Raises
-    ------
-    SolverFailedError
-        When a name is both bought and sold and ``method`` is not the relaxation.
+    ``None``: no name traded.
     """
-    if named is None:
-        named = _name_trade_arrays(p, b, sold, w_after, px, method)
     ti = named["index"]
     if not len(ti):
-        return pd.DataFrame([], columns=_TRADE_COLUMNS)
+        return None
     assets = p.state.assets
-    return pd.DataFrame({
-        "ticker": [assets[i] for i in ti],
-        "side": ["buy" if n > 0 else "sell" for n in named["net"]],
-        "shares": named["shares"], "value": named["value"],
-        "weight_before": named["weight_before"], "weight_after": named["weight_after"],
-        "target_weight": named["target_weight"]}, columns=_TRADE_COLUMNS)
+    return {"ticker": [assets[i] for i in ti],
+            "side": ["buy" if n > 0 else "sell" for n in named["net"]],
+            "shares": named["shares"], "value": named["value"],
+            "weight_before": named["weight_before"], "weight_after": named["weight_after"],
+            "target_weight": named["target_weight"]}
 
 
-def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame,
+def _trades_frame(columns: dict[str, object] | None) -> pd.DataFrame:
+    """The name trades' table of :func:`_name_columns`' columns."""
+    if columns is None:
+        return pd.DataFrame([], columns=_TRADE_COLUMNS)
+    return pd.DataFrame(columns, columns=_TRADE_COLUMNS)
+
+
+def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame | None,
+                 lot_trades: pd.DataFrame | None,
                  named: dict[str, np.ndarray] | None = None,
                  sold_lots: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> pd.Series | np.ndarray:
@@ -581,13 +645,14 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
     shares each sells: each name's shares held and sold are then summed from arrays
     (a sale closes a position when every lot of the name is sold whole, the same shares
     summed in the same order on both sides), not grouped and reindexed by ticker (~4 ms
-    a result, a tenth of a transition step's result).
+    a result, a tenth of a transition step's result), and ``trades`` and ``lot_trades``
+    are not read (``None``).
     """
     st = p.state
-    if not len(trades):
-        return trades.value
     if named is not None and sold_lots is not None:
         ti = named["index"]
+        if not len(ti):
+            return named["value"]
         idx, sh = sold_lots
         shares = lot_columns(st).shares
         held = np.bincount(p.lot_asset, weights=shares, minlength=p.na)[ti] if p.nl \
@@ -598,6 +663,8 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
         must = np.array([_forced(st, assets[i]) for i in ti], dtype=bool)
         keep = ~((named["net"] <= 0) & (must | (np.abs(sold - held) < 1e-9)))
         return named["value"][keep]
+    if not len(trades):
+        return trades.value
     held = lot_columns(st).held
     sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
         else pd.Series(dtype=float)
