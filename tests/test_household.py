@@ -1171,6 +1171,43 @@ def household_sample():
     return s, one, two
 
 
+
+def test_fixed_trades_of_a_result_are_its_trade_lists_columns(household_sample):
+    """FixedTrades.from_rebalance builds its tables of the trade lists' columns as arrays:
+    the same values and types as the lists' columns converted and filtered as Series (the
+    reference here, its former code), the wash flags the ledger's replay's or, without
+    it, the optimiser's locks and the losses sold; an empty step's tables too."""
+    from pma_lab.optimize.engine import rebalance_client
+
+    r = rebalance_client(household_sample[0])
+    lt, tr = r.lot_trades.copy(), r.trades.copy()
+    lt["wash_loss_disallowed"] = np.where(np.arange(len(lt)) % 2 == 0, 10.0, 0.0)
+    lt["gain"] = -lt.gain.abs()
+    tr["wash_replacement"] = np.arange(len(tr)) % 3 == 0
+    bare = lt.drop(columns=["wash_loss_disallowed", "full_lot"], errors="ignore")
+    for res in (r, replace(r, lot_trades=lt, trades=tr),
+                replace(r, lot_trades=bare, trades=tr.drop(columns=["wash_replacement"])),
+                replace(r, lot_trades=lt.iloc[:0], trades=tr.iloc[:0])):
+        got = FixedTrades.from_rebalance(res, "x")
+        lots, trades = res.lot_trades, res.trades
+        full = lots.full_lot if "full_lot" in lots else pd.Series(False, index=lots.index)
+        washed = (lots.wash_loss_disallowed.astype(float) > 0.005
+                  if "wash_loss_disallowed" in lots else lots.wash_disallowed)
+        pd.testing.assert_frame_equal(got.lot_sales, pd.DataFrame({
+            "lot_id": lots.lot_id.astype(str), "ticker": lots.ticker.astype(str),
+            "shares": lots.shares.astype(float), "price": lots.price.astype(float),
+            "full_lot": full.astype(bool), "wash_sale": washed.astype(bool)}
+            ).reset_index(drop=True), check_exact=True)
+        b = trades[(trades.side == "buy") & (trades.shares > 0)]
+        loss = set(lots.ticker[lots.gain < 0]) if len(lots) else set()
+        pd.testing.assert_frame_equal(got.buys, pd.DataFrame({
+            "ticker": b.ticker.astype(str), "shares": b.shares.astype(float),
+            "price": (b.value / b.shares).astype(float),
+            "wash_sale": (b.wash_replacement if "wash_replacement" in b
+                          else b.ticker.isin(loss)).astype(bool)}).reset_index(drop=True),
+            check_exact=True)
+    assert got.lot_sales.empty and got.buys.empty
+
 def _same(a, b) -> None:
     """Two household results alike to the bit (but the seconds they took)."""
     for name in ("trades", "lot_sales", "accounts", "holdings", "location", "blocked_groups",

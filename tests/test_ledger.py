@@ -371,6 +371,21 @@ def test_donation_realises_nothing():
     assert list(g.deduction_base) == [D(10000), D(9000)]  # FMV for LT, basis for ST
 
 
+def test_the_counts_of_sales_and_gifts_are_the_tables_lengths():
+    """A plan's simulation counts the sales and gifts before its first step without
+    building the tables (disposition_count, gift_count): their rows, a sale's loss
+    matched by a purchase on a later day included (the count settles the day first)."""
+    led = ledger()
+    assert (led.disposition_count(), led.gift_count()) == (0, 0)
+    led.buy(d("2015-01-05"), "T", "X", D(100), D(20))
+    led.buy(d("2024-01-05"), "T", "X", D(100), D(90))
+    led.sell(d("2024-03-01"), "T", "X", D(50), D(80), method=LotRelief.HIFO)
+    led.buy(d("2024-03-10"), "T", "X", D(10), D(81))  # replaces part of the loss
+    led.donate(d("2024-06-03"), "T", "X", D(120), D(100))  # two lots' shares
+    assert led.disposition_count() == len(led.dispositions()) == 1
+    assert led.gift_count() == len(led.gifts()) == 2
+
+
 # --------------------------------------------------------------------------- errors, locks
 def test_overselling_is_an_error_naming_the_holding():
     led = ledger()

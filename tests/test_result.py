@@ -4,14 +4,19 @@ name both bought and sold is refused outside the relaxation."""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pma_lab.errors import SolverFailedError
 from pma_lab.io.client import load_client
+from pma_lab.optimize.checks import trade_arrays
+from pma_lab.optimize.decisions import lot_decisions
 from pma_lab.optimize.engine import default_settings, prepare, problem_for_client
-from pma_lab.optimize.result import _snap, build_result
+from pma_lab.optimize.result import _snap, build_result, replaced, trade_columns, trade_lists
 from pma_lab.paths import samples_dir
 
 
@@ -263,3 +268,85 @@ def test_the_years_netting_is_the_same_kept_or_not():
     for totals in ((D("5000.00"), D("-9000.00"), D(0), D("-250.50")), (D(0),) * 4):
         want = _netting(totals, day, tax, carry)
         assert _netted(totals, day, tax, carry) == want == _netted(totals, day, loose, carry)
+
+
+def test_a_results_decisions_and_checks_are_built_when_first_read():
+    """A whole-share result keeps its decisions (build_result) and its checks (checked) as
+    their columns and rows until they are read (a plan's steps read neither table of most
+    results): read, they are the tables lot_decisions and check_constraints build; a
+    replaced() result shares the tables not yet built, and a pickled one builds them."""
+    c = load_client(samples_dir() / "clients" / "balanced-6040" / "profile.toml")
+    setup = prepare(c)
+    p = problem_for_client(setup, None, default_settings(setup))
+    res = p.solve()
+    assert res.summary.method.endswith("(whole shares)") and len(res.lot_trades)
+    assert {"decisions", "checks"}.isdisjoint(res.__dict__)
+    other = replaced(res, summary=dataclasses.replace(res.summary, note="n"))
+    assert {"decisions", "checks"}.isdisjoint(other.__dict__) and other.summary.note == "n"
+    x, _ = p._arrays(res)
+    w = res.weights.reindex(list(p.state.assets)).to_numpy()
+    pd.testing.assert_frame_equal(res.decisions, lot_decisions(p, x, set(), w, p.settings),
+                                  check_exact=False, rtol=1e-9)
+    assert other.decisions is res.decisions  # one build serves both
+    assert res.checks.equals(p.check_constraints(res)) and res.checks.ok.all()
+    again = pickle.loads(pickle.dumps(replaced(res, summary=res.summary)))
+    assert again.decisions.equals(res.decisions) and again.checks.equals(res.checks)
+    with pytest.raises(TypeError, match="not a RebalanceResult field"):
+        replaced(res, decision=None)
+
+
+def test_the_trades_a_result_keeps_are_its_tables_read_back():
+    """build_result keeps the trades as checks.trade_arrays reads them back from its
+    tables (the check that follows every whole-share solve reads them), to the bit."""
+    c = load_client(samples_dir() / "clients" / "balanced-6040" / "profile.toml")
+    setup = prepare(c)
+    p = problem_for_client(setup, None, default_settings(setup))
+    res = p.solve()
+    x, b = trade_arrays(p, res)
+    made = build_result(p, "two_step (whole shares)", "optimal", 0.0, set(), x=x, b=b)
+    assert "_trade_arrays" in made.__dict__
+    # not checked yet: no checks, an empty table built when read (the field's default)
+    assert "checks" not in made.__dict__ and made.checks.equals(pd.DataFrame())
+    kept = trade_arrays(p, made)
+    read = trade_arrays(p, dataclasses.replace(made))  # the tables only
+    assert "_trade_arrays" not in dataclasses.replace(made).__dict__
+    assert all(np.array_equal(k, r) for k, r in zip(kept, read, strict=True))
+    assert np.flatnonzero(kept[0]).size and np.flatnonzero(kept[1]).size
+    pickle.loads(pickle.dumps(made))  # the kept trades (a weak reference) are not pickled
+
+
+def test_a_step_reads_its_trades_as_columns_without_building_the_tables():
+    """A result solved without a ledger (a plan's step) keeps its trade lists as the
+    columns they are built of: the step's bookkeeping (simulation._apply) and the checks
+    read those, the tables are built only when read (of the same columns), and the
+    bookkeeping of the tables is the same; a result the ledger checks has its tables
+    built (the ledger's replay marks them)."""
+    from pma_lab.optimize.rebalance import RebalanceProblem
+    from pma_lab.plan.simulation import _apply
+
+    setup = prepare(load_client(samples_dir() / "clients" / "balanced-6040" /
+                                "profile.toml"))
+    p = problem_for_client(setup)
+    st = p.state
+    bare = RebalanceProblem(st, p.risk, setup.target.weights, p.settings, None)
+    res = bare.solve()
+    assert {"lot_trades", "trades", "decisions"}.isdisjoint(res.__dict__)
+    copied = pickle.loads(pickle.dumps(res))  # (a plan run in a worker process)
+    assert {"lot_trades", "trades", "decisions"}.isdisjoint(copied.__dict__)
+
+    def applied(result):
+        led, events = setup.ledger.fork(), []
+        change = _apply(led, st.account_id, st.as_of, result, st.prices, events, None,
+                        0.0, frozenset())
+        return change, events, led.lots()
+
+    got = applied(res)
+    assert {"lot_trades", "trades"}.isdisjoint(res.__dict__) and got[1]
+    cols = trade_columns(res)
+    for kept, table in ((cols.lots, res.lot_trades), (cols.names, res.trades)):
+        assert len(table) and list(kept) == list(table.columns)
+        assert trade_lists(kept, *table.columns) == [table[c].tolist() for c in table]
+    assert applied(dataclasses.replace(res)) == got  # the tables read: the same trades
+    assert copied.lot_trades.equals(res.lot_trades) and copied.trades.equals(res.trades)
+    assert "_columns" not in dataclasses.replace(res).__dict__
+    assert {"lot_trades", "trades"} <= set(p.solve().__dict__)

@@ -23,6 +23,7 @@ their cvxpy violation. Weights are fractions of the account's value ``V``.
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
         RebalanceResult,
         RebalanceSettings,
     )
-    from pma_lab.optimize.result import RebalanceSummary
+    from pma_lab.optimize.result import RebalanceSummary, TradeColumns
 
 __all__ = [
     "BIG",
@@ -150,6 +151,27 @@ class Candidate:
         """The account state."""
         return self.problem.state
 
+    @functools.cached_property
+    def columns(self) -> TradeColumns:
+        """The result's trade lists' columns (a step's result's tables are not built)."""
+        from pma_lab.optimize.result import trade_columns  # (result imports this module)
+
+        return trade_columns(self.result)
+
+    @functools.cached_property
+    def bought(self) -> set[str]:
+        """The names bought (read once for every constraint that asks)."""
+        from pma_lab.optimize.result import trade_lists
+
+        tickers, sides = trade_lists(self.columns.names, "ticker", "side")
+        return {t for t, side in zip(tickers, sides, strict=True) if side == "buy"}
+
+    def sold_lots(self, *names: str) -> list[list]:
+        """Columns ``names`` of the lots sold, as lists."""
+        from pma_lab.optimize.result import trade_lists
+
+        return trade_lists(self.columns.lots, *names)
+
 
 class RebalanceConstraint:
     """One constraint of the rebalance: compiles, evaluates and relaxes itself.
@@ -255,13 +277,13 @@ class GainBudgets(ParameterLimit):
         """
         st = c.state
         forced = st.must_sell | frozenset(st.max_weight)
-        lt = c.result.lot_trades
-        if not forced or not len(lt):
+        lots = c.columns.lots
+        if not forced or not len(lots["gain"]):
             return 0.0
-        sel = lt.ticker.isin(list(forced)).to_numpy()
+        sel = np.array([t in forced for t in c.sold_lots("ticker")[0]], dtype=bool)
         if k:
-            sel = sel & (lt.term == ("ST" if k == 1 else "LT")).to_numpy()
-        return max(float(lt.gain.to_numpy(dtype=float)[sel].sum()), 0.0)
+            sel = sel & (np.asarray(lots["term"]) == ("ST" if k == 1 else "LT"))
+        return max(float(np.asarray(lots["gain"], dtype=float)[sel].sum()), 0.0)
 
     @classmethod
     def at_gains(cls, checks: pd.DataFrame, summary: RebalanceSummary, st: AccountState
@@ -399,11 +421,7 @@ class BuyRestrictions(RebalanceConstraint):
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
         st = c.state
-        trades = c.result.trades
-        # the columns as lists (a boolean selection of the Arrow-backed frame cost ~0.4 ms
-        # a result: ~0.03 CPU-s of a proposal's ~80 solves)
-        bought = {t for t, side in zip(trades.ticker.tolist(), trades.side.tolist(),
-                                       strict=True) if side == "buy"}
+        bought = c.bought
         forbidden = bought & (set(st.no_buy) | set(st.must_sell) | set(st.hold_no_add) |
                               set(st.wash_no_buy))
         return [("no buy of restricted or locked names", 0, len(forbidden), not forbidden)]
@@ -477,11 +495,7 @@ class OneSidePerName(RebalanceConstraint):
 
     def evaluate(self, c: Candidate) -> list[Check]:
         """Rows at the candidate (see :meth:`RebalanceConstraint.evaluate`)."""
-        trades = c.result.trades
-        # the columns as lists (iterating an Arrow-backed string column cost ~1.4 ms)
-        bought = {t for t, side in zip(trades.ticker.tolist(), trades.side.tolist(),
-                                       strict=True) if side == "buy"}
-        both = set(c.result.lot_trades.ticker.tolist()) & bought
+        both = set(c.sold_lots("ticker")[0]) & c.bought
         return [("no name bought and sold", 0, len(both), not both)]
 
 

@@ -9,6 +9,7 @@ the CLI writes to ``decisions.csv`` and the proposal shows.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
 
-__all__ = ["lot_decisions"]
+__all__ = ["DecisionColumns", "decision_columns", "lot_decisions"]
 
 
 def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
@@ -51,6 +52,12 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
         the sale a restriction forces (a must-sell lot's whole sale; a glide name's part
         of its sale down to its cap, :func:`_glide_parts`; 0 for other lots).
     """
+    return decision_columns(p, x, dropped, w_after, s).frame()
+
+
+def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
+                     w_after: np.ndarray, s: RebalanceSettings) -> DecisionColumns:
+    """:func:`lot_decisions`' columns as arrays (the same parameters); no table built."""
     st = p.state
     # a constraint binds when it holds with (near) equality at the solution
     used = p.brows @ x if p.nl else np.zeros(3)
@@ -87,27 +94,54 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
                            np.where(part, "sell (part)", "sell"))
     actions = np.where(sold, sold_action,
                        np.where((case == _LOCK) | (case == _SOON), "defer", "hold"))
-    fixed = _fixed_columns(p)
-    return pd.DataFrame({"lot_id": fixed["lot_id"], "ticker": fixed["ticker"],
-                         "shares": cols.shares.copy(), "gain": gains.copy(),
-                         "term": fixed["term"], "long_term_on": list(ltos),
-                         "sold_fraction": frac, "action": actions.tolist(),
-                         "reason": reasons.tolist(), "forced_shares": forced})
+    return DecisionColumns(cols.lot_id, cols.ticker, cols.shares.copy(), gains.copy(),
+                           cols.term, list(ltos), frac, actions, reasons, forced)
 
 
-def _fixed_columns(p: RebalanceProblem) -> dict[str, pd.api.extensions.ExtensionArray]:
-    """The decisions' string columns that depend on the lots only, built once per problem.
+@dataclass(frozen=True)
+class DecisionColumns:
+    """The columns of :func:`lot_decisions`' table as arrays, one entry per lot.
 
-    The same columns pandas infers from the lists (its ``str`` dtype): converting 4,400
-    lot ids, tickers and terms to it was ~5 ms of every result on the 456-name book.
+    :func:`decision_columns` works them out when a rebalance's result is built (they read
+    the problem, which a plan's next step changes); the table is built of them when it is
+    first read (:meth:`frame`): a plan's steps never read most of their results' decisions
+    (building the table was ~1 CPU-ms of every result, string columns converted to Arrow).
+
+    Attributes
+    ----------
+    lot_id, ticker, term : np.ndarray
+        Object arrays of str.
+    shares, gain, sold_fraction, forced_shares : np.ndarray
+        Float arrays.
+    long_term_on : list
+        The date each lot turns long-term (None: long-term already).
+    action, reason : np.ndarray
+        Arrays of str.
     """
-    fixed = p.__dict__.get("_decision_columns")
-    if fixed is None:
-        cols = lot_columns(p.state)
-        fixed = {k: pd.array(getattr(cols, k).tolist(), dtype="str")
-                 for k in ("lot_id", "ticker", "term")}
-        p._decision_columns = fixed
-    return fixed
+
+    lot_id: np.ndarray
+    ticker: np.ndarray
+    shares: np.ndarray
+    gain: np.ndarray
+    term: np.ndarray
+    long_term_on: list
+    sold_fraction: np.ndarray
+    action: np.ndarray
+    reason: np.ndarray
+    forced_shares: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The decisions table (see :func:`lot_decisions`)."""
+        return pd.DataFrame({
+            "lot_id": pd.array(self.lot_id.tolist(), dtype="str"),
+            "ticker": pd.array(self.ticker.tolist(), dtype="str"),
+            "shares": self.shares, "gain": self.gain,
+            "term": pd.array(self.term.tolist(), dtype="str"),
+            "long_term_on": list(self.long_term_on), "sold_fraction": self.sold_fraction,
+            "action": self.action.tolist(), "reason": self.reason.tolist(),
+            "forced_shares": self.forced_shares})
+
+
 
 
 def _glide_parts(p: RebalanceProblem, x: np.ndarray, frac: np.ndarray, w_after: np.ndarray,

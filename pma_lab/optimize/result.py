@@ -19,7 +19,8 @@ import dataclasses
 import datetime as dt
 import functools
 import math
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
@@ -29,7 +30,7 @@ import pandas as pd
 
 from pma_lab.errors import SettingsError, SolverFailedError
 from pma_lab.optimize.constraints import GainBudgets
-from pma_lab.optimize.decisions import lot_decisions
+from pma_lab.optimize.decisions import decision_columns
 from pma_lab.optimize.state import asset_index, lot_columns
 from pma_lab.tax.liability import yearly_netting
 
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
     from pma_lab.tax.ledger import Ledger
     from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["RaisedCap", "RebalanceSummary", "RebalanceResult", "build_result",
-           "ledger_checked", "replay_trades"]
+__all__ = ["Deferred", "RaisedCap", "RebalanceSummary", "RebalanceResult", "TradeColumns",
+           "build_result", "deferred_result", "ledger_checked", "replaced", "replay_trades",
+           "trade_columns", "trade_lists"]
 
 
 _CAP_WORDS: Final = ("total", "short-term", "long-term")
@@ -267,6 +269,155 @@ class RebalanceResult:
         """Solver status of the final solve."""
         return str(self.summary.status)
 
+    def __getattr__(self, name: str) -> object:
+        """A table kept as its columns (:class:`Deferred`), built when first read.
+
+        :func:`build_result` keeps the ``decisions`` as :class:`~pma_lab.optimize.
+        decisions.DecisionColumns` and :func:`~pma_lab.optimize.checks.checked` the
+        ``checks`` as their rows: a plan's steps read neither table of most results
+        (building them was ~2 CPU-ms of a result, ~0.2 CPU-s of a client's plan
+        comparison). Once built it is the field's value, as a table passed in is;
+        ``dataclasses.replace``, equality and ``repr`` read it as any field
+        (:func:`replaced` keeps the tables not yet read unbuilt).
+        """
+        deferred = self.__dict__.get("_deferred")
+        if deferred is not None and name in deferred:
+            frame = deferred[name]()
+            object.__setattr__(self, name, frame)
+            return frame
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict:
+        """The fields and deferred tables to pickle (not :func:`build_result`'s trades)."""
+        state = dict(self.__dict__)
+        state.pop("_trade_arrays", None)  # a weak reference to the problem's state
+        return state
+
+
+class Deferred:
+    """A result's table kept as what it is built from, built on first call and kept.
+
+    Parameters
+    ----------
+    build : Callable[..., pd.DataFrame]
+        A module-level function (so a result still pickles), called with ``args``.
+    *args
+        Its arguments (dropped once the table is built).
+    """
+
+    __slots__ = ("_args", "_build", "_frame")
+
+    def __init__(self, build: Callable[..., pd.DataFrame], *args: object) -> None:
+        self._build, self._args, self._frame = build, args, None
+
+    def __call__(self) -> pd.DataFrame:
+        """The table, built on the first call."""
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = self._build(*self._args)
+            self._args = ()
+        return frame
+
+
+_TABLES: Final = ("lot_trades", "trades", "decisions", "checks")
+"""The result's tables that may be :class:`Deferred`."""
+
+
+def deferred_result(lot_trades: pd.DataFrame | Deferred, trades: pd.DataFrame | Deferred,
+                    decisions: pd.DataFrame | Deferred, summary: RebalanceSummary,
+                    weights: pd.Series, checks: pd.DataFrame | Deferred | None = None,
+                    columns: TradeColumns | None = None) -> RebalanceResult:
+    """A :class:`RebalanceResult` whose tables may be :class:`Deferred`.
+
+    ``checks`` ``None``: an empty table (the field's default), built when read.
+    ``columns``: the trade lists' columns (:func:`trade_columns` reads them), kept with
+    the result.
+    """
+    tables = {"lot_trades": lot_trades, "trades": trades, "decisions": decisions,
+              "checks": Deferred(pd.DataFrame) if checks is None else checks}
+    res = RebalanceResult(**{k: None if isinstance(v, Deferred) else v
+                             for k, v in tables.items()}, summary=summary, weights=weights)
+    deferred = {k: v for k, v in tables.items() if isinstance(v, Deferred)}
+    if deferred:
+        for k in deferred:
+            object.__delattr__(res, k)
+        object.__setattr__(res, "_deferred", deferred)
+    if columns is not None:
+        object.__setattr__(res, "_columns", columns)
+    return res
+
+
+def replaced(result: RebalanceResult, **changes: object) -> RebalanceResult:
+    """``dataclasses.replace(result, **changes)`` that keeps unread tables unbuilt.
+
+    A table not read yet (:class:`Deferred`) stays so in the new result (one build serves
+    both), and so do the trade lists' columns while neither list changes; a changed table
+    may be a :class:`Deferred`.
+    """
+    unknown = set(changes) - {f.name for f in dataclasses.fields(RebalanceResult)}
+    if unknown:
+        raise TypeError(f"replaced(): {', '.join(sorted(unknown))} is not a "
+                        "RebalanceResult field")
+    have = result.__dict__
+    deferred = have.get("_deferred", {})
+    value = {t: changes[t] if t in changes else have[t] if t in have else deferred[t]
+             for t in _TABLES}
+    columns = None if {"lot_trades", "trades"} & set(changes) else have.get("_columns")
+    return deferred_result(value["lot_trades"], value["trades"], value["decisions"],
+                           changes.get("summary", result.summary),
+                           changes.get("weights", result.weights), value["checks"], columns)
+
+
+@dataclass(frozen=True)
+class TradeColumns:
+    """A result's trade lists' columns, as :func:`build_result` built the tables of them.
+
+    Attributes
+    ----------
+    lots : Mapping[str, np.ndarray]
+        ``lot_trades``' columns (arrays).
+    names : Mapping[str, object]
+        ``trades``' columns (arrays, or lists for ``ticker`` and ``side``).
+    """
+
+    lots: Mapping[str, object]
+    names: Mapping[str, object]
+
+
+class _FrameColumns(Mapping):
+    """A table's columns read when asked for (a result made without its columns)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def __getitem__(self, name: str) -> object:
+        return self._frame[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frame.columns)
+
+    def __len__(self) -> int:
+        return len(self._frame.columns)
+
+
+def trade_columns(result: RebalanceResult) -> TradeColumns:
+    """The trade lists' columns of ``result``: the arrays its tables were built of.
+
+    A plan's step reads its trades as lists (``trade_lists``); the tables are then built
+    only when read otherwise. A result made by hand, checked by a ledger or with a table
+    replaced reads its tables' columns.
+    """
+    kept = result.__dict__.get("_columns")
+    if kept is not None:
+        return kept
+    return TradeColumns(_FrameColumns(result.lot_trades), _FrameColumns(result.trades))
+
+
+def trade_lists(columns: Mapping[str, object], *names: str) -> list[list]:
+    """Columns ``names`` of a :class:`TradeColumns` mapping as Python lists (``tolist``)."""
+    return [c.tolist() if hasattr(c, "tolist") else list(c)  # type: ignore[union-attr]
+            for c in (columns[n] for n in names)]
+
 
 def caps_raised(budgets: object, raise_usd: np.ndarray | None) -> tuple[RaisedCap, ...]:
     """The gain caps the restrictions' sales raised (empty: none).
@@ -340,7 +491,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     basis = cols.basis[idx] * sh / cols.shares[idx]
     proceeds = sh * lot_px
     gain, term, full = proceeds - basis, cols.term[idx], x[idx] >= p.v[idx]
-    lot_trades = pd.DataFrame({
+    lot_cols = {
         "lot_id": cols.lot_id[idx], "ticker": cols.ticker[idx],
         "shares": sh, "price": lot_px, "proceeds": proceeds, "basis": basis,
         "gain": gain, "term": term,
@@ -348,7 +499,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "full_lot": full,
         # the lot's purchase date: with its cost per share it identifies the lot at the
         # custodian when the lot id is pma_lab's own (``file:row``)
-        "acquired": cols.acquired[idx]})
+        "acquired": cols.acquired[idx]}
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     # "before" is the holdings as a share of the account today: a withdrawal (or an
@@ -359,13 +510,20 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     look_before = p.M @ (p.h * (V / today) if st.contribution and today > 0 else p.h)
     look_after = p.M @ w_after
     named = _name_trade_arrays(p, b, sold, w_after, px, method)
-    trades = _name_trades(p, b, sold, w_after, px, method, named)
+    name_cols = _name_columns(p, named)
     te_before = p._te(look_before)
     te_after = p._te(look_after)
     model_tax = p.tax_term.value(x) * V
-    checked = _ledger_check(st, p.ledger, lot_trades, trades) if p.ledger is not None else {}
-    if p.ledger is not None:
+    if p.ledger is not None:  # the ledger's replay reads the tables and marks them
+        lot_trades, trades = pd.DataFrame(lot_cols), _trades_frame(name_cols)
+        checked = _ledger_check(st, p.ledger, lot_trades, trades)
         _mark_washes(lot_trades, trades, checked)
+        columns = None
+    else:  # the tables built when first read (a plan's step reads the columns)
+        lot_trades, trades, checked = Deferred(pd.DataFrame, lot_cols), \
+            Deferred(_trades_frame, name_cols), {}
+        columns = TradeColumns(lot_cols, name_cols if name_cols is not None else
+                               {c: [] for c in _TRADE_COLUMNS})
     buys = named["shares"][named["net"] > 0]
     summary = RebalanceSummary(**{
         "account": st.account_id, "as_of": st.as_of, "value": V,
@@ -380,7 +538,7 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         # the smallest order the minimum trade applies to (NaN: none), and quantities
         # that are not whole shares (whole-lot sales exempt)
         "smallest_order": float(sizes.min()) if len(sizes := _order_sizes(p,
-            trades, lot_trades, named, (idx, sh))) else math.nan,
+            None, None, named, (idx, sh))) else math.nan,
         "fractional_quantities": _fractional_count(buys, sh[~full]),
         "status": status, "method": method, "relaxation": p.relaxed_form,
         "formulation": (f"lot classes ({p.sc.size} for {p.nl} lots)"
@@ -396,9 +554,26 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "ledger_checked": p.ledger is not None,
         "raised_caps": caps_raised(p.settings.budgets, getattr(p, "budget_raise", None)),
     })
-    decisions = lot_decisions(p, x, dropped, w_after, s)
+    # the decisions' columns now (they read the problem, which a plan's next step
+    # changes), their table when first read
+    decisions = Deferred(_decision_frame, decision_columns(p, x, dropped, w_after, s))
     weights = pd.Series(w_after, index=asset_index(st))
-    return RebalanceResult(lot_trades, trades, decisions, summary, weights)
+    res = deferred_result(lot_trades, trades, decisions, summary, weights, columns=columns)
+    # the trades as checks.trade_arrays reads them back from the tables (the same
+    # arithmetic on the same numbers), for the check that follows
+    back = np.zeros(p.nl)
+    back[idx] = np.where(full, p.v[idx], sh * lot_px / V)
+    buy = np.flatnonzero(named["net"] > 0)
+    bought = np.zeros(p.na)
+    at = named["index"][buy]
+    bought[at] = named["shares"][buy] * np.asarray(px, dtype=float)[at] / V
+    object.__setattr__(res, "_trade_arrays", (weakref.ref(st), V, back, bought))
+    return res
+
+
+def _decision_frame(columns: object) -> pd.DataFrame:
+    """The decisions table of :func:`~pma_lab.optimize.decisions.decision_columns`."""
+    return columns.frame()  # type: ignore[attr-defined]
 
 
 _TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_after",
@@ -408,7 +583,9 @@ _TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_
 def _name_trade_arrays(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray,
                        w_after: np.ndarray, px: np.ndarray, method: str
                        ) -> dict[str, np.ndarray]:
-    """The columns of :func:`_name_trades` as arrays, and ``net`` (bought - sold weight).
+    """The columns of the name trades (the result's ``trades``) as arrays, and ``net``.
+
+    ``net``: the weight bought less the weight sold.
 
     Raises
     ------
@@ -429,33 +606,32 @@ def _name_trade_arrays(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray,
             "weight_before": p.h[ti], "weight_after": w_after[ti], "target_weight": target}
 
 
-def _name_trades(p: RebalanceProblem, b: np.ndarray, sold: np.ndarray, w_after: np.ndarray,
-                 px: np.ndarray, method: str,
-                 named: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """One row per name traded (the result's ``trades``), in the order of the assets.
+def _name_columns(p: RebalanceProblem, named: dict[str, np.ndarray]
+                  ) -> dict[str, object] | None:
+    """The columns of the name trades' table, in the order of the assets.
 
-    ``named``: its :func:`_name_trade_arrays`, when the caller has them.
-
-    Raises
-    ------
-    SolverFailedError
-        When a name is both bought and sold and ``method`` is not the relaxation.
+    ``None``: no name traded.
     """
-    if named is None:
-        named = _name_trade_arrays(p, b, sold, w_after, px, method)
     ti = named["index"]
     if not len(ti):
-        return pd.DataFrame([], columns=_TRADE_COLUMNS)
+        return None
     assets = p.state.assets
-    return pd.DataFrame({
-        "ticker": [assets[i] for i in ti],
-        "side": ["buy" if n > 0 else "sell" for n in named["net"]],
-        "shares": named["shares"], "value": named["value"],
-        "weight_before": named["weight_before"], "weight_after": named["weight_after"],
-        "target_weight": named["target_weight"]}, columns=_TRADE_COLUMNS)
+    return {"ticker": [assets[i] for i in ti],
+            "side": ["buy" if n > 0 else "sell" for n in named["net"]],
+            "shares": named["shares"], "value": named["value"],
+            "weight_before": named["weight_before"], "weight_after": named["weight_after"],
+            "target_weight": named["target_weight"]}
 
 
-def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataFrame,
+def _trades_frame(columns: dict[str, object] | None) -> pd.DataFrame:
+    """The name trades' table of :func:`_name_columns`' columns."""
+    if columns is None:
+        return pd.DataFrame([], columns=_TRADE_COLUMNS)
+    return pd.DataFrame(columns, columns=_TRADE_COLUMNS)
+
+
+def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame | None,
+                 lot_trades: pd.DataFrame | None,
                  named: dict[str, np.ndarray] | None = None,
                  sold_lots: tuple[np.ndarray, np.ndarray] | None = None
                  ) -> pd.Series | np.ndarray:
@@ -469,13 +645,14 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
     shares each sells: each name's shares held and sold are then summed from arrays
     (a sale closes a position when every lot of the name is sold whole, the same shares
     summed in the same order on both sides), not grouped and reindexed by ticker (~4 ms
-    a result, a tenth of a transition step's result).
+    a result, a tenth of a transition step's result), and ``trades`` and ``lot_trades``
+    are not read (``None``).
     """
     st = p.state
-    if not len(trades):
-        return trades.value
     if named is not None and sold_lots is not None:
         ti = named["index"]
+        if not len(ti):
+            return named["value"]
         idx, sh = sold_lots
         shares = lot_columns(st).shares
         held = np.bincount(p.lot_asset, weights=shares, minlength=p.na)[ti] if p.nl \
@@ -486,6 +663,8 @@ def _order_sizes(p: RebalanceProblem, trades: pd.DataFrame, lot_trades: pd.DataF
         must = np.array([_forced(st, assets[i]) for i in ti], dtype=bool)
         keep = ~((named["net"] <= 0) & (must | (np.abs(sold - held) < 1e-9)))
         return named["value"][keep]
+    if not len(trades):
+        return trades.value
     held = lot_columns(st).held
     sold = lot_trades.groupby("ticker").shares.sum() if len(lot_trades) \
         else pd.Series(dtype=float)
@@ -671,8 +850,8 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
     # the realised-gain budgets' checks read the ledger's gains (as with the ledger)
     checks = result.checks if "constraint" not in result.checks else \
         GainBudgets.at_gains(result.checks, summary, state)
-    return dataclasses.replace(result, lot_trades=lot_trades, trades=trades,
-                               summary=summary, checks=checks)
+    return replaced(result, lot_trades=lot_trades, trades=trades,
+                    summary=summary, checks=checks)
 
 
 def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,

@@ -63,7 +63,7 @@ from pma_lab.optimize.rebalance import (
     RebalanceResult,
     RebalanceSettings,
 )
-from pma_lab.optimize.result import ledger_checked
+from pma_lab.optimize.result import ledger_checked, replaced, trade_columns, trade_lists
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
 from pma_lab.optimize.state import _same_state, _same_value, lookthrough_matrix
 from pma_lab.optimize.terms import lot_rates
@@ -309,10 +309,11 @@ def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult,
     """
     change = 0.0
     open_lots = {lt.lot_id: lt for lt in (led.lots(account=acc) if lots is None else lots)}
-    lt_ = result.lot_trades
+    # the trade lists' columns (trade_columns: the tables are not built for a step)
+    cols = trade_columns(result)
     for lot_id, ticker, q, price, full in zip(
-            lt_.lot_id.tolist(), lt_.ticker.tolist(), lt_.shares.tolist(),
-            lt_.price.tolist(), lt_.full_lot.tolist(), strict=True):
+            *trade_lists(cols.lots, "lot_id", "ticker", "shares", "price", "full_lot"),
+            strict=True):
         lot = open_lots[lot_id]
         shares = lot.shares if full else Decimal(repr(float(q)))
         args = (day, acc, ticker, shares, Decimal(repr(float(price))))
@@ -324,8 +325,7 @@ def _apply(led: Ledger, acc: str, day: dt.date, result: RebalanceResult,
         change += float(shares) * float(price)
     if rec is not None:
         rec.cash_available(cash + change, keep)
-    tr = result.trades
-    for ticker, side, q in zip(tr.ticker.tolist(), tr.side.tolist(), tr.shares.tolist(),
+    for ticker, side, q in zip(*trade_lists(cols.names, "ticker", "side", "shares"),
                                strict=True):
         if side != "buy":
             continue
@@ -754,7 +754,7 @@ def _solve_within_forced(prob: RebalanceProblem, rounds: int = 3) -> RebalanceRe
         return res
     # the raises as the notes quote them (pma_lab.report.labels.forced_sales_note)
     marked = tuple(replace(c, offset=True) if c.cap in words else c for c in caps)
-    return replace(res, summary=replace(res.summary, raised_caps=marked))
+    return replaced(res, summary=replace(res.summary, raised_caps=marked))
 
 
 _CAP_WORDS = ("total", "short-term", "long-term")  # RaisedCap.cap of each budget row
@@ -774,13 +774,14 @@ def _discretionary(prob: RebalanceProblem, res: RebalanceResult) -> np.ndarray |
     """
     b = prob.settings.budgets
     raise_ = getattr(prob, "budget_raise", None)
-    if str(b.unit) != "gain" or raise_ is None or not prob.nl or not len(res.lot_trades):
+    lots = trade_columns(res).lots
+    if str(b.unit) != "gain" or raise_ is None or not prob.nl or not len(lots["gain"]):
         return None
     V = prob.V
     s = res.summary
     st = prob.state
-    gains = res.lot_trades.gain.to_numpy(dtype=float)
-    short = res.lot_trades.term.to_numpy() == "ST"
+    gains = np.asarray(lots["gain"], dtype=float)
+    short = np.asarray(lots["term"]) == "ST"
     mine = (np.ones(len(gains), dtype=bool), short, ~short)
     realised = (s.realized_st + s.realized_lt, s.realized_st, s.realized_lt)
     ytd = (st.ytd_st + st.ytd_lt, st.ytd_st, st.ytd_lt)
@@ -1896,7 +1897,7 @@ def _te_today(setup: ClientSetup, acc: str, st: AccountState, flow: float,
     if not flow or today <= 0:
         return res
     te = _Managed(setup, acc).today(replace(st, value=today)).te
-    return replace(res, summary=replace(res.summary, te_before=te))
+    return replaced(res, summary=replace(res.summary, te_before=te))
 
 
 def band_conflict(e: InfeasibleError, sale: float, plan: Plan) -> str:
@@ -1933,7 +1934,7 @@ def _checked_today(res: RebalanceResult, st: AccountState, led: Ledger, gift: fl
 def _with_gift(res: RebalanceResult, led: Ledger, gift: float, **summary: object
                ) -> RebalanceResult:
     """``res`` with the day's gift in its summary (its value, ``led``'s gifts when any)."""
-    return replace(res, summary=replace(res.summary, gift_value=gift,
+    return replaced(res, summary=replace(res.summary, gift_value=gift,
                                         gifts=led.gifts() if gift else None, **summary))
 
 
@@ -2271,8 +2272,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     r = (rate or _cash_rate(setup, s)).rate
     dy = dividends or plan_dividend_yields(setup)
     led = setup.ledger.fork()
-    n_hist = len(led.dispositions())
-    n_gifts = len(led.gifts())
+    n_hist = led.disposition_count()
+    n_gifts = led.gift_count()
     exclude, no_sell = _concentrated(setup, plan)
     spec = next(a for a in prof.accounts if a.account_id == acc)
     cash = spec.cash

@@ -1831,6 +1831,20 @@ class Ledger:
             "basis_per_share", "acquired", "holding_start", "long_term_on",
             "wash_adjustment", "inherited", "used_as_replacement", "loss_basis", "gift_date"])
 
+    def disposition_count(self) -> int:
+        """The rows of :meth:`dispositions`, without building the table.
+
+        A plan's simulation counts the ledger's sales before its first step, to read its own
+        after the last (the table of every earlier sale was built for its length).
+        """
+        self._settle()
+        return len(self._disps)
+
+    def gift_count(self) -> int:
+        """The rows of :meth:`gifts`, without building the table."""
+        self._settle()
+        return len(self._gifts)
+
     def dispositions(self, as_decimal: bool = False) -> pd.DataFrame:
         """Realised dispositions in the shape of Form 8949, in order of sale.
 
