@@ -381,3 +381,23 @@ def test_an_unforced_overrun_is_not_allowed_the_glides_one_share_margin():
     assert row.limit == pytest.approx(0.25 * pa + 10.0) and not row.ok  # e6ee303^: ok
     assert row.value == pytest.approx(float(res.summary.realized_lt
                                             + res.summary.realized_st))
+
+
+def test_an_added_buy_cap_below_the_forced_sales_names_the_cash_equality():
+    """Reviewer 1 (session 23): a cap on purchases was infeasible with forced sales (the
+    cash they raise must be invested: cash after trading == cash target), and the search
+    named other groups only; a problem with added constraints now says the equality is
+    never lifted and how to let cash build up."""
+    p = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0),
+                must_sell=["AAA"])
+    p.add_constraint(lambda q: cp.sum(q.b) <= 0.0, name="no purchases")
+    with pytest.raises(InfeasibleError) as e:
+        p.solve()
+    assert "never lifts the cash equality" in str(e.value)
+    assert "raise cash_target to let cash build up" in str(e.value)
+    # and raising the cash target makes it feasible
+    ok = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0, cash_target=0.4),
+                 must_sell=["AAA"])
+    ok.add_constraint(lambda q: cp.sum(q.b) <= 0.0, name="no purchases")
+    r = ok.solve()
+    assert "AAA" not in set(r.weights[r.weights > 1e-9].index)

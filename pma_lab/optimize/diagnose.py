@@ -113,4 +113,9 @@ def diagnose(problem: RebalanceProblem, status: str, note: str = ""
                "cash on this date leave no feasible trade. To fix: check the account's lots "
                "and cash on this date (a withdrawal may have left too little to trade) and "
                "the [trading] rules (minimum trade, whole shares)")
+    if problem._user:  # a researcher's own constraints: the equality no search lifts
+        msg += (". The search never lifts the cash equality (cash after trading = "
+                "RebalanceSettings.cash_target, 0 by default: fully invested): an added cap "
+                "on purchases also caps the sales that fund them; raise cash_target to let "
+                "cash build up")
     return InfeasibleError(msg, names or active)

@@ -440,7 +440,13 @@ class RebalanceProblem:
             (weight sold per lot; ``None`` when the lots are aggregated into classes,
             ``RebalanceSettings.aggregate``), ``b`` (weight bought per asset) and ``a``
             (active look-through weights against the target, in the risk model's order).
-            Weights are fractions of the account.
+            Weights are fractions of the account. The problem always has the cash
+            equality ``cash after trading == cash target`` (``RebalanceSettings.
+            cash_target``, 0 by default: fully invested), so a cap on purchases (say
+            ``cp.sum(p.b) <= 0.2``) also caps the sales that fund them, and with the
+            restrictions' forced sales a cap below what they raise is infeasible: raise
+            ``cash_target`` to let cash build up. The infeasibility search lowers the
+            cash target to 0 but never lifts the equality, so it cannot name it.
         name : str
             Named in :meth:`check_constraints` and in error messages (default: the
             object's ``name``, or "user constraint N"); unique within the problem.
