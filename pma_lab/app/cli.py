@@ -923,6 +923,10 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
         band = shelf.band_unreached_note(s, a)  # page one's: the budget never reaches the band
         if band:
             click.echo("\n" + band)
+        # the proposal's words: no "Against holding" (vs_hold); why: the stopped line below
+        hold = report.hold_failed_note(a, reason=False)
+        if hold:
+            click.echo("\n" + hold)
         if len(a.vintages):  # its caption is the hindsight warning
             click.echo("\n" + repr(report.vintages_table(a)))
     for r in a.runs:

@@ -105,6 +105,7 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
+    "hold_failed_note",
     "carryforward_note", "CARRYFORWARD_NOTE", "todays_carryforward", "RETURN_TRADES",
     "PLAN_TODAY_CARRY",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
@@ -1884,7 +1885,8 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
         (f"After-tax value in {labels.years(h)}, expected",
-         f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
+         f"{fmt_usd(row.after_tax_wealth)} (against holding: \u2013)" if missing(row.vs_hold)
+         else f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
          f"{fmt_usd(row.vs_hold)} against holding{split})"),
         ("Range of after-tax value (1 in 10 outcomes below / above)",
          f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
@@ -2040,6 +2042,36 @@ def flows_note(analysis) -> str:
                     + ["The after-tax values are after these."])
 
 
+HOLD_FAILED = ("Holding, the plan every other is compared against, could not be completed, "
+               "so no plan shows an \u201cAgainst holding\u201d figure (\u2013)")
+"""Why every "Against holding" reads "\u2013" (:func:`hold_failed_note`)."""
+
+
+def _hold_failed_row(analysis):
+    """The comparison's row of the hold plan when its run failed, else ``None``."""
+    c = analysis.comparison
+    if "failed" not in c or not len(c):
+        return None
+    kinds = [r.plan.kind for r in analysis.runs if r.path == "expected"]
+    names = [r.plan.name for r in analysis.runs if r.path == "expected"]
+    hold = {n for n, k in zip(names, kinds, strict=True) if k == "hold"}
+    rows = c[c.plan.isin(hold) & c.failed.astype(bool)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def hold_failed_note(analysis, reason: bool = True) -> str:
+    """Why "Against holding" shows "\u2013" for every plan (``""``: hold was completed).
+
+    The proposal's note under the plans, the command line's ``transition`` and the
+    dashboard's table of plans say it in these words, once. ``reason``: add why hold
+    stopped (the dashboard's table gives it in hold's own row).
+    """
+    row = _hold_failed_row(analysis)
+    if row is None:
+        return ""
+    return _client_words(HOLD_FAILED + (f": {_failed_reason(row)}." if reason else "."))
+
+
 def plans_note(analysis, failed: bool = True) -> str:
     """Page one's note under the plans side by side (``""``: nothing to say).
 
@@ -2054,10 +2086,14 @@ def plans_note(analysis, failed: bool = True) -> str:
     carry = carryforward_note(analysis)
     if carry:
         out.append(carry)
+    hold = hold_failed_note(analysis, reason=failed)
+    if hold:  # said once: hold's reason is in it, not again below
+        out.append(hold)
     out.extend(_client_words(f"{labels.plan_name(p)} could not be completed, so its column "
                              f"shows no figures: {_failed_reason(row)}.")
                for (_, row), p, bad in zip(c.iterrows(), c._plan, _failed_mask(c),
-                                           strict=True) if bad and failed)
+                                           strict=True)
+               if bad and failed and not (hold and p.kind == "hold"))
     return " ".join(out)
 
 
@@ -3632,8 +3668,9 @@ def transition_findings(analysis) -> Markdown:
                f"above the others."]
     else:
         out = [f"On the expected path, {name(best._plan)} ends with the highest after-tax "
-               f"value in {years} ({fmt_usd(best.after_tax_wealth)}, "
-               f"{fmt_usd(best.vs_hold)} against holding)."]
+               f"value in {years} ({fmt_usd(best.after_tax_wealth)}"
+               + ("" if missing(best.vs_hold) else
+                  f", {fmt_usd(best.vs_hold)} against holding") + ")."]
     out.append(
         f"The client's own plan, {name(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
         f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "
