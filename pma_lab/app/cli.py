@@ -804,6 +804,10 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                f"{f.seconds:.1f} s ({dropped} dominated or identical dropped)")
     for a in f.assumptions:
         click.echo("  " + a)
+    from pma_lab.optimize.frontier import dropped_note
+
+    if dropped_note(f):  # the proposal's frontier section's words
+        click.echo("  " + dropped_note(f))
     if out is not None:
         from pma_lab.files import write_csv
 

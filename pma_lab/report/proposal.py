@@ -1418,7 +1418,12 @@ def frontier_note(front, setup=None, analysis=None) -> Markdown:
     (:func:`labels.loss_limit`). With ``analysis`` (the plans compared), a sentence
     reconciles "Go to target" with "Move now" (:func:`go_to_target_note`).
     """
+    from pma_lab.optimize.frontier import dropped_note
+
     same = go_to_target_note(front, analysis) if analysis is not None else ""
+    dropped = dropped_note(front)  # beside "Your plan today" within its budget (rev 23)
+    if dropped:
+        same = f"{same} {dropped}" if same else dropped
     return Markdown(
         "Each point is one trade-off for today's rebalance of the taxable account, from "
         "doing nothing to going straight to the target. Three tax figures are shown side "
@@ -3621,13 +3626,11 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
                    f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
                    f"{fmt_usd(b.carryforward_created)}, negative: used up).")
-    dropped = getattr(front, "dropped_budgets", None)
-    if dropped is not None:
-        from pma_lab.optimize.frontier import budgets_words
+    from pma_lab.optimize.frontier import dropped_note
 
-        out.append(f"The frontier leaves out the client's gains budgets "
-                   f"({budgets_words(dropped)}) to show the whole trade-off: its points "
-                   "may realise more gain than the budgets allow.")
+    dropped = dropped_note(front)
+    if dropped:
+        out.append(dropped)
     return Markdown(" ".join(out))
 
 
