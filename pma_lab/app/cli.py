@@ -1176,7 +1176,13 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     from pma_lab.formatting import fmt_pct
     from pma_lab.market.data import load_market
     from pma_lab.plan.backtest import BacktestSettings
-    from pma_lab.plan.taxalpha import parse_starts, rolling_study, spread_text, write_study
+    from pma_lab.plan.taxalpha import (
+        parse_starts,
+        parts_text,
+        rolling_study,
+        spread_text,
+        write_study,
+    )
 
     if (start is None) == (starts is None):
         raise click.UsageError("give exactly one of --start DATE or --starts START:END:FREQ")
@@ -1196,8 +1202,8 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     write_study(res, out)
     sm = res.summary
     click.echo(f"{sm['starts']} start(s): tax alpha median "
-               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year ({spread_text(sm)}); "
-               f"wash-sale violations "
+               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year ({spread_text(sm)}): "
+               f"{parts_text(sm)} (notebook 04's words); wash-sale violations "
                f"{sm['wash_sale_violations']}")
     click.echo(f"summary: {out / 'summary.json'}")
 
