@@ -1203,7 +1203,7 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     sm = res.summary
     click.echo(f"{sm['starts']} start(s): tax alpha median "
                f"{fmt_pct(sm['tax_alpha_annual_median'])} a year ({spread_text(sm)}): "
-               f"{parts_text(sm)} (notebook 04's words); wash-sale violations "
+               f"{parts_text(sm)}; wash-sale violations "
                f"{sm['wash_sale_violations']}")
     click.echo(f"summary: {out / 'summary.json'}")
 
