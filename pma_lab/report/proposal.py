@@ -3557,11 +3557,13 @@ def _accounts_words(client: Client) -> str:
 def lots_findings(client: Client, summary) -> Markdown:
     """Findings of the lots notebook, in prose from the computed numbers."""
     t = summary.totals
-    h = summary.holdings
-    tx = h[h.account_type.astype(str) == "taxable"]
-    gains = (tx.unrealized_st + tx.unrealized_lt).groupby(tx.ticker).sum()
-    top = gains.sort_values(ascending=False).iloc[:3]
-    total_gain = float(gains.clip(lower=0).sum())
+    lots = summary.lots
+    tx = lots[lots.account_type.astype(str) == "taxable"]
+    # the share and the total it is of on one footing, the sentence before's: the taxable
+    # lots standing at a gain, each lot's gain (losses not netted), review 23 #6
+    gains = tx.unrealized.clip(lower=0).groupby(tx.ticker).sum()
+    top = gains[gains > 0].sort_values(ascending=False).iloc[:3]
+    total_gain = float(t.lt_gain + t.st_gain)
     soon = summary.turning_long_term
     soon = soon[soon.days_to_long_term <= 90]
     parts = [
@@ -3575,7 +3577,9 @@ def lots_findings(client: Client, summary) -> Markdown:
     ]
     if len(top) and total_gain > 0:
         parts.append(f"The largest gains are in {_names(list(top.index))}: "
-                     f"{fmt_pct(float(top.sum()) / total_gain, 0)} of all unrealised gains.")
+                     f"{fmt_usd(float(top.sum()))}, {fmt_pct(float(top.sum()) / total_gain, 0)}"
+                     f" of the {fmt_usd(total_gain)} of unrealised gain in the taxable lots "
+                     "standing at a gain (losses not netted).")
     parts.append(f"{len(soon)} lot{'s' if len(soon) != 1 else ''} turn long-term within 90 "
                  f"days and {len(summary.locks)} wash-sale lock"
                  f"{'s are' if len(summary.locks) != 1 else ' is'} open.")
