@@ -166,12 +166,23 @@ def test_rolling_study_distribution() -> None:
     assert set(res.yearly.start) == {"2008-01-02", "2008-07-01"}
 
 
-def test_cli_backtest_writes_summary(tmp_path) -> None:
+def test_cli_backtest_writes_summary(tmp_path, capsys) -> None:
+    from pma_lab.formatting import fmt_pct
+    from pma_lab.plan.taxalpha import parts_text
+
     out = tmp_path / "bt"
     rc = main(["backtest", "--start", "2009-01-02", "--years", "1", "--names", "10",
                "--out", str(out)])
     assert rc == 0
     sm = json.loads((out / "summary.json").read_text())
+    # review 23 #5: the headline's tax alpha said with its two parts, pre-tax drift and
+    # tax effect, as notebook 04's findings say them
+    said = capsys.readouterr().out
+    assert parts_text(sm) in said
+    assert f"pre-tax excess (the harvest portfolio's drift from the hold portfolio before " \
+           f"tax, not a tax effect) was {fmt_pct(sm['pre_tax_excess_annual_median'])}" in said
+    assert f"tax effect (per path, tax alpha less pre-tax excess) " \
+           f"{fmt_pct(sm['tax_effect_annual_median'])}" in said
     for k in ("tax_alpha_annual_median", "tax_alpha_annual_p10", "tax_alpha_annual_p90",
               "pre_tax_excess_annual_median", "te_realized_median", "wash_sale_violations",
               "starts", "names_missing_prices"):

@@ -38,8 +38,16 @@ def test_the_cli_frontier_is_the_proposals_table(capsys):
     out = capsys.readouterr().out
     setup = prepare(load_client(HOUSEHOLD))
     trades = first_trades(setup, client_plan(setup), report.transition_settings(mc_paths=0))
-    table = report.frontier_table(report.frontier(setup), setup, trades)
+    front = report.frontier(setup)
+    table = report.frontier_table(front, setup, trades)
     assert repr(table) in out  # the proposal's caption, columns, rows and figures
+    # the sweep left out the $20,000 gains budget beside "Your plan today" within it: the
+    # proposal's frontier section's words, here too (review 23 #3)
+    from pma_lab.optimize.frontier import dropped_note
+
+    dropped = dropped_note(front)
+    assert "total $20,000 a year" in dropped and dropped in out
+    assert dropped in report.frontier_note(front, setup).text
     rows = list(table.formatted().Point)
     assert rows[-1].startswith("Your plan today (") and "Go to target" in rows
     # each label once: the 1-10 scale is not repeated across rows

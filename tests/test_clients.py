@@ -204,3 +204,26 @@ def test_a_profile_error_does_not_hide_the_lots_files_errors(tmp_path, capsys):
         load_client(prof)
     assert not isinstance(e.value, ClientFilesError)
     assert {i.column for i in e.value.issues} == {"tax.filing_status", "lots.files[0]"}
+
+
+def test_load_client_takes_a_midnight_timestamp_as_its_day_and_refuses_a_time(tmp_path):
+    """Review 23 #7: load_client(as_of=pd.Timestamp(...)) kept the Timestamp and crashed
+    later (holdings: TypeError comparing it with the lots' dates). The boundary makes it a
+    day; a time of day that is not midnight is refused with what to give."""
+    import datetime as dt
+
+    import pandas as pd
+    import pytest
+
+    from pma_lab.errors import PmaLabError
+    from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import summarize_lots
+    from pma_lab.paths import clients_dir
+
+    prof = clients_dir() / "retiree" / "profile.toml"
+    for given in (pd.Timestamp("2026-07-31"), dt.datetime(2026, 7, 31)):
+        c = load_client(prof, as_of=given)
+        assert type(c.as_of) is dt.date and c.as_of == dt.date(2026, 7, 31)
+        assert summarize_lots(c).as_of == dt.date(2026, 7, 31)
+    with pytest.raises(PmaLabError, match="as_of 2026-07-31 15:30:00 has a time of day"):
+        load_client(prof, as_of=pd.Timestamp("2026-07-31 15:30"))

@@ -116,7 +116,8 @@ def test_a_wash_sale_locked_loss_sale_is_caught_and_the_fix_names_the_mode():
         problem(ledger([("T", "BBB", 100, 5000, "2020-01-02")], history=[recent_buy]),
                 RebalanceSettings(), must_sell=["AAA"]).solve()
     assert {"restrictions.never_hold", "wash_sale_locks"} <= set(e.value.conflicts)
-    assert "wash_sale_mode='disallow'" in str(e.value) and "must_sell" in str(e.value)
+    assert "wash_sale_mode = \"disallow\" in the profile's [trading]" in str(e.value)
+    assert "must_sell" in str(e.value)
 
 
 def test_one_side_and_whole_shares_are_checked_at_the_trade():

@@ -581,7 +581,11 @@ def test_a_sweep_that_drops_the_clients_gain_budgets_says_so():
     curve = pd.DataFrame(columns=["names", "te_target", "te_top"])
     costs = pd.DataFrame(columns=["restriction", "extra_te", "excluded_weight", "error"])
     text = report.strategy_findings(bias, curve, costs, f).text
-    assert f"leaves out the client's gains budgets ({words})" in text
+    assert f"leaves out the gains budgets ({words})" in text
+    from pma_lab.optimize.frontier import dropped_note
+
+    assert dropped_note(f) in text and dropped_note(f) in report.frontier_note(f, setup).text
     g = efficient_frontier(prob, gammas=[1.0], keep_budgets=True)
     assert g.dropped_budgets is None
     assert "gains budgets" not in report.strategy_findings(bias, curve, costs, g).text
+    assert dropped_note(g) == "" and "gains budgets" not in report.frontier_note(g).text

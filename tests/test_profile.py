@@ -421,3 +421,24 @@ def test_a_quoted_date_or_number_gets_the_toml_fix(tmp_path, edit, says):
     with pytest.raises(ProfileError) as e:
         load_profile(profile(tmp_path, edit))
     assert says in str(e.value)
+
+def test_the_wash_sale_mode_is_a_trading_key_read_into_the_settings(tmp_path):
+    """Review 23 #4: an infeasible plan's fix said "allow RebalanceSettings.wash_sale_mode=
+    'disallow'", which the service team cannot apply: [trading] wash_sale_mode is the
+    profile's key, checked, read into the rebalance settings, and the fix names it."""
+    from types import SimpleNamespace
+
+    from pma_lab.optimize.constraints import WashSaleLocks
+    from pma_lab.optimize.engine import default_settings
+
+    assert load_profile(profile(tmp_path)).trading.wash_sale_mode == "forbid"
+    p = load_profile(profile(tmp_path, ("[tax]", '[trading]\nwash_sale_mode = "disallow"\n\n'
+                                                  "[tax]")))
+    assert p.trading.wash_sale_mode == "disallow"
+    setup = SimpleNamespace(client=SimpleNamespace(profile=p))
+    assert default_settings(setup).wash_sale_mode == "disallow"
+    bad = profile(tmp_path, ("[tax]", '[trading]\nwash_sale_mode = "sometimes"\n\n[tax]'))
+    assert issues(bad) == {("invalid_value", "trading.wash_sale_mode")}
+    with pytest.raises(ProfileError, match="use one of: forbid, disallow"):
+        load_profile(bad)
+    assert "wash_sale_mode = \"disallow\" in the profile's [trading] table" in WashSaleLocks.fix

@@ -2466,3 +2466,31 @@ def test_the_calendar_after_todays_trades_books_the_other_accounts_purchases():
     assert "AVGO" in only_ira and ("no_loss_sale", "AVGO") in after.index
     assert after.loc[("no_loss_sale", "AVGO")].lot_shares == 0
     assert why(both, "AVGO") == []
+
+def test_the_lots_findings_share_of_gains_is_of_the_total_they_quote():
+    """Review 23 #6: "AAPL, JNJ and XOM: 94% of all unrealised gains" right after lot-level
+    gains of $177,054, the 94% of per-name net gains clipped at zero ($173,599). The share,
+    its dollars and the total it is of are the lot-level gains the sentence before adds."""
+    import re
+
+    from pma_lab.io.client import load_client
+    from pma_lab.io.holdings import summarize_lots
+    from pma_lab.paths import clients_dir
+    from pma_lab.report.proposal import lots_findings
+
+    for name in ("tech-exec", "retiree"):
+        client = load_client(clients_dir() / name / "profile.toml")
+        summary = summarize_lots(client)
+        text = lots_findings(client, summary).text
+        t = summary.totals
+        lots = summary.lots[summary.lots.account_type.astype(str) == "taxable"]
+        by = lots.unrealized.clip(lower=0).groupby(lots.ticker).sum()
+        m = re.search(r"The largest gains are in (.+?): \$([\d,]+), (\d+)% of the \$([\d,]+) "
+                      r"of unrealised gain in the taxable lots standing at a gain", text)
+        assert m, text
+        names = re.split(r", | and ", m.group(1))
+        top, total = (float(m.group(i).replace(",", "")) for i in (2, 4))
+        assert total == round(t.lt_gain + t.st_gain)
+        assert set(names) == set(by.sort_values(ascending=False).index[:3])
+        assert top == round(by[names].sum())
+        assert int(m.group(3)) == round(100 * by[names].sum() / (t.lt_gain + t.st_gain))

@@ -437,3 +437,26 @@ def test_netting_columns_are_the_yearly_tables_columns():
         assert list(got) == list(want.columns)
         assert {c: list(v) for c, v in got.items()} == {c: list(want[c]) for c in want}
     assert list(netting_columns(disp, prof, **kw)["tax_dividends"])[2] > 0
+
+def test_is_long_term_takes_midnight_timestamps_and_refuses_a_time_of_day():
+    """Review 23 #7: a Timestamp beside a date raised pandas' raw TypeError, and a time of
+    day moved the long-term date (bought 2020-01-01 10:00, a sale on 2021-01-02 read as
+    short-term). Days at the boundary: midnight Timestamps are their day; a time refused."""
+    import pandas as pd
+
+    from pma_lab.errors import DataError
+    from pma_lab.tax.rules import as_day, days_held, is_long_term
+
+    day, ts = dt.date(2020, 1, 1), pd.Timestamp("2020-01-01")
+    for start in (day, ts, dt.datetime(2020, 1, 1)):
+        for sale in (dt.date(2021, 1, 2), pd.Timestamp("2021-01-02")):
+            assert is_long_term(start, sale)
+        assert not is_long_term(start, pd.Timestamp("2021-01-01"))
+        assert days_held(start, pd.Timestamp("2021-01-01")) == 366
+    assert as_day(ts) == day and type(as_day(ts)) is dt.date
+    with pytest.raises(DataError, match="holding_start 2020-01-01 10:00:00 has a time of day"):
+        is_long_term(pd.Timestamp("2020-01-01 10:00"), pd.Timestamp("2021-01-02"))
+    with pytest.raises(DataError, match="sale_date is missing"):
+        is_long_term(day, pd.NaT)
+    with pytest.raises(DataError, match="is not a date"):
+        is_long_term("2020-01-01", day)

@@ -1738,3 +1738,25 @@ def test_a_budget_that_fails_in_a_year_carrying_a_loss_says_how_the_budget_count
     # the withdrawal, the account's value, the gains, the budget left, the loss carried
     # in, the gains it offsets with no tax, the fix
     assert why.count("$") == 7
+
+
+def _tech_with_sector_cap(tmp_path, cap: float = 0.40):
+    """tech-exec (about 40 % NVDA, more in Information Technology) under a tighter IT cap."""
+    import shutil
+    d = tmp_path / "tech-cap"
+    shutil.copytree(clients_dir() / "tech-exec", d)
+    prof = d / "profile.toml"
+    prof.write_text(prof.read_text().replace(
+        'no_buy = ["AMD"', f'sector_max_weight = {{ "Information Technology" = {cap} }}\n'
+        'no_buy = ["AMD"'))
+    return prepare(load_client(prof))
+
+
+def test_hold_runs_though_legacy_holdings_break_a_sector_limit(tmp_path):
+    # hold never trades: it is the comparison's baseline, not held to sector limits
+    setup = _tech_with_sector_cap(tmp_path)
+    an = run_transition(setup, ["hold"], TransitionSettings(
+        horizon_years=1, steps_per_year=1, mc_paths=0, workers=1))
+    hold = run_of(an, "hold")
+    assert not hold.failed, hold.failed
+    assert math.isfinite(hold.after_tax_wealth)

@@ -802,6 +802,10 @@ def frontier(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None,
                f"{f.seconds:.1f} s ({dropped} dominated or identical dropped)")
     for a in f.assumptions:
         click.echo("  " + a)
+    from pma_lab.optimize.frontier import dropped_note
+
+    if dropped_note(f):  # the proposal's frontier section's words
+        click.echo("  " + dropped_note(f))
     if out is not None:
         from pma_lab.files import write_csv
 
@@ -921,6 +925,10 @@ def transition(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | Non
         band = shelf.band_unreached_note(s, a)  # page one's: the budget never reaches the band
         if band:
             click.echo("\n" + band)
+        # the proposal's words: no "Against holding" (vs_hold); why: the stopped line below
+        hold = report.hold_failed_note(a, reason=False)
+        if hold:
+            click.echo("\n" + hold)
         if len(a.vintages):  # its caption is the hindsight warning
             click.echo("\n" + repr(report.vintages_table(a)))
     for r in a.runs:
@@ -1166,7 +1174,13 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     from pma_lab.formatting import fmt_pct
     from pma_lab.market.data import load_market
     from pma_lab.plan.backtest import BacktestSettings
-    from pma_lab.plan.taxalpha import parse_starts, rolling_study, spread_text, write_study
+    from pma_lab.plan.taxalpha import (
+        parse_starts,
+        parts_text,
+        rolling_study,
+        spread_text,
+        write_study,
+    )
 
     if (start is None) == (starts is None):
         raise click.UsageError("give exactly one of --start DATE or --starts START:END:FREQ")
@@ -1186,8 +1200,8 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     write_study(res, out)
     sm = res.summary
     click.echo(f"{sm['starts']} start(s): tax alpha median "
-               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year ({spread_text(sm)}); "
-               f"wash-sale violations "
+               f"{fmt_pct(sm['tax_alpha_annual_median'])} a year ({spread_text(sm)}): "
+               f"{parts_text(sm)}; wash-sale violations "
                f"{sm['wash_sale_violations']}")
     click.echo(f"summary: {out / 'summary.json'}")
 

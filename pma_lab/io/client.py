@@ -53,9 +53,17 @@ __all__ = ["Client", "LotsReplaced", "load_client", "load_client_replacing", "fi
 
 
 def to_date(value: str | dt.date | None, what: str = "as_of") -> dt.date | None:
-    """Parse an ISO date given on the command line or in a notebook parameter."""
-    if value is None or isinstance(value, dt.date):
+    """Parse an ISO date given on the command line or in a notebook parameter.
+
+    A ``datetime`` or pandas ``Timestamp`` at midnight becomes its day
+    (:func:`pma_lab.tax.rules.as_day`); one with a time of day is refused.
+    """
+    if value is None or type(value) is dt.date:
         return value
+    if isinstance(value, dt.date):
+        from pma_lab.tax.rules import as_day
+
+        return as_day(value, what)
     if isinstance(value, str) and not value.strip():
         return None  # an empty parameter means "not given"
     try:

@@ -212,10 +212,15 @@ class TradingSpec:
     min_trade_usd : float
         No order below this many dollars (default 250; sales that close a position or
         that a restriction forces are exempt).
+    wash_sale_mode : str
+        A loss lot of a name bought in the last 30 days: ``"forbid"`` (default) never
+        sells it at a loss; ``"disallow"`` may sell it, the loss disallowed and added to
+        the replacement shares' basis (:class:`pma_lab.modes.WashSaleMode`).
     """
 
     fractional_shares: bool = False
     min_trade_usd: float = 250.0
+    wash_sale_mode: str = "forbid"
 
 
 @dataclass(frozen=True)
@@ -586,7 +591,7 @@ _SECTIONS = {
     "transition": {"mode", "years", "annual_budget"},
     "concentrated": {"ticker", "strategy"},
     "charity": {"annual_gift"},
-    "trading": {"fractional_shares", "min_trade_usd"},
+    "trading": {"fractional_shares", "min_trade_usd", "wash_sale_mode"},
     "fixed_income": {"kind", "years", "amount", "muni_ratio", "in_state"},
     "core": {"allocation", "band", "equity_sleeve", "active_model", "active_share"},
 }
@@ -1139,7 +1144,9 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     td = _section(c, doc, "trading") or {}
     trading = TradingSpec(
         c.get(td, "trading", "fractional_shares", (bool,), False, False),
-        c.get(td, "trading", "min_trade_usd", (float,), False, 250.0, _nonneg))
+        c.get(td, "trading", "min_trade_usd", (float,), False, 250.0, _nonneg),
+        c.get(td, "trading", "wash_sale_mode", (str,), False, "forbid",
+              _enum(("forbid", "disallow"))))
 
     if tax is None and not any(i.severity is Severity.ERROR for i in c.issues):
         c.err("tax", "missing_key", "the tax rates could not be determined",

@@ -463,8 +463,9 @@ class WashSaleLocks(ParameterLimit):
 
     name = "wash_sale_locks"
     setting = "wash_sale_mode"
-    fix = ("wait until the wash-sale locks expire, or allow "
-           "RebalanceSettings.wash_sale_mode='disallow'")
+    fix = ("wait until the wash-sale locks expire, or let such lots be sold with the loss "
+           "disallowed: wash_sale_mode = \"disallow\" in the profile's [trading] table "
+           "(RebalanceSettings.wash_sale_mode='disallow' in code)")
     param = "lock_slack"
     free = 1.0
 

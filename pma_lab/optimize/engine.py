@@ -384,8 +384,9 @@ def _given_target(target: Target | pd.Series, rm: RiskModel, bench: Benchmark,
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:
     """Rebalance settings from the client's profile, with overrides.
 
-    The gain budgets come from ``[budgets]``; whole shares and the minimum trade from
-    ``[trading]`` (default: whole shares, $250), so every trade list the engine makes
+    The gain budgets come from ``[budgets]``; whole shares, the minimum trade and the
+    wash-sale mode from ``[trading]`` (default: whole shares, $250, ``"forbid"``), so every
+    trade list the engine makes
     (rebalance, frontier points, the transition's trades) goes through
     :meth:`~pma_lab.optimize.rebalance.RebalanceProblem.round_shares`' rules.
     """
@@ -393,7 +394,8 @@ def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettin
     b = prof.budgets
     base = RebalanceSettings(budgets=Budgets(b.total, b.short_term, b.long_term, "gain"),
                              min_trade=prof.trading.min_trade_usd,
-                             whole_shares=not prof.trading.fractional_shares)
+                             whole_shares=not prof.trading.fractional_shares,
+                             wash_sale_mode=prof.trading.wash_sale_mode)
     return RebalanceSettings(**{**base.__dict__, **overrides})
 
 

@@ -165,9 +165,9 @@ class Frontier:
         put back, whose multipliers are another solve's).
     dropped_budgets : Budgets or None
         The account's gain budgets that a tax-aversion sweep left out (``keep_budgets``
-        False and the problem had budgets), else None. The research findings
-        (:func:`pma_lab.report.proposal.strategy_findings`) say so in words
-        (:func:`budgets_words`); :attr:`assumptions`, which the proposal shows, is unchanged.
+        False and the problem had budgets), else None. :func:`dropped_note` says so in
+        words, in the proposal's frontier section and findings, the command line and the
+        dashboard; :attr:`assumptions` is unchanged.
     chains : tuple[tuple[int, int], ...]
         A sweep on forked workers (``workers`` > 1): the first and last point of each
         chain the workers ran, in the order of the points (the first point, solved
@@ -656,6 +656,23 @@ def budgets_words(b: Budgets) -> str:
     parts = [f"{w} {one(v)}" for w, v in (("total", b.total), ("short-term", b.short_term),
                                           ("long-term", b.long_term)) if v is not None]
     return f"{', '.join(parts)} a year" if parts else "none"
+
+
+DROPPED_BUDGETS = ("The frontier leaves out the gains budgets ({budgets}) to show the whole "
+                   "trade-off: its points, \u201cGo to target\u201d among them, may realise "
+                   "more gain than the budgets allow")
+"""What a frontier that left out the account's gains budgets says (:func:`dropped_note`)."""
+
+
+def dropped_note(front: Frontier) -> str:
+    """:data:`DROPPED_BUDGETS` for ``front``, or ``""`` when it kept the budgets.
+
+    The one wording of a sweep that left out the gains budgets
+    (:attr:`Frontier.dropped_budgets`): the proposal's frontier section and research
+    findings, the command line's ``frontier`` and the dashboard's frontier say it.
+    """
+    b = getattr(front, "dropped_budgets", None)
+    return "" if b is None else DROPPED_BUDGETS.format(budgets=budgets_words(b)) + "."
 
 
 def opening_sides(problem: RebalanceProblem) -> np.ndarray:

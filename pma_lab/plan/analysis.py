@@ -117,7 +117,9 @@ class TransitionAnalysis:
         account's, :func:`pma_lab.plan.accounting.return_carryforward`) and
         ``carryforward_value_end`` (its value at the horizon), ``embedded_gain_end``,
         ``gifts_total``, ``flows_total``, after-tax wealth on the expected path and its
-        difference to ``hold`` and ``immediate``, ``equity_share_end`` (a mixed
+        difference to ``hold`` and ``immediate`` (every ``*_vs_hold`` and ``vs_hold_*`` is
+        NaN when hold's run failed: :func:`pma_lab.report.proposal.hold_failed_note`
+        says so), ``equity_share_end`` (a mixed
         portfolio's equity share of its value at the horizon, a decimal; NaN without a
         bond sleeve: :data:`pma_lab.plan.sleeves.YEAR_COLUMNS`), ``value_vs_hold`` (the
         horizon value before tax less hold's) and ``mix_vs_hold`` (the part of it the
@@ -435,9 +437,12 @@ def _compare(runs: list[PlanRun], client: str, expected_return: float,
              rate: float | None = None) -> pd.DataFrame:
     by = {r.plan.name: r for r in runs}
     hold_run = next((r for r in runs if r.plan.kind == "hold"), None)
-    hold = hold_run.after_tax_wealth if hold_run is not None else math.nan
+    # a hold run that failed stopped early (today's account less the tax of selling, no
+    # growth): nothing to compare against, so every "against holding" is NaN
+    ok = hold_run is not None and not hold_run.failed
+    hold = hold_run.after_tax_wealth if ok else math.nan
     hold_value = float(hold_run.years.value_end.iloc[-1]) \
-        if hold_run is not None and len(hold_run.years) else math.nan
+        if ok and len(hold_run.years) else math.nan
     imm = next((r for r in runs if r.plan.kind == "immediate" and r.plan.te_cap is None),
                None)
     imm_w = imm.after_tax_wealth if imm is not None else math.nan

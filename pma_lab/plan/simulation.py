@@ -601,6 +601,11 @@ def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
                                exclude=sorted(exclude), divest=False, risk=risk, rules=rules,
                                no_sell=sorted(held) if cash >= 0 else sorted(no_sell),
                                lots=lots)
+        # hold is the comparison's baseline and never trades by choice: it is held to
+        # no sector limit (legacy holdings may already break one, and buying with new
+        # cash cannot mend it) nor to glide caps, so that it always runs
+        if st.sector_limits or st.max_weight:
+            st = replace(st, sector_limits={}, max_weight={})
         return replace(st, no_buy=frozenset(st.assets)) if cash < 0 else st
     return account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
                              no_sell=sorted(no_sell), exclude=sorted(exclude), risk=risk,
@@ -625,8 +630,9 @@ def _phase_settings(plan: Plan, phase: str, k: int, te0: float, base: RebalanceS
     bud = plan.budgets()
     approach = replace(base, gamma_tax=s.budget_gamma_tax, te_cap=plan.te_cap, budgets=bud)
     if phase == "hold":
+        # the baseline: no TE cap, no budget, no cap on the number of names it holds
         return replace(base, gamma_tax=s.maintain_gamma_tax, te_cap=None,
-                       budgets=Budgets()), None
+                       budgets=Budgets(), max_names=None), None
     if phase == "go":
         return go_to_target(base, gamma_tax=s.go_gamma_tax, gamma_tc=s.go_gamma_tc,
                             te_cap=plan.te_cap), None

@@ -168,6 +168,20 @@ def spread_text(summary: dict) -> str:
             f"p90 {fmt_pct(summary['tax_alpha_annual_p90'])} over {n} paths")
 
 
+def parts_text(summary: dict) -> str:
+    """The tax alpha's two parts in words: the pre-tax drift and the tax effect (medians).
+
+    A tax alpha mixes the harvest portfolio's drift from the hold portfolio before tax
+    (not a tax effect) with the tax effect proper; notebook 04's findings
+    (:func:`findings`) and the command line's ``backtest`` say both in these words.
+    """
+    return (f"its median pre-tax excess (the harvest portfolio's drift from the hold "
+            f"portfolio before tax, not a tax effect) was "
+            f"{fmt_pct(summary['pre_tax_excess_annual_median'])} a year and its median tax "
+            f"effect (per path, tax alpha less pre-tax excess) "
+            f"{fmt_pct(summary['tax_effect_annual_median'])}")
+
+
 def write_study(result: StudyResult, out: Path | str) -> list[Path]:
     """Write ``summary.json``, ``starts.csv`` and ``paths.csv``, then the run marker.
 
@@ -326,11 +340,8 @@ def findings(comparison: Comparison, main: str = "monthly") -> str:
     parts = [
         f"Over {st['starts']} start date(s), monthly harvesting added a median "
         f"{fmt_pct(st['tax_alpha_annual_median'])} a year after tax ({spread_text(st)}) "
-        f"over the same portfolio held without harvesting; its median pre-tax excess (the "
-        f"harvest portfolio's drift from the hold portfolio before tax, not a tax effect) "
-        f"was {fmt_pct(st['pre_tax_excess_annual_median'])} a year and its median tax effect "
-        f"(per path, tax alpha less pre-tax excess) "
-        f"{fmt_pct(st['tax_effect_annual_median'])}, with a median realised "
+        f"over the same portfolio held without harvesting; {parts_text(st)}, with a median "
+        f"realised "
         f"tracking error of {fmt_pct(st['te_realized_median'])} and "
         f"{st['wash_sale_violations']} wash-sale violations on replay.",
     ]

@@ -105,6 +105,7 @@ __all__ = [
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
     "recommendation", "TARGET_TE", "target_te_row", "plans_note", "flows_note",
+    "hold_failed_note",
     "carryforward_note", "CARRYFORWARD_NOTE", "todays_carryforward", "RETURN_TRADES",
     "PLAN_TODAY_CARRY",
     "alternatives_table", "headline", "yearly_table", "yearly_tax_parts", "gifts_table",
@@ -1462,7 +1463,12 @@ def frontier_note(front, setup=None, analysis=None) -> Markdown:
     (:func:`labels.loss_limit`). With ``analysis`` (the plans compared), a sentence
     reconciles "Go to target" with "Move now" (:func:`go_to_target_note`).
     """
+    from pma_lab.optimize.frontier import dropped_note
+
     same = go_to_target_note(front, analysis) if analysis is not None else ""
+    dropped = dropped_note(front)  # beside "Your plan today" within its budget (rev 23)
+    if dropped:
+        same = f"{same} {dropped}" if same else dropped
     return Markdown(
         "Each point is one trade-off for today's rebalance of the taxable account, from "
         "doing nothing to going straight to the target. Three tax figures are shown side "
@@ -1929,7 +1935,8 @@ def _figures(row, y: pd.DataFrame, bm: str, h: int, net: str,
             [f"today {fmt_pct(row.te_start)}"]
             + [f"{int(yr)} {fmt_pct(te)}" for yr, te in zip(y.year, y.te, strict=True)])),
         (f"After-tax value in {labels.years(h)}, expected",
-         f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
+         f"{fmt_usd(row.after_tax_wealth)} (against holding: \u2013)" if missing(row.vs_hold)
+         else f"{fmt_usd(row.after_tax_wealth)} ({'+' if row.vs_hold >= 0 else ''}"
          f"{fmt_usd(row.vs_hold)} against holding{split})"),
         ("Range of after-tax value (1 in 10 outcomes below / above)",
          f"{fmt_usd(row.after_tax_wealth_p10)} to {fmt_usd(row.after_tax_wealth_p90)}"),
@@ -2085,6 +2092,36 @@ def flows_note(analysis) -> str:
                     + ["The after-tax values are after these."])
 
 
+HOLD_FAILED = ("Holding, the plan every other is compared against, could not be completed, "
+               "so no plan shows an \u201cAgainst holding\u201d figure (\u2013)")
+"""Why every "Against holding" reads "\u2013" (:func:`hold_failed_note`)."""
+
+
+def _hold_failed_row(analysis):
+    """The comparison's row of the hold plan when its run failed, else ``None``."""
+    c = analysis.comparison
+    if "failed" not in c or not len(c):
+        return None
+    kinds = [r.plan.kind for r in analysis.runs if r.path == "expected"]
+    names = [r.plan.name for r in analysis.runs if r.path == "expected"]
+    hold = {n for n, k in zip(names, kinds, strict=True) if k == "hold"}
+    rows = c[c.plan.isin(hold) & c.failed.astype(bool)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def hold_failed_note(analysis, reason: bool = True) -> str:
+    """Why "Against holding" shows "\u2013" for every plan (``""``: hold was completed).
+
+    The proposal's note under the plans, the command line's ``transition`` and the
+    dashboard's table of plans say it in these words, once. ``reason``: add why hold
+    stopped (the dashboard's table gives it in hold's own row).
+    """
+    row = _hold_failed_row(analysis)
+    if row is None:
+        return ""
+    return _client_words(HOLD_FAILED + (f": {_failed_reason(row)}." if reason else "."))
+
+
 def plans_note(analysis, failed: bool = True) -> str:
     """Page one's note under the plans side by side (``""``: nothing to say).
 
@@ -2099,10 +2136,14 @@ def plans_note(analysis, failed: bool = True) -> str:
     carry = carryforward_note(analysis)
     if carry:
         out.append(carry)
+    hold = hold_failed_note(analysis, reason=failed)
+    if hold:  # said once: hold's reason is in it, not again below
+        out.append(hold)
     out.extend(_client_words(f"{labels.plan_name(p)} could not be completed, so its column "
                              f"shows no figures: {_failed_reason(row)}.")
                for (_, row), p, bad in zip(c.iterrows(), c._plan, _failed_mask(c),
-                                           strict=True) if bad and failed)
+                                           strict=True)
+               if bad and failed and not (hold and p.kind == "hold"))
     return " ".join(out)
 
 
@@ -3589,11 +3630,13 @@ def _accounts_words(client: Client) -> str:
 def lots_findings(client: Client, summary) -> Markdown:
     """Findings of the lots notebook, in prose from the computed numbers."""
     t = summary.totals
-    h = summary.holdings
-    tx = h[h.account_type.astype(str) == "taxable"]
-    gains = (tx.unrealized_st + tx.unrealized_lt).groupby(tx.ticker).sum()
-    top = gains.sort_values(ascending=False).iloc[:3]
-    total_gain = float(gains.clip(lower=0).sum())
+    lots = summary.lots
+    tx = lots[lots.account_type.astype(str) == "taxable"]
+    # the share and the total it is of on one footing, the sentence before's: the taxable
+    # lots standing at a gain, each lot's gain (losses not netted), review 23 #6
+    gains = tx.unrealized.clip(lower=0).groupby(tx.ticker).sum()
+    top = gains[gains > 0].sort_values(ascending=False).iloc[:3]
+    total_gain = float(t.lt_gain + t.st_gain)
     soon = summary.turning_long_term
     soon = soon[soon.days_to_long_term <= 90]
     parts = [
@@ -3607,7 +3650,9 @@ def lots_findings(client: Client, summary) -> Markdown:
     ]
     if len(top) and total_gain > 0:
         parts.append(f"The largest gains are in {_names(list(top.index))}: "
-                     f"{fmt_pct(float(top.sum()) / total_gain, 0)} of all unrealised gains.")
+                     f"{fmt_usd(float(top.sum()))}, {fmt_pct(float(top.sum()) / total_gain, 0)}"
+                     f" of the {fmt_usd(total_gain)} of unrealised gain in the taxable lots "
+                     "standing at a gain (losses not netted).")
     parts.append(f"{len(soon)} lot{'s' if len(soon) != 1 else ''} turn long-term within 90 "
                  f"days and {len(summary.locks)} wash-sale lock"
                  f"{'s are' if len(summary.locks) != 1 else ' is'} open.")
@@ -3658,13 +3703,11 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
                    f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
                    f"{fmt_usd(b.carryforward_created)}, negative: used up).")
-    dropped = getattr(front, "dropped_budgets", None)
-    if dropped is not None:
-        from pma_lab.optimize.frontier import budgets_words
+    from pma_lab.optimize.frontier import dropped_note
 
-        out.append(f"The frontier leaves out the client's gains budgets "
-                   f"({budgets_words(dropped)}) to show the whole trade-off: its points "
-                   "may realise more gain than the budgets allow.")
+    dropped = dropped_note(front)
+    if dropped:
+        out.append(dropped)
     return Markdown(" ".join(out))
 
 
@@ -3705,8 +3748,9 @@ def transition_findings(analysis) -> Markdown:
                f"above the others."]
     else:
         out = [f"On the expected path, {name(best._plan)} ends with the highest after-tax "
-               f"value in {years} ({fmt_usd(best.after_tax_wealth)}, "
-               f"{fmt_usd(best.vs_hold)} against holding)."]
+               f"value in {years} ({fmt_usd(best.after_tax_wealth)}"
+               + ("" if missing(best.vs_hold) else
+                  f", {fmt_usd(best.vs_hold)} against holding") + ")."]
     out.append(
         f"The client's own plan, {name(mine._plan)}, pays {fmt_usd(mine.tax_total)} of "
         f"tax over the horizon and ends at {fmt_pct(mine.te_end)} tracking error; across "

@@ -102,6 +102,39 @@ def _is_month_end(d: dt.date) -> bool:
 
 
 @functools.lru_cache(maxsize=1 << 16)
+def as_day(value: object, what: str = "date") -> dt.date:
+    """``value`` as a calendar day (:class:`datetime.date`), checked at the boundary.
+
+    A ``datetime.date`` is returned as it is; a ``datetime`` or pandas ``Timestamp`` at
+    midnight becomes its day. The tax rules count whole days, so a time of day other than
+    midnight is refused rather than dropped (``2020-01-01 10:00`` would move the
+    long-term date by a day in a comparison with a plain day), as is anything else.
+
+    Raises
+    ------
+    DataError
+        For a time of day, a missing value (``NaT``) or a value that is not a date,
+        naming ``what`` and how to give the day.
+    """
+    if type(value) is dt.date:
+        return value
+    from pma_lab.errors import DataError
+
+    if isinstance(value, dt.datetime):
+        if value != value:  # pandas' NaT
+            raise DataError(f"{what} is missing (NaT); give a day, e.g. "
+                            "datetime.date(2026, 7, 31)")
+        if value.time() != dt.time(0):
+            raise DataError(f"{what} {value} has a time of day; the tax rules count whole "
+                            f"days: give the day alone ({value.date()}, or "
+                            "Timestamp.normalize() for midnight)")
+        return value.date()
+    if isinstance(value, dt.date):  # a subclass of date
+        return dt.date(value.year, value.month, value.day)
+    raise DataError(f"{what} {value!r} is not a date (a {type(value).__name__}); give a "
+                    "datetime.date, e.g. datetime.date(2026, 7, 31)")
+
+
 def long_term_date(holding_start: dt.date) -> dt.date:
     """First sale date on which a lot with this holding-period start is long-term.
 
@@ -116,6 +149,7 @@ def long_term_date(holding_start: dt.date) -> dt.date:
     2024-02-29 is short-term and the lot is long-term from 2024-03-01. Bought on Feb 29 it is
     long-term from Mar 1 of the next year [R, flag for review, tax-and-optimization.md §5.1].
     """
+    holding_start = as_day(holding_start, "holding_start")
     if _is_month_end(holding_start):
         y, m = holding_start.year + 1, holding_start.month + 1
         if m == 13:
@@ -127,9 +161,15 @@ def long_term_date(holding_start: dt.date) -> dt.date:
 def is_long_term(holding_start: dt.date, sale_date: dt.date) -> bool:
     """Return True when a sale on ``sale_date`` is long-term (held more than one year).
 
-    See :func:`long_term_date` for the day-count and the month-end rule.
+    See :func:`long_term_date` for the day-count and the month-end rule. Either date may
+    be a ``datetime`` or pandas ``Timestamp`` at midnight (:func:`as_day`).
+
+    Raises
+    ------
+    DataError
+        For a time of day other than midnight, or a value that is not a date.
     """
-    return sale_date >= long_term_date(holding_start)
+    return as_day(sale_date, "sale_date") >= long_term_date(holding_start)
 
 
 def term_of(holding_start: dt.date, sale_date: dt.date, inherited: bool = False) -> Term:
@@ -141,7 +181,7 @@ def term_of(holding_start: dt.date, sale_date: dt.date, inherited: bool = False)
 
 def days_held(holding_start: dt.date, sale_date: dt.date) -> int:
     """Days in the holding period: from the day after ``holding_start`` through the sale."""
-    return (sale_date - holding_start).days
+    return (as_day(sale_date, "sale_date") - as_day(holding_start, "holding_start")).days
 
 
 # --------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ from pma_lab.formatting import fmt_num, fmt_pct, fmt_rate, fmt_seconds, fmt_usd
 from pma_lab.io.client import Client, find_clients, load_client, load_client_replacing
 from pma_lab.market.data import known_tickers
 from pma_lab.market.tickers import normalize_ticker
+from pma_lab.optimize.frontier import dropped_note
 from pma_lab.paths import clients_dir
 from pma_lab.plan.failure import withdrawal_budget_reason
 from pma_lab.plan.transition import client_plan, parse_plan
@@ -1484,6 +1485,9 @@ class ProposalView(ipw.VBox):
         self._fig = FrontierFigure(layout={"height": 420, "title": {
             "text": "Tax cost against tracking error"}})
         self._fig.add_class("pma-frontier-figure")
+        # the proposal's frontier words when the sweep left out the gains budgets
+        self._frontier_note = ipw.HTML()
+        self._frontier_note.add_class("pma-frontier-note")
         fig_box = ipw.Box([self._fig], layout=ipw.Layout(width="100%"))
         fig_box.add_class("pma-frontier")
         self._comparison = ipw.HTML()
@@ -1507,7 +1511,7 @@ class ProposalView(ipw.VBox):
             ipw.HTML(STYLE), self._status, self._note, self._error, self._summary,
             ipw.HTML("<b>Trades today</b> <span class='pma-caption'>(sells name the lot to "
                      "relieve; the trade file lists the same rows)</span>"), self._trades,
-            fig_box,
+            fig_box, self._frontier_note,
             ipw.HTML(f"<b>Transition plans compared</b> <span class='pma-caption'>(expected "
                      f"path, {s.horizon_years} years, {steps} steps, as in the proposal)"
                      "</span>"),
@@ -1556,6 +1560,7 @@ class ProposalView(ipw.VBox):
                                f"for {who}...</div>")
         self._trades.value = ""
         self.frontier = None
+        self._frontier_note.value = ""
         self._apply_figure(go.Figure(layout={"title": {"text": (
             f"Tax cost against tracking error: {who} (computing)")}}))
         self.analysis = None
@@ -1894,6 +1899,7 @@ class ProposalView(ipw.VBox):
             # another client: nothing of the previous one stays on the page while this
             # one's frontier and shelf sections are computed
             self.frontier = None
+            self._frontier_note.value = ""
             self._apply_figure(go.Figure(layout={"title": {"text": (
                 f"Tax cost against tracking error: {_e(setup.client.client_id)} (computing)")}}))
             self.shelf.clear()
@@ -1946,6 +1952,9 @@ class ProposalView(ipw.VBox):
             self._models.value = report.models_table(own, self.setup)._repr_html_()
             self._models_setup = self.setup
         self.frontier = fr
+        dropped = dropped_note(fr)
+        self._frontier_note.value = (f'<div class="pma-caption">{_e(dropped)}</div>'
+                                     if dropped else "")
         # plotly titles and hover texts read a subset of HTML: escape what comes from inputs
         where = labels.account_name(self.setup.client.profile.accounts,
                                     fy.summary["account"])
