@@ -494,3 +494,28 @@ def test_the_states_prices_are_the_reindexed_prices_found_by_positions_kept_per_
     text = pd.Series(["1", "2"], index=["AAA", "BBB"], dtype=object)
     pd.testing.assert_series_equal(state._prices_of(al, text),
                                    text.reindex(al.assets).astype(float))
+
+
+@pytest.mark.parametrize("loss_basis, want_gain, want_term", [
+    (35000, -5000.0, "ST"),   # below the FMV at the gift: a loss from it, held from the gift
+    (25000, 0.0, "LT"),       # between the two bases: neither gain nor loss
+])
+def test_a_gift_lots_gain_for_the_optimiser_is_the_dual_basis_one(loss_basis, want_gain,
+                                                                    want_term):
+    """Session 23 (helper s23-ledger's leftover): the optimiser read a gift lot's gain from
+    the donor's basis, so a lot worth $30,000 with a $40,000 donor basis and an FMV at the
+    gift of $35,000 counted a $10,000 loss (a sale reports $5,000, held from the gift) and
+    one with an FMV of $25,000 counted $10,000 (a sale reports nothing)."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from test_rebalance import DAY, ledger, problem
+
+    led = ledger([("T", "CCC", 1000, 20000, "2020-01-02")])
+    led.add_lot("T", "BBB", D(600), D(40000), dt.date(2015, 1, 2), lot_id="gift",
+                loss_basis=D(loss_basis), gift_date=dt.date(2026, 3, 2))
+    st = problem(led).state
+    lots = st.lots.set_index("lot_id")
+    assert lots.loc["gift", "gain"] == pytest.approx(want_gain)
+    assert lots.loc["gift", "term"] == want_term
+    assert DAY < dt.date(2027, 3, 3)  # the gift's own long-term date is after the day
