@@ -402,3 +402,18 @@ def test_an_added_buy_cap_below_the_forced_sales_names_the_cash_equality():
     ok.add_constraint(lambda q: cp.sum(q.b) <= 0.0, name="no purchases")
     r = ok.solve()
     assert "AAA" not in set(r.weights[r.weights > 1e-9].index)
+
+
+def test_an_added_cap_on_a_held_name_is_kept_at_whole_shares():
+    """Reviewer 1 (session 23): a cap on a held name the rebalance must trim sits on its
+    bound; the sale rounded down (147 of 147.5 shares) broke it by less than a share and
+    the rebalance failed ("loosen them by a share's weight"). The whole-share step now
+    sells one more share where that keeps the added constraints."""
+    s = RebalanceSettings(gamma_tax=5.0, whole_shares=True)
+    p = problem(ledger(BOOK), s)
+    p.add_constraint(lambda q: q.w[q.asset_index["AAA"]] <= 0.2525, name="AAA <= 25.25%")
+    r = p.solve()
+    assert r.weights["AAA"] <= 0.2525 + 1e-9
+    sold = r.trades[(r.trades.ticker == "AAA") & (r.trades.side == "sell")].shares.sum()
+    assert sold == 148  # 147.5 needed: one share more than the floor, not a second one
+    assert r.checks.ok.all()

@@ -1178,6 +1178,10 @@ class RebalanceProblem:
         """The largest violation of each added constraint at trades ``x``, ``b``."""
         return added_violations(self, x, b)
 
+    def _user_max_violation(self, x: np.ndarray, b: np.ndarray) -> float:
+        """The largest violation of the added constraints at trades ``x``, ``b``."""
+        return max(self._user_violation(x, b).values(), default=0.0)
+
     def _user_ok(self, x: np.ndarray, b: np.ndarray) -> bool:
         return all(v <= ADDED_TOL for v in self._user_violation(x, b).values())
 
@@ -1196,7 +1200,8 @@ class RebalanceProblem:
             self.state, self.V, self.nm, self.na, self.nl, self.v, self.g, self.g_eff,
             self.lot_asset, self.locked_loss, self.A, self.M, self.S, self.h, self.wt,
             self.brows, self.sec_names, self.tracking, float(self.P["cash"].value), buy,
-            w_cap, self._budget_values(s.budgets), self._user_ok if self._user else None)
+            w_cap, self._budget_values(s.budgets), self._user_ok if self._user else None,
+            self._user_max_violation if self._user else None)
 
     def _round(self, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
                dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -64,6 +64,9 @@ class RoundingData:
     user_ok : Callable[[np.ndarray, np.ndarray], bool] | None
         Whether trades ``(x, b)`` keep the researcher's added constraints (``None``:
         none added).
+    user_violation : Callable[[np.ndarray, np.ndarray], float] | None
+        The largest violation of the added constraints at trades ``(x, b)`` (how the
+        last step, a sale rounded down that broke one, picks the share to add).
     """
 
     state: AccountState
@@ -89,6 +92,7 @@ class RoundingData:
     w_cap: np.ndarray
     budget: np.ndarray
     user_ok: Callable[[np.ndarray, np.ndarray], bool] | None = None
+    user_violation: Callable[[np.ndarray, np.ndarray], float] | None = None
 
     def te(self, look: np.ndarray) -> float:
         """Tracking error of look-through weights ``look`` to the target."""
@@ -909,4 +913,56 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 else:
                     x[k] = max(x[k] + d, 0.0)
             w, a, cash = state_of(x, b)
+    # 6. the researcher's added constraints: a sale rounded down (a held name trimmed to
+    # a cap, say) can leave one broken by less than a share; sell one more whole share of
+    # a lot being sold, or give back one bought share, where that lowers the largest
+    # violation most, within the budgets and the TE cap (reviewer 1, session 23)
+    if (whole and data.user_ok is not None and data.user_violation is not None
+            and not data.user_ok(x, b)):
+        x, b = _repair_added(data, x, b, s, lot_px, px, budget, state_of)
+    return x, b
+
+
+def _repair_added(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
+                  lot_px: np.ndarray, px: np.ndarray, budget: np.ndarray,
+                  state_of: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-share moves that keep the added constraints, when rounding broke them.
+
+    One share at a time: one more share of a lot of a name being sold (not a locked loss
+    in ``forbid`` mode, within the gain budgets), or one bought share given back, the move
+    that lowers the largest added-constraint violation most (TE within its cap), until
+    they hold or no move lowers it; what is left is :func:`pma_lab.optimize.checks.checked`'s
+    to report.
+    """
+    V = data.V
+    locked = data.locked_loss if s.wash_sale_mode == "forbid" else \
+        np.zeros(data.nl, dtype=bool)
+    viol = data.user_violation
+    assert viol is not None and data.user_ok is not None
+    now = viol(x, b)
+    for _ in range(100):
+        if data.user_ok(x, b):
+            break
+        selling = (data.A @ x > 0)[data.lot_asset] & (x < data.v - 1e-12) & ~locked
+        moves: list[tuple[str, int, float]] = []
+        for j in np.flatnonzero(selling):
+            d = min(lot_px[j] / V, data.v[j] - x[j])
+            if not np.any(data.brows[:, j] * d + data.brows @ x > budget + 1e-12):
+                moves.append(("x", int(j), d))
+        moves += [("b", int(i), -min(px[i] / V, b[i])) for i in np.flatnonzero(b > 0)]
+        best = None
+        for kind, k, d in moves:
+            x2, b2 = x.copy(), b.copy()
+            (x2 if kind == "x" else b2)[k] += d
+            if s.te_cap is not None:
+                _, a2, _ = state_of(x2, b2)
+                if data.te(a2 + data.wt) > s.te_cap:
+                    continue
+            v2 = viol(x2, b2)
+            if v2 < now - 1e-15 and (best is None or v2 < best[0]):
+                best = (v2, x2, b2)
+        if best is None:
+            break
+        now, x, b = best
+    state_of(x, b)
     return x, b
