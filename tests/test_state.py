@@ -517,5 +517,6 @@ def test_a_gift_lots_gain_for_the_optimiser_is_the_dual_basis_one(loss_basis, wa
     st = problem(led).state
     lots = st.lots.set_index("lot_id")
     assert lots.loc["gift", "gain"] == pytest.approx(want_gain)
+    assert lots.loc["gift", "basis"] == pytest.approx(30000.0 - want_gain)  # as Form 8949
     assert lots.loc["gift", "term"] == want_term
     assert DAY < dt.date(2027, 3, 3)  # the gift's own long-term date is after the day

@@ -564,8 +564,8 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     ``lots`` is not empty. The columns are the arguments of :func:`_keep_columns` after
     the state: lot ids, tickers, terms on ``as_of`` and the dates each turns long-term
     (lists), shares, prices, bases and gains (value - basis; value = shares x price; a
-    gift's dual basis as a sale today would read it: the loss from the FMV at the gift,
-    held from the gift, or none between the two bases) as
+    gift lot's basis is the one a sale today reports under the dual basis: the FMV at the
+    gift below it, held from the gift, or the value between the two bases) as
     float arrays, the purchase dates and holding starts (lists), the values and the days
     to long-term (0 once long-term; int64).
     """
@@ -574,16 +574,19 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     basis = np.array([float(lt.basis) for lt in lots], dtype=float)
     price = np.array([px_of[lt.ticker] for lt in lots], dtype=float)
     value = shares * price
-    gain = value - basis
     for i, lt in enumerate(lots):
-        if lt.loss_basis is not None:  # a gift's dual basis (Pub 551), at today's price
+        # a gift's dual basis (Pub 551) as a sale at today's price reads it (the basis a
+        # Form 8949 row reports): a loss from the FMV at the gift, held from the gift; the
+        # proceeds between the two bases (neither gain nor loss)
+        if lt.loss_basis is not None and value[i] <= basis[i]:
             lb = float(lt.loss_basis)
-            if value[i] < lb:  # a loss, from the FMV at the gift: held from the gift
-                gain[i] = value[i] - lb
+            if value[i] < lb:
+                basis[i] = lb
                 if lt.gift_date is not None:
                     ltos[i] = long_term_date(lt.gift_date)
-            elif value[i] <= basis[i]:  # between the two bases: neither gain nor loss
-                gain[i] = 0.0
+            else:
+                basis[i] = value[i]
+    gain = value - basis
     term = ["LT" if lto is None or as_of >= lto else "ST" for lto in ltos]
     lot_id, ticker = [lt.lot_id for lt in lots], [lt.ticker for lt in lots]
     days = _days_to_lt(term, ltos, as_of)
