@@ -214,7 +214,8 @@ def test_the_keep_list_is_never_sold_in_any_account_and_says_why(monkeypatch):
     assert setup.target.diagnostics["fixed"] == {"AAPL": pytest.approx(weight, rel=1e-12)}
     summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
     assert summary["Kept as they are (your keep list)"].startswith(
-        f"AAPL {weight:.2%} of the account, today's weight: never sold or added to")
+        f"AAPL {weight:.2%} of your accounts together, today's weight: never sold or "
+        "added to")
     effect = restrictions_table(setup).frame.set_index("Restriction").Effect["hold_no_add"]
     assert effect == "kept: never sold, never added to"
     # the rule's words with the flag off
@@ -265,3 +266,28 @@ def test_no_gift_or_withdrawal_sells_the_keep_list(tmp_path, monkeypatch):
         _check_withdrawal(plan, "taxable", setup.ledger, setup.as_of, setup.prices, flow, 1,
                           keep=frozenset({"AAPL"}))
     _check_withdrawal(plan, "taxable", setup.ledger, setup.as_of, setup.prices, flow, 1)
+
+
+def test_the_keep_list_words_name_kept_funds_and_names_not_held(tmp_path):
+    """Reviewer 2 (session 23): a kept fund (SPY, outside the risk model) and a kept name
+    not held (NVDA) were left out of the keep list's words in the target summary and
+    ``pma-lab target build``; a single account's kept weight reads "of the account"."""
+    from pma_lab.optimize.engine import keep_list_words
+    from pma_lab.report.proposal import models, models_table, target_summary
+
+    profile = copy_sample_client("young-pro", tmp_path, [
+        ("profile.toml", "[restrictions]\n",
+         '[restrictions]\nhold_no_add = ["PYPL", "SPY", "NVDA"]\n')])
+    setup = prepare(load_client(profile))
+    words = keep_list_words(setup)
+    pypl = setup.target.diagnostics["fixed"]["PYPL"]
+    assert words == (f"PYPL {pypl:.2%} of the account, today's weight: never sold or added "
+                     "to, so the target's other names are chosen to track the benchmark "
+                     "around it; SPY kept as held (never sold or added to), outside the "
+                     "target's weights (not a stock the risk model covers); NVDA not held, "
+                     "so never bought")
+    summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
+    assert summary["Kept as they are (your keep list)"] == words
+    rows = dict(models_table(models(setup.client), setup).frame.itertuples(index=False,
+                                                                         name=None))
+    assert rows["Target"].endswith(f"; your keep list: {words}")

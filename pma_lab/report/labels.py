@@ -37,7 +37,7 @@ federal tax at 23.8 %), and a client reading "tax budget $150,000" would expect 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pma_lab.accounts import (  # noqa: F401 - re-exported: the report's names for them
@@ -567,14 +567,28 @@ def forced_sales_note(result: object) -> str:
             "gain beyond it")
 
 
-def kept_in_target(fixed: Mapping[str, float]) -> str:
-    """The keep list's names the target holds at today's weights, in words.
 
-    ``fixed``: weight by ticker (:attr:`pma_lab.portfolio.target.Target.diagnostics`'s
-    ``fixed``, :func:`pma_lab.optimize.engine.prepare`), largest first.
+def kept_in_target(fixed: Mapping[str, float], household: bool = False,
+                   not_held: Sequence[str] = (), outside: Sequence[str] = ()) -> str:
+    """The keep list as the target applies it, in words.
+
+    ``fixed``: the kept names the target holds at today's weights (weight by ticker,
+    :attr:`pma_lab.portfolio.target.Target.diagnostics`'s ``fixed``), largest first, of the
+    household's accounts together when ``household``; ``not_held``: kept names not held
+    (never bought); ``outside``: kept holdings outside the target (a fund the risk model
+    does not cover: never sold, not part of the target's weights).
     """
-    names = ", ".join(f"{t} {fmt_pct(w)}" for t, w in sorted(fixed.items(),
-                                                              key=lambda kv: -kv[1]))
-    it = "it" if len(fixed) == 1 else "them"
-    return (f"{names} of the account, today's weight: never sold or added to, so the "
-            f"target's other names are chosen to track the benchmark around {it}")
+    parts = []
+    if fixed:
+        names = ", ".join(f"{t} {fmt_pct(w)}" for t, w in sorted(fixed.items(),
+                                                                  key=lambda kv: -kv[1]))
+        it = "it" if len(fixed) == 1 else "them"
+        scope = "your accounts together" if household else "the account"
+        parts.append(f"{names} of {scope}, today's weight: never sold or added to, so the "
+                     f"target's other names are chosen to track the benchmark around {it}")
+    if outside:
+        parts.append(f"{', '.join(outside)} kept as held (never sold or added to), outside "
+                     "the target's weights (not a stock the risk model covers)")
+    if not_held:
+        parts.append(f"{', '.join(not_held)} not held, so never bought")
+    return "; ".join(parts)

@@ -1060,8 +1060,10 @@ def target_summary(setup) -> ReportTable:
         else:
             size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
                     f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
-    fixed = dict(tg.diagnostics.get("fixed") or {})
-    kept = [("Kept as they are (your keep list)", labels.kept_in_target(fixed))] if fixed else []
+    from pma_lab.optimize.engine import keep_list_words
+
+    words = keep_list_words(setup)
+    kept = [("Kept as they are (your keep list)", words)] if words else []
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
         *core,
@@ -4265,6 +4267,11 @@ def models_table(own, setup) -> ReportTable:
     else:
         target = (f"built from the benchmark: {int(tgt.names)} names your screens allow, "
                   "tracking it as closely as they can")
+        from pma_lab.optimize.engine import keep_list_words
+
+        kept = keep_list_words(setup)
+        if kept:
+            target += f"; your keep list: {kept}"
     rows = [("Risk model", risk), ("Benchmark", benchmark), ("Target", target)]
     return _kv([(k, v[0].upper() + v[1:]) for k, v in rows], "Models used in this proposal")
 
