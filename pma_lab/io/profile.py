@@ -1176,8 +1176,8 @@ def _type_fix(full: str, types: tuple[type, ...], v: object) -> str:
     """How to write ``full`` in TOML as one of ``types``, given what was written (``v``)."""
     names = " or ".join(t.__name__ for t in types)
     if dt.date in types and isinstance(v, str):
-        return (f"write {full} as a TOML date, unquoted: {_key_of(full)} = 2026-07-31 "
-                "(YYYY-MM-DD, no quotes)")
+        return (f"write {full} as a TOML date, unquoted: {_key_of(full)} = YYYY-MM-DD "
+                f"(no quotes; you wrote \"{v}\")")
     if (float in types or int in types) and isinstance(v, str):
         return f"write {full} as a number, unquoted and without $ or commas (e.g. 25000.0)"
     if bool in types and isinstance(v, str):
