@@ -272,7 +272,7 @@ def test_the_keep_list_words_name_kept_funds_and_names_not_held(tmp_path):
     """Reviewer 2 (session 23): a kept fund (SPY, outside the risk model) and a kept name
     not held (NVDA) were left out of the keep list's words in the target summary and
     ``pma-lab target build``; a single account's kept weight reads "of the account"."""
-    from pma_lab.optimize.engine import keep_list_words
+    from pma_lab.report.labels import keep_list_words
     from pma_lab.report.proposal import models, models_table, target_summary
 
     profile = copy_sample_client("young-pro", tmp_path, [

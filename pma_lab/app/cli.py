@@ -527,10 +527,8 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
                f"({s.benchmark.weights.reindex(excluded.ticker).sum():.2%} of the benchmark)")
     if comp is not None and comp.excluded:
         click.echo(f"  {labels.excluded_from_model(comp)}")
-    from pma_lab.optimize.engine import keep_list_words
-
-    if keep_list_words(s):
-        click.echo(f"  kept as they are (your keep list): {keep_list_words(s)}")
+    if labels.keep_list_words(s):
+        click.echo(f"  kept as they are (your keep list): {labels.keep_list_words(s)}")
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:

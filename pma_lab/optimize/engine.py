@@ -519,25 +519,6 @@ def keep_names(setup: ClientSetup) -> frozenset[str]:
     return frozenset(set(elig.index[elig.hold_no_add]) | (set(r.hold_no_add) - set(elig.index)))
 
 
-def keep_list_words(setup: ClientSetup) -> str:
-    """The keep list as the target and the trades apply it, in words ("" without one).
-
-    The kept names the target holds at today's weights, those held outside it (a fund),
-    and those not held (never bought): :func:`pma_lab.report.labels.kept_in_target`. The
-    proposal's target summary, the dashboard's models panel and ``pma-lab target build``
-    read it.
-    """
-    from pma_lab.report.labels import kept_in_target
-
-    keep = keep_names(setup)
-    if not keep:
-        return ""
-    fixed = dict(setup.target.diagnostics.get("fixed") or {})
-    held = {lt.ticker for lt in setup.ledger.lots()}
-    return kept_in_target(fixed, setup.sizing.household, sorted(keep - held),
-                          sorted((keep & held) - set(fixed)))
-
-
 def _etf_info(setup: ClientSetup) -> pd.DataFrame:
     """``setup.market.etf_info()``, read once per setup and market (not to be changed).
 

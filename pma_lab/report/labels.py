@@ -592,3 +592,22 @@ def kept_in_target(fixed: Mapping[str, float], household: bool = False,
     if not_held:
         parts.append(f"{', '.join(not_held)} not held, so never bought")
     return "; ".join(parts)
+
+
+def keep_list_words(setup: object) -> str:
+    """The keep list as the target and the trades apply it, in words ("" without one).
+
+    The kept names the target holds at today's weights, those held outside it (a fund),
+    and those not held (never bought): :func:`kept_in_target`. The proposal's target
+    summary and models table (the dashboard's models panel) and ``pma-lab target build``
+    read it.
+    """
+    from pma_lab.optimize.engine import keep_names
+
+    keep = keep_names(setup)  # type: ignore[arg-type]
+    if not keep:
+        return ""
+    fixed = dict(setup.target.diagnostics.get("fixed") or {})  # type: ignore[attr-defined]
+    held = {lt.ticker for lt in setup.ledger.lots()}  # type: ignore[attr-defined]
+    return kept_in_target(fixed, setup.sizing.household,  # type: ignore[attr-defined]
+                          sorted(keep - held), sorted((keep & held) - set(fixed)))

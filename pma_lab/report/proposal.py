@@ -1060,9 +1060,7 @@ def target_summary(setup) -> ReportTable:
         else:
             size = (f"{size} (the completion sleeve's {fmt_pct(1 - comp.alpha, 0)}: "
                     f"{fmt_usd(setup.account_size * (1 - comp.alpha))})")
-    from pma_lab.optimize.engine import keep_list_words
-
-    words = keep_list_words(setup)
+    words = labels.keep_list_words(setup)
     kept = [("Kept as they are (your keep list)", words)] if words else []
     return _kv([
         ("Benchmark", f"{bm} (the stocks the risk model covers)"),
@@ -4267,9 +4265,7 @@ def models_table(own, setup) -> ReportTable:
     else:
         target = (f"built from the benchmark: {int(tgt.names)} names your screens allow, "
                   "tracking it as closely as they can")
-        from pma_lab.optimize.engine import keep_list_words
-
-        kept = keep_list_words(setup)
+        kept = labels.keep_list_words(setup)
         if kept:
             target += f"; your keep list: {kept}"
     rows = [("Risk model", risk), ("Benchmark", benchmark), ("Target", target)]
