@@ -567,7 +567,6 @@ def forced_sales_note(result: object) -> str:
             "gain beyond it")
 
 
-
 def kept_in_target(fixed: Mapping[str, float], household: bool = False,
                    not_held: Sequence[str] = (), outside: Sequence[str] = ()) -> str:
     """The keep list as the target applies it, in words.
