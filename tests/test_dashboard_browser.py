@@ -60,7 +60,8 @@ HOUSEHOLD_LOTS = clients_dir() / "household" / "household_lots.csv"
 BAD_SHARES = bad_inputs_dir() / "bad_negative_shares.csv"
 SETTINGS = DashboardSettings.from_proposal()  # what the page uses (the proposal's)
 TS = SETTINGS.transition_settings()
-GOALS = {"first_render_s": 5.0, "toggle_to_trades_s": 1.0, "client_switch_to_trades_s": 2.0}
+# issue 16: "toggle -> trades <= 0.5 s with the debounce included" (1 s here until session 23)
+GOALS = {"first_render_s": 5.0, "toggle_to_trades_s": 0.5, "client_switch_to_trades_s": 2.0}
 LOCAL = {"127.0.0.1", "localhost"}
 PLOT = ".pma-frontier .js-plotly-plot"
 FIGURE_JS = f"""() => {{
