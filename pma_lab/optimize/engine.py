@@ -267,11 +267,9 @@ def _kept_weights(prof: object, elig: object, lots: pd.DataFrame, prices: pd.Ser
     (:class:`~pma_lab.portfolio.target.TargetBuilder`'s ``fixed``). Empty without the flag,
     a keep list, or kept shares held.
     """
-    r = prof.restrictions  # type: ignore[attr-defined]
-    if not KEEP_LIST_NEVER_SOLD or not r.hold_no_add:
+    keep = _kept(prof.restrictions, elig)  # type: ignore[attr-defined]
+    if not keep:
         return {}
-    table = elig.table.set_index("ticker")  # type: ignore[attr-defined]
-    keep = set(table.index[table.hold_no_add]) | (set(r.hold_no_add) - set(table.index))
     accounts = {a for a, _ in managed}
     total = sum(v for _, v in managed)
     rows = lots[lots.ticker.isin(keep & covered) & lots.account.isin(accounts)]
@@ -512,11 +510,19 @@ def keep_names(setup: ClientSetup) -> frozenset[str]:
     it: the rebalances (``no_sell``), the household, a plan's gifts and withdrawals, and
     the hold plan's Monte Carlo replay (reviewer 2, session 22).
     """
-    r = setup.client.profile.restrictions
-    if not KEEP_LIST_NEVER_SOLD or not r.hold_no_add:
+    return _kept(setup.client.profile.restrictions, setup.eligibility)
+
+
+def _kept(restrictions: object, eligibility: object) -> frozenset[str]:
+    """:func:`keep_names` from the profile's restrictions and the screens' eligibility.
+
+    Read before a setup exists too (:func:`_kept_weights`).
+    """
+    if not KEEP_LIST_NEVER_SOLD or not restrictions.hold_no_add:  # type: ignore[attr-defined]
         return frozenset()
-    elig = setup.eligibility.table.set_index("ticker")
-    return frozenset(set(elig.index[elig.hold_no_add]) | (set(r.hold_no_add) - set(elig.index)))
+    table = eligibility.table.set_index("ticker")  # type: ignore[attr-defined]
+    return frozenset(set(table.index[table.hold_no_add])
+                     | (set(restrictions.hold_no_add) - set(table.index)))  # type: ignore[attr-defined]
 
 
 def _etf_info(setup: ClientSetup) -> pd.DataFrame:
