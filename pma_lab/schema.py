@@ -82,6 +82,16 @@ LOT_FIELDS: tuple[Field, ...] = (
                                  "gift date value", "value at gift", "fmv at gift total"),
           "for a gift lot: the total fair market value of its shares on the gift date in "
           "USD (below the donor's basis it is the basis for a loss, IRC §1015)"),
+    Field("fmv_per_share_at_gift", False, (
+        "fmv per share at gift", "fmv per share", "gift fmv per share",
+        "fmv per share on gift date", "fmv per share at date of gift", "fmv/share at gift",
+        "per share fmv at gift", "fair market value per share at gift",
+        "fair market value per share on date of gift", "gift date fmv per share",
+        "gift date price", "price on gift date", "price at gift", "value per share at gift",
+        "unit fmv at gift", "gift fmv/share"),
+          "for a gift lot, instead of fmv_at_gift: the fair market value of one share on the "
+          "gift date in USD (times the shares, it is the lot's FMV at the gift); give one of "
+          "the two, or both if they agree"),
 )
 """Columns of a tax-lots file."""
 
@@ -265,6 +275,7 @@ ISSUE_CODES: dict[str, str] = {
     "gift_incomplete": "a gift lot gives its gift date or its FMV at the gift, not both",
     "gift_before_acquired": "a gift lot's gift date is before its (the donor's) acquisition",
     "gift_and_inherited": "a lot is marked both inherited and received as a gift",
+    "gift_fmv_mismatch": "a gift lot's FMV per share x shares disagrees with its fmv_at_gift",
     # profile level
     "toml_syntax": "the profile is not valid TOML",
     "unknown_key": "a profile key is not known",

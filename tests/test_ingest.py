@@ -890,3 +890,42 @@ def test_gift_columns_errors_name_row_column_and_fix(tmp_path):
                         (6, "inherited", "gift_and_inherited")}
     assert "donor's acquisition date" in got[(4, "gift_date", "gift_before_acquired")].fix
     assert "blank the gift date" in got[(2, "fmv_at_gift", "gift_incomplete")].fix
+
+
+def test_a_gift_lots_fmv_may_be_given_per_share_by_custodian_headers(tmp_path):
+    """Session 24, item 3: a custodian's gift statement gives the FMV per share; the lots
+    file took only the lot's total (fmv_at_gift), and an "FMV per share at gift" column was
+    ignored, leaving the lot without its loss basis. The per share FMV times the shares is
+    the lot's FMV, exactly as the total's; both on a row must agree."""
+    per_share = ("Symbol,Quantity,Date Acquired,Cost Basis,Date of Gift,FMV Per Share at Gift\n"
+                 "KO,100,2010-01-04,10000,2026-03-02,80\n"
+                 "KO,50,2012-05-01,2000,2026-03-02,60\n"
+                 "KO,10,2016-06-01,400,,\n")
+    got = lots(write(tmp_path, "ps.csv", per_share), as_of=dt.date(2026, 7, 1))
+    want = lots(write(tmp_path, "total.csv", GIFT_LOTS), as_of=dt.date(2026, 7, 1))
+    assert not [w for w in got.warnings if w.code == "ignored_column"]
+    pd.testing.assert_frame_equal(got.lots.drop(columns=["source_file", "lot_id"]),
+                                  want.lots.drop(columns=["source_file", "lot_id"]))
+    # both columns: agreeing is fine (to half a cent a share), disagreeing an error
+    both = ("ticker,shares,acquired,cost_total,gift_date,fmv_at_gift,fmv_per_share_at_gift\n"
+            "KO,100,2010-01-04,10000,2026-03-02,8000,80.004\n"
+            "KO,50,2012-05-01,2000,2026-03-02,3000,70\n"
+            "KO,10,2016-06-01,400,2024-03-01,,\n")
+    with pytest.raises(LotDataError) as e:
+        lots(write(tmp_path, "both.csv", both), as_of=dt.date(2026, 7, 1))
+    issues = {(i.row, i.column, i.code): i for i in e.value.issues}
+    assert set(issues) == {(3, "fmv_per_share_at_gift", "gift_fmv_mismatch"),
+                           (4, "fmv_at_gift", "gift_incomplete")}
+    bad = issues[(3, "fmv_per_share_at_gift", "gift_fmv_mismatch")]
+    assert bad.message == ("the fair market value per share at the gift (70.0000 USD) times "
+                           "the 50 shares is 3,500.00 USD, but the lot's fair market value "
+                           "at the gift (fmv_at_gift) is 3,000.00 USD")
+    assert bad.fix.startswith("keep one of the two FMV columns")
+    # a gift date without any FMV column is not let through (it was: said on a missing
+    # column, the issue was dropped)
+    with pytest.raises(LotDataError) as e:
+        lots(write(tmp_path, "nofmv.csv", "ticker,shares,acquired,cost_total,gift_date\n"
+                                          "KO,100,2010-01-04,10000,2026-03-02\n"),
+             as_of=dt.date(2026, 7, 1))
+    assert [(i.row, i.column, i.code) for i in e.value.issues] == [
+        (2, "gift_date", "gift_incomplete")]

@@ -499,8 +499,13 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
 
     s = _setup(profile, as_of, names=names, models=_models(risk_model, benchmark))
     t = s.target
+    # the keep list at the shares held (its weights are of what is managed today)
+    lots = s.client.lots.lots
+    held = lots.shares.groupby(lots.ticker).sum()
+    kept = [k for k in (t.diagnostics.get("fixed") or ()) if k in held.index]
     r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
-                        dict(s.client.profile.restrictions.sector_max_weight))
+                        dict(s.client.profile.restrictions.sector_max_weight),
+                        held={k: float(held[k]) for k in kept})
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
     from pma_lab.report import labels
@@ -529,6 +534,11 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
         click.echo(f"  {labels.excluded_from_model(comp)}")
     if labels.keep_list_words(s):
         click.echo(f"  kept as they are (your keep list): {labels.keep_list_words(s)}")
+    if kept and s.client.profile.target.account_size:
+        managed = float((lots.shares * lots.ticker.map(s.prices)).sum()) + sum(
+            a.cash for a in s.client.profile.accounts)
+        click.echo(f"  shares at the account size: "
+                   f"{labels.kept_shares_words(s.account_size, managed)}")
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:

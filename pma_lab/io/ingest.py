@@ -1221,7 +1221,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               inh_s)
         inherited = low.isin(_TRUE)
 
-    gift_date, fmv = _gifts(r, acquired, inherited, date_order, as_of)
+    gift_date, fmv = _gifts(r, acquired, inherited, date_order, as_of, shares)
 
     _raise_if(issues + r.issues, LotDataError, file)
     df = pd.DataFrame({
@@ -1246,39 +1246,76 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
 
 
 def _gifts(r: _Rows, acquired: pd.Series, inherited: pd.Series,
-           date_order: DateOrder | None, as_of: dt.date | None
-           ) -> tuple[pd.Series, np.ndarray]:
+           date_order: DateOrder | None, as_of: dt.date | None,
+           shares: pd.Series | None = None) -> tuple[pd.Series, np.ndarray]:
     """The optional gift columns: each lot's gift date (NaT) and FMV at the gift (NaN).
 
     A lot received as a gift (IRC §1015, Pub 551) gives the donor's acquisition date as
     ``acquired`` and the donor's adjusted basis as its cost basis, plus the day it was
     received (``gift_date``) and the total fair market value of its shares that day
-    (``fmv_at_gift``): both or neither. The gift is on or after the donor's acquisition and
-    a lot is not both inherited and a gift. Problems are added to ``r``.
+    (``fmv_at_gift``): both or neither. The FMV may be given per share instead
+    (``fmv_per_share_at_gift``, custodian-style headers such as "FMV per share at gift"):
+    times the lot's ``shares``, in cents; both columns on a row must agree (to half a cent
+    a share, as the cost columns), else a ``gift_fmv_mismatch`` error names both figures.
+    The gift is on or after the donor's acquisition and a lot is not both inherited and a
+    gift. Problems are added to ``r``.
     """
     n = len(r.t.rows)
     gd_s, fmv_s = r.col("gift_date"), r.col("fmv_at_gift")
+    fps_s = r.col("fmv_per_share_at_gift")
     has_gd = (gd_s.str.strip().str.len() > 0).to_numpy()
-    has_fmv = (fmv_s.str.strip().str.len() > 0).to_numpy()
+    has_total = (fmv_s.str.strip().str.len() > 0).to_numpy()
+    has_fps = (fps_s.str.strip().str.len() > 0).to_numpy()
+    has_fmv = has_total | has_fps
     if not has_gd.any() and not has_fmv.any():
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[s]"), np.full(n, np.nan)
     gift_date = _dates(r, "gift_date", gd_s, date_order, as_of, "the gift date")
-    fmv = _numbers(r, "fmv_at_gift", fmv_s, "the fair market value at the gift",
-                   money_col=True, upper=LIMITS.max_amount).values
-    fmv_arr = fmv.to_numpy(dtype=float, na_value=np.nan)
+    fmv_arr = np.full(n, np.nan)
+    if has_total.any():
+        fmv = _numbers(r, "fmv_at_gift", fmv_s, "the fair market value at the gift",
+                       money_col=True, upper=LIMITS.max_amount).values
+        fmv_arr = fmv.to_numpy(dtype=float, na_value=np.nan)
+    if has_fps.any():
+        fps = _numbers(r, "fmv_per_share_at_gift", fps_s,
+                       "the fair market value per share at the gift", money_col=True,
+                       upper=LIMITS.max_amount).values.to_numpy(dtype=float, na_value=np.nan)
+        sh = (shares.to_numpy(dtype=float, na_value=np.nan) if shares is not None
+              else np.full(n, np.nan))
+        r.add(np.flatnonzero((fps < 0) & has_fps), "fmv_per_share_at_gift", "negative_basis",
+              "the fair market value per share at the gift is negative",
+              "enter the value of one share on the gift date as a positive amount", fps_s)
+        from_fps = _round_cents_product(sh, fps)
+        both = has_total & has_fps & ~np.isnan(from_fps) & ~np.isnan(fmv_arr)
+        tol = 0.005 * np.nan_to_num(sh) + 0.011
+        mism = both & (np.abs(from_fps - fmv_arr) > tol)
+        for i in np.flatnonzero(mism):
+            r.add([i], "fmv_per_share_at_gift", "gift_fmv_mismatch",
+                  f"the fair market value per share at the gift ({fps[i]:,.4f} USD) times "
+                  f"the {sh[i]:,.6g} shares is {from_fps[i]:,.2f} USD, but the lot's fair "
+                  f"market value at the gift (fmv_at_gift) is {fmv_arr[i]:,.2f} USD",
+                  "keep one of the two FMV columns (the lot's total or per share), or "
+                  "correct the wrong one from the gift record (Form 709 or the custodian's "
+                  "gift statement)", fps_s)
+        fmv_arr = np.where(np.isnan(fmv_arr), from_fps, fmv_arr)
     r.add(np.flatnonzero((fmv_arr < 0) & has_fmv), "fmv_at_gift", "negative_basis",
           "the fair market value at the gift is negative",
           "enter the lot's total value on the gift date as a positive amount", fmv_s)
-    r.add(np.flatnonzero(has_gd & ~has_fmv), "fmv_at_gift", "gift_incomplete",
+    # said on a column the file has (a file with a gift date and no FMV column at all, or
+    # the other way round, is said on the column it has)
+    fmv_col = next((c for c in ("fmv_at_gift", "fmv_per_share_at_gift") if c in r.cols),
+                   "gift_date")
+    gd_col = "gift_date" if "gift_date" in r.cols else fmv_col
+    r.add(np.flatnonzero(has_gd & ~has_fmv), fmv_col, "gift_incomplete",
           "the lot has a gift date but no fair market value at the gift (below the donor's "
           "basis it is the basis for a loss, IRC §1015)",
-          "enter the total value of the lot's shares on the gift date (the donor's gift "
-          "record or Form 709, or the custodian's gift statement), or blank the gift date "
-          "if the lot was not a gift", fmv_s)
-    r.add(np.flatnonzero(has_fmv & ~has_gd), "gift_date", "gift_incomplete",
+          "enter the total value of the lot's shares on the gift date (fmv_at_gift) or the "
+          "value of one share (fmv_per_share_at_gift), from the donor's gift record (Form "
+          "709) or the custodian's gift statement, or blank the gift date if the lot was "
+          "not a gift", r.col(fmv_col))
+    r.add(np.flatnonzero(has_fmv & ~has_gd), gd_col, "gift_incomplete",
           "the lot has a fair market value at the gift but no gift date",
           "enter the day the gift was received (the acquisition date stays the donor's), "
-          "or blank the FMV if the lot was not a gift", gd_s)
+          "or blank the FMV if the lot was not a gift", r.col(gd_col))
     gd = gift_date.astype("datetime64[ns]")
     acq = acquired.astype("datetime64[ns]")
     early = (gd < acq).fillna(False).to_numpy() & has_gd

@@ -619,7 +619,8 @@ class RoundedTarget:
 
 def round_to_shares(target: Target, prices: pd.Series, account_size: float,
                     risk: RiskModel, benchmark: Benchmark, sectors: pd.Series | None = None,
-                    sector_limits: Mapping[str, float] | None = None) -> RoundedTarget:
+                    sector_limits: Mapping[str, float] | None = None,
+                    held: Mapping[str, float] | None = None) -> RoundedTarget:
     """Turn target weights into whole shares at ``account_size`` (a separate, explicit step).
 
     Start from the floor of each name's dollar target, then stay fully invested: spend the
@@ -630,13 +631,42 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
     than its floor; a purchase that
     would lift a sector above its limit is skipped (pass ``sectors`` and
     ``sector_limits``). The cash left over is reported, not hidden.
+
+    ``held``: shares the client holds of the names at fixed weights (the keep list). A
+    kept name's fixed weight is of what the client manages today, so at another account
+    size (a profile's ``[target] account_size``) its floor would be more shares than the
+    client holds, or fewer: each such name is shown at the whole shares held instead
+    (never more: it is never sold or added to), and the target's other names share the
+    rest of ``account_size`` in their own proportions.
+
+    Raises
+    ------
+    ValueError
+        When a target name has no positive price, or the kept shares ``held`` are worth
+        more than ``account_size``.
     """
     px = prices.reindex(target.weights.index)
     if px.isna().any() or (px <= 0).any():
         bad = list(px.index[px.isna() | (px <= 0)])
         raise ValueError(f"no positive price for {', '.join(bad)}")
     dollars = target.weights * account_size
+    pinned = {t: float(held[t]) for t in (target.diagnostics.get("fixed") or ())
+              if held is not None and t in held and t in px.index}
+    if pinned:  # the kept names at the shares held, the other names around them
+        kept_usd = sum(np.floor(n) * float(px[t]) for t, n in pinned.items())
+        if kept_usd > account_size:
+            raise ValueError(f"the kept shares ({', '.join(sorted(pinned))}) are worth "
+                             f"${kept_usd:,.0f}, more than the account size "
+                             f"${account_size:,.0f}; raise [target] account_size in the "
+                             "profile or leave it out (what you hold is then used)")
+        others = target.weights.drop(list(pinned))
+        dollars = others / float(others.sum()) * (account_size - kept_usd)
+        dollars = pd.concat([dollars, pd.Series({t: np.floor(n) * float(px[t])
+                                                 for t, n in pinned.items()})]
+                            ).reindex(px.index)
     shares = np.floor(dollars / px)
+    for t, n in pinned.items():
+        shares.loc[t] = np.floor(n)  # exactly the whole shares held
     cash = account_size - float((shares * px).sum())
     idx = risk.index
     rows = np.array([idx[t] for t in px.index])

@@ -4265,9 +4265,9 @@ def models_table(own, setup) -> ReportTable:
     else:
         target = (f"built from the benchmark: {int(tgt.names)} names your screens allow, "
                   "tracking it as closely as they can")
-        kept = labels.keep_list_words(setup)
-        if kept:
-            target += f"; your keep list: {kept}"
+    kept = labels.keep_list_words(setup)  # every kind of target is built around it
+    if kept:
+        target += f"; your keep list: {kept}"
     rows = [("Risk model", risk), ("Benchmark", benchmark), ("Target", target)]
     return _kv([(k, v[0].upper() + v[1:]) for k, v in rows], "Models used in this proposal")
 
