@@ -86,20 +86,26 @@ LOT_FIELDS: tuple[Field, ...] = (
 """Columns of a tax-lots file."""
 
 BLOTTER_FIELDS: tuple[Field, ...] = (
-    Field("date", True, ("trade date", "transaction date"), "trade date"),
-    Field("account", True, ("account id", "account number", "acct"), "account id"),
+    Field("date", True, ("trade date", "transaction date", "run date"), "trade date"),
+    Field("account", True, ("account id", "account number", "acct"),
+          "account id (a file without one is read with the profile's lots.default_account)"),
     Field("account_type", True, ("acct type", "type of account", "registration"),
-          "taxable or ira"),
+          "taxable or ira (a file without one is read with the profile, whose [[accounts]] "
+          "give each account's type)"),
     Field("ticker", True, ("symbol",), "exchange ticker"),
-    Field("side", True, ("action", "buy/sell", "transaction", "b/s"), "buy or sell"),
-    Field("shares", True, ("quantity", "qty"), "shares traded, > 0"),
+    Field("side", True, ("action", "buy/sell", "transaction", "b/s"),
+          "buy or sell (an activity export's YOU BOUGHT / YOU SOLD / REINVESTMENT words too)"),
+    Field("shares", True, ("quantity", "qty"),
+          "shares traded, > 0 (a sale's quantity may be written negative, as activity "
+          "exports do)"),
     Field("price", True, ("trade price", "execution price", "price per share"),
           "price per share in USD, >= 0"),
     Field("lot_id", False, ("lot", "lot id", "versus lot"),
           "sell: the lot to relieve (specific identification); buy: id for the new lot"),
     Field("method", False, ("lot method", "relief method", "cost basis method"),
           "fifo, hifo, specific or min_tax (default: fifo, or specific when lot_id is set)"),
-    Field("fees", False, ("commission", "fee", "commissions"), "commission in USD"),
+    Field("fees", False, ("fee",), "fees in USD (added to the commission)"),
+    Field("commission", False, ("commissions",), "commission in USD (added to the fees)"),
     Field("time", False, ("trade time", "execution time", "time of trade"),
           "time of day HH:MM[:SS] (24-hour); orders a day's trades (default: file order)"),
 )

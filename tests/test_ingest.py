@@ -496,9 +496,10 @@ def test_missing_cost_column_still_lists_the_row_problems_of_an_xlsx_lots_file(t
 
 
 def test_blotter_without_price_still_lists_a_negative_share_count(tmp_path):
+    # a buy's: a sale's negative quantity is its shares, as activity exports write it
     p = write(tmp_path, "noprice.csv", "date,account,account_type,ticker,side,shares\n"
                                        "2026-07-01,T,taxable,AAPL,buy,10\n"
-                                       "2026-07-02,T,taxable,AAPL,sell,-5\n")
+                                       "2026-07-02,T,taxable,AAPL,buy,-5\n")
     with pytest.raises(BlotterError) as e:
         read_blotter(p, known=KNOWN)
     got = sorted((i.row, i.column, i.code) for i in e.value.issues

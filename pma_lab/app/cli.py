@@ -203,7 +203,10 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
 
     TRADES columns: date, account, account_type (taxable; ira, roth or traditional for an
     IRA), ticker, side (buy/sell), shares, price, optional lot_id (specific
-    identification), optional method (fifo/hifo/specific/min_tax), optional fees.
+    identification), optional method (fifo/hifo/specific/min_tax), optional fees. A
+    custodian's activity export reads too (YOU BOUGHT / YOU SOLD / REINVESTMENT actions, a
+    sale's negative quantity; dividends and other cash rows are left out with a warning);
+    it has no account type, so give --profile, whose [[accounts]] declare each account's.
     """
     from pma_lab.errors import Issue, LedgerError, LotDataError
     from pma_lab.io.ingest import read_blotter, read_lots, replay_problems
@@ -212,13 +215,16 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     from pma_lab.tax.liability import TaxProfile, yearly_netting
     from pma_lab.tax.rules import FilingStatus
 
-    blotter = read_blotter(trades, date_order=date_order)
+    prof = load_profile(profile) if profile is not None else None
+    declared = {a.account_id: a for a in prof.ledger_accounts()} if prof else {}
+    one = next(iter(declared)) if len(declared) == 1 else None
+    blotter = read_blotter(
+        trades, date_order=date_order,
+        accounts={k: a.account_type for k, a in declared.items()} if prof else None,
+        default_account=(prof.lots.default_account or one) if prof else None)
     accounts = {a.account_id: a for a in blotter.accounts}
-    prof = None
-    if profile is not None:
-        prof = load_profile(profile)
-        for a in prof.ledger_accounts():
-            accounts[a.account_id] = a
+    accounts.update(declared)
+    if prof is not None:
         tax = prof.tax
     else:
         tax = TaxProfile.from_rates(0.0, 0.0, FilingStatus(filing_status or "mfj"))

@@ -432,8 +432,11 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
                                     replaced, over)
     recent = None
     if spec.recent_trades is not None:
+        declared = {a.account_id: a.account_type for a in profile.ledger_accounts()}
+        one = next(iter(declared)) if len(declared) == 1 else None
         recent = read_blotter(spec.recent_trades, known=known, as_of=day,
-                              date_order=date_order or spec.date_order, policy=spec.policy)
+                              date_order=date_order or spec.date_order, policy=spec.policy,
+                              accounts=declared, default_account=spec.default_account or one)
     core = profile.core
     if packaged and core is not None and core.equity_sleeve == "active_index" \
             and core.active_model is not None:
