@@ -70,6 +70,20 @@ def test_bad_lots_exit_2_and_name_row_and_column(capsys):
     assert "bad_negative_shares.csv, row 3, column 'shares'" in err and "Fix:" in err
 
 
+def test_lots_validate_checks_the_file_given_when_the_profiles_own_is_missing(tmp_path,
+                                                                              capsys):
+    """Reviewer 1 (session 24): ``lots validate NEW.csv --profile P`` stopped at "lots.csv
+    does not exist next to the profile", though the files given replace the profile's."""
+    folder = tmp_path / "yp"
+    shutil.copytree(clients_dir() / "young-pro", folder)
+    lots = tmp_path / "new_lots.csv"
+    (folder / "brokerage_export.csv").rename(lots)
+    assert main(["lots", "validate", str(lots), "--profile", str(folder / "profile.toml")]) == 0
+    assert capsys.readouterr().out.startswith("OK: ")
+    assert main(["lots", "validate", "--profile", str(folder / "profile.toml")]) == 2
+    assert "does not exist next to the profile" in capsys.readouterr().err
+
+
 def test_bad_as_of_is_a_usage_error(capsys):
     assert main(["lots", "validate", "--profile", str(HH), "--as-of", "31/07/2026"]) == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err

@@ -91,6 +91,9 @@ def test_both_cost_columns_must_agree(tmp_path):
         lots(p)
     assert [(i.code, i.row) for i in e.value.issues if i.severity is Severity.ERROR] == [
         ("basis_mismatch", 3)]
+    # reviewer 1 (session 24): the computed figure, so the wrong cell shows itself
+    assert ("10 x $10.00 = $100.00, the total says $150.00" in
+            next(i.message for i in e.value.issues if i.code == "basis_mismatch"))
 
 
 @pytest.mark.parametrize("dates, order, expect", [

@@ -438,3 +438,17 @@ def test_a_newest_first_file_with_a_days_buy_and_sale_of_a_name_needs_their_time
     oldest = write(tmp_path, "o.csv", "date,account,account_type,ticker,side,shares,price\n"
                    + "".join(reversed(body.splitlines(keepends=True))))
     assert len(read_blotter(oldest, known=KNOWN).trades) == 4
+
+
+def test_schwabs_acquired_open_date_header_and_its_thousands(tmp_path):
+    """Reviewer 1 (session 24): Schwab's "Acquired/Open Date" was no known header; the
+    missing date column then left "3,000" shares ambiguous (the market check that settles
+    it needs the dates), two errors that renaming the header made go away."""
+    text = ('"Symbol","Quantity","Cost Basis","Acquired/Open Date"\n'
+            '"AAPL","3,000","$8,100.00","03/09/2009"\n')
+    got = lots(write(tmp_path, "s.csv", text), market="market", known="market")
+    assert got.lots.shares.iloc[0] == 3000
+    missing = write(tmp_path, "m.csv", text.replace("Acquired/Open Date", "When"))
+    with pytest.raises(LotDataError) as e:
+        lots(missing, market="market", known="market")
+    assert [(i.code, i.column) for i in errors(e)] == [("missing_column", "acquired")]

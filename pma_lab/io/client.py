@@ -399,7 +399,8 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
     if packaged:
         known = known_tickers()
     try:
-        profile = load_profile(profile_path, known=known)
+        profile = load_profile(profile_path, known=known,
+                               lots_replaced=bool(lots_files) and replaced is None)
     except ProfileError as e:
         _raise_with_lots_errors(e, as_of, lots_files, known, date_order)
         raise

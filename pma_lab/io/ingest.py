@@ -626,6 +626,12 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
     return out
 
 
+def _cents_or_more(v: float) -> str:
+    """``46.21``, ``46.2125``: a per-share amount with at least two decimals, at most four."""
+    text = f"{v:,.4f}".rstrip("0")
+    return text + "0" * (2 - len(text.split(".")[1]))
+
+
 def _round_cents_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Round ``a * b`` to the cent, half up, exactly as Decimal arithmetic would.
 
@@ -1126,9 +1132,12 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
             both = ~np.isnan(from_cps) & ~np.isnan(total)
             tol = 0.005 * np.nan_to_num(sh_arr) + 0.011
             mism = both & (np.abs(from_cps - total) > tol)
-            r.add(np.flatnonzero(mism), "cost_total", "basis_mismatch",
-                  "cost per share x shares does not match the total cost basis",
-                  "keep one of the two cost columns, or correct the wrong one", basis_s)
+            for i in np.flatnonzero(mism):  # the figures, so the wrong cell shows itself
+                r.add([i], "cost_total", "basis_mismatch",
+                      f"cost per share x shares does not match the total cost basis: "
+                      f"{sh_arr[i]:,.10g} x ${_cents_or_more(cps_arr[i])} = "
+                      f"${from_cps[i]:,.2f}, the total says ${total[i]:,.2f}",
+                      "keep one of the two cost columns, or correct the wrong one", basis_s)
             total = np.where(np.isnan(total), from_cps, total)
         else:
             total = from_cps
@@ -1141,14 +1150,21 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         r, market, tickers, acquired, per_share,
         np.where(per_share_given, "cost_per_share", "cost_total"), policy)
     # "41,900" is accepted only where the market check above could tell which reading is
-    # meant: a cost cell of a priced row, a share count whose basis came from a total
-    if cps_p is not None:
-        _ambiguous(r, "cost_per_share", r.col("cost_per_share"), cps_p.ambiguous & ~priced,
-                   "the cost per share")
-    if tot_p is not None:
-        _ambiguous(r, "cost_total", basis_s, tot_p.ambiguous & ~priced, "the total cost")
-    _ambiguous(r, "shares", sh_s, sh_p.ambiguous & ~(priced & total_given),
-               "the number of shares")
+    # meant: a cost cell of a priced row, a share count whose basis came from a total. Without
+    # the acquisition-date column the check cannot run: that column's error is the one to
+    # fix first, and the commas are judged once it is there (reviewer 1, session 24: two
+    # "ambiguous" errors that renaming the date header made go away)
+    if "acquired" not in cols:
+        pass
+    else:
+        if cps_p is not None:
+            _ambiguous(r, "cost_per_share", r.col("cost_per_share"),
+                       cps_p.ambiguous & ~priced, "the cost per share")
+        if tot_p is not None:
+            _ambiguous(r, "cost_total", basis_s, tot_p.ambiguous & ~priced,
+                       "the total cost")
+        _ambiguous(r, "shares", sh_s, sh_p.ambiguous & ~(priced & total_given),
+                   "the number of shares")
 
     if "account" in cols:
         acc_s = r.col("account")
