@@ -50,6 +50,10 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
             "(IRA purchase on 2026-07-08)") in out
     locks = pd.read_csv(tmp_path / "locks.csv")
     assert set(locks.lock) == {"no_buy", "no_loss_sale"}
+    # reviewer 1 (session 24): the purchases in words, not Python's datetime.date(...) text
+    meta = locks[(locks.lock == "no_loss_sale") & (locks.group == "META")].purchases
+    assert list(meta) == ["2026-07-08: 63 shares (IRA)"], list(meta)
+    assert not locks.purchases.astype(str).str.contains("datetime").any()
     # the year's netting reads as `ledger replay`'s .netting.csv: the same column names,
     # losses negative, to the cent (reviewer 1, session 21: carryin_st / deduction were
     # positive here and negative there, under other names; 0 beside -5000.00)

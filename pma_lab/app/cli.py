@@ -21,7 +21,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, InfeasibleError, OptimizationError, PmaLabError
-from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.formatting import fmt_pct, fmt_shares, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 from pma_lab.plan.grammar import DEFAULT_PLANS, DEFAULT_YEARS, plan_grammar
 
@@ -173,10 +173,27 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
 
         names = ("lots", "holdings", "turning_long_term", "locks")
         frames = {f"{n}.csv": getattr(s, n) for n in names}
+        frames["locks.csv"] = _locks_csv(s.locks)
         # the year's netting as `pma-lab ledger replay` writes it (names, signs, cents)
         frames["realized.csv"] = _netting_signed(s.realized)
         write_folder(out, frames, _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
+
+
+def _locks_csv(locks: pd.DataFrame) -> pd.DataFrame:
+    """The locks table as a CSV holds it: each lock's purchases in words, not a tuple.
+
+    ``purchases`` holds ``(date, in an IRA, shares)`` tuples (:meth:`Ledger.locks`); the
+    file says ``2026-07-20: 40 shares (taxable); ...`` (reviewer 1, session 24: Python's
+    ``datetime.date(...)`` text in the file).
+    """
+    if "purchases" not in locks.columns:
+        return locks
+    out = locks.copy()
+    out["purchases"] = [
+        "; ".join(f"{d.isoformat()}: {fmt_shares(sh)} shares ({'IRA' if ira else 'taxable'})"
+                  for d, ira, sh in p) for p in locks["purchases"]]
+    return out
 
 
 # ----------------------------------------------------------------------------------- ledger
