@@ -250,6 +250,13 @@ ISSUE_CODES: dict[str, str] = {
     "negative_basis": "cost basis is negative",
     "zero_basis": "cost basis is zero (warning)",
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
+    "unknown_basis": "the custodian wrote the cost basis as unknown (--, N/A)",
+    "not_a_trade": "an activity export's row moves no shares (a dividend, interest, a "
+                   "transfer of cash) and is not replayed (warning)",
+    "cash_sweep": "an activity export's money-market buy or sale is cash, not replayed "
+                  "(warning)",
+    "unordered_same_day": "a file listed newest first has a day's buy and sale of one name "
+                          "without times",
     "unparsable_date": "a date cannot be read",
     "ambiguous_date": "a date can be read as month/day or day/month",
     "date_order_inferred": "slash dates were read in the only order that fits (warning)",

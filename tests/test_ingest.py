@@ -894,3 +894,27 @@ def test_gift_columns_errors_name_row_column_and_fix(tmp_path):
                         (6, "inherited", "gift_and_inherited")}
     assert "donor's acquisition date" in got[(4, "gift_date", "gift_before_acquired")].fix
     assert "blank the gift date" in got[(2, "fmv_at_gift", "gift_incomplete")].fix
+
+
+def test_an_impossible_date_is_one_error_not_also_the_date_orders_reason(tmp_path):
+    """Reviewer 1 (session 24): 09/31/2020 was "not a calendar date" and the reason slash
+    dates were read month/day ("can only be read that way") at once."""
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,09/31/2020,50\nAAPL,10,01/02/2020,50\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [(i.code, i.row) for i in e.value.issues] == [("unparsable_date", 2)]
+    p = write(tmp_path, "m.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,09/30/2020,50\nAAPL,10,01/02/2020,50\n")
+    assert [(i.code, i.row) for i in lots(p).warnings] == [("date_order_inferred", 2)]
+
+
+@pytest.mark.parametrize("cell", ["--", "N/A", "unknown"])
+def test_a_basis_the_custodian_does_not_know_says_where_to_get_it(tmp_path, cell):
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_total\n"
+                                 f"AAPL,10,2020-01-02,{cell}\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (i,) = e.value.issues
+    assert (i.code, i.row, i.column) == ("unknown_basis", 2, "cost_total")
+    assert "prior custodian" in i.fix

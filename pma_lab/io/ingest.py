@@ -493,13 +493,19 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
                 order = "MDY"
             elif first_gt.any() or second_gt.any():
                 order = "DMY" if first_gt.any() else "MDY"
-                i = int((first_gt | second_gt).idxmax())
-                rows.issues.append(Issue(
-                    rows.rows.t.file, rows.row_number(i), rows.header(name), text.iat[i],
-                    f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} can "
-                    "only be read that way",
-                    "set lots.date_order (MDY or DMY) in the profile to make this explicit",
-                    Severity.WARNING, "date_order_inferred"))
+                mm, dd = (a, b) if order == "MDY" else (b, a)
+                fits = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+                # the evidence is a date that is one in that order: 09/31/2020 fits
+                # neither, so it is the error it is, not also a reason (reviewer 1, s24)
+                told = (first_gt | second_gt) & fits.notna()
+                if told.any():
+                    i = int(told.idxmax())
+                    rows.issues.append(Issue(
+                        rows.rows.t.file, rows.row_number(i), rows.header(name), text.iat[i],
+                        f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} "
+                        "can only be read that way",
+                        "set lots.date_order (MDY or DMY) in the profile to make this "
+                        "explicit", Severity.WARNING, "date_order_inferred"))
             else:
                 amb = a != b
                 rows.add(a.index[amb.to_numpy()], name, "ambiguous_date",
@@ -624,6 +630,26 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                 f"nothing to do; write {sp.ticker!r} to silence this", Severity.WARNING,
                 "ticker_normalized"))
     return out
+
+
+# how custodians write a basis they do not have (a transferred-in or very old lot)
+_UNKNOWN_BASIS = frozenset({"--", "-", "—", "–", "n/a", "na", "unknown", "not available",
+                            "unavailable", "missing"})
+
+
+def _unknown_basis(r: _Rows, name: str, s: pd.Series) -> None:
+    """A cost cell the custodian left as ``--`` / ``N/A``: a missing basis, said so.
+
+    Reported before the number check, so the row reads this error, not "not a number"
+    (reviewer 1, session 24).
+    """
+    unknown = s.str.strip().str.lower().isin(_UNKNOWN_BASIS)
+    r.add(np.flatnonzero(unknown.to_numpy()), name, "unknown_basis",
+          "the custodian does not know this lot's cost basis (it writes it as "
+          f"{s[unknown].iloc[0].strip()!r} when it has none)" if unknown.any() else "",
+          "get the basis from the prior custodian or the client's records (a gift: the "
+          "donor's basis; an inheritance: the value at the date of death) and enter it; "
+          "pma_lab cannot figure a sale's gain without it", s)
 
 
 def _cents_or_more(v: float) -> str:
@@ -1084,11 +1110,13 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     cps_p = tot_p = None
     if "cost_per_share" in cols:
         cps_s = r.col("cost_per_share")
+        _unknown_basis(r, "cost_per_share", cps_s)
         cps_p = _numbers(r, "cost_per_share", cps_s, "the cost per share", money_col=True,
                          upper=LIMITS.max_price)
         cps = cps_p.values
     if "cost_total" in cols:
         tot_s = r.col("cost_total")
+        _unknown_basis(r, "cost_total", tot_s)
         tot_p = _numbers(r, "cost_total", tot_s, "the total cost basis", money_col=True,
                          upper=LIMITS.max_amount)
         tot = tot_p.values
