@@ -2515,3 +2515,17 @@ def test_the_lots_findings_share_of_gains_is_of_the_total_they_quote():
         assert set(names) == set(by.sort_values(ascending=False).index[:3])
         assert top == round(by[names].sum())
         assert int(m.group(3)) == round(100 * by[names].sum() / (t.lt_gain + t.st_gain))
+
+
+def test_a_table_of_few_rows_with_long_reasons_splits_between_rows_in_print():
+    """Reviewer 1 (session 24): the calendar (15 rows, each reason ~230 characters) was
+    printed whole, taller than a page, so its heading and half a sentence stood alone on
+    a page; a table is kept whole by the lines it prints, not by its rows."""
+    from pma_lab.report.proposal import ReportTable
+
+    why = "pma_lab counts selling only part of the shares bought at a loss as a wash sale " * 3
+    long = pd.DataFrame({"Symbol": [f"S{i}" for i in range(15)], "Why": [why] * 15})
+    html_long = ReportTable(long, wrap=("Why",))._repr_html_()
+    assert "pma-short" not in html_long and html_long.count('class="pma-keep"') == 2
+    short = pd.DataFrame({"Symbol": [f"S{i}" for i in range(15)], "Why": ["a sale"] * 15})
+    assert "pma-short" in ReportTable(short, wrap=("Why",))._repr_html_()

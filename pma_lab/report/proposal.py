@@ -212,8 +212,23 @@ _fmt_shares = fmt_shares
 
 _FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
-_SHORT_TABLE = 25  # rows: a table this short is printed on one page
+_SHORT_TABLE = 25  # printed lines (one a row, more for a long wrapped cell): one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
+_WRAP_CHARS = 60  # characters a wrapped column holds on a printed line, about
+
+
+def _printed_lines(txt: _Cells, cls: Sequence[str]) -> int:
+    """The lines a table's rows take in print, about: a wrapped cell of 200 characters 4.
+
+    A table of few rows whose wrapped cells run long (the calendar's reasons) is taller than
+    a page: kept whole, it left its heading and half a sentence alone on a page (reviewer 1,
+    session 24), so such a table splits between rows as a long one does.
+    """
+    wrapped = [c for c, k in zip(txt.columns, cls, strict=True) if k == ' class="wrap"']
+    if not wrapped:
+        return len(txt.columns[0]) if txt.columns else 0
+    return sum(max(1, -(-max(len(v) for v in row) // _WRAP_CHARS))
+               for row in zip(*wrapped, strict=True))
 
 
 _ONE_LINE = re.compile(f"{NUMBER_IN_TEXT.pattern}|{NUMBERED_NAME_IN_TEXT.pattern}")
@@ -334,7 +349,7 @@ class ReportTable:
                           for v, k in zip(row, cls, strict=True))
                 + "</tr>" for i, row in enumerate(zip(*txt.columns, strict=True))]
         n = len(rows)
-        if n <= _SHORT_TABLE:  # printed whole on one page, never split
+        if _printed_lines(txt, cls) <= _SHORT_TABLE:  # printed whole on one page, never split
             wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
         else:  # split, but never leaving fewer than _KEEP rows alone on a page
             k = _KEEP
