@@ -251,6 +251,8 @@ ISSUE_CODES: dict[str, str] = {
     "zero_basis": "cost basis is zero (warning)",
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
     "unknown_basis": "the custodian wrote the cost basis as unknown (--, N/A)",
+    "wash_column_read_as_basis": "a custodian's wash-sale column: the basis is read as "
+                                 "written, no holding period carried from it (warning)",
     "not_a_trade": "an activity export's row moves no shares (a dividend, interest, a "
                    "transfer of cash) and is not replayed (warning)",
     "cash_sweep": "an activity export's money-market buy or sale is cash, not replayed "

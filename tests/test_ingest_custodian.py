@@ -452,3 +452,13 @@ def test_schwabs_acquired_open_date_header_and_its_thousands(tmp_path):
     with pytest.raises(LotDataError) as e:
         lots(missing, market="market", known="market")
     assert [(i.code, i.column) for i in errors(e)] == [("missing_column", "acquired")]
+
+
+def test_a_custodians_wash_sale_column_says_what_is_made_of_it(tmp_path):
+    """Reviewer 1 (session 24): Schwab's "Disallowed Loss" was called informational, with no
+    word that a replacement lot's holding period is not carried over from it."""
+    text = ('"Symbol","Quantity","Cost Basis","Open Date","Disallowed Loss"\n'
+            '"AAPL","10","$2,000.00","07/01/2026","$150.00"\n')
+    got = lots(write(tmp_path, "s.csv", text))
+    (w,) = [w for w in got.warnings if w.code == "wash_column_read_as_basis"]
+    assert w.column == "Disallowed Loss" and "recent_trades" in w.fix

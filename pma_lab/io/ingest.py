@@ -25,7 +25,7 @@ import pandas as pd
 from pma_lab.errors import BlotterError, InputError, Issue, LedgerError, LotDataError, Severity
 from pma_lab.market.data import known_tickers  # noqa: F401 (re-exported)
 from pma_lab.market.tickers import TickerSuggester, normalize_ticker
-from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
+from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy, header_key
 from pma_lab.tables import RawTable, _rows_text, header_names, map_columns, read_table
 from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
 from pma_lab.tax.rules import money
@@ -632,6 +632,31 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
     return out
 
 
+_WASH_HEADERS = re.compile(r"disallowed|washsale|wash")
+
+
+def _wash_columns(table: RawTable) -> list[Issue]:
+    """A custodian's wash-sale column (Schwab's "Disallowed Loss"): what pma_lab makes of it.
+
+    The lots' basis is read as the custodian wrote it, its wash-sale adjustments in it; the
+    replacement shares' holding period is not extended from the column (the sale that
+    washed is not in a lots file): the recent trades give it (reviewer 1, session 24: the
+    column was "informational" without a word).
+    """
+    heads = [h for h in table.header if h and _WASH_HEADERS.search(header_key(h))]
+    if not heads:
+        return []
+    return [Issue(
+        table.file, table.header_row, ", ".join(heads), None,
+        f"{', '.join(repr(h) for h in heads)}: the lots' cost basis is read as written, "
+        "with the custodian's wash-sale adjustments in it; a replacement lot's holding "
+        "period is not extended from this column (its acquisition date is the purchase's)",
+        "nothing to do if no lot here replaced shares sold at a loss in the last year; "
+        "otherwise name the last weeks' trades as the profile's lots.recent_trades (the "
+        "loss sale and the purchase), so the replay carries the holding period over",
+        Severity.WARNING, "wash_column_read_as_basis")]
+
+
 # how custodians write a basis they do not have (a transferred-in or very old lot)
 _UNKNOWN_BASIS = frozenset({"--", "-", "—", "–", "n/a", "na", "unknown", "not available",
                             "unavailable", "missing"})
@@ -1071,6 +1096,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     cols, col_issues = map_columns(table, LOT_FIELDS)
     issues += col_issues
     issues += _missing_columns(table, cols, LOT_FIELDS)
+    issues += _wash_columns(table)
     if "cost_per_share" not in cols and "cost_total" not in cols:
         issues.append(Issue(file, table.header_row, "cost basis", None,
                             "no cost basis column (neither per share nor total)",
