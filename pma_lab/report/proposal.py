@@ -214,11 +214,11 @@ _FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
 _SHORT_TABLE = 25  # printed lines (one a row, more for a long wrapped cell): one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
-_WRAP_CHARS = 60  # characters a wrapped column holds on a printed line, about
+_WRAP_CHARS = 40  # characters a wrapped column holds on a printed line, about
 
 
 def _printed_lines(txt: _Cells, cls: Sequence[str]) -> int:
-    """The lines a table's rows take in print, about: a wrapped cell of 200 characters 4.
+    """The lines a table's rows take in print, about: a wrapped cell of 200 characters 5.
 
     A table of few rows whose wrapped cells run long (the calendar's reasons) is taller than
     a page: kept whole, it left its heading and half a sentence alone on a page (reviewer 1,
