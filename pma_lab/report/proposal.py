@@ -43,6 +43,7 @@ import tomllib
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -211,8 +212,23 @@ _fmt_shares = fmt_shares
 
 _FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
-_SHORT_TABLE = 25  # rows: a table this short is printed on one page
+_SHORT_TABLE = 25  # printed lines (one a row, more for a long wrapped cell): one page
 _KEEP = 5  # rows kept together at the start and the end of a longer table
+_WRAP_CHARS = 40  # characters a wrapped column holds on a printed line, about
+
+
+def _printed_lines(txt: _Cells, cls: Sequence[str]) -> int:
+    """The lines a table's rows take in print, about: a wrapped cell of 200 characters 5.
+
+    A table of few rows whose wrapped cells run long (the calendar's reasons) is taller than
+    a page: kept whole, it left its heading and half a sentence alone on a page (reviewer 1,
+    session 24), so such a table splits between rows as a long one does.
+    """
+    wrapped = [c for c, k in zip(txt.columns, cls, strict=True) if k == ' class="wrap"']
+    if not wrapped:
+        return len(txt.columns[0]) if txt.columns else 0
+    return sum(max(1, -(-max(len(v) for v in row) // _WRAP_CHARS))
+               for row in zip(*wrapped, strict=True))
 
 
 _ONE_LINE = re.compile(f"{NUMBER_IN_TEXT.pattern}|{NUMBERED_NAME_IN_TEXT.pattern}")
@@ -333,7 +349,7 @@ class ReportTable:
                           for v, k in zip(row, cls, strict=True))
                 + "</tr>" for i, row in enumerate(zip(*txt.columns, strict=True))]
         n = len(rows)
-        if n <= _SHORT_TABLE:  # printed whole on one page, never split
+        if _printed_lines(txt, cls) <= _SHORT_TABLE:  # printed whole on one page, never split
             wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
         else:  # split, but never leaving fewer than _KEEP rows alone on a page
             k = _KEEP
@@ -3809,7 +3825,25 @@ _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2,
           "Cost per Share": 4}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
                  "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00",
-                 "Cost per Share": "#,##0.00##"}
+                 "Cost per Share": "#,##0.00##", "Acquired": "yyyy-mm-dd"}
+_CSV_CENTS = ("Est. Amount", "Est. Gain")  # dollars and cents: 21513.00
+_CSV_PRICES = ("Est. Price", "Cost per Share")  # 2 to 4 decimals: 2.70, 33.3333
+
+
+def _csv_money(v: object, places: int, least: int) -> object:
+    """A money cell for the CSV: a Decimal to ``places`` decimals, at least ``least``.
+
+    A Decimal is a number, not text, so no formula guard touches a negative one, and the
+    file reads ``21513.00`` and ``2.70`` (reviewer 1, session 24: ``21513``, ``2.7``).
+    """
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    d = Decimal(repr(float(v))).quantize(Decimal(1).scaleb(-places))
+    if places > least:
+        d = d.normalize()
+        if -d.as_tuple().exponent < least:
+            d = d.quantize(Decimal(1).scaleb(-least))
+    return d
 
 
 def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
@@ -3817,7 +3851,9 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
     """Write a custodian-layout frame to CSV and/or XLSX through :mod:`pma_lab.files`.
 
     Numbers stay numbers (rounded: shares 6, price and cost per share 4, amounts 2
-    decimals; whole shares without a decimal point, never scientific notation in the CSV:
+    decimals; in the CSV amounts with their cents, prices with 2 to 4 decimals, whole
+    shares without a decimal point, never scientific notation; the XLSX's ``Acquired``
+    is a date cell:
     a lot's cost per share, its basis over its shares, is ``15.87`` rather than
     ``15.87000999001`` for $3,971.47 over 250.25 shares, and keeps a sub-cent basis such
     as ``33.3333``; the XLSX shows it with 2 to 4 decimals); text cells are
@@ -3831,11 +3867,21 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
         if c in frame:
             frame[c] = pd.to_numeric(frame[c], errors="raise").round(d)
     if path_csv is not None:
-        # plain decimals, never scientific notation (a custodian's import reads 1e-05 as text)
-        write_csv(frame, path_csv, inputs,
+        # plain decimals, never scientific notation (a custodian's import reads 1e-05 as
+        # text); dollars to the cent, prices to 2-4 decimals
+        text = frame.copy()
+        for c in _CSV_CENTS + _CSV_PRICES:
+            if c in text:
+                places, least = (2, 2) if c in _CSV_CENTS else (_ROUND[c], 2)
+                text[c] = [_csv_money(v, places, least) for v in text[c]]
+        write_csv(text, path_csv, inputs,
                   float_format=lambda x: np.format_float_positional(x, trim="-"))
     if path_xlsx is not None:
-        write_xlsx({"Trades": frame}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
+        book = frame.copy()
+        if "Acquired" in book:  # a date cell, not text (reviewer 1, session 24)
+            book["Acquired"] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else
+                                None for v in book["Acquired"]]
+        write_xlsx({"Trades": book}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
 
 
 def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | None,
