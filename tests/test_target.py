@@ -242,3 +242,40 @@ def test_fixed_weights_are_held_and_the_rest_tracks_around_them(setup):
     r = round_to_shares(t40, px, 1e6, rm, b)
     assert r.shares["AAPL"] == np.floor(0.0312 * 1e6 / px["AAPL"])
     assert r.shares["XOM"] == np.floor(0.012 * 1e6 / px["XOM"])
+
+
+def test_a_kept_builder_serves_the_same_inputs_with_a_new_builders_target(setup, monkeypatch):
+    """Session 24: a batch kernel built a new TargetBuilder (its cvxpy problem, and three
+    compilations) for every client; TargetBuilder.kept keeps it for the next call with the
+    same risk model, benchmark, sectors and keep list (compared by their numbers), and each
+    build on it gives the target a new builder gives, bit for bit."""
+    from collections import OrderedDict
+    from dataclasses import replace
+
+    import pma_lab.portfolio.target as target
+
+    m, uni, rm, b, _ = setup
+    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
+    monkeypatch.setattr(target, "_KEPT", OrderedDict())
+    eligible = [t for t in b.weights.index if t not in ("AAPL", "XOM")]
+    asks = [(None, 40, {}, {}), (eligible, 30, {"Energy": 0.05}, {}), (None, 50, {}, {})]
+    used = []
+    for k, ask in enumerate(asks):
+        risk = rm if k != 1 else replace(rm)  # another object, the same numbers
+        with TargetBuilder.kept(risk, b, uni.gics_sector) as tb:
+            got = tb.build(*ask)
+        used.append(tb)
+        want = TargetBuilder(rm, b, uni.gics_sector).build(*ask)
+        assert got.weights.index.equals(want.weights.index)
+        assert got.weights.to_numpy().tobytes() == want.weights.to_numpy().tobytes()
+        assert (got.tracking_error, got.names, got.method, got.diagnostics["solves"],
+                got.diagnostics["elimination_path"]) == \
+            (want.tracking_error, want.names, want.method, want.diagnostics["solves"],
+             want.diagnostics["elimination_path"])
+    assert used[0] is used[1] is used[2]
+    with TargetBuilder.kept(rm, b, uni.gics_sector, fixed={"AAPL": 0.03}) as other:
+        assert other is not used[0]  # another keep list: another problem
+        with TargetBuilder.kept(rm, b, uni.gics_sector, fixed={"AAPL": 0.03}) as busy:
+            assert busy is not other  # in use: never shared
+    with TargetBuilder.kept(rm, b, uni.gics_sector) as again:
+        assert again is used[0]  # two kept: the latest used

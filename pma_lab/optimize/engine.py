@@ -246,10 +246,11 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         n = names or prof.target.names or names_for_account(size)
         eligible = [t for t in bench.weights.index if t in buyable]
         managed = by_account if len(by_account) > 1 else counted or by_account
-        tb = TargetBuilder(rm, bench, sectors,
-                           fixed=_kept_weights(prof, elig, lots, prices, managed, covered))
-        tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
-                       dict(prof.restrictions.sector_tilts))
+        # kept in this process for the next client with the same inputs (a batch kernel)
+        with TargetBuilder.kept(rm, bench, sectors, fixed=_kept_weights(
+                prof, elig, lots, prices, managed, covered)) as tb:
+            tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
+                           dict(prof.restrictions.sector_tilts))
     else:
         tgt = _given_target(target, rm, bench, buyable, day)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
