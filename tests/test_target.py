@@ -276,3 +276,39 @@ def test_target_build_at_an_account_size_shows_the_kept_shares_held(tmp_path, ca
            "sold or added to, so never more): their target weights are of what you manage " \
            "today, $" in said
     assert "not of the account size $2,000,000" in said
+
+def test_a_kept_builder_serves_the_same_inputs_with_a_new_builders_target(setup, monkeypatch):
+    """Session 24: a batch kernel built a new TargetBuilder (its cvxpy problem, and three
+    compilations) for every client; TargetBuilder.kept keeps it for the next call with the
+    same risk model, benchmark, sectors and keep list (compared by their numbers), and each
+    build on it gives the target a new builder gives, bit for bit."""
+    from collections import OrderedDict
+    from dataclasses import replace
+
+    import pma_lab.portfolio.target as target
+
+    m, uni, rm, b, _ = setup
+    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
+    monkeypatch.setattr(target, "_KEPT", OrderedDict())
+    eligible = [t for t in b.weights.index if t not in ("AAPL", "XOM")]
+    asks = [(None, 40, {}, {}), (eligible, 30, {"Energy": 0.05}, {}), (None, 50, {}, {})]
+    used = []
+    for k, ask in enumerate(asks):
+        risk = rm if k != 1 else replace(rm)  # another object, the same numbers
+        with TargetBuilder.kept(risk, b, uni.gics_sector) as tb:
+            got = tb.build(*ask)
+        used.append(tb)
+        want = TargetBuilder(rm, b, uni.gics_sector).build(*ask)
+        assert got.weights.index.equals(want.weights.index)
+        assert got.weights.to_numpy().tobytes() == want.weights.to_numpy().tobytes()
+        assert (got.tracking_error, got.names, got.method, got.diagnostics["solves"],
+                got.diagnostics["elimination_path"]) == \
+            (want.tracking_error, want.names, want.method, want.diagnostics["solves"],
+             want.diagnostics["elimination_path"])
+    assert used[0] is used[1] is used[2]
+    with TargetBuilder.kept(rm, b, uni.gics_sector, fixed={"AAPL": 0.03}) as other:
+        assert other is not used[0]  # another keep list: another problem
+        with TargetBuilder.kept(rm, b, uni.gics_sector, fixed={"AAPL": 0.03}) as busy:
+            assert busy is not other  # in use: never shared
+    with TargetBuilder.kept(rm, b, uni.gics_sector) as again:
+        assert again is used[0]  # two kept: the latest used

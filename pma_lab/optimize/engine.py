@@ -256,9 +256,10 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     elif target is None:
         n = names or prof.target.names or names_for_account(size)
         eligible = [t for t in bench.weights.index if t in buyable]
-        tb = TargetBuilder(rm, bench, sectors, fixed=kept)
-        tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
-                       dict(prof.restrictions.sector_tilts))
+        # kept in this process for the next client with the same inputs (a batch kernel)
+        with TargetBuilder.kept(rm, bench, sectors, fixed=kept) as tb:
+            tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
+                           dict(prof.restrictions.sector_tilts))
     else:
         tgt = _given_target(target, rm, bench, buyable, day, kept)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
