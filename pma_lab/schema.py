@@ -119,6 +119,14 @@ BLOTTER_FIELDS: tuple[Field, ...] = (
     Field("commission", False, ("commissions",), "commission in USD (added to the fees)"),
     Field("time", False, ("trade time", "execution time", "time of trade"),
           "time of day HH:MM[:SS] (24-hour); orders a day's trades (default: file order)"),
+    Field("acquired", False, ("date acquired", "acquired date", "acquisition date",
+                              "open date", "date opened"),
+          "sell of shares bought before the blotter: the sold lot's acquisition date (with "
+          "cost_basis)"),
+    Field("cost_basis", False, ("cost basis", "cost basis total", "total cost basis",
+                                "cost basis ($)"),
+          "sell of shares bought before the blotter: the shares' total cost basis in USD "
+          "(with acquired)"),
 )
 """Columns of a trade blotter."""
 
@@ -261,6 +269,8 @@ ISSUE_CODES: dict[str, str] = {
     "zero_basis": "cost basis is zero (warning)",
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
     "unknown_basis": "the custodian wrote the cost basis as unknown (--, N/A)",
+    "sold_lot_incomplete": "a blotter sale gives the sold lot's acquisition date or its cost "
+                           "basis, not both (or a buy gives one)",
     "wash_column_read_as_basis": "a custodian's wash-sale column: the basis is read as "
                                  "written, no holding period carried from it (warning)",
     "not_a_trade": "an activity export's row moves no shares (a dividend, interest, a "

@@ -280,7 +280,8 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         led = _replace(client, recent_trades=blotter).ledger()
     else:
         try:
-            led = replay(blotter.trades, accounts.values(), opening)
+            # with the lots the blotter's sales of earlier shares name (acquired, cost basis)
+            led = replay(blotter.trades, accounts.values(), [*blotter.sold_lots, *opening])
         except LedgerError as e:  # every refused sale, with its row and column (exit 2)
             raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)

@@ -208,7 +208,8 @@ class Client:
                 ) -> Ledger:
         """:func:`replay`, its refused sales reported as rows of the recent-trades blotter."""
         try:
-            return replay(trades, accounts, held_lots=held)
+            # the lots the blotter's sales of earlier shares name (acquired, cost_basis)
+            return replay(trades, accounts, self.recent_trades.sold_lots, held_lots=held)
         except LedgerError as e:
             raise replay_problems(self.recent_trades, e) or e from None
 

@@ -218,6 +218,13 @@ class Blotter:
     source: str = ""
     frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     columns: Mapping[str, str] = field(default_factory=dict, repr=False)
+    sold_lots: tuple[dict, ...] = ()
+
+    # ``sold_lots``: the lots the blotter's sales of shares bought before it name with their
+    # ``acquired`` date and ``cost_basis`` (a realised gain/loss report's columns), as
+    # :meth:`~pma_lab.tax.ledger.Ledger.add_lot` keyword arguments: the replay opens each
+    # before the blotter and the sale relieves it (its trade's ``lot_id``), so a loss sale
+    # and its buyback are all a wash sale needs (reviewer 1, session 24).
 
 
 def _freeze(df: pd.DataFrame) -> pd.DataFrame:
@@ -1530,6 +1537,53 @@ def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str]
                    row_numbers=[table.row_numbers[i] for i in kept]), out
 
 
+def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series, shares: pd.Series,
+               date_order: DateOrder | None, as_of: dt.date | None
+               ) -> dict[int, tuple[dt.date, float]]:
+    """The sales naming their lot's ``acquired`` date and ``cost_basis``: row -> both.
+
+    Both cells on a sale, or neither; a buy gives neither (its own price is its basis).
+    """
+    if "acquired" not in cols and "cost_basis" not in cols:
+        return {}
+    n = len(r.t.rows)
+    acq_s = r.col("acquired")
+    cost_s = r.col("cost_basis")
+    has_acq = (acq_s.str.len() > 0).to_numpy()
+    has_cost = (cost_s.str.len() > 0).to_numpy()
+    sell = (side == "sell").to_numpy()
+    half = sell & (has_acq != has_cost)
+    name = "acquired" if "acquired" in cols else "cost_basis"
+    r.add(np.flatnonzero(half), name, "sold_lot_incomplete",
+          "a sale of shares bought before the blotter needs both the lot's acquisition date "
+          "and its cost basis", "give both (acquired and cost_basis) or neither",
+          acq_s if name == "acquired" else cost_s)
+    buys = ~sell & (has_acq | has_cost)
+    r.add(np.flatnonzero(buys), name, "sold_lot_incomplete",
+          "a buy's acquisition date is its trade date and its basis its price",
+          "leave acquired and cost_basis blank on buys", acq_s if name == "acquired"
+          else cost_s)
+    both = sell & has_acq & has_cost
+    if not both.any() or "acquired" not in cols or "cost_basis" not in cols:
+        return {}
+    days = _dates(r, "acquired", acq_s.where(both, ""), date_order, as_of,
+                  "the sold lot's acquisition date")
+    cost_p = _numbers(r, "cost_basis", cost_s.where(both, ""), "the cost basis",
+                      money_col=True, upper=LIMITS.max_amount)
+    _ambiguous(r, "cost_basis", cost_s, cost_p.ambiguous & both, "the cost basis")
+    cost = cost_p.values
+    neg = both & (cost < 0).fillna(False).to_numpy()
+    r.add(np.flatnonzero(neg), "cost_basis", "negative_basis", "the cost basis is negative",
+          "enter the basis as a positive amount", cost_s)
+    out: dict[int, tuple[dt.date, float]] = {}
+    for i in np.flatnonzero(both & ~neg):
+        d, c = days.iat[i], cost.iat[i]
+        if pd.isna(d) or pd.isna(c) or i >= n:
+            continue
+        out[int(i)] = (pd.Timestamp(d).date(), float(c))
+    return out
+
+
 def _newest_first(r: _Rows, dates: pd.Series, acc: pd.Series, tickers: pd.Series,
                   side: pd.Series, times: list[dt.time | None]) -> None:
     """Refuse a day's buy and sale of one name in a file listed newest first, untimed.
@@ -1707,6 +1761,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         r.add(np.flatnonzero((got < 0).to_numpy()), name, "negative_amount",
               f"the {name} is negative", f"write the {name} as a positive amount", f_s)
         fees = fees + got
+    sold = _sold_lots(r, cols, side, shares, date_order, as_of)
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # a date cell's time of day ("2026-03-02 15:00:00") is the trade's time, as the time
     # column's: it orders the day's trades (a custodian lists the newest first)
@@ -1736,6 +1791,20 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
             r.add([i], "account_type", "inconsistent_account_type",
                   f"account {a!r} was a {said[a]} IRA on an earlier row",
                   "give each account one type", typ_s)
+    opened: list[dict] = []
+    for i, (acq, cost) in sold.items():
+        row = table.row_numbers[i]
+        if lot_s.iat[i]:
+            r.add([i], "lot_id", "invalid_value", "a sale that gives its lot's acquisition "
+                  "date and cost basis relieves that lot, not another",
+                  "leave the lot_id blank, or the acquired and cost_basis cells", lot_s)
+            continue
+        opened.append(dict(account=acc_s.iat[i], ticker=tickers.iat[i],
+                           shares=Decimal(repr(float(shares.iat[i]))),
+                           basis=Decimal(repr(round(cost, 2))), acquired=acq,
+                           lot_id=f"S{row}"))
+        lot_s.iat[i] = f"S{row}"
+        meth.iat[i] = "specific"
     _raise_if(issues + r.issues, BlotterError, file)
     trades = tuple(
         Trade(d.date(), a, t, Side(s), Decimal(repr(float(q))), Decimal(repr(float(p))),
@@ -1750,7 +1819,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
     return Blotter(trades, named, warnings, file, _freeze(frame),
-                   {k: table.header[j] for k, j in cols.items()})
+                   {k: table.header[j] for k, j in cols.items()}, tuple(opened))
 
 
 def replay_problems(blotter: Blotter, err: LedgerError) -> BlotterError | None:
