@@ -162,7 +162,8 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
     if fund_s is not None and c.fund is not None:
         c.memo.fund_s = fund_s
     trades: dict = {}
-    y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades)
+    y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades,
+                             adapt=True)
     if g is None or not np.isfinite(D):
         return None
     if _stationarity(c, y, g) > RESTART_STATIONARY:
@@ -170,7 +171,7 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
         y_r[1:4 + c.S.shape[0]] *= 0.5
         trades2: dict = {}
         y2, D2, g2, H2, w2 = maximise(c, y_r, np.inf, steps, True, kinks=True,
-                                      trades=trades2)
+                                      trades=trades2, adapt=True)
         if g2 is not None and D2 > D:
             y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
     # still stalled, two last resorts in turn, each kept only while it raises the dual:
@@ -188,7 +189,7 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
                 break
             trades_s: dict = {}
             y_t, D_t, g_t, H_t, w_t = maximise(c, y_s, np.inf, steps, True, kinks=True,
-                                               trades=trades_s)
+                                               trades=trades_s, adapt=True)
             if g_t is None or not D_t > D:
                 break
             y, D, g, H, w, trades = y_t, D_t, g_t, H_t, w_t, trades_s
