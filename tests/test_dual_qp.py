@@ -291,7 +291,9 @@ def test_the_ascent_leaves_a_singular_pair_of_budget_multipliers(monkeypatch):
     at0: dict = {}
     y0, D0, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at0)
     assert pattern_bound._stationarity(c, y0, at0["g"]) > 1e-4  # stalled
-    assert D > D0 + 1e-3  # ~1.7e-3 above the stall: far beyond the certificate's 1e-10
+    # ~2.0e-4 above the stall (1.7e-3 before session 24's adapted line search, whose
+    # stall is nearer): far beyond the certificate's 1e-10
+    assert D > D0 + 1e-4
 
 
 def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):
@@ -816,7 +818,7 @@ def test_a_fund_sale_searched_from_a_nearby_sale_is_the_same_in_fewer_evaluation
         if y.tobytes() not in seen:
             seen.add(y.tobytes())
             points.append(y)
-    assert len(points) >= 5
+    assert len(points) >= 4  # (5 before session 24: the ascent ends one evaluation sooner)
     names = _names_duals(monkeypatch)
     real = pattern_bound._fund_dual
     fresh = warm = compared = 0
@@ -838,8 +840,8 @@ def test_a_fund_sale_searched_from_a_nearby_sale_is_the_same_in_fewer_evaluation
             assert c1.memo.fund_s == c0.memo.fund_s
             fresh, warm, compared = fresh + n0, warm + len(names), compared + 1
         prev = c0.memo.fund_s
-    assert compared >= 4
-    assert warm <= 0.75 * fresh, (warm, fresh)  # 19 of 28 (main: 27)
+    assert compared >= 3
+    assert warm <= 0.75 * fresh, (warm, fresh)  # session 22, five points: 19 of 28 (main: 27)
 
 
 def test_the_cap_search_starts_each_fund_sale_from_the_last_one(market, monkeypatch):
@@ -911,7 +913,7 @@ def _staircase_search(monkeypatch) -> tuple:
     monkeypatch.setattr(dual_qp_module, "_fund_sale", lambda c: None)
     monkeypatch.setattr(dual_qp_module, "_lower", lambda c, n: np.full(n, -np.inf))
     monkeypatch.setattr(dual_qp_module, "_slope",
-                        lambda c, t, y, H, g, w, ct: (slope_at(t), np.ones(1)))
+                        lambda c, t, y, H, g, w, ct, pieces=None: (slope_at(t), np.ones(1)))
     got = dual_qp_module._cap_search(None, np.ones(1), -np.eye(1), te2(1.0), cap2, 40,
                                      np.zeros(1), np.zeros(1), 1.0)
     return got, ts, cap2, te2
