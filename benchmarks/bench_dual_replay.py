@@ -12,8 +12,10 @@ git into this process) and with this code, alternately, ``--rounds`` times each,
 thread (``--per-qp K``: also alternating per QP, each QP's least of ``K`` runs summed, session
 23). Prints JSON: per client and code the CPU seconds (min and median), the dual's
 evaluations (a held fund's: the names' dual inside it counted too) and whether every QP's
-multipliers, bound, TE^2, trades and cap weight are identical to the bit. Set
-``OMP_NUM_THREADS=1``; the load average is printed, since the machine may be shared.
+multipliers, bound, TE^2, trades and cap weight are identical to the bit (session 24's
+base deec335: not, by design: the shorter ascents and the cap search's slope from the pieces
+move the last bits; docs/benchmarks.md). Set ``OMP_NUM_THREADS=1``; the load average is
+printed, since the machine may be shared.
 """
 
 from __future__ import annotations
