@@ -15,12 +15,15 @@ import pandas as pd
 import pytest
 
 from pma_lab.errors import SettingsError
+from pma_lab.io.client import load_client
 from pma_lab.optimize import dual_qp as dual_qp_module
 from pma_lab.optimize import pattern_bound
 from pma_lab.optimize.dual_qp import DualQP, violation_and_objective
+from pma_lab.optimize.engine import prepare, problem_for_client
 from pma_lab.optimize.frontier import efficient_frontier
 from pma_lab.optimize.gap import book_state, random_account, random_book, study_market
 from pma_lab.optimize.rebalance import RebalanceProblem, RebalanceSettings, account_state
+from pma_lab.paths import clients_dir
 from pma_lab.tax.liability import TaxProfile
 
 AS_OF = dt.date(2024, 6, 28)
@@ -288,7 +291,9 @@ def test_the_ascent_leaves_a_singular_pair_of_budget_multipliers(monkeypatch):
     at0: dict = {}
     y0, D0, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at0)
     assert pattern_bound._stationarity(c, y0, at0["g"]) > 1e-4  # stalled
-    assert D > D0 + 1e-3  # ~1.7e-3 above the stall: far beyond the certificate's 1e-10
+    # ~2.0e-4 above the stall (1.7e-3 before session 24's adapted line search, whose
+    # stall is nearer): far beyond the certificate's 1e-10
+    assert D > D0 + 1e-4
 
 
 def test_every_problem_solves_its_qps_by_the_dual_unless_told_not_to(market):
@@ -721,7 +726,7 @@ def test_a_lazy_hessian_is_the_eager_one_to_the_bit(market, fund):
     c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
     assert (c.fund is not None) == fund
     points = _ascent_points(c)
-    assert len(points) >= 5
+    assert len(points) >= 4  # (5 before session 24: the ascent ends one evaluation sooner)
     for y in points:
         eager, lazy, none = {}, {}, {}
         D0, g0, H0, w0 = pattern_bound._dual(c.with_memo(), y, eager)
@@ -813,7 +818,7 @@ def test_a_fund_sale_searched_from_a_nearby_sale_is_the_same_in_fewer_evaluation
         if y.tobytes() not in seen:
             seen.add(y.tobytes())
             points.append(y)
-    assert len(points) >= 5
+    assert len(points) >= 4  # (5 before session 24: the ascent ends one evaluation sooner)
     names = _names_duals(monkeypatch)
     real = pattern_bound._fund_dual
     fresh = warm = compared = 0
@@ -835,8 +840,8 @@ def test_a_fund_sale_searched_from_a_nearby_sale_is_the_same_in_fewer_evaluation
             assert c1.memo.fund_s == c0.memo.fund_s
             fresh, warm, compared = fresh + n0, warm + len(names), compared + 1
         prev = c0.memo.fund_s
-    assert compared >= 4
-    assert warm <= 0.75 * fresh, (warm, fresh)  # 19 of 28 (main: 27)
+    assert compared >= 3
+    assert warm <= 0.75 * fresh, (warm, fresh)  # session 22, five points: 19 of 28 (main: 27)
 
 
 def test_the_cap_search_starts_each_fund_sale_from_the_last_one(market, monkeypatch):
@@ -908,7 +913,7 @@ def _staircase_search(monkeypatch) -> tuple:
     monkeypatch.setattr(dual_qp_module, "_fund_sale", lambda c: None)
     monkeypatch.setattr(dual_qp_module, "_lower", lambda c, n: np.full(n, -np.inf))
     monkeypatch.setattr(dual_qp_module, "_slope",
-                        lambda c, t, y, H, g, w, ct: (slope_at(t), np.ones(1)))
+                        lambda c, t, y, H, g, w, ct, pieces=None: (slope_at(t), np.ones(1)))
     got = dual_qp_module._cap_search(None, np.ones(1), -np.eye(1), te2(1.0), cap2, 40,
                                      np.zeros(1), np.zeros(1), 1.0)
     return got, ts, cap2, te2
@@ -930,3 +935,129 @@ def test_the_cap_search_steps_over_short_flat_pieces(monkeypatch):
     assert -dual_qp_module.CAP_RTOL * cap2 <= te2(t) - cap2 <= 0
     assert n == len(ts) and n <= 9
     assert ts[:4] == [0.25, 0.0625, 0.015625, 0.00390625]  # the flat start: quartered
+
+
+def _counted(monkeypatch) -> list:
+    """Every evaluation of the dual (the names' inside a held fund's too), by its ``y``."""
+    seen: list = []
+    real = pattern_bound._dual
+
+    def counted(c, y, *args, **kwargs):
+        seen.append(np.array(y))
+        return real(c, y, *args, **kwargs)
+
+    monkeypatch.setattr(pattern_bound, "_dual", counted)
+    monkeypatch.setattr(dual_qp_module, "_dual", counted)
+    return seen
+
+
+@pytest.mark.parametrize("fund", [False, True])
+def test_an_ascent_from_the_maximum_evaluates_the_dual_once(market, monkeypatch, fund):
+    """Session 24: where the projected gradient is at most ``KINK_STATIONARY`` and the
+    Newton step cannot raise ``D`` by what goes on (concave: at most the gradient times
+    the step), the certified ascent ends without evaluating the step. From the maximum
+    an ascent evaluates ``D`` once, there (main: twice or more, the second a step of
+    round-off it took or halved up to 8 times), and returns it to the bit."""
+    if fund:
+        p = _fund_problem(market, 8, 40, ("sector",), gamma_tax=0.4)
+    else:
+        p, _ = _capped(market, 8, 0.5)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    assert (c.fund is not None) == fund
+    y, D, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40)
+    assert pattern_bound._stationarity(c, y, pattern_bound._dual(c, y)[1]) \
+        <= pattern_bound.KINK_STATIONARY
+    outer = _counted(monkeypatch)
+    cm = c.with_memo()
+    y2, D2, _, _, _ = pattern_bound.maximise(cm, y, np.inf, 40, True, kinks=True)
+    names = sum(1 for _ in outer)  # a fund's: its names' duals at the sales it searches
+    assert y2.tobytes() == y.tobytes() and D2 == D
+    assert all(v.tobytes() == y.tobytes() for v in outer), names
+    # without the stop (kinks=False: the bound's ascent, as before) the step is evaluated
+    outer.clear()
+    pattern_bound.maximise(c.with_memo(), y, np.inf, 40, True)
+    assert any(v.tobytes() != y.tobytes() for v in outer)
+
+
+@pytest.fixture(scope="module")
+def tech_exec():
+    return prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))
+
+
+@pytest.mark.parametrize("gamma_tax,te_cap", [(1.0, None), (3.0, 0.03)])
+def test_an_adapted_line_search_reaches_the_maximum_in_fewer_evaluations(tech_exec, monkeypatch,
+                                                                          gamma_tax, te_cap):
+    """Session 24: the certified ascent's line search starts at twice the last accepted
+    step (``maximise(adapt=True)``), not at the full Newton step each time: the same
+    maximum (to 1e-12 of ``D``, a projected gradient at most 1e-9) in fewer evaluations of
+    the dual from :func:`cold_start` on tech-exec's sign-fixed QPs (12 -> 11; the nine
+    sample clients' plan comparisons: 1 trial in 4 failed and was halved; main: no
+    ``adapt``). Random books of 40-150 names take no halving: the same count."""
+    p = problem_for_client(tech_exec, settings=RebalanceSettings(gamma_tax=gamma_tax,
+                                                                 te_cap=te_cap))
+    qps = []
+    real = dual_qp_module._setup
+
+    def kept(*args):
+        c = real(*args)
+        if c is not None:
+            qps.append(c)
+        return c
+
+    monkeypatch.setattr(dual_qp_module, "_setup", kept)
+    p.solve()
+    assert qps
+    seen = _counted(monkeypatch)
+    count = dict.fromkeys((False, True), 0)
+    for c in qps:
+        got = {}
+        for adapt in (False, True):
+            seen.clear()
+            y, D, g, _, _ = pattern_bound.maximise(c.with_memo(), dual_qp_module.cold_start(c),
+                                                   np.inf, 40, True, kinks=True, adapt=adapt)
+            got[adapt] = D, pattern_bound._stationarity(c, y, g)
+            count[adapt] += len(seen)
+        assert abs(got[True][0] - got[False][0]) <= 1e-12 * max(1.0, abs(got[False][0])), got
+        assert got[True][1] <= 1e-9 and got[False][1] <= 1e-9, got
+    assert count[True] < count[False], count
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_the_cap_searchs_slope_from_the_pieces_is_the_differences_one(market, monkeypatch,
+                                                                       seed):
+    """Session 24: given the ascent's trades with its Hessian's rows (no fund held), the
+    cap search's slope ``d TE^2 / dt`` and ``dy / dt`` are the names' pieces' own
+    (:func:`_piece_slope`), with no evaluation of the dual; the differences over a step
+    of ``1e-7 t`` (two evaluations) agree to their round-off (1e-6 of TE^2). Along a cap
+    search from :func:`DualQP.solve`'s start, at every point it passes (main: no
+    ``pieces``)."""
+    p, _ = _capped(market, seed, 0.5)
+    p.solve()
+    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
+    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
+    cap2 = float(p.P["te2_cap"].value)
+    at: dict = {}
+    y, _, trades, te2, H = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40, at)
+    assert te2 > cap2
+    real = dual_qp_module._slope
+    seen = _counted(monkeypatch)
+    checked = []
+
+    def both(c, t, y, H, g0=None, w0=None, ct=None, pieces=None):
+        assert pieces is not None and "sell_lots" in pieces
+        seen.clear()
+        s1, dy1 = real(c, t, y, H, g0, w0, ct, pieces)
+        assert not seen  # no evaluation of the dual
+        s0, dy0 = real(c, t, y, H, g0, w0, ct)
+        assert len(seen) == 2
+        assert abs(s1 - s0) <= 1e-6 * (abs(s0) + te2), (s1, s0)  # (round-off: ~1e-9 te2)
+        assert np.allclose(dy1, dy0, rtol=1e-6, atol=1e-6 * max(1.0, np.abs(dy0).max()))
+        checked.append(abs(s0) > 1e-9)
+        return s1, dy1
+
+    monkeypatch.setattr(dual_qp_module, "_slope", both)
+    found = dual_qp_module._cap_search(c, y, H, te2, cap2, 40, at["g"], at["w"], at["c"],
+                                       trades)
+    assert found is not None and sum(checked) >= 2, checked

@@ -162,7 +162,8 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
     if fund_s is not None and c.fund is not None:
         c.memo.fund_s = fund_s
     trades: dict = {}
-    y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades)
+    y, D, g, H, w = maximise(c, y0, np.inf, steps, True, kinks=True, trades=trades,
+                             adapt=True)
     if g is None or not np.isfinite(D):
         return None
     if _stationarity(c, y, g) > RESTART_STATIONARY:
@@ -170,7 +171,7 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
         y_r[1:4 + c.S.shape[0]] *= 0.5
         trades2: dict = {}
         y2, D2, g2, H2, w2 = maximise(c, y_r, np.inf, steps, True, kinks=True,
-                                      trades=trades2)
+                                      trades=trades2, adapt=True)
         if g2 is not None and D2 > D:
             y, D, g, H, w, trades = y2, D2, g2, H2, w2, trades2
     # still stalled, two last resorts in turn, each kept only while it raises the dual:
@@ -188,7 +189,7 @@ def _ascend(c: PatternData, y0: np.ndarray, steps: int, at: dict | None = None,
                 break
             trades_s: dict = {}
             y_t, D_t, g_t, H_t, w_t = maximise(c, y_s, np.inf, steps, True, kinks=True,
-                                               trades=trades_s)
+                                               trades=trades_s, adapt=True)
             if g_t is None or not D_t > D:
                 break
             y, D, g, H, w, trades = y_t, D_t, g_t, H_t, w_t, trades_s
@@ -348,8 +349,8 @@ def _te2_of(c: PatternData, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarray | None = None,
-           w0: np.ndarray | None = None, ct: PatternData | None = None
-           ) -> tuple[float, np.ndarray]:
+           w0: np.ndarray | None = None, ct: PatternData | None = None,
+           pieces: dict | None = None) -> tuple[float, np.ndarray]:
     """``d TE^2 / dt`` and ``dy / dt`` at the weighed dual's maximum ``y`` (costs by ``t``).
 
     ``g0``, ``w0``: the weighed dual's gradient and minimising weights at ``y`` (from the
@@ -362,9 +363,17 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     ``dy/dt = (-H)^-1 dg/dt`` there. ``dg/dt``, ``dw/dt`` and ``dw/dy dy/dt`` are taken
     as differences over a step of ``1e-7 t`` (exact on the pieces; a step that crosses a
     kink only makes the Newton step of :func:`_cap_search` less exact).
+
+    ``pieces``: the trades of the evaluation at ``y`` with its Hessian's rows
+    (:func:`_dual`'s ``inner``, ``rows``, ``sell_names``, ``sell_lots``; ``None``: not
+    known). Given them and no fund held, the derivatives are the pieces' own
+    (:func:`_piece_slope`), without the two evaluations of the dual the differences take
+    (session 24).
     """
     n = len(y)
     lo = _lower(c, n)
+    if pieces is not None and c.fund is None and "sell_lots" in pieces and w0 is not None:
+        return _piece_slope(c, y, H, w0, pieces, lo)
     h = 1e-7 * t
     if ct is None:
         ct = _weighed(c, t)
@@ -389,9 +398,46 @@ def _slope(c: PatternData, t: float, y: np.ndarray, H: np.ndarray, g0: np.ndarra
     return float(2.0 * (f @ (c.B.T @ dw) + sa @ dw)), dy
 
 
+def _piece_slope(c: PatternData, y: np.ndarray, H: np.ndarray, w0: np.ndarray, pieces: dict,
+                 lo: np.ndarray) -> tuple[float, np.ndarray]:
+    """:func:`_slope` from the names' current pieces (no fund held): ``(d TE^2 / dt, dy / dt)``.
+
+    A name whose minimiser is a stationary point (``pieces["inner"]``) has the weight
+    ``w_t + (u t + beta' b + nu - l) / (2 q)`` selling on a lot of cost ``u`` per unit
+    (budget rows ``b``), ``w_t - (l + tc t - nu) / (2 q)`` buying (``l`` its row of
+    ``B mu + S' sigma``); every other name's weight stays. So ``dw/dt`` is ``u / (2 q)``
+    or ``-tc / (2 q)``, ``dw/dy = -e / (2 q)`` with ``e`` the name's row of the Hessian's
+    factor (``pieces["rows"]``, divided by ``sqrt(2 q)``), and the gradient's
+    ``dg/dt = sum e dw/dt``: what the differences of :func:`_slope` take, without their
+    round-off or a kink crossed by their step.
+    """
+    inner = pieces["inner"]
+    Ei = pieces["rows"]
+    q2 = c.fixed.q2
+    dwdt = np.where(inner, -c.tc / q2, 0.0)
+    sell = pieces["sell_names"]
+    dwdt[sell] = c.unit[pieces["sell_lots"]] / q2[sell]
+    sq = c.fixed.sq[inner]
+    dgdt = Ei.T @ (sq * dwdt[inner])
+    n = len(y)
+    curv = -H.diagonal()
+    free = ((y > lo) & (curv > 1e-12 * max(curv.max(), 1e-300))).nonzero()[0]
+    dy = np.zeros(n)
+    if len(free):
+        try:
+            dy[free] = _solve(-H[free][:, free], dgdt[free])
+        except np.linalg.LinAlgError:
+            return np.nan, dy
+    dw = dwdt
+    dw[inner] -= (Ei @ dy) / sq
+    f, sa = _te2_of(c, w0)
+    return float(2.0 * (f @ (c.B.T @ dw) + sa @ dw)), dy
+
+
 def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, cap2: float,
                 steps: int, g1: np.ndarray | None = None,
-                w1: np.ndarray | None = None, c1: PatternData | None = None) -> tuple | None:
+                w1: np.ndarray | None = None, c1: PatternData | None = None,
+                trades1: dict | None = None) -> tuple | None:
     """The weight ``t = 1 / (1 + lam)`` on the costs at which TE^2 meets a binding cap.
 
     The capped problem's Lagrangian with the cap's multiplier ``100 lam`` is ``(1 + lam)``
@@ -414,7 +460,9 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
     ``y1``, ``H1``, ``te2_1``, ``g1``, ``w1``: the uncapped dual's maximum, its Hessian,
     TE^2, gradient and minimising weights there (:func:`_ascend`; ``g1``, ``w1`` ``None``:
     evaluated again); ``c1`` that ascent's copy of the data (``at["c"]``, whose lots' sort
-    :func:`_slope` reuses; ``None``: a new one).
+    :func:`_slope` reuses; ``None``: a new one); ``trades1`` its trades (with the
+    Hessian's rows: the slope from the pieces, :func:`_piece_slope`; ``None``: by
+    differences, as every later point's with a fund held).
 
     Returns ``(t, y, D_t(y), trades, evaluations)`` or ``None`` (no ``t`` down to
     ``1e-12`` meets the cap: it cannot be met, or only at a multiplier beyond ``1e12``;
@@ -425,12 +473,12 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
     target = -0.5 * tol  # aim inside the band (-tol, 0]
     lo_t, hi_t = 0.0, 1.0
     t, y, H, g, w, phi = 1.0, y1, H1, g1, w1, te2_1 - cap2
-    ct = c1
+    ct, pieces = c1, trades1
     root: Illinois | None = None  # the bracket by its ends' values, once both are known
     prev: tuple | None = None  # the point before (t, phi, y)
     prev_hi = phi  # TE^2 - cap^2 at hi_t
     for n in range(1, CAP_STEPS + 1):
-        slope, dy = _slope(c, t, y, H, g, w, ct)
+        slope, dy = _slope(c, t, y, H, g, w, ct, pieces)
         # a slope below a share of the secant's through the point before is a short flat
         # piece's (young-pro's fund: TE^2 rises ~0.035 per unit of t between flat pieces
         # ~1e-5 long): Newton's step by it would leave the bracket; step by the secant,
@@ -456,7 +504,7 @@ def _cap_search(c: PatternData, y1: np.ndarray, H1: np.ndarray, te2_1: float, ca
             return None
         prev = (t, phi, y)
         y, D, trades, te2, H = got
-        g, w, ct = at["g"], at["w"], at["c"]
+        g, w, ct, pieces = at["g"], at["w"], at["c"], trades
         t, phi = t_new, te2 - cap2
         if root is not None:
             root.update(t, phi - target)
@@ -727,7 +775,8 @@ class DualQP:
             # t = 1 / (1 + lam) against TE^2; search t where TE^2 meets the cap
             if not self.cap:
                 return self._done("not_covered", t0)
-            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"], at["c"])
+            found = _cap_search(c, y, H, te2, cap2, self.steps, at["g"], at["w"], at["c"],
+                                trades)
             self.last["cap_steps"] = found[-1] if found else CAP_STEPS
             if found is None:
                 return self._done("not_covered", t0)

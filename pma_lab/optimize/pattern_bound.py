@@ -606,6 +606,8 @@ def _dual(c: PatternData, y: np.ndarray, trades: dict | None = None,
         H[d, d] -= 1.0 / (2 * _SCALE)
         if trades is not None:  # the Hessian's rows per name on its piece (relax_dual's model)
             trades["inner"], trades["rows"] = inner, Ei
+            # the selling names among them and the lot each sells on its piece
+            trades["sell_names"], trades["sell_lots"] = rows, order[seg[rows]]
         return H
 
     return D, grad, (_Lazy(form) if hessian == "lazy" else form()), w
@@ -904,7 +906,8 @@ def _stationarity(c: PatternData, y: np.ndarray, g: np.ndarray | None,
 
 
 def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int = 12,
-             converge: bool = True, kinks: bool = False, trades: dict | None = None) -> tuple:
+             converge: bool = True, kinks: bool = False, trades: dict | None = None,
+             adapt: bool = False) -> tuple:
     """Projected Newton ascent of ``D`` from ``y`` (the loop of :func:`pattern_solution`).
 
     Parameters
@@ -920,11 +923,20 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
         whose row no name's current piece responds to, e.g. a sector limit above its
         names' weights at ``sigma = 0`` that only a sale past a lot's kink can meet:
         zero curvature, so Newton leaves it), search along the projected gradient
-        (:func:`_kink_step`) and go on. Off (the bound's use): as before session 13.
+        (:func:`_kink_step`) and go on; and end without evaluating a step that cannot
+        gain enough to go on (the projected gradient at most :data:`KINK_STATIONARY`
+        and ``D``'s rise along the step, at most the gradient times it, below the stop's
+        threshold; session 24). Off (the bound's use): as before session 13.
     trades : dict | None
         Receives the Lagrangian's minimising trades at the returned multipliers (as
         :func:`_dual`'s ``trades``: those of the evaluation that returned them, so no
         evaluation again to get them).
+    adapt : bool
+        Start each Newton step's line search at twice the last accepted step's length (at
+        most the full step) instead of the full step (session 24, the certified solver's
+        ascents: where the names' pieces change along the steps, ~1 trial in 4 failed and
+        was halved, every step again). A function of the ascent's own points: as
+        deterministic as before.
 
     Returns
     -------
@@ -938,6 +950,7 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
     # the Hessian is formed only at the points kept (:class:`_Lazy`): not at a line
     # search's rejected step nor where the loop ends before a Newton step
     D, g, H, w = _dual(c, y, tr, "lazy")
+    t_last = 1.0
     for _ in range(steps):
         if (D >= target and not converge) or g is None:
             break
@@ -955,7 +968,14 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
             # the quadratic model on the names' current pieces peaks below the target:
             # the pattern is not proven (it may well win), stop (the bound is not used)
             break
-        t = 1.0
+        if kinks and _stationarity(c, y, g, lo) <= KINK_STATIONARY and float(
+                g @ (np.maximum(y + step, lo) - y)) <= 1e-15 * max(1.0, abs(D)):
+            # at the maximum already: D is concave, so the step gains at most ``g'`` times
+            # it, below what ends the ascent, which would end at the next point anyway
+            # (session 24: one evaluation fewer an ascent, up to 9 where it lost
+            # round-off and the line search halved it)
+            break
+        t = min(1.0, 2.0 * t_last) if adapt else 1.0
         gained = None
         # with ``kinks`` a step that loses only round-off is taken (the maximum's
         # neighbourhood, where D is flat to the last digits and the gradient still falls)
@@ -967,6 +987,7 @@ def maximise(c: PatternData, y: np.ndarray, target: float = np.inf, steps: int =
             if D_new >= D - noise:
                 gained = D_new - D
                 y, D, g, H, w, tr = y_new, D_new, g_new, H_new, w_new, tr_new
+                t_last = t
                 break
             t *= 0.5
         if gained is None:  # no gain along the Newton step
