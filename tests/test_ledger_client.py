@@ -222,5 +222,5 @@ def test_a_loss_sale_of_earlier_shares_names_its_lot_and_the_buyback_washes_it(t
         "2026-07-21,taxable,taxable,KLAC,sell,165,217.56,2026-06-17,\n")
     with pytest.raises(BlotterError) as e:
         load_client(folder / "profile.toml")
-    assert [(i.row, i.code) for i in e.value.issues if i.severity.value == "error"] == [
-        (2, "sold_lot_incomplete")]
+    assert [(i.row, i.column, i.code) for i in e.value.issues
+            if i.severity.value == "error"] == [(2, "cost_basis", "sold_lot_incomplete")]

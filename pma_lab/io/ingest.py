@@ -1537,7 +1537,7 @@ def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str]
                    row_numbers=[table.row_numbers[i] for i in kept]), out
 
 
-def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series, shares: pd.Series,
+def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series,
                date_order: DateOrder | None, as_of: dt.date | None
                ) -> dict[int, tuple[dt.date, float]]:
     """The sales naming their lot's ``acquired`` date and ``cost_basis``: row -> both.
@@ -1546,18 +1546,19 @@ def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series, shares: pd.Se
     """
     if "acquired" not in cols and "cost_basis" not in cols:
         return {}
-    n = len(r.t.rows)
     acq_s = r.col("acquired")
     cost_s = r.col("cost_basis")
     has_acq = (acq_s.str.len() > 0).to_numpy()
     has_cost = (cost_s.str.len() > 0).to_numpy()
     sell = (side == "sell").to_numpy()
-    half = sell & (has_acq != has_cost)
+    for gap, have, miss in ((sell & has_acq & ~has_cost, "acquired", "cost_basis"),
+                            (sell & has_cost & ~has_acq, "cost_basis", "acquired")):
+        at = miss if miss in cols else have  # the blank cell, or the one given
+        r.add(np.flatnonzero(gap), at, "sold_lot_incomplete",
+              f"a sale of shares bought before the blotter gives its lot's {have} but not "
+              f"its {miss}", "give both (acquired and cost_basis) or neither",
+              acq_s if at == "acquired" else cost_s)
     name = "acquired" if "acquired" in cols else "cost_basis"
-    r.add(np.flatnonzero(half), name, "sold_lot_incomplete",
-          "a sale of shares bought before the blotter needs both the lot's acquisition date "
-          "and its cost basis", "give both (acquired and cost_basis) or neither",
-          acq_s if name == "acquired" else cost_s)
     buys = ~sell & (has_acq | has_cost)
     r.add(np.flatnonzero(buys), name, "sold_lot_incomplete",
           "a buy's acquisition date is its trade date and its basis its price",
@@ -1578,7 +1579,7 @@ def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series, shares: pd.Se
     out: dict[int, tuple[dt.date, float]] = {}
     for i in np.flatnonzero(both & ~neg):
         d, c = days.iat[i], cost.iat[i]
-        if pd.isna(d) or pd.isna(c) or i >= n:
+        if pd.isna(d) or pd.isna(c):  # an unreadable cell: its error is reported
             continue
         out[int(i)] = (pd.Timestamp(d).date(), float(c))
     return out
@@ -1761,7 +1762,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         r.add(np.flatnonzero((got < 0).to_numpy()), name, "negative_amount",
               f"the {name} is negative", f"write the {name} as a positive amount", f_s)
         fees = fees + got
-    sold = _sold_lots(r, cols, side, shares, date_order, as_of)
+    sold = _sold_lots(r, cols, side, date_order, as_of)
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # a date cell's time of day ("2026-03-02 15:00:00") is the trade's time, as the time
     # column's: it orders the day's trades (a custodian lists the newest first)
