@@ -3142,7 +3142,9 @@ def custodian_trades(result) -> pd.DataFrame:
     the sale of a whole lot that holds a fraction); amounts are USD at the as-of price;
     ``Wash Sale`` comes from the ledger's replay of the trades (the result's
     ``wash_loss_disallowed`` and ``wash_replacement``): ``yes ($1,234 disallowed)`` for a
-    sale whose loss the wash-sale rule disallows (in whole or in part), ``replacement``
+    sale whose loss the wash-sale rule disallows, ``yes ($400 disallowed on 40 of 65
+    shares)`` when it washes only the shares a purchase can absorb (the loss of the
+    others is allowed), ``replacement``
     for a purchase that is the replacement shares of a loss sale, ``no`` otherwise. A
     result no ledger checked falls back to the optimiser's wash-sale locks (``yes`` for a
     locked loss sale, and for a purchase of a name the list sells at a loss). Values are
@@ -3203,8 +3205,13 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
     """
     lt, tr = result.lot_trades, result.trades
     if "wash_loss_disallowed" in lt:
-        sales = [f"yes ({fmt_usd(float(v))} disallowed)" if float(v) > 0.005 else "no"
-                 for v in lt.wash_loss_disallowed]
+        part = (lt.wash_shares.tolist() if "wash_shares" in lt else [math.nan] * len(lt))
+        sales = [("no" if float(v) <= 0.005 else
+                  f"yes ({fmt_usd(float(v))} disallowed on {fmt_shares(w)} of "
+                  f"{fmt_shares(q)} shares)" if 0 < float(w) < float(q) - 1e-9 else
+                  f"yes ({fmt_usd(float(v))} disallowed)")
+                 for v, w, q in zip(lt.wash_loss_disallowed.tolist(), part,
+                                    lt.shares.tolist(), strict=True)]
     else:
         washed = lt["wash_disallowed"] if "wash_disallowed" in lt else [False] * len(lt)
         sales = ["yes" if bool(w) else "no" for w in washed]
