@@ -482,7 +482,9 @@ def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path
     """Taxable T holds 500 AAA bought at $150 (price $100); IRA I bought 10 AAA on
     2026-07-25. The plan sells 373.16 AAA at a $50/share loss; only the IRA's 10 shares
     replace it: 10 x $50 = $500 disallowed (for good: an IRA replacement), the rest of the
-    $18,658 loss stands. The trade list, CSV and XLSX say "yes ($500 disallowed)"."""
+    $18,658 loss stands. The trade list, CSV and XLSX say "yes ($500 disallowed on 10 of
+    373.1647 shares)" (session 24: the shares washed and sold; it read "yes ($500
+    disallowed)", as if the whole sale's loss were)."""
     from test_rebalance import ledger
 
     from pma_lab.tax.ledger import Account, AccountType
@@ -492,8 +494,10 @@ def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path
     r, ct = _wash_toy_trades(led)
     sells = ct[ct.Action == "SELL"]
     assert list(sells.Symbol) == ["AAA"] and sells["Est. Gain"].iat[0] < -10_000
-    assert sells["Wash Sale"].iat[0] == "yes ($500 disallowed)"
+    assert sells["Wash Sale"].iat[0] == "yes ($500 disallowed on 10 of 373.1647 shares)"
     assert r.lot_trades.wash_loss_disallowed.iat[0] == pytest.approx(500.0)
+    assert r.lot_trades.wash_shares.iat[0] == 10.0
+    assert r.lot_trades.loss_allowed_shares.iat[0] == pytest.approx(363.1647, abs=1e-4)
     assert r.summary.disallowed_loss == pytest.approx(500.0)
     assert set(ct["Wash Sale"][ct.Action == "BUY"]) == {"no"}
     frame = export_trades(r, tmp_path / "t.csv", tmp_path / "t.xlsx")
