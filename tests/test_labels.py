@@ -428,3 +428,17 @@ def test_forced_sales_note_counts_of_a_glide_sale_only_the_shares_its_glide_forc
         "gains budget allows, so the restrictions' sales raise its long-term $0 by $540 "
         "(the forced sales' long-term gain less the long-term losses harvested, which "
         "offset it), and the other trades realise no net gain beyond it")
+
+
+def test_the_glossary_says_only_the_net_short_term_gain_is_taxed_at_ordinary_rates():
+    """"short-term, taxed as ordinary income" left Schedule D's netting out (a short-term
+    gain that a loss offsets is not taxed): the glossary's entry is labels.TERM_WORDS,
+    which says the gains and losses net first."""
+    from pma_lab.report import proposal as report
+
+    g = dict(zip(*(report.glossary().frame[c] for c in ("item", "value")), strict=True))
+    words = g["Long-term / short-term"]
+    assert words == labels.TERM_WORDS
+    assert "taxed as ordinary income" not in words
+    assert "only the net short-term gain left is taxed at your ordinary-income rate" in words
+    assert "netted" in words and "more than one year is long-term" in words

@@ -416,6 +416,17 @@ def excluded_from_model(comp: object) -> str:
             f"{fmt_pct(comp.alpha, 1)}. {sizing[0].upper()}{sizing[1:]}.")  # type: ignore[attr-defined]
 
 
+TERM_WORDS = ("A lot held more than one year is long-term; otherwise short-term. Each year "
+              "short-term gains and losses are netted together, long-term ones together, "
+              "and a net loss of one term offsets a net gain of the other: only the net "
+              "short-term gain left is taxed at your ordinary-income rate, and the net "
+              "long-term gain at the lower long-term rate.")
+"""What short- and long-term mean, with Schedule D's netting (the glossary's entry): a
+short-term gain is not taxed at ordinary rates as such, only the year's net short-term gain
+after the losses it nets against (reviewer 1, session 22: "short-term, taxed as ordinary
+income" left the netting out)."""
+
+
 def loss_limit(setup=None) -> str:
     """The client's yearly capital-loss offset against ordinary income, in dollars.
 

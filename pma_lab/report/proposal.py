@@ -3433,8 +3433,7 @@ def _glossary(rate: str, limit: str | None = None) -> tuple[tuple[str, str], ...
         ("Loss carryforward", f"Net capital losses beyond the {limit} a year that may offset "
          "ordinary income; they carry into later years and offset future gains. Its value is "
          f"the tax it saves at {limit} a year, discounted at {rate}."),
-        ("Long-term / short-term", "A lot held more than one year is long-term and taxed at "
-         "the lower long-term rate; otherwise short-term, taxed as ordinary income."),
+        ("Long-term / short-term", labels.TERM_WORDS),
         ("Monte Carlo range", "After-tax values over many simulated markets from the risk "
          "model: one outcome in ten falls below the low end and one in ten above the high "
          "end."),
