@@ -3091,6 +3091,9 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     forced = labels.forced_sales_note(result)  # the dashboard and pma-lab rebalance too
     if forced:
         note = (f"{note} " if note else "") + f"{forced[0].upper()}{forced[1:]}."
+    over = labels.over_target_note(result, setup.target.weights)  # the same three
+    if over:
+        note = (f"{note} " if note else "") + f"{over[0].upper()}{over[1:]}."
     return _kv([
         (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
