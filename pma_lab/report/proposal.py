@@ -211,8 +211,47 @@ _fmt_shares = fmt_shares
 
 _FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
-_SHORT_TABLE = 25  # rows: a table this short is printed on one page
-_KEEP = 5  # rows kept together at the start and the end of a longer table
+_SHORT_TABLE = 25  # lines: a table this short is printed on one page
+_KEEP = 5  # lines (rows of one line) kept together at the start and end of a longer table
+_WRAP_CHARS = 24  # characters a line of a wrapped cell holds in print (an estimate)
+_TALL_ROW = 8  # lines: a row this tall may break across pages (not moved whole)
+
+
+def _row_tag(mine: bool, tall: bool) -> str:
+    """A table row's opening tag: ``pma-mine`` (the client's row), ``pma-tall`` (may break)."""
+    names = " ".join(c for c, on in (("pma-mine", mine), ("pma-tall", tall)) if on)
+    return f'<tr class="{names}">' if names else "<tr>"
+
+
+def _kept_rows(lines: Sequence[int]) -> int:
+    """How many rows from the start of ``lines`` (heights) print together.
+
+    One at least, then more while they hold :data:`_KEEP` lines.
+
+    >>> _kept_rows([1] * 30), _kept_rows([9, 9, 1]), _kept_rows([2, 2, 2])
+    (5, 1, 2)
+    """
+    k, used = 0, 0
+    for h in lines:
+        if k and used + h > _KEEP:
+            break
+        k, used = k + 1, used + h
+    return k
+
+
+def _row_lines(row: Sequence[str], wrapped: Sequence[bool]) -> int:
+    """A table row's height in printed lines, estimated from its wrapped cells' text.
+
+    A wrapped cell (``ReportTable.wrap``) of ``n`` characters takes about
+    ``n / _WRAP_CHARS`` lines; other cells stay on one line.
+
+    >>> _row_lines(["2026-08-30", "x" * 100], [False, True])
+    5
+    >>> _row_lines(["AAPL", "short"], [False, True])
+    1
+    """
+    return max([1] + [-(-len(v) // _WRAP_CHARS) for v, w in zip(row, wrapped, strict=True)
+                      if w])
 
 
 _ONE_LINE = re.compile(f"{NUMBER_IN_TEXT.pattern}|{NUMBERED_NAME_IN_TEXT.pattern}")
@@ -328,19 +367,28 @@ class ReportTable:
         head = "".join(f'<th{k} scope="col">{e(str(self.headers.get(c, c)))}</th>'
                        for c, k in zip(txt.names, cls, strict=True))
         mine = set(self.highlight)
-        rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
+        # each row's printed height (lines): a tall row (long wrapped text) may break
+        # across pages, and the short-table and kept-together rules count lines, not rows
+        # (reviewer 1, session 22, F8: five tall rows kept together moved a calendar whole
+        # to the next page, leaving its heading alone on an almost empty page)
+        wrapped = [c in self.wrap for c in txt.names]
+        lines = [_row_lines(row, wrapped) for row in zip(*txt.columns, strict=True)] \
+            if any(wrapped) else [1] * len(txt.columns[0])
+        rows = [_row_tag(i in mine, h >= _TALL_ROW)
                 + "".join(f"<td{k}>{escape_text(v)}</td>"
                           for v, k in zip(row, cls, strict=True))
-                + "</tr>" for i, row in enumerate(zip(*txt.columns, strict=True))]
+                + "</tr>" for i, (row, h) in enumerate(zip(zip(*txt.columns, strict=True),
+                                                          lines, strict=True))]
         n = len(rows)
-        if n <= _SHORT_TABLE:  # printed whole on one page, never split
+        if sum(lines) <= _SHORT_TABLE:  # printed whole on one page, never split
             wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
-        else:  # split, but never leaving fewer than _KEEP rows alone on a page
-            k = _KEEP
+        else:  # split, but never leaving fewer than _KEEP lines (one row at least) alone
+            first = _kept_rows(lines)
+            last = n - _kept_rows(lines[::-1])
             wrap = "pma-table-wrap"
-            body = (f'<tbody class="pma-keep">{"".join(rows[:k])}</tbody>'
-                    f'<tbody>{"".join(rows[k:n - k])}</tbody>'
-                    f'<tbody class="pma-keep">{"".join(rows[n - k:])}</tbody>')
+            body = (f'<tbody class="pma-keep">{"".join(rows[:first])}</tbody>'
+                    f'<tbody>{"".join(rows[first:max(first, last)])}</tbody>'
+                    f'<tbody class="pma-keep">{"".join(rows[max(first, last):])}</tbody>')
         note = f'<p class="pma-table-note">{e(self.note)}</p>' if self.note else ""
         named = f" pma-table-{e(self.name)}" if self.name else ""  # for the print CSS
         return (f'<div class="{wrap}"><table class="pma-table{named}">{cap}<thead><tr>'
