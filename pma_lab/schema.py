@@ -58,7 +58,8 @@ LOT_FIELDS: tuple[Field, ...] = (
                            "stock symbol"),
           "exchange ticker, e.g. AAPL or BRK.B"),
     Field("acquired", True, ("acquisition date", "date acquired", "acquired date", "open date",
-                             "trade date", "purchase date", "date", "opened"),
+                             "trade date", "purchase date", "date", "opened",
+                             "acquired/open date", "open/acquired date"),
           "trade date the lot was acquired (YYYY-MM-DD preferred)"),
     Field("shares", True, ("quantity", "qty", "units", "share quantity", "shares held",
                            "quantity held"),
@@ -82,26 +83,50 @@ LOT_FIELDS: tuple[Field, ...] = (
                                  "gift date value", "value at gift", "fmv at gift total"),
           "for a gift lot: the total fair market value of its shares on the gift date in "
           "USD (below the donor's basis it is the basis for a loss, IRC §1015)"),
+    Field("fmv_per_share_at_gift", False, (
+        "fmv per share at gift", "fmv per share", "gift fmv per share",
+        "fmv per share on gift date", "fmv per share at date of gift", "fmv/share at gift",
+        "per share fmv at gift", "fair market value per share at gift",
+        "fair market value per share on date of gift", "gift date fmv per share",
+        "gift date price", "price on gift date", "price at gift", "value per share at gift",
+        "unit fmv at gift", "gift fmv/share"),
+          "for a gift lot, instead of fmv_at_gift: the fair market value of one share on the "
+          "gift date in USD (times the shares, it is the lot's FMV at the gift); give one of "
+          "the two, or both if they agree"),
 )
 """Columns of a tax-lots file."""
 
 BLOTTER_FIELDS: tuple[Field, ...] = (
-    Field("date", True, ("trade date", "transaction date"), "trade date"),
-    Field("account", True, ("account id", "account number", "acct"), "account id"),
+    Field("date", True, ("trade date", "transaction date", "run date"), "trade date"),
+    Field("account", True, ("account id", "account number", "acct"),
+          "account id (a file without one is read with the profile's lots.default_account)"),
     Field("account_type", True, ("acct type", "type of account", "registration"),
-          "taxable or ira"),
+          "taxable or ira (a file without one is read with the profile, whose [[accounts]] "
+          "give each account's type)"),
     Field("ticker", True, ("symbol",), "exchange ticker"),
-    Field("side", True, ("action", "buy/sell", "transaction", "b/s"), "buy or sell"),
-    Field("shares", True, ("quantity", "qty"), "shares traded, > 0"),
+    Field("side", True, ("action", "buy/sell", "transaction", "b/s"),
+          "buy or sell (an activity export's YOU BOUGHT / YOU SOLD / REINVESTMENT words too)"),
+    Field("shares", True, ("quantity", "qty"),
+          "shares traded, > 0 (a sale's quantity may be written negative, as activity "
+          "exports do)"),
     Field("price", True, ("trade price", "execution price", "price per share"),
           "price per share in USD, >= 0"),
     Field("lot_id", False, ("lot", "lot id", "versus lot"),
           "sell: the lot to relieve (specific identification); buy: id for the new lot"),
     Field("method", False, ("lot method", "relief method", "cost basis method"),
           "fifo, hifo, specific or min_tax (default: fifo, or specific when lot_id is set)"),
-    Field("fees", False, ("commission", "fee", "commissions"), "commission in USD"),
+    Field("fees", False, ("fee",), "fees in USD (added to the commission)"),
+    Field("commission", False, ("commissions",), "commission in USD (added to the fees)"),
     Field("time", False, ("trade time", "execution time", "time of trade"),
           "time of day HH:MM[:SS] (24-hour); orders a day's trades (default: file order)"),
+    Field("acquired", False, ("date acquired", "acquired date", "acquisition date",
+                              "open date", "date opened"),
+          "sell of shares bought before the blotter: the sold lot's acquisition date (with "
+          "cost_basis)"),
+    Field("cost_basis", False, ("cost basis", "cost basis total", "total cost basis",
+                                "cost basis ($)"),
+          "sell of shares bought before the blotter: the shares' total cost basis in USD "
+          "(with acquired)"),
 )
 """Columns of a trade blotter."""
 
@@ -243,6 +268,17 @@ ISSUE_CODES: dict[str, str] = {
     "negative_basis": "cost basis is negative",
     "zero_basis": "cost basis is zero (warning)",
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
+    "unknown_basis": "the custodian wrote the cost basis as unknown (--, N/A)",
+    "sold_lot_incomplete": "a blotter sale gives the sold lot's acquisition date or its cost "
+                           "basis, not both (or a buy gives one)",
+    "wash_column_read_as_basis": "a custodian's wash-sale column: the basis is read as "
+                                 "written, no holding period carried from it (warning)",
+    "not_a_trade": "an activity export's row moves no shares (a dividend, interest, a "
+                   "transfer of cash) and is not replayed (warning)",
+    "cash_sweep": "an activity export's money-market buy or sale is cash, not replayed "
+                  "(warning)",
+    "unordered_same_day": "a file listed newest first has a day's buy and sale of one name "
+                          "without times",
     "unparsable_date": "a date cannot be read",
     "ambiguous_date": "a date can be read as month/day or day/month",
     "date_order_inferred": "slash dates were read in the only order that fits (warning)",
@@ -265,6 +301,7 @@ ISSUE_CODES: dict[str, str] = {
     "gift_incomplete": "a gift lot gives its gift date or its FMV at the gift, not both",
     "gift_before_acquired": "a gift lot's gift date is before its (the donor's) acquisition",
     "gift_and_inherited": "a lot is marked both inherited and received as a gift",
+    "gift_fmv_mismatch": "a gift lot's FMV per share x shares disagrees with its fmv_at_gift",
     # profile level
     "toml_syntax": "the profile is not valid TOML",
     "unknown_key": "a profile key is not known",

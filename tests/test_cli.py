@@ -50,6 +50,10 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
             "(IRA purchase on 2026-07-08)") in out
     locks = pd.read_csv(tmp_path / "locks.csv")
     assert set(locks.lock) == {"no_buy", "no_loss_sale"}
+    # reviewer 1 (session 24): the purchases in words, not Python's datetime.date(...) text
+    meta = locks[(locks.lock == "no_loss_sale") & (locks.group == "META")].purchases
+    assert list(meta) == ["2026-07-08: 63 shares (IRA)"], list(meta)
+    assert not locks.purchases.astype(str).str.contains("datetime").any()
     # the year's netting reads as `ledger replay`'s .netting.csv: the same column names,
     # losses negative, to the cent (reviewer 1, session 21: carryin_st / deduction were
     # positive here and negative there, under other names; 0 beside -5000.00)
@@ -68,6 +72,20 @@ def test_bad_lots_exit_2_and_name_row_and_column(capsys):
     err = capsys.readouterr().err
     assert code == 2
     assert "bad_negative_shares.csv, row 3, column 'shares'" in err and "Fix:" in err
+
+
+def test_lots_validate_checks_the_file_given_when_the_profiles_own_is_missing(tmp_path,
+                                                                              capsys):
+    """Reviewer 1 (session 24): ``lots validate NEW.csv --profile P`` stopped at "lots.csv
+    does not exist next to the profile", though the files given replace the profile's."""
+    folder = tmp_path / "yp"
+    shutil.copytree(clients_dir() / "young-pro", folder)
+    lots = tmp_path / "new_lots.csv"
+    (folder / "brokerage_export.csv").rename(lots)
+    assert main(["lots", "validate", str(lots), "--profile", str(folder / "profile.toml")]) == 0
+    assert capsys.readouterr().out.startswith("OK: ")
+    assert main(["lots", "validate", "--profile", str(folder / "profile.toml")]) == 2
+    assert "does not exist next to the profile" in capsys.readouterr().err
 
 
 def test_bad_as_of_is_a_usage_error(capsys):

@@ -309,3 +309,71 @@ def test_an_accounts_own_no_buy_keeps_the_name_out_of_a_one_account_core(tmp_pat
     assert setup.completion.completion_share == pytest.approx(0.62)
     assert "NFLX" not in setup.target.weights.index
     assert "NFLX" not in setup.eligibility.buyable()
+
+
+def test_the_completion_sleeve_is_built_around_fixed_weights_by_hand():
+    """A keep list's name held at a fixed weight (session 24): B2 at 10 % of the account,
+    outside both sleeves. The manager holds A1 in half the account, so the completion
+    sleeve has the other 40 % and may not hold B2. With c_A in sector A (split evenly), the
+    total's active exposures are +0.4 c_A to A and -0.4 c_A to B, and the sleeve's own
+    specific term is 0.4^2 x 0.04 x (2 (c_A/2 - 1/4)^2 + (3/4 - c_A)^2 + 1/16), so the
+    objective's derivative is 0.0256 c_A + 0.0064 (3 c_A - 2), nil at c_A = 2/7."""
+    r = CompletionProblem(two_sector_model(), BENCH).solve(pd.Series({"A1": 1.0}), 0.5,
+                                                           fixed={"B2": 0.1})
+    assert r.fixed == {"B2": 0.1}
+    assert r.completion["B2"] == 0.0
+    assert r.completion["A1"] == pytest.approx(1 / 7, abs=1e-6)
+    assert r.completion["B1"] == pytest.approx(5 / 7, abs=1e-6)
+    assert r.total["B2"] == pytest.approx(0.1)
+    assert r.total["A1"] == pytest.approx(0.5 + 0.4 / 7, abs=1e-6)
+    assert float(r.total.sum()) == pytest.approx(1.0)
+    assert r.completion_share == pytest.approx(0.4)
+    with pytest.raises(DataError, match="leave the completion sleeve"):
+        CompletionProblem(two_sector_model(), BENCH).solve(pd.Series({"A1": 1.0}), 0.5,
+                                                           fixed={"B2": 0.5})
+
+
+def test_an_active_core_is_built_around_the_keep_list(tmp_path, capsys):
+    """Session 24, item 1: an active + index core with a keep list (XOM held, not in the
+    manager's model; COST held and in it) held them at whatever the target gave them (0:
+    they are not buyable, so the core left them out) while never selling them. Now each is
+    held at today's weight, the completion sleeve is chosen around them, and the proposal,
+    the models table and ``pma-lab target build`` say so in the one set of words."""
+    from sample_copy import copy_sample_client
+
+    from pma_lab.app.cli import main
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report.labels import keep_list_words
+    from pma_lab.report.proposal import models, models_table, target_summary
+
+    profile = copy_sample_client("core-active", tmp_path, [
+        ("profile.toml", "[target]\n",
+         '[restrictions]\nhold_no_add = ["XOM", "COST"]\n\n[target]\n')])
+    setup = prepare(load_client(profile))
+    lots = setup.client.lots.lots
+    value = sum(v for _, v in setup.size_accounts)
+    today = {t: float(lots.shares[lots.ticker == t].sum()) * float(setup.prices[t]) / value
+             for t in ("XOM", "COST")}
+    comp = setup.completion
+    assert comp.fixed == pytest.approx(today, rel=1e-12)
+    assert setup.target.diagnostics["fixed"] == pytest.approx(today, rel=1e-12)
+    for t, w in today.items():
+        assert setup.target.weights[t] == pytest.approx(w, rel=1e-9)
+        assert comp.completion.get(t, 0.0) == 0.0  # held outside the completion sleeve
+    assert comp.active_held + comp.completion_share + sum(today.values()) == \
+        pytest.approx(1.0)
+    assert float(setup.target.weights.sum()) == pytest.approx(1.0)
+    words = keep_list_words(setup)
+    assert words.startswith(f"XOM {today['XOM']:.2%}, COST {today['COST']:.2%} of the "
+                            "account, today's weight: never sold or added to, so the "
+                            "completion sleeve (the index part of your core) is chosen to "
+                            "track the benchmark around them")
+    summary = dict(target_summary(setup).frame.itertuples(index=False, name=None))
+    assert summary["Kept as they are (your keep list)"] == words
+    rows = dict(models_table(models(setup.client), setup).frame.itertuples(index=False,
+                                                                         name=None))
+    assert rows["Target"].endswith(f"; your keep list: {words}")
+    capsys.readouterr()
+    assert main(["target", "build", "--profile", str(profile)]) == 0
+    assert f"  kept as they are (your keep list): {words}\n" in capsys.readouterr().out

@@ -5,6 +5,7 @@ constraint check and the infeasibility search. Books are test_rebalance's."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import replace
 from decimal import Decimal as D
 
@@ -417,3 +418,74 @@ def test_an_added_cap_on_a_held_name_is_kept_at_whole_shares():
     sold = r.trades[(r.trades.ticker == "AAA") & (r.trades.side == "sell")].shares.sum()
     assert sold == 148  # 147.5 needed: one share more than the floor, not a second one
     assert r.checks.ok.all()
+
+
+# ------------------------------------------------------------ objective terms (finding 12)
+def test_an_objective_term_moves_the_optimum_as_its_weight_says():
+    """Reviewer finding 12 (session 24): a researcher could add constraints but not a cost.
+    A convex term of the problem's variables is added to the objective of every problem
+    the two-step solves: a quadratic penalty on AAA's weight after the trade lowers it the
+    more the heavier the penalty (its weight a Parameter, changed between solves without
+    compiling again), and a prohibitive cost on purchases stops the rebalance (with no
+    cash, no purchase: no sale either)."""
+    s = RebalanceSettings(gamma_tax=0.0, whole_shares=False, min_trade=0.0)
+    base = problem(ledger(BOOK), s)
+    free = base.solve()
+    f_free = float(base.exact.value)  # the built-in objective at its optimum (x100)
+    p = problem(ledger(BOOK), s)
+    mu = cp.Parameter(nonneg=True, value=0.0, name="mu")
+    p.add_objective_term(lambda p: mu * cp.square(p.w[p.asset_index["AAA"]]),
+                         name="AAA penalty")
+    assert list(p.objective_terms) == ["AAA penalty"]
+    assert p.solve().weights["AAA"] == pytest.approx(free.weights["AAA"], abs=1e-6)
+    shown = []
+    for value in (0.01, 0.1, 1.0):
+        mu.value = value
+        r = p.solve()
+        shown.append(r.weights["AAA"])
+        # the optimum's objective carries the term (x100, the problem's scaling): its
+        # built-in part is above the free optimum's, the whole below the free trades'
+        term = 100 * value * r.weights["AAA"] ** 2
+        assert float(p.objective_terms["AAA penalty"].value) * 100 == pytest.approx(term)
+        built_in = float(p.exact.value) - term
+        assert built_in >= f_free - 1e-7
+        assert built_in + term <= f_free + 100 * value * free.weights["AAA"] ** 2 + 1e-7
+    assert free.weights["AAA"] > shown[0] > shown[1] > shown[2] > 0
+    # a purchase costing 100 % of its value: nothing is bought, so nothing is sold
+    q = problem(ledger(BOOK), s)
+    q.add_objective_term(lambda p: 1.0 * cp.sum(p.b), name="buy cost")
+    assert len(free.trades) and q.solve().trades.empty
+
+
+@pytest.mark.parametrize("case", [
+    (lambda p: -cp.square(p.w[0]), "the expression is concave, not convex"),
+    (lambda p: cp.square(p.w), "has shape (4,), not a scalar"),
+    (lambda p: p.w[0] <= 0.1, "returned a constraint, not an expression to minimise"),
+    (lambda p: 0.5, "returned a float ('0.5'), not a cvxpy expression"),
+    (lambda p: cp.Parameter(value=2.0) * cp.Parameter(value=1.0) * p.w[0],
+     "not DPP"),
+    (lambda p: cp.Parameter(nonneg=True, name="cost") * cp.sum(p.b),
+     "uses cvxpy Parameter(s) cost without a value"),
+    (lambda p: cp.square(p.w[p.asset_index["ZZZ"]]), "'ZZZ' is not an asset"),
+    (lambda: 0, "the function must take one argument, the problem"),
+    (cp.Variable(1), "got a cvxpy expression, not a function of the problem"),
+], ids=["concave", "vector", "constraint", "number", "not-dpp", "unset", "ticker",
+        "no-arg", "expression"])
+def test_a_wrong_objective_term_is_refused_when_added_saying_how_to_write_it(case):
+    from pma_lab.errors import ConstraintError
+
+    build, said = case
+    p = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0))
+    before = p.exact.objective.expr
+    with pytest.raises(ConstraintError, match=re.escape(said)) as e:
+        p.add_objective_term(build)
+    assert "add_objective_term takes a function of one argument" in str(e.value) or \
+        said == "not DPP" or "Parameter" in said
+    assert p.objective_terms == {} and p.exact.objective.expr is before
+    # another problem's variables are refused too, and a name used twice
+    other = problem(ledger(BOOK), RebalanceSettings(gamma_tax=0.0))
+    with pytest.raises(ConstraintError, match="of another RebalanceProblem"):
+        p.add_objective_term(lambda p: cp.sum(other.b))
+    p.add_objective_term(lambda p: cp.sum(p.b), name="buy cost")
+    with pytest.raises(ConstraintError, match="'buy cost' was added already"):
+        p.add_objective_term(lambda p: cp.sum(p.b), name="buy cost")

@@ -269,3 +269,87 @@ def test_two_uploads_of_the_same_file_name_into_two_accounts_both_load(tmp_path)
     assert up.handle_upload("positions.csv", second.read_bytes()), up._panel.value
     assert up.client.lots.lots.groupby("account").size().to_dict() == {
         "ira": (lots.account == "ira").sum(), "taxable": (lots.account == "taxable").sum()}
+
+
+@pytest.fixture()
+def gift_upload(tmp_path):
+    """young-pro's custodian export with its two PYPL lots received as gifts on 2025-10-01,
+    their FMV given per share (session 24, item 3): the first's $70 is below the donor's
+    $305.88 (a dual basis: today's $57.21 sells it at a short-term loss from the FMV), the
+    second's $200 above the donor's $172.96 (the donor's basis, long-term)."""
+    src = clients_dir() / "young-pro"
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    lines = (src / "brokerage_export.csv").read_text().splitlines()
+    assert lines[1].startswith("PYPL,60,") and lines[2].startswith("PYPL,50,")
+    rows = [lines[0] + ",Date of Gift,FMV Per Share at Gift",
+            lines[1] + ",10/01/2025,70.00", lines[2] + ",10/01/2025,200.00",
+            *(line + ",," for line in lines[3:])]
+    gift = tmp_path / "gift_export.csv"
+    gift.write_text("\n".join(rows) + "\n")
+    return tmp_path / "profile.toml", gift
+
+
+def test_a_gift_lots_upload_agrees_with_the_proposal_and_the_cli(gift_upload, tmp_path):
+    """Session 24, item 3: a lots upload with gift columns (the FMV per share, a custodian's
+    header) is read by the dashboard as by the proposal's loader and the command line: the
+    same lots (dual basis), the same trades and tax today, and each gift lot's sale at the
+    gain or loss the CLI's lots summary and rebalance give it (Pub 551)."""
+    from test_dashboard import SETTINGS, TS, build
+
+    from pma_lab.app.cli import main
+    from pma_lab.app.dashboard import ProposalEngine
+    from pma_lab.io.holdings import summarize_lots
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.plan.transition import first_trades
+
+    profile, gift = gift_upload
+    widgets = build(ProposalEngine(SETTINGS), selected="young-pro")
+    try:
+        upload, view = widgets[1], widgets[-1]
+        upload.profile_path = str(profile)
+        assert upload.handle_upload("gift_export.csv", gift.read_bytes())
+        assert upload.error == "" and view.error == ""
+        api = load_client(profile, lots_files=[gift])
+        pd.testing.assert_frame_equal(upload.client.lots.lots.drop(columns="source_file"),
+                                      api.lots.lots.drop(columns="source_file"))
+        got = upload.client.lots.lots.set_index("lot_id")
+        assert got.fmv_at_gift["gift_export:2"] == 4200.0  # 60 x $70
+        assert got.fmv_at_gift["gift_export:3"] == 10000.0
+        assert str(got.gift_date["gift_export:2"].date()) == "2025-10-01"
+        # the dashboard's trades and tax today are the API's (the proposal's first step)
+        fy = first_trades(prepare(api), view.plan, TS)
+        pd.testing.assert_frame_equal(view.first_year.trades, fy.trades, rtol=1e-9)
+        for k in ("tax", "realized_st", "realized_lt"):
+            assert view.first_year.summary[k] == pytest.approx(fy.summary[k], abs=1e-6), k
+        # the CLI's lots summary of the same file: the holdings the proposal's table shows
+        out = tmp_path / "summary"
+        assert main(["lots", "summarize", str(gift), "--profile", str(profile),
+                     "--out", str(out)]) == 0
+        cli = pd.read_csv(out / "lots.csv", comment="#").set_index("lot_id")
+        mine = summarize_lots(upload.client)
+        pd.testing.assert_frame_equal(
+            pd.read_csv(out / "holdings.csv", comment="#").set_index("ticker")[
+                ["shares", "basis", "unrealized_st", "unrealized_lt"]],
+            mine.holdings.set_index("ticker")[["shares", "basis", "unrealized_st",
+                                               "unrealized_lt"]],
+            check_exact=False, atol=0.005, check_dtype=False)
+        # each gift lot's sale in the dashboard's trade list: the CLI's gain and term
+        rows = view.trade_rows.set_index("Lot ID")
+        for lot, gain, term in (("gift_export:2", -767.40, "ST"),
+                                ("gift_export:3", -5787.50, "LT")):
+            assert cli.unrealized[lot] == pytest.approx(gain, abs=0.005)
+            assert cli.term[lot] == term
+            assert rows.Action[lot] == "SELL" and rows.Quantity[lot] == cli.shares[lot]
+            assert rows["Est. Gain"][lot] == pytest.approx(gain, abs=0.005)
+            assert rows.Term[lot] == {"ST": "Short-term", "LT": "Long-term"}[term]
+        # the CLI's rebalance sells them at the same gains
+        assert main(["rebalance", str(gift), "--profile", str(profile),
+                     "--out", str(tmp_path / "reb")]) == 0
+        lt = pd.read_csv(tmp_path / "reb" / "lot_trades.csv", comment="#").set_index("lot_id")
+        assert lt.gain["gift_export:2"] == pytest.approx(-767.40, abs=0.005)
+        assert lt.term["gift_export:2"] == "ST"
+        assert lt.gain["gift_export:3"] == pytest.approx(-5787.50, abs=0.005)
+    finally:
+        for w in widgets:
+            w.close()

@@ -20,6 +20,7 @@ def test_the_doc_has_one_example_per_plug_in_point():
     text = "\n".join(blocks())
     for call in ("RiskModel.from_factors", "RiskModel.from_covariance",
                  "Benchmark.from_weights", "prepare(", "add_constraint", "target=",
+                 "add_objective_term",
                  "efficient_frontier", "MarketData.from_frames", "read_models(",
                  "ModelFileError"):
         assert call in text

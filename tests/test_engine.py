@@ -292,3 +292,51 @@ def test_account_state_for_reads_the_fund_table_once_per_setup(monkeypatch):
     b = account_state_for(setup, acc, cash=1_000.0)
     assert len(calls) == 1
     assert a.lookthrough.tobytes() == b.lookthrough.tobytes()
+
+
+@pytest.fixture(scope="module")
+def household():
+    return prepare(load_client(clients_dir() / "household" / "profile.toml"))
+
+
+def test_a_given_target_is_scaled_around_the_keep_list(household):
+    """Session 24, item 1: a target given by the user (a target weights file) left the keep
+    list (the household's AAPL, never sold) out of its weights, so the trades chased a
+    target the client can never hold. Now the kept name is held at today's weight and the
+    given target's other names are scaled to the rest, each in its own proportion; a Target
+    object is treated the same, and the words say so."""
+    from pma_lab.portfolio.target import Target
+    from pma_lab.report.labels import keep_list_words
+
+    s = household
+    kept = s.target.diagnostics["fixed"]["AAPL"]  # today's weight (the built target's)
+    buyable = set(s.eligibility.buyable())
+    names = [t for t in s.benchmark.weights.index if t in buyable][:20]
+    given = pd.Series(1 / 20, index=names)
+    g = prepare(s.client, target=given)
+    assert g.target.method == "given"
+    assert g.target.diagnostics["fixed"] == {"AAPL": pytest.approx(kept, rel=1e-12)}
+    assert g.target.weights["AAPL"] == pytest.approx(kept, rel=1e-12)
+    assert g.target.weights.drop("AAPL").to_numpy() == pytest.approx((1 - kept) / 20)
+    assert g.target.names == 21
+    assert g.target.tracking_error == pytest.approx(
+        g.risk.tracking_error(g.target.weights, g.benchmark.weights))
+    assert keep_list_words(g) == (
+        f"AAPL {kept:.2%} of your accounts together, today's weight: never sold or added "
+        "to, so the given target's other names are scaled to the remaining "
+        f"{1 - kept:.2%}, each in its own proportion")
+    # a kept name the target holds at more than today's weight: held at today's, never
+    # added to; a Target object the same
+    more = pd.Series({"AAPL": 0.5, **{t: 0.5 / 20 for t in names}})
+    obj = Target(s.as_of, more, 0.0, 21, None, "mine", "researcher's", {"note": 1})
+    for t in (more, obj):
+        h = prepare(s.client, target=t).target
+        assert h.weights["AAPL"] == pytest.approx(kept, rel=1e-12)
+        assert h.weights.drop("AAPL").to_numpy() == pytest.approx((1 - kept) / 20)
+    assert h.method == "researcher's" and h.diagnostics["note"] == 1
+    # a kept name the target holds at less than today's weight: it would have to be sold
+    less = pd.Series({"AAPL": 0.01, **{t: 0.99 / 20 for t in names}})
+    with pytest.raises(DataError, match=r"AAPL is .* of what is managed today, the target "
+                                        r"gives it 1\.00%.*raise its weight in the target "
+                                        "weights file"):
+        prepare(s.client, target=less)

@@ -276,6 +276,10 @@ def test_gift_lots_are_valued_by_their_dual_basis_and_the_summary_says_why(tmp_p
     assert lots.loc["G3", "unrealized"] == pytest.approx(mv - 22000)
     assert (lots.loc["G3", "term"], lots.loc["G3", "long_term_on"]) == (
         "ST", dt.date(2021, 3, 3))
+    # its holding start beside it is the gift's (reviewer 1, session 24: the donor's start
+    # beside the gift's long-term date); G1 keeps the donor's
+    assert lots.loc["G3", "holding_start"] == dt.date(2020, 3, 2)
+    assert lots.loc["G1", "holding_start"] == lots.loc["G1", "acquired"]
     text = s.to_text()
     assert "gift lots (IRC §1015 dual basis):" in text
     assert ("MSFT lot G2 (100 shares), a gift received 2020-03-02: gain basis $25,000 (the "

@@ -1448,3 +1448,30 @@ def test_the_sold_lots_table_keeps_the_lots_dtypes_when_nothing_is_sold():
     for c in ("shares", "proceeds", "gain"):
         assert r.lot_sales[c].dtype == np.float64, c
     assert r.lot_sales.full_lot.dtype == bool and r.lot_sales.taxable.dtype == bool
+
+
+@pytest.mark.parametrize("loss_basis, want_gain, want_term", [
+    (35000, -5000.0, "ST"),   # below the FMV at the gift: a loss from it, held from the gift
+    (25000, 0.0, "LT"),       # between the two bases: neither gain nor loss
+])
+def test_a_gift_lots_basis_in_the_household_is_the_dual_basis_one(loss_basis, want_gain,
+                                                                   want_term):
+    """Reviewer 1 (session 24) led here: session 23 gave the single account's problem a
+    gift's dual basis (state.sale_basis) but the household's read the donor's, so a lot
+    worth $30,000 with a $40,000 donor basis counted a $10,000 loss where a sale reports
+    $5,000 (FMV at the gift $35,000, held from the gift) or nothing (FMV $25,000)."""
+    led = ledger_with([("ira", "CVX", 300, 30_000.0, dt.date(2020, 1, 2))])
+    led.add_lot("taxable", "XOM", Decimal(300), Decimal(40000), dt.date(2015, 1, 2),
+                lot_id="gift", loss_basis=Decimal(loss_basis), gift_date=dt.date(2026, 3, 2))
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series(0.5, index=tick), TAX,
+                         location=LocationInputs.uniform(tick, TAX))
+    lot = p.lots.set_index("lot_id").loc["gift"]
+    assert lot.basis - 30000.0 == pytest.approx(-want_gain) and lot.term == want_term
+    assert lot.acquired == (dt.date(2026, 3, 2) if want_term == "ST" else dt.date(2015, 1, 2))
+    r = p.solve()
+    sold = r.lot_sales[r.lot_sales.lot_id == "gift"]
+    if len(sold):  # what the optimiser counts is what the ledger's sale reports
+        assert float(sold.gain.sum()) == pytest.approx(want_gain * float(sold.shares.sum())
+                                                       / 300, abs=0.01)

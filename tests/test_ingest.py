@@ -91,6 +91,9 @@ def test_both_cost_columns_must_agree(tmp_path):
         lots(p)
     assert [(i.code, i.row) for i in e.value.issues if i.severity is Severity.ERROR] == [
         ("basis_mismatch", 3)]
+    # reviewer 1 (session 24): the computed figure, so the wrong cell shows itself
+    assert ("10 x $10.00 = $100.00, the total says $150.00" in
+            next(i.message for i in e.value.issues if i.code == "basis_mismatch"))
 
 
 @pytest.mark.parametrize("dates, order, expect", [
@@ -496,9 +499,10 @@ def test_missing_cost_column_still_lists_the_row_problems_of_an_xlsx_lots_file(t
 
 
 def test_blotter_without_price_still_lists_a_negative_share_count(tmp_path):
+    # a buy's: a sale's negative quantity is its shares, as activity exports write it
     p = write(tmp_path, "noprice.csv", "date,account,account_type,ticker,side,shares\n"
                                        "2026-07-01,T,taxable,AAPL,buy,10\n"
-                                       "2026-07-02,T,taxable,AAPL,sell,-5\n")
+                                       "2026-07-02,T,taxable,AAPL,buy,-5\n")
     with pytest.raises(BlotterError) as e:
         read_blotter(p, known=KNOWN)
     got = sorted((i.row, i.column, i.code) for i in e.value.issues
@@ -890,3 +894,66 @@ def test_gift_columns_errors_name_row_column_and_fix(tmp_path):
                         (6, "inherited", "gift_and_inherited")}
     assert "donor's acquisition date" in got[(4, "gift_date", "gift_before_acquired")].fix
     assert "blank the gift date" in got[(2, "fmv_at_gift", "gift_incomplete")].fix
+
+
+def test_a_gift_lots_fmv_may_be_given_per_share_by_custodian_headers(tmp_path):
+    """Session 24, item 3: a custodian's gift statement gives the FMV per share; the lots
+    file took only the lot's total (fmv_at_gift), and an "FMV per share at gift" column was
+    ignored, leaving the lot without its loss basis. The per share FMV times the shares is
+    the lot's FMV, exactly as the total's; both on a row must agree."""
+    per_share = ("Symbol,Quantity,Date Acquired,Cost Basis,Date of Gift,FMV Per Share at Gift\n"
+                 "KO,100,2010-01-04,10000,2026-03-02,80\n"
+                 "KO,50,2012-05-01,2000,2026-03-02,60\n"
+                 "KO,10,2016-06-01,400,,\n")
+    got = lots(write(tmp_path, "ps.csv", per_share), as_of=dt.date(2026, 7, 1))
+    want = lots(write(tmp_path, "total.csv", GIFT_LOTS), as_of=dt.date(2026, 7, 1))
+    assert not [w for w in got.warnings if w.code == "ignored_column"]
+    pd.testing.assert_frame_equal(got.lots.drop(columns=["source_file", "lot_id"]),
+                                  want.lots.drop(columns=["source_file", "lot_id"]))
+    # both columns: agreeing is fine (to half a cent a share), disagreeing an error
+    both = ("ticker,shares,acquired,cost_total,gift_date,fmv_at_gift,fmv_per_share_at_gift\n"
+            "KO,100,2010-01-04,10000,2026-03-02,8000,80.004\n"
+            "KO,50,2012-05-01,2000,2026-03-02,3000,70\n"
+            "KO,10,2016-06-01,400,2024-03-01,,\n")
+    with pytest.raises(LotDataError) as e:
+        lots(write(tmp_path, "both.csv", both), as_of=dt.date(2026, 7, 1))
+    issues = {(i.row, i.column, i.code): i for i in e.value.issues}
+    assert set(issues) == {(3, "fmv_per_share_at_gift", "gift_fmv_mismatch"),
+                           (4, "fmv_at_gift", "gift_incomplete")}
+    bad = issues[(3, "fmv_per_share_at_gift", "gift_fmv_mismatch")]
+    assert bad.message == ("the fair market value per share at the gift (70.0000 USD) times "
+                           "the 50 shares is 3,500.00 USD, but the lot's fair market value "
+                           "at the gift (fmv_at_gift) is 3,000.00 USD")
+    assert bad.fix.startswith("keep one of the two FMV columns")
+    # a gift date without any FMV column is not let through (it was: said on a missing
+    # column, the issue was dropped)
+    with pytest.raises(LotDataError) as e:
+        lots(write(tmp_path, "nofmv.csv", "ticker,shares,acquired,cost_total,gift_date\n"
+                                          "KO,100,2010-01-04,10000,2026-03-02\n"),
+             as_of=dt.date(2026, 7, 1))
+    assert [(i.row, i.column, i.code) for i in e.value.issues] == [
+        (2, "gift_date", "gift_incomplete")]
+
+
+def test_an_impossible_date_is_one_error_not_also_the_date_orders_reason(tmp_path):
+    """Reviewer 1 (session 24): 09/31/2020 was "not a calendar date" and the reason slash
+    dates were read month/day ("can only be read that way") at once."""
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,09/31/2020,50\nAAPL,10,01/02/2020,50\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    assert [(i.code, i.row) for i in e.value.issues] == [("unparsable_date", 2)]
+    p = write(tmp_path, "m.csv", "ticker,shares,acquired,cost_per_share\n"
+                                 "AAPL,10,09/30/2020,50\nAAPL,10,01/02/2020,50\n")
+    assert [(i.code, i.row) for i in lots(p).warnings] == [("date_order_inferred", 2)]
+
+
+@pytest.mark.parametrize("cell", ["--", "N/A", "unknown"])
+def test_a_basis_the_custodian_does_not_know_says_where_to_get_it(tmp_path, cell):
+    p = write(tmp_path, "l.csv", "ticker,shares,acquired,cost_total\n"
+                                 f"AAPL,10,2020-01-02,{cell}\n")
+    with pytest.raises(LotDataError) as e:
+        lots(p)
+    (i,) = e.value.issues
+    assert (i.code, i.row, i.column) == ("unknown_basis", 2, "cost_total")
+    assert "prior custodian" in i.fix

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -341,3 +342,123 @@ def test_a_blotter_date_cells_time_orders_the_day_as_the_time_column(tmp_path):
         read_blotter(p, known=KNOWN)
     (i,) = [i for i in e.value.issues if i.code == "inconsistent_time"]
     assert (i.row, i.column) == (2, "time")
+
+
+# ------------------------------------------------------------------------------- activity
+ACTIVITY = Path(__file__).parent / "fixtures" / "custodian" / "fidelity_activity.csv"
+
+
+def test_an_activity_export_reads_as_the_blotter_it_records(tmp_path):
+    """F20 (session 22's reviewer): a Fidelity activity export ("Accounts History": YOU
+    BOUGHT / YOU SOLD actions, a sale's negative quantity, newest first, dividends, a cash
+    sweep and a transfer of cash among the trades, no account type) is the household
+    sample's recent trades as its custodian writes them: the client's ledger is the one its
+    plain blotter gives, and every row left out is named."""
+    from pma_lab.io.client import load_client
+    from pma_lab.paths import clients_dir
+
+    plain = load_client(clients_dir() / "household" / "profile.toml")
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    shutil.copy(ACTIVITY, folder / "recent_trades.csv")
+    got = load_client(folder / "profile.toml")
+    cols = ["account", "ticker", "date_acquired", "date_sold", "shares", "proceeds",
+            "cost_basis", "adjustment_code", "adjustment_amount", "gain_loss", "term"]
+    want = plain.ledger().dispositions(as_decimal=True)[cols].sort_values(cols[:4])
+    have = got.ledger().dispositions(as_decimal=True)[cols].sort_values(cols[:4])
+    assert len(want) == 2 and have.reset_index(drop=True).equals(want.reset_index(drop=True))
+    a, b = plain.ledger().locks(plain.as_of), got.ledger().locks(got.as_of)
+    assert sorted(zip(a.lock, a.group, strict=True)) == sorted(zip(b.lock, b.group,
+                                                                   strict=True))
+    skipped = sorted((w.code, w.row, w.column) for w in got.warnings
+                     if w.code in ("not_a_trade", "cash_sweep"))
+    assert skipped == [("cash_sweep", 7, "Symbol"), ("not_a_trade", 6, "Action"),
+                       ("not_a_trade", 9, "Action")]
+    said = " ".join(w.message for w in got.warnings)
+    assert "row 6 (DIVIDEND RECEIVED ...) moves no shares" in said
+    assert "row 9 (ELECTRONIC FUNDS ...) moves no shares" in said
+    assert "row 7: buys and sales of a money-market fund" in said
+
+
+def test_an_activity_export_without_the_profile_asks_for_the_account_types(tmp_path):
+    with pytest.raises(Exception) as e:
+        read_blotter(ACTIVITY, known=KNOWN | {"KLAC", "BMY", "MMM"})
+    (bad,) = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert (bad.code, bad.column) == ("missing_column", "account_type")
+    assert "[[accounts]]" in bad.fix
+    from pma_lab.tax.ledger import AccountType
+
+    with pytest.raises(Exception) as e:
+        read_blotter(ACTIVITY, known=KNOWN | {"KLAC", "BMY", "MMM"},
+                     accounts={"taxable": AccountType.TAXABLE})
+    bad = [(i.row, i.column, i.code) for i in e.value.issues if i.severity is Severity.ERROR]
+    assert bad == [(5, "Account", "unknown_account"), (10, "Account", "unknown_account")]
+
+
+def test_a_fee_and_a_commission_add_up_and_a_sales_quantity_may_be_negative(tmp_path):
+    p = write(tmp_path, "b.csv", "date,account,account_type,ticker,action,quantity,price,"
+                                 "commission,fees\n"
+                                 "2026-07-01,t,taxable,AAPL,Buy,10,200,4.95,0.05\n"
+                                 "2026-07-02,t,taxable,AAPL,Sell,-4,210,,0.02\n")
+    got = read_blotter(p, known=KNOWN)
+    assert [(t.side.value, t.shares, t.fees) for t in got.trades] == [
+        ("buy", 10, Decimal("5.0")), ("sell", 4, Decimal("0.02"))]
+
+
+@pytest.mark.parametrize("action", ["Stock Split", "Transfer of Assets"])
+def test_a_row_moving_shares_without_a_buy_or_sale_is_an_error(tmp_path, action):
+    p = write(tmp_path, "b.csv", "date,account,account_type,ticker,action,quantity,price\n"
+                                 "2026-07-01,t,taxable,AAPL,Buy,10,200\n"
+                                 f"2026-07-02,t,taxable,AAPL,{action},10,0\n")
+    with pytest.raises(Exception) as e:
+        read_blotter(p, known=KNOWN)
+    (bad,) = [i for i in e.value.issues if i.severity is Severity.ERROR]
+    assert (bad.row, bad.column, bad.code) == (3, "action", "invalid_value")
+    assert "belongs in the lots file" in bad.fix
+
+
+def test_a_newest_first_file_with_a_days_buy_and_sale_of_a_name_needs_their_times(tmp_path):
+    """A replay runs a day's trades in file order: in a file listed newest first the day's
+    sale above its buy would be replayed before it."""
+    body = ("2026-07-02,t,taxable,AAPL,sell,5,210\n"
+            "2026-07-02,t,taxable,AAPL,buy,5,205\n"
+            "2026-07-02,t,taxable,MSFT,buy,1,400\n"
+            "2026-07-01,t,taxable,AAPL,buy,10,200\n")
+    p = write(tmp_path, "b.csv", "date,account,account_type,ticker,side,shares,price\n" + body)
+    with pytest.raises(Exception) as e:
+        read_blotter(p, known=KNOWN)
+    bad = [(i.row, i.column, i.code) for i in e.value.issues if i.severity is Severity.ERROR]
+    assert bad == [(2, "date", "unordered_same_day"), (3, "date", "unordered_same_day")]
+    assert "add a time column" in e.value.issues[0].fix
+    timed = write(tmp_path, "t.csv", "date,time,account,account_type,ticker,side,shares,price\n"
+                  + "".join(f"{r[:10]},{h},{r[11:]}" for r, h in zip(
+                      body.splitlines(keepends=True), ["15:00", "10:00", "11:00", "10:00"],
+                      strict=True)))
+    assert len(read_blotter(timed, known=KNOWN).trades) == 4
+    oldest = write(tmp_path, "o.csv", "date,account,account_type,ticker,side,shares,price\n"
+                   + "".join(reversed(body.splitlines(keepends=True))))
+    assert len(read_blotter(oldest, known=KNOWN).trades) == 4
+
+
+def test_schwabs_acquired_open_date_header_and_its_thousands(tmp_path):
+    """Reviewer 1 (session 24): Schwab's "Acquired/Open Date" was no known header; the
+    missing date column then left "3,000" shares ambiguous (the market check that settles
+    it needs the dates), two errors that renaming the header made go away."""
+    text = ('"Symbol","Quantity","Cost Basis","Acquired/Open Date"\n'
+            '"AAPL","3,000","$8,100.00","03/09/2009"\n')
+    got = lots(write(tmp_path, "s.csv", text), market="market", known="market")
+    assert got.lots.shares.iloc[0] == 3000
+    missing = write(tmp_path, "m.csv", text.replace("Acquired/Open Date", "When"))
+    with pytest.raises(LotDataError) as e:
+        lots(missing, market="market", known="market")
+    assert [(i.code, i.column) for i in errors(e)] == [("missing_column", "acquired")]
+
+
+def test_a_custodians_wash_sale_column_says_what_is_made_of_it(tmp_path):
+    """Reviewer 1 (session 24): Schwab's "Disallowed Loss" was called informational, with no
+    word that a replacement lot's holding period is not carried over from it."""
+    text = ('"Symbol","Quantity","Cost Basis","Open Date","Disallowed Loss"\n'
+            '"AAPL","10","$2,000.00","07/01/2026","$150.00"\n')
+    got = lots(write(tmp_path, "s.csv", text))
+    (w,) = [w for w in got.warnings if w.code == "wash_column_read_as_basis"]
+    assert w.column == "Disallowed Loss" and "recent_trades" in w.fix

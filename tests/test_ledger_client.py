@@ -194,3 +194,33 @@ def test_lots_validate_replays_the_recent_trades(tmp_path, capsys):
     assert "holds 0 shares, the sale asks for 10" in err and "Fix:" in err
     with pytest.raises(BlotterError):
         validate_client(str(prof))
+
+
+def test_a_loss_sale_of_earlier_shares_names_its_lot_and_the_buyback_washes_it(tmp_path):
+    """Reviewer 1 (session 24): a blotter with only the loss sale and the buyback was
+    refused (the sale's shares were bought before the blotter); the service team's realised
+    gain/loss report gives the sold lot's acquisition date and cost basis, and with them the
+    sale replays and the lots file's buyback washes it, the holding period carried over."""
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    (folder / "recent_trades.csv").write_text(
+        "date,account,account_type,ticker,side,shares,price,acquired,cost_basis\n"
+        "2026-07-21,taxable,taxable,KLAC,sell,165,217.56,2026-06-17,39390.45\n")
+    sale = klac_sale(load_client(folder / "profile.toml").ledger())
+    assert sale.cost_basis - sale.proceeds == LOSS and sale.adjustment_amount == 0
+    with open(folder / "household_lots.csv", "a") as f:
+        f.write("taxable,HH-0061,KLAC,2026-07-28,200,190.80\n")
+    led = load_client(folder / "profile.toml").ledger()
+    sale = klac_sale(led)
+    assert sale.adjustment_code == "W" and sale.adjustment_amount == LOSS
+    (lot,) = [lt for lt in led.lots(account="taxable", ticker="KLAC") if lt.shares == 165]
+    assert lot.basis == D("165") * D("190.80") + LOSS
+    assert lot.holding_start == dt.date(2026, 7, 28) - dt.timedelta(days=34)
+    # half a lot is an error naming what is missing
+    (folder / "recent_trades.csv").write_text(
+        "date,account,account_type,ticker,side,shares,price,acquired,cost_basis\n"
+        "2026-07-21,taxable,taxable,KLAC,sell,165,217.56,2026-06-17,\n")
+    with pytest.raises(BlotterError) as e:
+        load_client(folder / "profile.toml")
+    assert [(i.row, i.code) for i in e.value.issues if i.severity.value == "error"] == [
+        (2, "sold_lot_incomplete")]

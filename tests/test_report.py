@@ -560,7 +560,7 @@ def test_trade_export_neutralises_formulas_and_keeps_numbers(tmp_path):
     assert rows[0] == list(report.CUSTODIAN_COLUMNS)
     # whole shares without a decimal point; the lot id to relieve on every sale
     assert rows[1][:5] == ["'-acct", "'" + EVIL, "SELL", "10", "'" + EVIL]
-    assert rows[1][8] == "-50"  # a negative number stays a number
+    assert rows[1][8] == "-50.00"  # a negative number stays a number (to the cent)
     assert rows[2][1] == "'@SUM" and rows[2][4] == "'+L2"
     assert rows[3][3] == "2.5" and rows[3][4] == "'\tL3"
     assert rows[4][1] == "'-XYZ" and rows[4][4] == "" and rows[4][8] == ""
@@ -594,7 +594,23 @@ def test_trade_csv_never_uses_scientific_notation(tmp_path):
     assert "e-" not in text.lower() and "e+" not in text.lower()
     rows = list(csv.reader(text.splitlines()))
     assert [r[2] for r in rows[1:]] == ["0.00001", "1234567", "3"]
-    assert [r[3] for r in rows[1:]] == ["10000000", "0", "12345678.91"]
+    # dollars with their cents (reviewer 1, session 24: "21513" where the README says
+    # to the cent)
+    assert [r[3] for r in rows[1:]] == ["10000000.00", "0.00", "12345678.91"]
+
+
+def test_trade_files_amounts_to_the_cent_prices_to_four_and_the_acquired_date(tmp_path):
+    frame = pd.DataFrame({"Account": ["a", "a"], "Symbol": ["X", "Y"],
+                          "Est. Price": [2.7, 308.9125], "Est. Amount": [21513.0, -5.5],
+                          "Est. Gain": [-16383.0, 0.004], "Acquired": ["2009-03-09", ""],
+                          "Cost per Share": [2.7, 126.32]})
+    report.write_trades(frame, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    rows = list(csv.reader((tmp_path / "t.csv").read_text().splitlines()))
+    assert rows[1][2:] == ["2.70", "21513.00", "-16383.00", "2009-03-09", "2.70"]
+    assert rows[2][2:] == ["308.9125", "-5.50", "0.00", "", "126.32"]
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    assert ws["F2"].value == dt.datetime(2009, 3, 9) and ws["F2"].number_format == "yyyy-mm-dd"
+    assert ws["F3"].value is None and ws["C2"].value == 2.7
 
 
 def test_trade_file_cost_per_share_has_four_decimals(tmp_path):
@@ -2547,3 +2563,17 @@ def test_the_lots_findings_share_of_gains_is_of_the_total_they_quote():
         assert set(names) == set(by.sort_values(ascending=False).index[:3])
         assert top == round(by[names].sum())
         assert int(m.group(3)) == round(100 * by[names].sum() / (t.lt_gain + t.st_gain))
+
+
+def test_a_table_of_few_rows_with_long_reasons_splits_between_rows_in_print():
+    """Reviewer 1 (session 24): the calendar (15 rows, each reason ~230 characters) was
+    printed whole, taller than a page, so its heading and half a sentence stood alone on
+    a page; a table is kept whole by the lines it prints, not by its rows."""
+    from pma_lab.report.proposal import ReportTable
+
+    why = "pma_lab counts selling only part of the shares bought at a loss as a wash sale " * 3
+    long = pd.DataFrame({"Symbol": [f"S{i}" for i in range(15)], "Why": [why] * 15})
+    html_long = ReportTable(long, wrap=("Why",))._repr_html_()
+    assert "pma-short" not in html_long and html_long.count('class="pma-keep"') == 2
+    short = pd.DataFrame({"Symbol": [f"S{i}" for i in range(15)], "Why": ["a sale"] * 15})
+    assert "pma-short" in ReportTable(short, wrap=("Why",))._repr_html_()

@@ -520,3 +520,7 @@ def test_a_gift_lots_gain_for_the_optimiser_is_the_dual_basis_one(loss_basis, wa
     assert lots.loc["gift", "basis"] == pytest.approx(30000.0 - want_gain)  # as Form 8949
     assert lots.loc["gift", "term"] == want_term
     assert DAY < dt.date(2027, 3, 3)  # the gift's own long-term date is after the day
+    # the trade file's Acquired beside that basis: the gift's day when the FMV is the basis
+    # (Form 8949's pair; reviewer 1, session 24: the donor's date beside the FMV)
+    assert lots.loc["gift", "acquired"] == (dt.date(2026, 3, 2) if want_term == "ST"
+                                            else dt.date(2015, 1, 2))

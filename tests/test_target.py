@@ -242,3 +242,73 @@ def test_fixed_weights_are_held_and_the_rest_tracks_around_them(setup):
     r = round_to_shares(t40, px, 1e6, rm, b)
     assert r.shares["AAPL"] == np.floor(0.0312 * 1e6 / px["AAPL"])
     assert r.shares["XOM"] == np.floor(0.012 * 1e6 / px["XOM"])
+
+
+def test_target_build_at_an_account_size_shows_the_kept_shares_held(tmp_path, capsys):
+    """Session 24, item 2: with ``[target] account_size`` set (here $2M, the young-pro
+    account is about $0.5M), ``pma-lab target build``'s shares at the account size showed
+    the kept PYPL at its weight of the account managed today times $2M: about four times
+    the 110 shares held, though the keep list is never added to. It now shows the shares
+    held and says why; the other names share the rest in the target's proportions."""
+    from sample_copy import copy_sample_client
+
+    from pma_lab.app.cli import main
+
+    profile = copy_sample_client("young-pro", tmp_path, [
+        ("profile.toml", "[restrictions]\n", '[restrictions]\nhold_no_add = ["PYPL"]\n'),
+        ("profile.toml", "names = 30\n", "names = 30\naccount_size = 2000000.0\n")])
+    out = tmp_path / "target.csv"
+    capsys.readouterr()
+    assert main(["target", "build", "--profile", str(profile), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    table = pd.read_csv(out, comment="#").set_index("ticker")
+    assert table.shares["PYPL"] == 110  # 60 + 50 held
+    value = (table.shares * table.price).sum()
+    assert value <= 2_000_000.0 and value > 2_000_000.0 - table.price.max()
+    # the old illustration: PYPL's weight of the $2M, far above the shares held
+    assert table.weight["PYPL"] * 2_000_000.0 / table.price["PYPL"] > 3 * 110
+    # the rest in the target's proportions (each within a few shares of the greedy fill)
+    others = table.drop("PYPL")
+    ratio = others.shares * others.price / others.weight
+    rest = (2_000_000.0 - 110 * table.price["PYPL"]) / (1.0 - table.weight["PYPL"])
+    assert float(ratio.median()) == pytest.approx(rest, rel=0.01)
+    assert "  shares at the account size: the kept names show the shares you hold (never " \
+           "sold or added to, so never more): their target weights are of what you manage " \
+           "today, $" in said
+    assert "not of the account size $2,000,000" in said
+
+def test_a_kept_builder_serves_the_same_inputs_with_a_new_builders_target(setup, monkeypatch):
+    """Session 24: a batch kernel built a new TargetBuilder (its cvxpy problem, and three
+    compilations) for every client; TargetBuilder.kept keeps it for the next call with the
+    same risk model, benchmark, sectors and keep list (compared by their numbers), and each
+    build on it gives the target a new builder gives, bit for bit."""
+    from collections import OrderedDict
+    from dataclasses import replace
+
+    import pma_lab.portfolio.target as target
+
+    m, uni, rm, b, _ = setup
+    monkeypatch.delenv("PMA_LAB_CACHE", raising=False)
+    monkeypatch.setattr(target, "_KEPT", OrderedDict())
+    eligible = [t for t in b.weights.index if t not in ("AAPL", "XOM")]
+    asks = [(None, 40, {}, {}), (eligible, 30, {"Energy": 0.05}, {}), (None, 50, {}, {})]
+    used = []
+    for k, ask in enumerate(asks):
+        risk = rm if k != 1 else replace(rm)  # another object, the same numbers
+        with TargetBuilder.kept(risk, b, uni.gics_sector) as tb:
+            got = tb.build(*ask)
+        used.append(tb)
+        want = TargetBuilder(rm, b, uni.gics_sector).build(*ask)
+        assert got.weights.index.equals(want.weights.index)
+        assert got.weights.to_numpy().tobytes() == want.weights.to_numpy().tobytes()
+        assert (got.tracking_error, got.names, got.method, got.diagnostics["solves"],
+                got.diagnostics["elimination_path"]) == \
+            (want.tracking_error, want.names, want.method, want.diagnostics["solves"],
+             want.diagnostics["elimination_path"])
+    assert used[0] is used[1] is used[2]
+    with TargetBuilder.kept(rm, b, uni.gics_sector, fixed={"AAPL": 0.03}) as other:
+        assert other is not used[0]  # another keep list: another problem
+        with TargetBuilder.kept(rm, b, uni.gics_sector, fixed={"AAPL": 0.03}) as busy:
+            assert busy is not other  # in use: never shared
+    with TargetBuilder.kept(rm, b, uni.gics_sector) as again:
+        assert again is used[0]  # two kept: the latest used

@@ -21,7 +21,7 @@ import pandas as pd
 
 from pma_lab import __version__
 from pma_lab.errors import DataError, InfeasibleError, OptimizationError, PmaLabError
-from pma_lab.formatting import fmt_pct, fmt_usd
+from pma_lab.formatting import fmt_pct, fmt_shares, fmt_usd
 from pma_lab.modes import Method, WashSaleMode
 from pma_lab.plan.grammar import DEFAULT_PLANS, DEFAULT_YEARS, plan_grammar
 
@@ -173,10 +173,27 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
 
         names = ("lots", "holdings", "turning_long_term", "locks")
         frames = {f"{n}.csv": getattr(s, n) for n in names}
+        frames["locks.csv"] = _locks_csv(s.locks)
         # the year's netting as `pma-lab ledger replay` writes it (names, signs, cents)
         frames["realized.csv"] = _netting_signed(s.realized)
         write_folder(out, frames, _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
+
+
+def _locks_csv(locks: pd.DataFrame) -> pd.DataFrame:
+    """The locks table as a CSV holds it: each lock's purchases in words, not a tuple.
+
+    ``purchases`` holds ``(date, in an IRA, shares)`` tuples (:meth:`Ledger.locks`); the
+    file says ``2026-07-20: 40 shares (taxable); ...`` (reviewer 1, session 24: Python's
+    ``datetime.date(...)`` text in the file).
+    """
+    if "purchases" not in locks.columns:
+        return locks
+    out = locks.copy()
+    out["purchases"] = [
+        "; ".join(f"{d.isoformat()}: {fmt_shares(sh)} shares ({'IRA' if ira else 'taxable'})"
+                  for d, ira, sh in p) for p in locks["purchases"]]
+    return out
 
 
 # ----------------------------------------------------------------------------------- ledger
@@ -203,7 +220,10 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
 
     TRADES columns: date, account, account_type (taxable; ira, roth or traditional for an
     IRA), ticker, side (buy/sell), shares, price, optional lot_id (specific
-    identification), optional method (fifo/hifo/specific/min_tax), optional fees.
+    identification), optional method (fifo/hifo/specific/min_tax), optional fees. A
+    custodian's activity export reads too (YOU BOUGHT / YOU SOLD / REINVESTMENT actions, a
+    sale's negative quantity; dividends and other cash rows are left out with a warning);
+    it has no account type, so give --profile, whose [[accounts]] declare each account's.
     """
     from pma_lab.errors import Issue, LedgerError, LotDataError
     from pma_lab.io.ingest import read_blotter, read_lots, replay_problems
@@ -212,13 +232,16 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     from pma_lab.tax.liability import TaxProfile, yearly_netting
     from pma_lab.tax.rules import FilingStatus
 
-    blotter = read_blotter(trades, date_order=date_order)
+    prof = load_profile(profile) if profile is not None else None
+    declared = {a.account_id: a for a in prof.ledger_accounts()} if prof else {}
+    one = next(iter(declared)) if len(declared) == 1 else None
+    blotter = read_blotter(
+        trades, date_order=date_order,
+        accounts={k: a.account_type for k, a in declared.items()} if prof else None,
+        default_account=(prof.lots.default_account or one) if prof else None)
     accounts = {a.account_id: a for a in blotter.accounts}
-    prof = None
-    if profile is not None:
-        prof = load_profile(profile)
-        for a in prof.ledger_accounts():
-            accounts[a.account_id] = a
+    accounts.update(declared)
+    if prof is not None:
         tax = prof.tax
     else:
         tax = TaxProfile.from_rates(0.0, 0.0, FilingStatus(filing_status or "mfj"))
@@ -257,7 +280,8 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
         led = _replace(client, recent_trades=blotter).ledger()
     else:
         try:
-            led = replay(blotter.trades, accounts.values(), opening)
+            # with the lots the blotter's sales of earlier shares name (acquired, cost basis)
+            led = replay(blotter.trades, accounts.values(), [*blotter.sold_lots, *opening])
         except LedgerError as e:  # every refused sale, with its row and column (exit 2)
             raise replay_problems(blotter, e) or e from None
     disp = led.dispositions(as_decimal=True)
@@ -499,8 +523,13 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
 
     s = _setup(profile, as_of, names=names, models=_models(risk_model, benchmark))
     t = s.target
+    # the keep list at the shares held (its weights are of what is managed today)
+    lots = s.client.lots.lots
+    held = lots.shares.groupby(lots.ticker).sum()
+    kept = [k for k in (t.diagnostics.get("fixed") or ()) if k in held.index]
     r = round_to_shares(t, s.prices, s.account_size, s.risk, s.benchmark, s.sectors,
-                        dict(s.client.profile.restrictions.sector_max_weight))
+                        dict(s.client.profile.restrictions.sector_max_weight),
+                        held={k: float(held[k]) for k in kept})
     table = r.table().rename(columns={"weight": "weight_rounded"})
     table.insert(1, "weight", table.ticker.map(t.weights))
     from pma_lab.report import labels
@@ -529,6 +558,11 @@ def target_build(profile: Path, as_of: dt.date | None, names: int | None,
         click.echo(f"  {labels.excluded_from_model(comp)}")
     if labels.keep_list_words(s):
         click.echo(f"  kept as they are (your keep list): {labels.keep_list_words(s)}")
+    if kept and s.client.profile.target.account_size:
+        managed = float((lots.shares * lots.ticker.map(s.prices)).sum()) + sum(
+            a.cash for a in s.client.profile.accounts)
+        click.echo(f"  shares at the account size: "
+                   f"{labels.kept_shares_words(s.account_size, managed)}")
     with pd.option_context("display.max_rows", 40, "display.width", 120):
         click.echo(table.head(25).to_string(index=False))
     if out is not None:

@@ -212,7 +212,8 @@ class Client:
                 ) -> Ledger:
         """:func:`replay`, its refused sales reported as rows of the recent-trades blotter."""
         try:
-            return replay(trades, accounts, held_lots=held)
+            # the lots the blotter's sales of earlier shares name (acquired, cost_basis)
+            return replay(trades, accounts, self.recent_trades.sold_lots, held_lots=held)
         except LedgerError as e:
             raise replay_problems(self.recent_trades, e) or e from None
 
@@ -403,7 +404,8 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
     if packaged:
         known = known_tickers()
     try:
-        profile = load_profile(profile_path, known=known)
+        profile = load_profile(profile_path, known=known,
+                               lots_replaced=bool(lots_files) and replaced is None)
     except ProfileError as e:
         _raise_with_lots_errors(e, as_of, lots_files, known, date_order)
         raise
@@ -436,8 +438,11 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
                                     replaced, over)
     recent = None
     if spec.recent_trades is not None:
+        declared = {a.account_id: a.account_type for a in profile.ledger_accounts()}
+        one = next(iter(declared)) if len(declared) == 1 else None
         recent = read_blotter(spec.recent_trades, known=known, as_of=day,
-                              date_order=date_order or spec.date_order, policy=spec.policy)
+                              date_order=date_order or spec.date_order, policy=spec.policy,
+                              accounts=declared, default_account=spec.default_account or one)
     core = profile.core
     if packaged and core is not None and core.equity_sleeve == "active_index" \
             and core.active_model is not None:

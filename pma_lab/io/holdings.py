@@ -472,8 +472,9 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
     A gift lot's (``gift_date`` set) unrealised gain is what a sale at the price would
     realise under its dual basis (IRC §1015, Pub 551): above the donor's basis
     (``basis``) a gain from it, with the donor's holding period; below the FMV at the gift
-    (``loss_basis``, when lower) a loss from the FMV, held from the gift date (its term
-    and long-term date are then the gift's); in between, neither gain nor loss.
+    (``loss_basis``, when lower) a loss from the FMV, held from the gift date (its term,
+    holding start and long-term date are then the gift's); in between, neither gain nor
+    loss.
     """
     market = market or load_market()
     lots = ledger.open_lots()
@@ -491,6 +492,11 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
         lots["long_term_on"] = [
             long_term_date(g) if f else lto for f, g, lto in zip(
                 from_fmv, lots.gift_date, lots.long_term_on, strict=True)]
+        # and its holding start beside it (reviewer 1, session 24: the donor's start next to
+        # the gift's long-term date)
+        lots["holding_start"] = [
+            g if f else h for f, g, h in zip(from_fmv, lots.gift_date, lots.holding_start,
+                                             strict=True)]
     lots["term"] = [
         "LT" if inh or (lto is not None and as_of >= lto) else "ST"
         for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,8 +25,8 @@ import pandas as pd
 from pma_lab.errors import BlotterError, InputError, Issue, LedgerError, LotDataError, Severity
 from pma_lab.market.data import known_tickers  # noqa: F401 (re-exported)
 from pma_lab.market.tickers import TickerSuggester, normalize_ticker
-from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy
-from pma_lab.tables import RawTable, header_names, map_columns, read_table
+from pma_lab.schema import BLOTTER_FIELDS, LIMITS, LOT_FIELDS, Field, ReadPolicy, header_key
+from pma_lab.tables import RawTable, _rows_text, header_names, map_columns, read_table
 from pma_lab.tax.ledger import Account, AccountType, Ledger, LotRelief, Side, Trade
 from pma_lab.tax.rules import money
 
@@ -218,6 +218,13 @@ class Blotter:
     source: str = ""
     frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     columns: Mapping[str, str] = field(default_factory=dict, repr=False)
+    sold_lots: tuple[dict, ...] = ()
+
+    # ``sold_lots``: the lots the blotter's sales of shares bought before it name with their
+    # ``acquired`` date and ``cost_basis`` (a realised gain/loss report's columns), as
+    # :meth:`~pma_lab.tax.ledger.Ledger.add_lot` keyword arguments: the replay opens each
+    # before the blotter and the sale relieves it (its trade's ``lot_id``), so a loss sale
+    # and its buyback are all a wash sale needs (reviewer 1, session 24).
 
 
 def _freeze(df: pd.DataFrame) -> pd.DataFrame:
@@ -493,13 +500,19 @@ def _parse_dates(rows: _Expand, name: str, s: pd.Series, date_order: DateOrder |
                 order = "MDY"
             elif first_gt.any() or second_gt.any():
                 order = "DMY" if first_gt.any() else "MDY"
-                i = int((first_gt | second_gt).idxmax())
-                rows.issues.append(Issue(
-                    rows.rows.t.file, rows.row_number(i), rows.header(name), text.iat[i],
-                    f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} can "
-                    "only be read that way",
-                    "set lots.date_order (MDY or DMY) in the profile to make this explicit",
-                    Severity.WARNING, "date_order_inferred"))
+                mm, dd = (a, b) if order == "MDY" else (b, a)
+                fits = pd.to_datetime(dict(year=y, month=mm, day=dd), errors="coerce")
+                # the evidence is a date that is one in that order: 09/31/2020 fits
+                # neither, so it is the error it is, not also a reason (reviewer 1, s24)
+                told = (first_gt | second_gt) & fits.notna()
+                if told.any():
+                    i = int(told.idxmax())
+                    rows.issues.append(Issue(
+                        rows.rows.t.file, rows.row_number(i), rows.header(name), text.iat[i],
+                        f"slash dates read as {_ORDER_NAME[order]} because {text.iat[i]} "
+                        "can only be read that way",
+                        "set lots.date_order (MDY or DMY) in the profile to make this "
+                        "explicit", Severity.WARNING, "date_order_inferred"))
             else:
                 amb = a != b
                 rows.add(a.index[amb.to_numpy()], name, "ambiguous_date",
@@ -624,6 +637,57 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
                 f"nothing to do; write {sp.ticker!r} to silence this", Severity.WARNING,
                 "ticker_normalized"))
     return out
+
+
+_WASH_HEADERS = re.compile(r"disallowed|washsale|wash")
+
+
+def _wash_columns(table: RawTable) -> list[Issue]:
+    """A custodian's wash-sale column (Schwab's "Disallowed Loss"): what pma_lab makes of it.
+
+    The lots' basis is read as the custodian wrote it, its wash-sale adjustments in it; the
+    replacement shares' holding period is not extended from the column (the sale that
+    washed is not in a lots file): the recent trades give it (reviewer 1, session 24: the
+    column was "informational" without a word).
+    """
+    heads = [h for h in table.header if h and _WASH_HEADERS.search(header_key(h))]
+    if not heads:
+        return []
+    return [Issue(
+        table.file, table.header_row, ", ".join(heads), None,
+        f"{', '.join(repr(h) for h in heads)}: the lots' cost basis is read as written, "
+        "with the custodian's wash-sale adjustments in it; a replacement lot's holding "
+        "period is not extended from this column (its acquisition date is the purchase's)",
+        "nothing to do if no lot here replaced shares sold at a loss in the last year; "
+        "otherwise name the last weeks' trades as the profile's lots.recent_trades (the "
+        "loss sale and the purchase), so the replay carries the holding period over",
+        Severity.WARNING, "wash_column_read_as_basis")]
+
+
+# how custodians write a basis they do not have (a transferred-in or very old lot)
+_UNKNOWN_BASIS = frozenset({"--", "-", "—", "–", "n/a", "na", "unknown", "not available",
+                            "unavailable", "missing"})
+
+
+def _unknown_basis(r: _Rows, name: str, s: pd.Series) -> None:
+    """A cost cell the custodian left as ``--`` / ``N/A``: a missing basis, said so.
+
+    Reported before the number check, so the row reads this error, not "not a number"
+    (reviewer 1, session 24).
+    """
+    unknown = s.str.strip().str.lower().isin(_UNKNOWN_BASIS)
+    r.add(np.flatnonzero(unknown.to_numpy()), name, "unknown_basis",
+          "the custodian does not know this lot's cost basis (it writes it as "
+          f"{s[unknown].iloc[0].strip()!r} when it has none)" if unknown.any() else "",
+          "get the basis from the prior custodian or the client's records (a gift: the "
+          "donor's basis; an inheritance: the value at the date of death) and enter it; "
+          "pma_lab cannot figure a sale's gain without it", s)
+
+
+def _cents_or_more(v: float) -> str:
+    """``46.21``, ``46.2125``: a per-share amount with at least two decimals, at most four."""
+    text = f"{v:,.4f}".rstrip("0")
+    return text + "0" * (2 - len(text.split(".")[1]))
 
 
 def _round_cents_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -1039,6 +1103,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     cols, col_issues = map_columns(table, LOT_FIELDS)
     issues += col_issues
     issues += _missing_columns(table, cols, LOT_FIELDS)
+    issues += _wash_columns(table)
     if "cost_per_share" not in cols and "cost_total" not in cols:
         issues.append(Issue(file, table.header_row, "cost basis", None,
                             "no cost basis column (neither per share nor total)",
@@ -1078,11 +1143,13 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     cps_p = tot_p = None
     if "cost_per_share" in cols:
         cps_s = r.col("cost_per_share")
+        _unknown_basis(r, "cost_per_share", cps_s)
         cps_p = _numbers(r, "cost_per_share", cps_s, "the cost per share", money_col=True,
                          upper=LIMITS.max_price)
         cps = cps_p.values
     if "cost_total" in cols:
         tot_s = r.col("cost_total")
+        _unknown_basis(r, "cost_total", tot_s)
         tot_p = _numbers(r, "cost_total", tot_s, "the total cost basis", money_col=True,
                          upper=LIMITS.max_amount)
         tot = tot_p.values
@@ -1126,9 +1193,12 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
             both = ~np.isnan(from_cps) & ~np.isnan(total)
             tol = 0.005 * np.nan_to_num(sh_arr) + 0.011
             mism = both & (np.abs(from_cps - total) > tol)
-            r.add(np.flatnonzero(mism), "cost_total", "basis_mismatch",
-                  "cost per share x shares does not match the total cost basis",
-                  "keep one of the two cost columns, or correct the wrong one", basis_s)
+            for i in np.flatnonzero(mism):  # the figures, so the wrong cell shows itself
+                r.add([i], "cost_total", "basis_mismatch",
+                      f"cost per share x shares does not match the total cost basis: "
+                      f"{sh_arr[i]:,.10g} x ${_cents_or_more(cps_arr[i])} = "
+                      f"${from_cps[i]:,.2f}, the total says ${total[i]:,.2f}",
+                      "keep one of the two cost columns, or correct the wrong one", basis_s)
             total = np.where(np.isnan(total), from_cps, total)
         else:
             total = from_cps
@@ -1141,14 +1211,21 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
         r, market, tickers, acquired, per_share,
         np.where(per_share_given, "cost_per_share", "cost_total"), policy)
     # "41,900" is accepted only where the market check above could tell which reading is
-    # meant: a cost cell of a priced row, a share count whose basis came from a total
-    if cps_p is not None:
-        _ambiguous(r, "cost_per_share", r.col("cost_per_share"), cps_p.ambiguous & ~priced,
-                   "the cost per share")
-    if tot_p is not None:
-        _ambiguous(r, "cost_total", basis_s, tot_p.ambiguous & ~priced, "the total cost")
-    _ambiguous(r, "shares", sh_s, sh_p.ambiguous & ~(priced & total_given),
-               "the number of shares")
+    # meant: a cost cell of a priced row, a share count whose basis came from a total. Without
+    # the acquisition-date column the check cannot run: that column's error is the one to
+    # fix first, and the commas are judged once it is there (reviewer 1, session 24: two
+    # "ambiguous" errors that renaming the date header made go away)
+    if "acquired" not in cols:
+        pass
+    else:
+        if cps_p is not None:
+            _ambiguous(r, "cost_per_share", r.col("cost_per_share"),
+                       cps_p.ambiguous & ~priced, "the cost per share")
+        if tot_p is not None:
+            _ambiguous(r, "cost_total", basis_s, tot_p.ambiguous & ~priced,
+                       "the total cost")
+        _ambiguous(r, "shares", sh_s, sh_p.ambiguous & ~(priced & total_given),
+                   "the number of shares")
 
     if "account" in cols:
         acc_s = r.col("account")
@@ -1221,7 +1298,7 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               inh_s)
         inherited = low.isin(_TRUE)
 
-    gift_date, fmv = _gifts(r, acquired, inherited, date_order, as_of)
+    gift_date, fmv = _gifts(r, acquired, inherited, date_order, as_of, shares)
 
     _raise_if(issues + r.issues, LotDataError, file)
     df = pd.DataFrame({
@@ -1246,39 +1323,76 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
 
 
 def _gifts(r: _Rows, acquired: pd.Series, inherited: pd.Series,
-           date_order: DateOrder | None, as_of: dt.date | None
-           ) -> tuple[pd.Series, np.ndarray]:
+           date_order: DateOrder | None, as_of: dt.date | None,
+           shares: pd.Series | None = None) -> tuple[pd.Series, np.ndarray]:
     """The optional gift columns: each lot's gift date (NaT) and FMV at the gift (NaN).
 
     A lot received as a gift (IRC §1015, Pub 551) gives the donor's acquisition date as
     ``acquired`` and the donor's adjusted basis as its cost basis, plus the day it was
     received (``gift_date``) and the total fair market value of its shares that day
-    (``fmv_at_gift``): both or neither. The gift is on or after the donor's acquisition and
-    a lot is not both inherited and a gift. Problems are added to ``r``.
+    (``fmv_at_gift``): both or neither. The FMV may be given per share instead
+    (``fmv_per_share_at_gift``, custodian-style headers such as "FMV per share at gift"):
+    times the lot's ``shares``, in cents; both columns on a row must agree (to half a cent
+    a share, as the cost columns), else a ``gift_fmv_mismatch`` error names both figures.
+    The gift is on or after the donor's acquisition and a lot is not both inherited and a
+    gift. Problems are added to ``r``.
     """
     n = len(r.t.rows)
     gd_s, fmv_s = r.col("gift_date"), r.col("fmv_at_gift")
+    fps_s = r.col("fmv_per_share_at_gift")
     has_gd = (gd_s.str.strip().str.len() > 0).to_numpy()
-    has_fmv = (fmv_s.str.strip().str.len() > 0).to_numpy()
+    has_total = (fmv_s.str.strip().str.len() > 0).to_numpy()
+    has_fps = (fps_s.str.strip().str.len() > 0).to_numpy()
+    has_fmv = has_total | has_fps
     if not has_gd.any() and not has_fmv.any():
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[s]"), np.full(n, np.nan)
     gift_date = _dates(r, "gift_date", gd_s, date_order, as_of, "the gift date")
-    fmv = _numbers(r, "fmv_at_gift", fmv_s, "the fair market value at the gift",
-                   money_col=True, upper=LIMITS.max_amount).values
-    fmv_arr = fmv.to_numpy(dtype=float, na_value=np.nan)
+    fmv_arr = np.full(n, np.nan)
+    if has_total.any():
+        fmv = _numbers(r, "fmv_at_gift", fmv_s, "the fair market value at the gift",
+                       money_col=True, upper=LIMITS.max_amount).values
+        fmv_arr = fmv.to_numpy(dtype=float, na_value=np.nan)
+    if has_fps.any():
+        fps = _numbers(r, "fmv_per_share_at_gift", fps_s,
+                       "the fair market value per share at the gift", money_col=True,
+                       upper=LIMITS.max_amount).values.to_numpy(dtype=float, na_value=np.nan)
+        sh = (shares.to_numpy(dtype=float, na_value=np.nan) if shares is not None
+              else np.full(n, np.nan))
+        r.add(np.flatnonzero((fps < 0) & has_fps), "fmv_per_share_at_gift", "negative_basis",
+              "the fair market value per share at the gift is negative",
+              "enter the value of one share on the gift date as a positive amount", fps_s)
+        from_fps = _round_cents_product(sh, fps)
+        both = has_total & has_fps & ~np.isnan(from_fps) & ~np.isnan(fmv_arr)
+        tol = 0.005 * np.nan_to_num(sh) + 0.011
+        mism = both & (np.abs(from_fps - fmv_arr) > tol)
+        for i in np.flatnonzero(mism):
+            r.add([i], "fmv_per_share_at_gift", "gift_fmv_mismatch",
+                  f"the fair market value per share at the gift ({fps[i]:,.4f} USD) times "
+                  f"the {sh[i]:,.6g} shares is {from_fps[i]:,.2f} USD, but the lot's fair "
+                  f"market value at the gift (fmv_at_gift) is {fmv_arr[i]:,.2f} USD",
+                  "keep one of the two FMV columns (the lot's total or per share), or "
+                  "correct the wrong one from the gift record (Form 709 or the custodian's "
+                  "gift statement)", fps_s)
+        fmv_arr = np.where(np.isnan(fmv_arr), from_fps, fmv_arr)
     r.add(np.flatnonzero((fmv_arr < 0) & has_fmv), "fmv_at_gift", "negative_basis",
           "the fair market value at the gift is negative",
           "enter the lot's total value on the gift date as a positive amount", fmv_s)
-    r.add(np.flatnonzero(has_gd & ~has_fmv), "fmv_at_gift", "gift_incomplete",
+    # said on a column the file has (a file with a gift date and no FMV column at all, or
+    # the other way round, is said on the column it has)
+    fmv_col = next((c for c in ("fmv_at_gift", "fmv_per_share_at_gift") if c in r.cols),
+                   "gift_date")
+    gd_col = "gift_date" if "gift_date" in r.cols else fmv_col
+    r.add(np.flatnonzero(has_gd & ~has_fmv), fmv_col, "gift_incomplete",
           "the lot has a gift date but no fair market value at the gift (below the donor's "
           "basis it is the basis for a loss, IRC §1015)",
-          "enter the total value of the lot's shares on the gift date (the donor's gift "
-          "record or Form 709, or the custodian's gift statement), or blank the gift date "
-          "if the lot was not a gift", fmv_s)
-    r.add(np.flatnonzero(has_fmv & ~has_gd), "gift_date", "gift_incomplete",
+          "enter the total value of the lot's shares on the gift date (fmv_at_gift) or the "
+          "value of one share (fmv_per_share_at_gift), from the donor's gift record (Form "
+          "709) or the custodian's gift statement, or blank the gift date if the lot was "
+          "not a gift", r.col(fmv_col))
+    r.add(np.flatnonzero(has_fmv & ~has_gd), gd_col, "gift_incomplete",
           "the lot has a fair market value at the gift but no gift date",
           "enter the day the gift was received (the acquisition date stays the donor's), "
-          "or blank the FMV if the lot was not a gift", gd_s)
+          "or blank the FMV if the lot was not a gift", r.col(gd_col))
     gd = gift_date.astype("datetime64[ns]")
     acq = acquired.astype("datetime64[ns]")
     early = (gd < acq).fillna(False).to_numpy() & has_gd
@@ -1343,16 +1457,188 @@ _IRA_KINDS = {"roth": "ira", "roth ira": "ira", "traditional": "ira",
               "traditional ira": "ira"}
 
 
+# an activity export's action words (Fidelity's "Accounts History": "YOU BOUGHT APPLE INC
+# (AAPL) (Cash)", "REINVESTMENT ..."; Schwab's "Buy", "Reinvest Shares") and a plain
+# blotter's buy/sell; the rest ("DIVIDEND RECEIVED ...", "Bank Interest", "Journal") are
+# cash events when they move no shares (F20, session 22's reviewer)
+_BUY_WORDS = re.compile(r"(?:you bought|bought|buy|b|reinvestment|reinvest shares)(?:\W|$)")
+_SELL_WORDS = re.compile(r"(?:you sold|sold|sell|s)(?:\W|$)")
+_CASH_WORDS = frozenset({"dividend", "interest", "journal", "journaled", "deposit",
+                         "withdrawal", "fee", "fees", "transfer", "contribution",
+                         "distribution", "wire", "tax"})
+
+
+def _side_of(action: str) -> str | None:
+    """``buy``, ``sell`` or ``None`` for an action cell (case and spacing ignored)."""
+    a = " ".join(action.lower().split())
+    if _BUY_WORDS.match(a):
+        return "buy"
+    if _SELL_WORDS.match(a):
+        return "sell"
+    return None
+
+
+def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str] | None
+                ) -> tuple[RawTable, list[Issue]]:
+    """The table without an activity export's cash rows, and the warnings naming them.
+
+    A row is not a trade when its action is neither a buy nor a sale and it moves no shares
+    (blank or zero quantity) and its action reads as an event (words, or a cash word such as
+    ``Journal``): a dividend, interest, a transfer of cash. A buy or sale of a money-market
+    fund (``SPAXX``, the core cash sweep) is cash too. Each kind is named with its rows, so
+    nothing is left out unseen; a row that moves shares without being a buy or a sale stays
+    (its side is then an error).
+    """
+    if "side" not in cols:
+        return table, []
+    j, q, t = cols["side"], cols.get("shares"), cols.get("ticker")
+    kept: list[int] = []
+    events: dict[str, list[int]] = {}
+    sweep: list[int] = []
+    for i, row in enumerate(table.rows):
+        action = " ".join(row[j].split())
+        side = _side_of(action)
+        sym = row[t] if t is not None else ""
+        if side is not None and sym.strip() and _is_cash(sym, known):
+            sweep.append(i)
+            continue
+        if side is None and action:
+            qty = _parse_number(row[q], money_col=False) if q is not None else np.nan
+            moves = isinstance(qty, str) or qty is None or (qty == qty and qty != 0)
+            if not moves and (" " in action or action.lower() in _CASH_WORDS):
+                events.setdefault(" ".join(action.upper().split()[:2]), []).append(i)
+                continue
+        kept.append(i)
+    if len(kept) == len(table.rows):
+        return table, []
+    out: list[Issue] = []
+    head = table.header[j]
+    for kind, idx in events.items():
+        rows = [table.row_numbers[i] for i in idx]
+        out.append(Issue(
+            table.file, rows[0], head, kind,
+            f"{_rows_text(rows)} ({kind} ...) move no shares, so they are not trades and "
+            "are not replayed" if len(rows) > 1 else
+            f"{_rows_text(rows)} ({kind} ...) moves no shares, so it is not a trade and is "
+            "not replayed",
+            "nothing to do for cash events (dividends, interest, transfers of cash); a "
+            "return of capital belongs in the lots' cost basis", Severity.WARNING,
+            "not_a_trade"))
+    if sweep:
+        rows = [table.row_numbers[i] for i in sweep]
+        out.append(Issue(
+            table.file, rows[0], table.header[t] if t is not None else head,
+            table.rows[sweep[0]][t] if t is not None else None,
+            f"{_rows_text(rows)}: buys and sales of a money-market fund (the core cash "
+            "sweep) are cash, not trades of a security, and are not replayed",
+            "nothing to do; the account's cash is given in the profile", Severity.WARNING,
+            "cash_sweep"))
+    return replace(table, rows=[table.rows[i] for i in kept],
+                   row_numbers=[table.row_numbers[i] for i in kept]), out
+
+
+def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series, shares: pd.Series,
+               date_order: DateOrder | None, as_of: dt.date | None
+               ) -> dict[int, tuple[dt.date, float]]:
+    """The sales naming their lot's ``acquired`` date and ``cost_basis``: row -> both.
+
+    Both cells on a sale, or neither; a buy gives neither (its own price is its basis).
+    """
+    if "acquired" not in cols and "cost_basis" not in cols:
+        return {}
+    n = len(r.t.rows)
+    acq_s = r.col("acquired")
+    cost_s = r.col("cost_basis")
+    has_acq = (acq_s.str.len() > 0).to_numpy()
+    has_cost = (cost_s.str.len() > 0).to_numpy()
+    sell = (side == "sell").to_numpy()
+    half = sell & (has_acq != has_cost)
+    name = "acquired" if "acquired" in cols else "cost_basis"
+    r.add(np.flatnonzero(half), name, "sold_lot_incomplete",
+          "a sale of shares bought before the blotter needs both the lot's acquisition date "
+          "and its cost basis", "give both (acquired and cost_basis) or neither",
+          acq_s if name == "acquired" else cost_s)
+    buys = ~sell & (has_acq | has_cost)
+    r.add(np.flatnonzero(buys), name, "sold_lot_incomplete",
+          "a buy's acquisition date is its trade date and its basis its price",
+          "leave acquired and cost_basis blank on buys", acq_s if name == "acquired"
+          else cost_s)
+    both = sell & has_acq & has_cost
+    if not both.any() or "acquired" not in cols or "cost_basis" not in cols:
+        return {}
+    days = _dates(r, "acquired", acq_s.where(both, ""), date_order, as_of,
+                  "the sold lot's acquisition date")
+    cost_p = _numbers(r, "cost_basis", cost_s.where(both, ""), "the cost basis",
+                      money_col=True, upper=LIMITS.max_amount)
+    _ambiguous(r, "cost_basis", cost_s, cost_p.ambiguous & both, "the cost basis")
+    cost = cost_p.values
+    neg = both & (cost < 0).fillna(False).to_numpy()
+    r.add(np.flatnonzero(neg), "cost_basis", "negative_basis", "the cost basis is negative",
+          "enter the basis as a positive amount", cost_s)
+    out: dict[int, tuple[dt.date, float]] = {}
+    for i in np.flatnonzero(both & ~neg):
+        d, c = days.iat[i], cost.iat[i]
+        if pd.isna(d) or pd.isna(c) or i >= n:
+            continue
+        out[int(i)] = (pd.Timestamp(d).date(), float(c))
+    return out
+
+
+def _newest_first(r: _Rows, dates: pd.Series, acc: pd.Series, tickers: pd.Series,
+                  side: pd.Series, times: list[dt.time | None]) -> None:
+    """Refuse a day's buy and sale of one name in a file listed newest first, untimed.
+
+    A replay runs a day's trades in file order; a file whose dates fall down the rows (an
+    activity export lists the newest first) has the day's trades in reverse too, so a buy
+    and a sale of the same name and account that day, without times, cannot be ordered.
+    """
+    day = pd.to_datetime(dates, errors="coerce")
+    shown = day.dropna()
+    if shown.nunique() < 2 or not (shown.diff().dropna() <= pd.Timedelta(0)).all():
+        return
+    groups: dict[tuple, list[int]] = {}
+    for i, (d, a, t, s) in enumerate(zip(day, acc, tickers, side, strict=True)):
+        if d is pd.NaT or d != d or times[i] is not None or s not in ("buy", "sell"):
+            continue
+        groups.setdefault((d, a, t), []).append(i)
+    for (d, a, t), idx in groups.items():
+        if {side.iloc[i] for i in idx} == {"buy", "sell"}:
+            rows = [r.t.row_numbers[i] for i in idx]
+            r.add(idx, "date", "unordered_same_day",
+                  f"the file lists the newest trades first, so the order of {t}'s buy and "
+                  f"sale in account {a} on {d.date()} ({_rows_text(rows)}) cannot be read "
+                  "from it (a replay runs a day's trades in file order)",
+                  "add a time column (HH:MM) with those trades' times, or list the file "
+                  "oldest first", r.col("date"))
+
+
 def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "market",
                  date_order: DateOrder | None = None, delimiter: str = ",",
                  sheet: str | None = None, as_of: dt.date | None = None,
-                 policy: ReadPolicy | None = None) -> Blotter:
+                 policy: ReadPolicy | None = None,
+                 accounts: Mapping[str, AccountType] | None = None,
+                 default_account: str | None = None) -> Blotter:
     """Read and validate a trade blotter (see :data:`pma_lab.schema.BLOTTER_FIELDS`).
 
     Numbers and dates are checked as in :func:`read_lots` (finite, plausible, dates from
     1900). Trade prices are not compared with the market: a blotter holds the prices paid,
     which differ from the split-adjusted closes by every later split. So a thousands
     separator that could be a decimal comma (``1,500``) is an error in every column here.
+
+    A custodian's activity export reads as a blotter: its action words (``YOU BOUGHT ...``,
+    ``YOU SOLD ...``, ``REINVESTMENT ...``, ``Buy``, ``Reinvest Shares``) give the side, a
+    sale's negative quantity is its shares, fees and commission add up, and its cash events
+    (dividends, interest, transfers of cash: no shares moved) and money-market sweeps are
+    left out with a warning naming their rows. Such a file has no account type (and often no
+    account): give ``accounts`` (and ``default_account``), as a profile declares them.
+
+    Parameters
+    ----------
+    accounts : Mapping[str, AccountType] | None
+        The profile's accounts and their types: a file without an ``account_type`` column
+        takes each account's type from here (an account not declared is then an error).
+    default_account : str | None
+        The account of a file without an ``account`` column.
 
     Raises
     ------
@@ -1367,38 +1653,84 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
     if table is None:
         raise BlotterError(file, issues)
     cols, col_issues = map_columns(table, BLOTTER_FIELDS)
-    issues += col_issues + _missing_columns(table, cols, BLOTTER_FIELDS)
+    typed = "account_type" in cols
+    needed = [f for f in BLOTTER_FIELDS
+              if not (f.name == "account_type" and accounts is not None)
+              and not (f.name == "account" and default_account is not None)]
+    issues += col_issues + _missing_columns(table, cols, needed)
+    table, skipped = _not_trades(table, cols, known if isinstance(known, Collection) else None)
+    issues += skipped
+    if not table.rows:
+        issues.append(Issue(file, None, None, None, "the file holds no buy or sale",
+                            "export the account's activity for the trade dates, or leave "
+                            "the trades file out of the profile", Severity.ERROR,
+                            "header_only"))
+        raise BlotterError(file, issues)
     r = _Rows(table, cols)
     date_s = r.col("date")
     r.blank("date", date_s, "the trade date")
     dates = _dates(r, "date", date_s, date_order, as_of, "the trade date")
-    acc_s = r.col("account")
-    r.blank("account", acc_s, "the account")
-    typ_s = r.col("account_type")
-    kind = typ_s.str.lower().str.split().str.join(" ")
-    typ = kind.replace(_IRA_KINDS)
-    r.add(np.flatnonzero((~typ.isin([t.value for t in AccountType])).to_numpy()),
-          "account_type", "invalid_value",
-          "the account type must be taxable, or ira for an IRA (Roth or traditional)",
-          "write taxable, or for an IRA ira, roth or traditional (a Roth IRA is an ira: "
-          "its sales realise nothing, its purchases still wash a taxable loss)", typ_s)
+    n = len(table.rows)
+    if "account" in cols:
+        acc_s = r.col("account")
+        r.blank("account", acc_s, "the account")
+    else:
+        acc_s = pd.Series([default_account or ""] * n, dtype=object)
+    if typed:
+        typ_s = r.col("account_type")
+        kind = typ_s.str.lower().str.split().str.join(" ")
+        typ = kind.replace(_IRA_KINDS)
+        r.add(np.flatnonzero((~typ.isin([t.value for t in AccountType])).to_numpy()),
+              "account_type", "invalid_value",
+              "the account type must be taxable, or ira for an IRA (Roth or traditional)",
+              "write taxable, or for an IRA ira, roth or traditional (a Roth IRA is an ira: "
+              "its sales realise nothing, its purchases still wash a taxable loss)", typ_s)
+    else:
+        declared = dict(accounts or {})
+        typ = acc_s.map(lambda a: AccountType(declared[a]).value if a in declared else "")
+        kind = typ
+        typ_s = typ
+        unknown = (typ == "") & (acc_s.str.len() > 0)
+        if accounts is None:
+            pass  # the missing account_type column is the error, said once
+        elif "account" in cols:
+            r.add(np.flatnonzero(unknown.to_numpy()), "account", "unknown_account",
+                  "the file has no account_type column and the account is not declared in "
+                  f"the profile (declared: {', '.join(sorted(declared)) or 'none'})",
+                  "declare the account in the profile's [[accounts]] with its type, or add "
+                  "an account_type column (taxable or ira)", acc_s)
+        elif unknown.any():
+            r.issues.append(Issue(file, None, "lots.default_account", default_account,
+                                  "the default account is not declared",
+                                  "declare it in [[accounts]]", Severity.ERROR,
+                                  "unknown_account"))
     tick_s = r.col("ticker")
     r.blank("ticker", tick_s, "the ticker")
     tickers = _tickers(r, "ticker", tick_s, known)
     side_s = r.col("side")
-    side = side_s.str.lower().replace({"b": "buy", "s": "sell", "bought": "buy",
-                                       "sold": "sell"})
-    r.add(np.flatnonzero((~side.isin(["buy", "sell"])).to_numpy()), "side", "invalid_value",
-          "the side must be buy or sell", "write buy or sell", side_s)
+    side = side_s.map(lambda a: _side_of(a) or "")
+    r.add(np.flatnonzero((side == "").to_numpy()), "side", "invalid_value",
+          "the side must be buy or sell", "write buy or sell (an activity export's YOU "
+          "BOUGHT, YOU SOLD or REINVESTMENT reads as such; a row that moves shares any other "
+          "way, such as a transfer of shares or a split, belongs in the lots file)", side_s)
     sh_s = r.col("shares")
     r.blank("shares", sh_s, "the number of shares")
     sh_p = _numbers(r, "shares", sh_s, "the number of shares", money_col=False,
                     upper=LIMITS.max_shares, lower=LIMITS.min_shares)
     _ambiguous(r, "shares", sh_s, sh_p.ambiguous, "the number of shares")
-    shares = sh_p.values
+    # an activity export writes a sale's quantity negative: the side already says it
+    signed = sh_p.values
+    shares = signed.where(~((side == "sell") & (signed < 0)), -signed)
+    small = (signed < 0) & (shares > 0) & (shares < LIMITS.min_shares)
+    r.add(np.flatnonzero(small.fillna(False).to_numpy()), "shares", "out_of_range",
+          f"the number of shares is outside the plausible range (it must be between "
+          f"{LIMITS.min_shares:g} and {LIMITS.max_shares:,.0f})",
+          "correct the number of shares; a value this far out is a typo, a unit mix-up or "
+          "an overflowing export", sh_s)
     r.add(np.flatnonzero((shares <= 0).fillna(False).to_numpy()), "shares",
           "non_positive_shares", "shares must be greater than zero",
-          "write the quantity as a positive number; the side column says buy or sell", sh_s)
+          "write the quantity as a positive number (a sale's may be negative); the side "
+          "column says buy or sell", sh_s)
     px_s = r.col("price")
     r.blank("price", px_s, "the price")
     px_p = _numbers(r, "price", px_s, "the price", money_col=True, upper=LIMITS.max_price)
@@ -1418,13 +1750,18 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
               "specific identification needs a lot_id", "fill in the lot_id to relieve",
               meth_s)
     fees = pd.Series(0.0, index=range(len(table.rows)))
-    if "fees" in cols:
-        f_s = r.col("fees")
-        fee_p = _numbers(r, "fees", f_s, "the fee", money_col=True, upper=LIMITS.max_amount)
-        _ambiguous(r, "fees", f_s, fee_p.ambiguous, "the fee")
-        fees = fee_p.values.fillna(0.0)
-        r.add(np.flatnonzero((fees < 0).to_numpy()), "fees", "negative_amount",
-              "fees are negative", "write fees as a positive amount", f_s)
+    for name in ("fees", "commission"):
+        if name not in cols:
+            continue
+        f_s = r.col(name)
+        fee_p = _numbers(r, name, f_s, f"the {name}", money_col=True,
+                         upper=LIMITS.max_amount)
+        _ambiguous(r, name, f_s, fee_p.ambiguous, f"the {name}")
+        got = fee_p.values.fillna(0.0)
+        r.add(np.flatnonzero((got < 0).to_numpy()), name, "negative_amount",
+              f"the {name} is negative", f"write the {name} as a positive amount", f_s)
+        fees = fees + got
+    sold = _sold_lots(r, cols, side, shares, date_order, as_of)
     times = _trade_times(r) if "time" in cols else [None] * len(table.rows)
     # a date cell's time of day ("2026-03-02 15:00:00") is the trade's time, as the time
     # column's: it orders the day's trades (a custodian lists the newest first)
@@ -1438,6 +1775,7 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                   f"the time column says {times[i]}, the date cell {t}",
                   "give the trade's time once (the time column, or after the date), or the "
                   "same in both", r.col("time"))
+    _newest_first(r, dates, acc_s, tickers, side, times)
     # one account, one type
     kinds: dict[str, str] = {}
     said: dict[str, str] = {}  # roth and traditional are both ira, but not the same IRA
@@ -1453,6 +1791,20 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
             r.add([i], "account_type", "inconsistent_account_type",
                   f"account {a!r} was a {said[a]} IRA on an earlier row",
                   "give each account one type", typ_s)
+    opened: list[dict] = []
+    for i, (acq, cost) in sold.items():
+        row = table.row_numbers[i]
+        if lot_s.iat[i]:
+            r.add([i], "lot_id", "invalid_value", "a sale that gives its lot's acquisition "
+                  "date and cost basis relieves that lot, not another",
+                  "leave the lot_id blank, or the acquired and cost_basis cells", lot_s)
+            continue
+        opened.append(dict(account=acc_s.iat[i], ticker=tickers.iat[i],
+                           shares=Decimal(repr(float(shares.iat[i]))),
+                           basis=Decimal(repr(round(cost, 2))), acquired=acq,
+                           lot_id=f"S{row}"))
+        lot_s.iat[i] = f"S{row}"
+        meth.iat[i] = "specific"
     _raise_if(issues + r.issues, BlotterError, file)
     trades = tuple(
         Trade(d.date(), a, t, Side(s), Decimal(repr(float(q))), Decimal(repr(float(p))),
@@ -1460,14 +1812,14 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
         for d, a, t, s, q, p, lot, m, fee, row, tm in zip(
             dates, acc_s, tickers, side, shares, price, lot_s, meth, fees, table.row_numbers,
             times, strict=True))
-    accounts = tuple(Account(a, AccountType(k)) for a, k in sorted(kinds.items()))
+    named = tuple(Account(a, AccountType(k)) for a, k in sorted(kinds.items()))
     frame = pd.DataFrame({"date": dates, "account": acc_s, "account_type": typ,
                           "ticker": tickers, "side": side, "shares": shares, "price": price,
                           "lot_id": lot_s, "method": meth, "fees": fees,
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
-    return Blotter(trades, accounts, warnings, file, _freeze(frame),
-                   {k: table.header[j] for k, j in cols.items()})
+    return Blotter(trades, named, warnings, file, _freeze(frame),
+                   {k: table.header[j] for k, j in cols.items()}, tuple(opened))
 
 
 def replay_problems(blotter: Blotter, err: LedgerError) -> BlotterError | None:

@@ -656,13 +656,14 @@ def _strings(c: _Checker, data: dict, path: str, key: str, required: bool = Fals
     return out
 
 
-def _inside(c: _Checker, profile: Path, key: str, name: str, roots: Sequence[Path]
-            ) -> Path | None:
+def _inside(c: _Checker, profile: Path, key: str, name: str, roots: Sequence[Path],
+            must_exist: bool = True) -> Path | None:
     """Resolve a file named in the profile, confined to ``roots``.
 
     The path is resolved against the profile's folder with every symlink followed, so
     ``../``, absolute paths and links that lead outside the profile's folder (and outside
-    the ``lots.allowed_dirs``) are errors before anything is read.
+    the ``lots.allowed_dirs``) are errors before anything is read. ``must_exist=False``: a
+    missing file is no error (a lots file that other files replace).
     """
     fp = (profile.parent / name).resolve()
     if not any(fp.is_relative_to(r) for r in roots):
@@ -675,6 +676,8 @@ def _inside(c: _Checker, profile: Path, key: str, name: str, roots: Sequence[Pat
               "in lots.allowed_dirs", name)
         return None
     if not fp.exists():
+        if not must_exist:
+            return fp
         c.err(key, "file_not_found", f"{name} does not exist next to the profile",
               "check the name; paths are relative to the profile's folder", name)
     elif not fp.is_file():
@@ -725,8 +728,8 @@ def _gics_industries() -> list[str]:
     return sorted(load_market().gics_structure("2023").industry.unique())
 
 
-def load_profile(path: str | Path, *, known: Collection[str] | None | str = "market"
-                 ) -> ClientProfile:
+def load_profile(path: str | Path, *, known: Collection[str] | None | str = "market",
+                 lots_replaced: bool = False) -> ClientProfile:
     """Read and validate a client profile (TOML).
 
     Parameters
@@ -735,6 +738,9 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         The profile file.
     known : Collection[str] | None | "market"
         Tickers accepted in restrictions; ``"market"`` uses the packaged security master.
+    lots_replaced : bool
+        Other files replace every lots file the profile names (``lots validate NEW.csv
+        --profile P``): a named lots file that does not exist is then no error.
 
     Returns
     -------
@@ -935,7 +941,7 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
               'name at least one file, e.g. files = ["lots.csv"]')
     paths: list[Path] = []
     for i, f in files:
-        fp = _inside(c, p, f"lots.files[{i}]", f, roots)
+        fp = _inside(c, p, f"lots.files[{i}]", f, roots, must_exist=not lots_replaced)
         if fp is None:
             continue
         if fp in paths:

@@ -850,6 +850,127 @@ def compile_added(problem: RebalanceProblem, build: object, name: object
     return label, cons, obj
 
 
+def _term_guide(problem: RebalanceProblem) -> str:
+    """What an objective term's function receives and must return, with an example."""
+    t = next(iter(problem.asset_index), "AAPL")
+    return ("add_objective_term takes a function of one argument, the RebalanceProblem p, "
+            "that returns one convex scalar cvxpy expression written with p's variables: "
+            f"p.w (weight of each asset after the trade, shape ({problem.na},), "
+            "p.asset_index[ticker] its position), p.b (weight bought per asset), p.a "
+            f"(active weight against the target per risk-model name, ({problem.nm},)) and "
+            "p.x (weight sold per lot; None when the lots are aggregated into classes); "
+            "it is added to the objective in its units (tracking variance, and tax and "
+            "trading cost as fractions of the account, times their weights). Example: "
+            f"p.add_objective_term(lambda p: 0.001 * cp.sum(p.b), name='buy cost') or "
+            f"p.add_objective_term(lambda p: 0.5 * cp.square(p.w[p.asset_index['{t}']]))")
+
+
+def compile_term(problem: RebalanceProblem, build: object, name: object
+                 ) -> tuple[str, cp.Expression]:
+    """Check and compile an objective term given to :meth:`RebalanceProblem.add_objective_term`.
+
+    Mirrors :func:`compile_added`: the function is called with the problem here, when the
+    term is added, and what it returns is checked: one scalar cvxpy expression using this
+    problem's variables (not another problem's), convex (DCP: minimised, so convex or
+    affine) and DPP (a Parameter multiplies at most constants and one variable), with
+    every Parameter given a value.
+
+    Parameters
+    ----------
+    problem : RebalanceProblem
+        The problem the term is added to.
+    build : Callable[[RebalanceProblem], cvxpy.Expression]
+        What was passed to ``add_objective_term``.
+    name : str
+        The name given ("" for the default, "objective term N").
+
+    Returns
+    -------
+    tuple[str, cvxpy.Expression]
+        The label and the expression.
+
+    Raises
+    ------
+    ConstraintError
+        Saying what was wrong, what the function receives and must return, with an
+        example on this account.
+    """
+    from pma_lab.errors import ConstraintError
+
+    if not isinstance(name, str):
+        raise ConstraintError(f"add_objective_term(name={name!r}): name must be text, e.g. "
+                              "name='buy cost'")
+    label = name or f"objective term {len(problem.objective_terms) + 1}"
+    where = f"add_objective_term({label!r})"
+    if label in problem.objective_terms:
+        raise ConstraintError(f"{where}: a term named {label!r} was added already; give "
+                              "this one another name (name=...)")
+    if isinstance(build, cp.Expression):
+        raise ConstraintError(f"{where}: got a cvxpy expression, not a function of the "
+                              "problem; wrap it: add_objective_term(lambda p: <expression "
+                              f"written with p.w, p.b, ...>). {_term_guide(problem)}")
+    if not callable(build):
+        raise ConstraintError(f"{where}: got {_article(type(build).__name__)} "
+                              f"({str(build)[:40]}), not a function. {_term_guide(problem)}")
+    try:
+        inspect.signature(build).bind(problem)
+    except TypeError:
+        raise ConstraintError(f"{where}: the function must take one argument, the problem; "
+                              f"its signature is {inspect.signature(build)}. "
+                              + _term_guide(problem)) from None
+    except ValueError:  # a builtin without a signature: let the call tell
+        pass
+    try:
+        made = build(problem)
+    except Exception as err:  # noqa: BLE001 - reported with what it means, chained
+        raise ConstraintError(f"{where}: the function raised {type(err).__name__}: "
+                              f"{_raised_hint(problem, err)}. {_term_guide(problem)}") from err
+    if isinstance(made, cp.constraints.constraint.Constraint):
+        raise ConstraintError(f"{where}: the function returned a constraint, not an "
+                              "expression to minimise (use add_constraint for a limit). "
+                              + _term_guide(problem))
+    if not isinstance(made, cp.Expression):
+        what = ("None (a def needs 'return ...')" if made is None else
+                f"{_article(type(made).__name__)} ({str(made)[:40]!r})")
+        raise ConstraintError(f"{where}: the function returned {what}, not a cvxpy "
+                              f"expression of the problem's variables. {_term_guide(problem)}")
+    if made.shape != ():
+        raise ConstraintError(f"{where}: the expression has shape {made.shape}, not a scalar; "
+                              "sum it (cp.sum(...)) or pick one entry. " + _term_guide(problem))
+    own = {id(v) for v in problem.relaxed.variables()} | {
+        id(v) for prob in problem._exact_cache.values() for v in prob.variables()}
+    variables = made.variables()
+    foreign = sorted({v.name() for v in variables
+                      if id(v) not in own and v.name() in _PROBLEM_VARIABLES})
+    if foreign:
+        raise ConstraintError(f"{where}: it uses variable(s) {', '.join(foreign)} of another "
+                              "RebalanceProblem: the function must use the problem it "
+                              "receives (p), not one built earlier. " + _term_guide(problem))
+    if not variables:
+        raise ConstraintError(f"{where}: it uses none of the problem's variables, so it is "
+                              "the same number whatever the trades. " + _term_guide(problem))
+    unset = sorted(prm.name() for prm in made.parameters() if prm.value is None)
+    if unset:
+        raise ConstraintError(f"{where}: it uses cvxpy Parameter(s) {', '.join(unset)} "
+                              "without a value; give each a value before adding the term "
+                              "(cvxpy.Parameter(value=0.001) or param.value = 0.001), and "
+                              "change .value between solves")
+    if not made.is_convex():
+        raise ConstraintError(f"{where}: the expression is {made.curvature.lower()}, not "
+                              "convex, so it cannot be minimised (cvxpy's DCP rules: "
+                              "cp.square, cp.abs, cp.norm1, cp.pos and positive multiples "
+                              "of them are convex, their negatives are not; "
+                              "https://www.cvxpy.org/tutorial/dcp/). " + _term_guide(problem))
+    if not made.is_dcp(dpp=True):
+        raise ConstraintError(f"{where}: the expression is not DPP: it multiplies a cvxpy "
+                              "Parameter by another Parameter or by a non-constant "
+                              "expression, and the problem is compiled once and re-solved "
+                              "with new Parameter values; use a number instead of one of "
+                              "the Parameters, or a single Parameter times an expression "
+                              "of one variable. " + _term_guide(problem))
+    return label, made
+
+
 def standard_constraints() -> tuple[RebalanceConstraint, ...]:
     """The built-in constraints, in the order of :meth:`RebalanceProblem.check_constraints`."""
     return (GainBudgets(), TrackingErrorCap(), CashTarget(), BuyRestrictions(), WeightCaps(),

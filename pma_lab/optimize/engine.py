@@ -58,7 +58,11 @@ class ClientSetup:
         list's holdings at today's weights (:data:`KEEP_LIST_NEVER_SOLD`, counted among
         the N names; ``target.diagnostics["fixed"]``). For an active + index
         core (``[core] equity_sleeve = "active_index"``) the core itself: the active model
-        at its share plus the completion sleeve (:func:`pma_lab.portfolio.completion.core_target`).
+        at its share plus the completion sleeve, chosen around the kept holdings
+        (:func:`pma_lab.portfolio.completion.core_target`). A target given to
+        :func:`prepare` holds the kept names at today's weights and its other names scaled
+        to the rest (``target.diagnostics["kept_around"]`` says which: ``"completion"``,
+        ``"given"``; absent for a built target).
     account_size : float
         USD used for the name count (:func:`~pma_lab.portfolio.target.names_for_account`):
         the profile's ``target.account_size``; else, for a household of two or more
@@ -159,7 +163,10 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         The target portfolio, instead of the one built from the benchmark and the client's
         screens and name count: a :class:`Target` or weights by ticker (>= 0, summing to 1,
         covered by the risk model and buyable under the client's screens). It also replaces
-        an active + index core (``completion`` is then ``None``).
+        an active + index core (``completion`` is then ``None``). The keep list's holdings
+        (``hold_no_add``, never sold nor added to) are held at today's weights and the
+        given target's other names scaled in proportion to the rest; a kept name the
+        target holds at less than today's weight is a DataError.
 
     An active + index core client (``[core] equity_sleeve = "active_index"``) gets its core
     as the target: the active model in force at the date, held at ``active_share``, plus a
@@ -237,21 +244,24 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     buyable = set(elig.buyable())
     core = getattr(prof, "core", None)
     comp = None
+    # the keep list at today's weights of what the target manages: every kind of target
+    # (built, an active + index core, given) holds it as it is and is built around it
+    managed = by_account if len(by_account) > 1 else counted or by_account
+    kept = _kept_weights(prof, elig, lots, prices, managed, covered)
     if target is None and core is not None and core.equity_sleeve == "active_index":
         _check_active_model(core.active_model, day, rm, m, own_risk=risk is not None)
         comp = completion_for_profile(prof, day, bench.weights, rm, buyable, size, names,
-                                      reasons=elig.not_buyable())
+                                      reasons=elig.not_buyable(), fixed=kept)
         tgt = core_target(comp, day, bench.name, rm, bench.weights)
     elif target is None:
         n = names or prof.target.names or names_for_account(size)
         eligible = [t for t in bench.weights.index if t in buyable]
-        managed = by_account if len(by_account) > 1 else counted or by_account
-        tb = TargetBuilder(rm, bench, sectors,
-                           fixed=_kept_weights(prof, elig, lots, prices, managed, covered))
-        tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
-                       dict(prof.restrictions.sector_tilts))
+        # kept in this process for the next client with the same inputs (a batch kernel)
+        with TargetBuilder.kept(rm, bench, sectors, fixed=kept) as tb:
+            tgt = tb.build(eligible, n, dict(prof.restrictions.sector_max_weight),
+                           dict(prof.restrictions.sector_tilts))
     else:
-        tgt = _given_target(target, rm, bench, buyable, day)
+        tgt = _given_target(target, rm, bench, buyable, day, kept)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors, comp, counted)
 
@@ -358,8 +368,15 @@ def _require_covered(what: str, weights: pd.Series, covered: set[str]) -> None:
 
 
 def _given_target(target: Target | pd.Series, rm: RiskModel, bench: Benchmark,
-                  buyable: set[str], day: dt.date) -> Target:
-    """A researcher's target, checked like a benchmark and against the screens."""
+                  buyable: set[str], day: dt.date,
+                  kept: Mapping[str, float] | None = None) -> Target:
+    """A researcher's target, checked like a benchmark and against the screens.
+
+    With a keep list held (``kept``: :func:`_kept_weights`, today's weights) the target is
+    built around it, as a built target is: each kept name at today's weight, the given
+    target's other names scaled in proportion to the rest (:func:`_around_kept`).
+    """
+    kept = dict(kept or {})
     if isinstance(target, Target):
         weights = target.weights
     else:
@@ -367,16 +384,66 @@ def _given_target(target: Target | pd.Series, rm: RiskModel, bench: Benchmark,
                                          name="target", known=set(rm.tickers),
                                          source="target weights").weights
     _require_covered("target", weights, set(rm.tickers))
-    banned = sorted(t for t, w in weights.items() if w > 0 and t not in buyable)
+    # a kept name may be in the target (never added to: held at today's weight)
+    banned = sorted(t for t, w in weights.items() if w > 0 and t not in buyable
+                    and t not in kept)
     if banned:
         raise DataError(f"the target holds names the client's screens exclude "
                         f"({', '.join(banned[:10])}); remove them from the target or change "
                         "the profile's [restrictions]")
+    if kept:
+        return _around_kept(target, weights, kept, rm, bench, day)
     if isinstance(target, Target):
         return target
     w = weights[weights > 0]
     return Target(day, w, rm.tracking_error(w, bench.weights), len(w), None, bench.name,
                   "given", {})
+
+
+def _around_kept(target: Target | pd.Series, weights: pd.Series, kept: Mapping[str, float],
+                 rm: RiskModel, bench: Benchmark, day: dt.date) -> Target:
+    """A given target around the keep list: kept names at today's weights, the rest scaled.
+
+    The keep list is never sold nor added to, so each kept name is held at today's weight
+    (``kept``) whatever the target gives it, and the target's other names keep their
+    proportions in what is left (``1 - sum(kept)``). A kept name the target holds at less
+    than today's weight cannot be honoured (it would have to be sold): a DataError names
+    it, both weights and the fixes. ``diagnostics["fixed"]`` lists the kept weights and
+    ``diagnostics["kept_around"]`` is ``"given"`` (the words say the rest was scaled).
+
+    Raises
+    ------
+    DataError
+        When a kept name's weight today is above the target's weight for it, or the kept
+        names leave nothing for the target's other names.
+    """
+    over = [(t, f, float(weights[t])) for t, f in sorted(kept.items())
+            if float(weights.get(t, 0.0)) > 0 and f > float(weights[t]) + 1e-9]
+    if over:
+        said = "; ".join(f"{t} is {f:.2%} of what is managed today, the target gives it "
+                         f"{w:.2%}" for t, f, w in over)
+        raise DataError(f"the target cannot hold your keep list as it is ({said}): a kept "
+                        "name is never sold, so its weight is fixed at today's; raise its "
+                        "weight in the target weights file (or leave it out: the target is "
+                        "then scaled around it), or take it off [restrictions] hold_no_add "
+                        "in the profile")
+    share = float(sum(kept.values()))
+    rest = weights.drop([t for t in kept if t in weights.index])
+    rest = rest[rest > 0]
+    if not share < 1.0 - 1e-9 or rest.sum() <= 0:
+        raise DataError(f"the keep list ({', '.join(sorted(kept))}) is {share:.2%} of what "
+                        "is managed today and the target's other names would get nothing; "
+                        "give the target names outside the keep list, or take names off "
+                        "[restrictions] hold_no_add in the profile")
+    w = pd.concat([pd.Series(kept, dtype=float), rest / float(rest.sum()) * (1.0 - share)])
+    w = w.sort_values(ascending=False, kind="stable")
+    te = rm.tracking_error(w, bench.weights)
+    if isinstance(target, Target):
+        return replace(target, weights=w, tracking_error=te, names=int(len(w)),
+                       diagnostics={**target.diagnostics, "fixed": dict(kept),
+                                    "kept_around": "given"})
+    return Target(day, w, te, int(len(w)), None, bench.name, "given",
+                  {"fixed": dict(kept), "kept_around": "given"})
 
 
 def default_settings(setup: ClientSetup, **overrides: object) -> RebalanceSettings:

@@ -79,6 +79,7 @@ from pma_lab.errors import DataError, InfeasibleError, NotDPPError, Optimization
 from pma_lab.formatting import fmt_pct, fmt_rate, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
+from pma_lab.optimize.state import sale_basis
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.target import TargetSizing
@@ -825,6 +826,7 @@ class HouseholdProblem:
         self.risk = risk
         self.location_inputs = location or LocationInputs.uniform(self.tickers, tax)
         lots = []
+        gifts: list[tuple[int, object]] = []  # (row, lot): a gift's dual basis, priced below
         self._exact_shares: dict[tuple[str, str], Decimal] = {}
         where: dict[str, str] = {}  # a fund -> where it is held (for messages)
         for k, a in enumerate(self.accounts):
@@ -833,6 +835,8 @@ class HouseholdProblem:
                 if lt.ticker not in idx:  # a fund: modelled by its look-through
                     where.setdefault(lt.ticker, f"account {a.account_id}, lot {lt.lot_id}")
                 term = lt.term_on(as_of).value
+                if lt.loss_basis is not None:
+                    gifts.append((len(lots), lt))
                 lots.append((k, idx.get(lt.ticker, -1), lt.lot_id, lt.ticker,
                              float(lt.shares), float(lt.basis), term, lt.acquired))
         px = prices.reindex(list(self.tickers)).astype(float)
@@ -852,6 +856,14 @@ class HouseholdProblem:
             raise DataError(f"no price on {as_of} for {', '.join(bad[:10])}; pass prices for "
                             "every held stock or fund and every target name")
         self.prices = px.fillna(0.0)
+        for j, lt in gifts:
+            # a gift's basis and term as a sale today reports them (Pub 551's dual basis,
+            # as the single account's problem reads it: state.sale_basis)
+            k, i, lid, tick, sh, _, _, acq = lots[j]
+            value = sh * float(px[tick] if i >= 0 else fund_px[tick])
+            basis, lto, acq = sale_basis(lt, value)
+            term = "LT" if lto is None or as_of >= lto else "ST"
+            lots[j] = (k, i, lid, tick, sh, basis, term, acq)
         self.lots = pd.DataFrame(lots, columns=["k", "i", "lot_id", "ticker", "shares",
                                                 "basis", "term", "acquired"])
         self.lots["account"] = [ids[k] for k in self.lots.k]

@@ -110,6 +110,7 @@ from pma_lab.optimize.constraints import (
     CLEAN,
     RebalanceConstraint,
     compile_added,
+    compile_term,
 )
 from pma_lab.optimize.diagnose import SOLVED, diagnose
 from pma_lab.optimize.dual_qp import DualQP
@@ -311,6 +312,8 @@ class RebalanceProblem:
         self._limits_memo: dict[object, object] = {}
         # researcher's constraints (add_constraint): label, compiled, the object
         self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
+        # researcher's objective terms (add_objective_term): label -> expression
+        self._terms: dict[str, cp.Expression] = {}
         self._exact_solved: cp.Problem | None = None  # see :attr:`exact`
         self._cap_bound = False  # the cap bound at an earlier sign-fixed solve of solve()
         # solve each sign-fixed problem without the tracking-error cap first (a QP) and
@@ -494,6 +497,88 @@ class RebalanceProblem:
         self._tie_base = None
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
+        self._hull = None
+
+    @property
+    def objective_terms(self) -> dict[str, cp.Expression]:
+        """The researcher's objective terms (:meth:`add_objective_term`), by name."""
+        return dict(self._terms)
+
+    def add_objective_term(self, build: Callable[[RebalanceProblem], cp.Expression],
+                           name: str = "") -> None:
+        """Add a researcher's own convex cost to the objective of every problem solved from now on.
+
+        Like skfolio's and cvxportfolio's custom objective terms: a function called once
+        with this problem returns one scalar cvxpy expression written with its variables
+        (``w``, ``b``, ``a``, ``x``, as :meth:`add_constraint`'s function receives them),
+        convex and DPP. It is added to the objective in the objective's own units: the
+        objective minimised is ``TE^2 + gamma_tax * tax + gamma_tc * trading cost (+ the
+        long-term-soon penalty) + your terms``, tracking variance per year and the costs as
+        fractions of the account (so ``0.001 * cp.sum(p.b)`` costs a purchase 10 bp of
+        its value). A Parameter in the term (given a value) can be changed between solves
+        without compiling again.
+
+        Parameters
+        ----------
+        build : Callable[[RebalanceProblem], cvxpy.Expression]
+            The function of the problem returning the term.
+        name : str
+            Its name in :attr:`objective_terms` and in error messages (default
+            "objective term N"); unique within the problem.
+
+        Raises
+        ------
+        ConstraintError
+            When it is added (never later, at solve), if ``build`` is not a function of one
+            argument, raises when called with the problem, returns something other than
+            one scalar cvxpy expression (a constraint, a number, a vector), an expression
+            on another problem's variables or on none, with a Parameter without a value,
+            or one that is not convex or not DPP; a name already used. The message says
+            what was wrong, what the function receives and must return, with an example;
+            the problem is left unchanged.
+
+        Examples
+        --------
+        A quadratic penalty on AAPL's weight after the trade, and a cost on purchases::
+
+            problem.add_objective_term(
+                lambda p: 0.5 * cp.square(p.w[p.asset_index["AAPL"]]), name="AAPL penalty")
+            problem.add_objective_term(lambda p: 0.001 * cp.sum(p.b), name="buy cost")
+
+        Notes
+        -----
+        The relaxation, the sign-fixed problems and the linear hull all carry the term, so
+        the two-step's comparisons and its lower bound include it. The shortcuts written
+        for the built-in objective alone are not used while a term is added: the
+        certified duals (``settings.dual_qp``, ``dual_relaxation``), the Lagrangian
+        pruning of sign patterns, the skip of a solve proven by the previous solution's
+        multipliers and an installed sign search; every pattern is solved by cvxpy (the
+        same trades as the built-in objective gets from them, more solves). The
+        whole-share rounding step does not know the term (it keeps every constraint and
+        rounds the optimum's trades), as for an added constraint.
+        """
+        label, expr = compile_term(self, build, name)
+        relaxed = self.relaxed  # written first: the linear hull's parts come from it
+        new = cp.Problem(cp.Minimize(relaxed.objective.expr + 100 * expr),
+                         relaxed.constraints)
+        if not new.is_dcp(dpp=True):
+            from pma_lab.errors import ConstraintError
+
+            raise ConstraintError(f"add_objective_term({label!r}): with the term the "
+                                  "problem is not convex (DCP) or not DPP; write a convex "
+                                  "expression with at most one Parameter per product")
+        self._terms[label] = expr
+        if self._lookahead is not None:  # the copy solves the problem without it
+            self._lookahead.close()
+            self._lookahead = None
+        self.relaxed = new
+        cons_e, obj_e = self._exact_parts
+        self._exact_parts = (cons_e, obj_e + 100 * expr)
+        self._exact_cache.clear()
+        self._exact_solved = None
+        self._tie_base = None
+        common, bounds, factor, spec, extra = self._hull_parts
+        self._hull_parts = (common, bounds, factor, spec, extra + expr)
         self._hull = None
 
     # ------------------------------------------------------------------ parameters
@@ -778,7 +863,7 @@ class RebalanceProblem:
         """
         s = self.settings
         b_sell, b_buy, b_lot, b_w, _ = base
-        if (self.na > self.nm or self._user or s.tax_credit != "linear"
+        if (self.na > self.nm or self._user or self._terms or s.tax_credit != "linear"
                 or not np.array_equal(buy, b_buy) or not np.array_equal(lot_cap, b_lot)
                 or not np.array_equal(w_cap, b_w)):
             return False
@@ -846,7 +931,7 @@ class RebalanceProblem:
         s = self.settings
         qp_first = s.te_cap is not None and s.qp_solver and self.lift_te_cap and \
             not self._cap_bound
-        if self.pattern_solver is not None and s.dual_qp:
+        if self.pattern_solver is not None and s.dual_qp and not self._terms:
             # solved another way (pma_lab.optimize.dual_qp: by the Lagrangian dual, with a
             # binding TE cap too), certified; None: not covered or not certified (cvxpy)
             status = self.pattern_solver(self, sell, buy, lot_cap, w_cap)

@@ -557,6 +557,29 @@ def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     return frame, lot_value, columns
 
 
+def sale_basis(lot: Lot, value: float) -> tuple[float, dt.date | None, dt.date]:
+    """The basis (USD), long-term date and acquisition date a sale of ``lot`` reports.
+
+    A gift's dual basis (Pub 551) as a sale of the whole lot for ``value`` reads it, as a
+    Form 8949 row reports it: below the FMV at the gift (``loss_basis``), a loss from that
+    FMV, held from the gift (the row's acquisition date is the gift's); between the FMV and
+    the donor's basis, the proceeds (neither gain nor loss); otherwise, as every other lot,
+    the basis, the holding period and the purchase date it has. The single account's
+    problem and the household's read their lots' bases here, and the trade file's
+    ``Acquired`` and ``Cost per Share`` are this pair (reviewer 1, session 24: the donor's
+    date beside the FMV at the gift).
+    """
+    basis = float(lot.basis)
+    if lot.loss_basis is None or value > basis:
+        return basis, lot.long_term_on(), lot.acquired
+    lb = float(lot.loss_basis)
+    if value < lb and lot.gift_date is not None:
+        return lb, long_term_date(lot.gift_date), lot.gift_date
+    if value < lb:
+        return lb, lot.long_term_on(), lot.acquired
+    return value, lot.long_term_on(), lot.acquired
+
+
 def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
                 ) -> tuple[float, tuple]:
     """The lots' value (USD) and the columns :func:`_lot_frame`'s table is made of.
@@ -574,24 +597,16 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     basis = np.array([float(lt.basis) for lt in lots], dtype=float)
     price = np.array([px_of[lt.ticker] for lt in lots], dtype=float)
     value = shares * price
+    acquired = [lt.acquired for lt in lots]
     for i, lt in enumerate(lots):
-        # a gift's dual basis (Pub 551) as a sale at today's price reads it (the basis a
-        # Form 8949 row reports): a loss from the FMV at the gift, held from the gift; the
-        # proceeds between the two bases (neither gain nor loss)
-        if lt.loss_basis is not None and value[i] <= basis[i]:
-            lb = float(lt.loss_basis)
-            if value[i] < lb:
-                basis[i] = lb
-                if lt.gift_date is not None:
-                    ltos[i] = long_term_date(lt.gift_date)
-            else:
-                basis[i] = value[i]
+        if lt.loss_basis is not None:
+            basis[i], ltos[i], acquired[i] = sale_basis(lt, float(value[i]))
     gain = value - basis
     term = ["LT" if lto is None or as_of >= lto else "ST" for lto in ltos]
     lot_id, ticker = [lt.lot_id for lt in lots], [lt.ticker for lt in lots]
     days = _days_to_lt(term, ltos, as_of)
     return float(value.sum()), (lot_id, ticker, term, ltos, shares, price, basis, gain,
-                                [lt.acquired for lt in lots],
+                                acquired,
                                 [lt.holding_start for lt in lots], value, days)
 
 

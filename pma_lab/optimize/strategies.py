@@ -77,7 +77,8 @@ def _relaxation(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
     p._set_caps(buy, lot_cap, w_cap)
     relaxation = p.relaxed
     status = None
-    solver = getattr(p, "relax_solver", None)
+    # the dual is written for the built-in objective: not with a researcher's terms
+    solver = None if getattr(p, "_terms", None) else getattr(p, "relax_solver", None)
     if solver is not None and p.settings.dual_relaxation:
         # solved by its Lagrangian dual (pma_lab.optimize.relax_dual), certified; None:
         # not covered, a split name or not certified (Clarabel below)
@@ -127,7 +128,7 @@ def two_step(p: RebalanceProblem, buy: np.ndarray, lot_cap: np.ndarray,
     frontier's, :class:`pma_lab.optimize.frontier._PointDual`), it is called first: the
     two-step's first QP starts as a point's first does, not from the search's last QP.
     """
-    search = p.sign_search
+    search = None if getattr(p, "_terms", None) else p.sign_search  # built-in objective
     if search is not None and p._loss_relevant().any():
         status = search(p, buy, lot_cap, w_cap)
         if status is not None:
@@ -250,6 +251,7 @@ def best_signs(p: RebalanceProblem, sell: np.ndarray, alt: np.ndarray, lam: np.n
         A tie with the solution in hand is left to ``_fixed``, which skips it cheaper.
         """
         if (ahead is not None or p.sign_search is not None or not p.prune_patterns
+                or getattr(p, "_terms", None)
                 or not np.isfinite(f_inc) or pattern.tobytes() in tried):
             return False
         twin = same.get(sides(pattern))

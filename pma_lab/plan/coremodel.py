@@ -116,7 +116,7 @@ def core_updates(setup: ClientSetup, dates: Sequence[dt.date]) -> tuple[CoreUpda
                                      names=comp.max_names,
                                      preserve_bets=comp.preserve_bets,
                                      reasons=setup.eligibility.not_buyable(),
-                                     held=names)
+                                     held=names, fixed=comp.fixed)
         now_held = new.completion[new.completion > 0].index
         gone, joined = sorted(set(names) - set(now_held)), sorted(set(now_held) - set(names))
         names = now_held

@@ -206,6 +206,10 @@ class CompletionResult:
     account_size : float | None
         The account's dollars the sleeves' shares are of (what the name count was sized
         on); ``None`` when solved without one (:meth:`CompletionProblem.solve`).
+    fixed : Mapping[str, float]
+        Names the account holds at fixed weights (the client's keep list at today's
+        weights: never sold nor added to), by ticker; outside both sleeves, the completion
+        sleeve is built around them (:meth:`CompletionProblem.solve`'s ``fixed``).
     """
 
     alpha: float
@@ -221,6 +225,7 @@ class CompletionResult:
     diagnostics: dict = field(default_factory=dict)
     excluded: tuple[ExcludedName, ...] = ()
     account_size: float | None = None
+    fixed: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def active_held(self) -> float:
@@ -229,8 +234,11 @@ class CompletionResult:
 
     @property
     def completion_share(self) -> float:
-        """Share of the account in the completion sleeve (``1 - active_held``)."""
-        return 1.0 - self.active_held
+        """Share of the account in the completion sleeve.
+
+        ``1 - active_held``, less the names held at fixed weights (:attr:`fixed`).
+        """
+        return 1.0 - self.active_held - float(sum(self.fixed.values()))
 
     def summary(self) -> pd.Series:
         """Headline figures (decimals; names held by the completion sleeve and the total)."""
@@ -295,8 +303,8 @@ class CompletionProblem:
 
     def solve(self, active: pd.Series, alpha: float, no_buy: Iterable[str] = (),
               max_names: int | None = None, reasons: Mapping[str, str] | None = None,
-              held: Iterable[str] = (), held_gain: float = HELD_NAME_GAIN
-              ) -> CompletionResult:
+              held: Iterable[str] = (), held_gain: float = HELD_NAME_GAIN,
+              fixed: Mapping[str, float] | None = None) -> CompletionResult:
         """The completion sleeve for an active model held at ``alpha`` of the account.
 
         Parameters
@@ -326,12 +334,22 @@ class CompletionProblem:
         held_gain : float
             That improvement, on the square root of the objective (default
             :data:`HELD_NAME_GAIN`).
+        fixed : Mapping[str, float] | None
+            Names the account holds at fixed weights of the account, by ticker: the
+            client's keep list at today's weights (never sold nor added to). They are held
+            outside both sleeves, as the manager's picks are, so the completion sleeve is
+            built around them: it does not hold them, the total's factor exposures count
+            them, and the completion sleeve holds ``1 - active_held - sum(fixed)`` of the
+            account. A kept name of the manager's model leaves the active sleeve (it is in
+            ``no_buy``: the client may not add to it) and is held at its fixed weight.
 
         Raises
         ------
         DataError
             When ``alpha`` is not in [0, 1), the active weights do not sum to one or name a
-            stock the risk model does not cover, or ``max_names`` is below 1.
+            stock the risk model does not cover, ``max_names`` is below 1, or a fixed
+            weight is negative, names a stock outside the problem, or the fixed weights
+            leave the completion sleeve nothing.
         InfeasibleError
             When every name is restricted.
         """
@@ -345,7 +363,8 @@ class CompletionProblem:
             raise DataError(f"the completion sleeve's name count is {max_names}; it must be "
                             "at least 1 (set [target] names, or leave it to the account size)")
         a = self.risk.align(active)
-        blocked = set(no_buy)
+        pinned = self._fixed_weights(fixed or {})
+        blocked = set(no_buy) | {t for t, x in zip(self.tickers, pinned, strict=True) if x > 0}
         why = reasons or {}
         excluded = tuple(ExcludedName(t, float(w), alpha * float(w),
                                       why.get(t, "restricted by the client"))
@@ -355,8 +374,15 @@ class CompletionProblem:
         kept = np.array([0.0 if t in blocked else x for t, x in zip(self.tickers, a,
                                                                      strict=True)])
         in_active = alpha * float(kept.sum()) if excluded else alpha
-        rest = 1.0 - in_active
-        self.p_active.value = alpha * kept
+        rest = 1.0 - in_active - float(pinned.sum())
+        if not rest > 1e-9:
+            raise DataError(
+                f"the names held at fixed weights (the keep list: {_listed(fixed or {})}) "
+                f"and the active sleeve's {in_active:.2%} leave the completion sleeve "
+                f"{rest:.2%} of the account; lower [core] active_share or take names off "
+                "[restrictions] hold_no_add")
+        base = alpha * kept + pinned  # held outside the completion sleeve
+        self.p_active.value = base
         self.p_rest.value = rest
         allowed = np.array([t not in blocked for t in self.tickers])
         self._solves = self._fallbacks = 0
@@ -368,11 +394,11 @@ class CompletionProblem:
         if max_names is not None:
             if self.preserve_bets:
                 def grad(c: np.ndarray) -> np.ndarray:
-                    f_ = self._bm.T @ (alpha * kept + rest * c - self.wb)
+                    f_ = self._bm.T @ (base + rest * c - self.wb)
                     return 2 * rest * (self._bm @ f_) + 2 * rest ** 2 * self._d2 * (c - self.wb)
             else:
                 def grad(c: np.ndarray) -> np.ndarray:
-                    act = alpha * kept + rest * c - self.wb
+                    act = base + rest * c - self.wb
                     return 2 * rest * (self._bm @ (self._bm.T @ act) + self._d2 * act)
             def failed(st: str, keep: np.ndarray) -> InfeasibleError:
                 return InfeasibleError(
@@ -394,7 +420,22 @@ class CompletionProblem:
         diag["solves"] = self._solves
         diag["fallbacks"] = self._fallbacks
         diag["status"] = status
-        return self._result(a, alpha, c, max_names, diag, kept, rest, excluded)
+        return replace(self._result(a, alpha, c, max_names, diag, base, rest, excluded),
+                       fixed={t: float(x) for t, x in zip(self.tickers, pinned, strict=True)
+                              if x > 0})
+
+    def _fixed_weights(self, fixed: Mapping[str, float]) -> np.ndarray:
+        """``fixed`` as an array in the problem's order (a name outside it: an error)."""
+        out = sorted(set(fixed) - set(self.tickers))
+        if out:
+            raise DataError(f"{', '.join(out)}: held at a fixed weight (the keep list) but "
+                            "outside the completion problem's names (the benchmark and the "
+                            "active model the risk model covers)")
+        bad = sorted(t for t, x in fixed.items() if not 0 <= float(x) < 1)
+        if bad:
+            raise DataError(f"{', '.join(bad)}: a fixed weight must be at least 0 and below "
+                            "100% of the account")
+        return np.array([float(fixed.get(t, 0.0)) for t in self.tickers])
 
     def _solve_with(self, upper: np.ndarray) -> tuple[str, np.ndarray, float]:
         """Solve with per-name upper bounds (1: may hold, 0: not held).
@@ -424,7 +465,7 @@ class CompletionProblem:
         return status, np.asarray(c), float(value)
 
     def _result(self, a: np.ndarray, alpha: float, c: np.ndarray, max_names: int | None,
-                diag: dict, kept: np.ndarray, rest: float,
+                diag: dict, base: np.ndarray, rest: float,
                 excluded: tuple[ExcludedName, ...]) -> CompletionResult:
         c = np.where(c > self.selection.min_weight, c, 0.0)  # solver round-off below
         total = float(c.sum())
@@ -432,7 +473,7 @@ class CompletionProblem:
             raise InfeasibleError(f"the completion sleeve's weights sum to {total:.6f} after "
                                   "the solve; the solver answer is not reliable")
         c = c / total  # the round-off dropped (at most 1e-4) goes back pro rata
-        w = alpha * kept + rest * c
+        w = base + rest * c  # the active sleeve's names and the fixed weights, + completion
         tracking = self.risk.tracking
         fx = tracking.factor_exposure
         e = pd.DataFrame({"benchmark": fx(self.wb), "active_sleeve": fx(a),
@@ -450,13 +491,20 @@ class CompletionProblem:
             self.preserve_bets, max_names, diag, excluded)
 
 
+def _listed(weights: Mapping[str, float]) -> str:
+    """``AAPL 12.30%, MSFT 2.00%``: names and weights, largest first."""
+    return ", ".join(f"{t} {float(w):.2%}" for t, w in
+                     sorted(weights.items(), key=lambda kv: -float(kv[1])))
+
+
 def completion_for_client(setup: object, preserve_bets: bool = True,
                           names: int | None = None) -> CompletionResult:
     """The completion sleeve of a prepared client whose ``[core]`` is ``active_index``.
 
     Solves it again from the setup's parts (:func:`completion_for_profile`);
     :func:`pma_lab.optimize.engine.prepare` has already solved it once
-    (``setup.completion``), which every report reads.
+    (``setup.completion``), which every report reads. The keep list's names are held at
+    the setup's fixed weights (``setup.target.diagnostics["fixed"]``).
 
     Raises
     ------
@@ -467,14 +515,16 @@ def completion_for_client(setup: object, preserve_bets: bool = True,
         setup.client.profile, setup.as_of, setup.benchmark.weights,  # type: ignore[attr-defined]
         setup.risk, setup.eligibility.buyable(), setup.account_size,  # type: ignore[attr-defined]
         names=names, preserve_bets=preserve_bets,
-        reasons=setup.eligibility.not_buyable())  # type: ignore[attr-defined]
+        reasons=setup.eligibility.not_buyable(),  # type: ignore[attr-defined]
+        fixed=dict(setup.target.diagnostics.get("fixed") or {}))  # type: ignore[attr-defined]
 
 
 def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
                            risk: RiskModel, buyable: Iterable[str], account_size: float,
                            names: int | None = None, preserve_bets: bool = True,
                            reasons: Mapping[str, str] | None = None,
-                           held: Iterable[str] = ()) -> CompletionResult:
+                           held: Iterable[str] = (),
+                           fixed: Mapping[str, float] | None = None) -> CompletionResult:
     """The completion sleeve of a profile whose ``[core]`` is ``active_index``.
 
     The active model in force at ``as_of`` (``core.active_model``), held at
@@ -486,6 +536,8 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
     :meth:`pma_lab.portfolio.screens.Eligibility.not_buyable`; see the module docs).
     ``held``: the completion sleeve's names now, when the core is re-targeted (kept unless
     changing one improves tracking materially; :meth:`CompletionProblem.solve`).
+    ``fixed``: the keep list's weights today, held as they are; the completion sleeve is
+    built around them (:meth:`CompletionProblem.solve`).
 
     Raises
     ------
@@ -508,13 +560,14 @@ def completion_for_profile(profile: object, as_of: object, benchmark: pd.Series,
                         '[core] equity_sleeve = "direct_index"')
     active = active_model_weights(str(core.active_model), as_of)
     share = float(core.active_share)
-    universe = set(benchmark.index) | set(active.index)
+    universe = set(benchmark.index) | set(active.index) | set(fixed or {})
     tickers = [t for t in risk.tickers if t in universe]
     problem = CompletionProblem(risk.subset(tickers), benchmark, preserve_bets)
     blocked = set(tickers) - set(buyable)
     count = completion_names(account_size, share,
                              names or getattr(profile.target, "names", None))  # type: ignore[attr-defined]
-    comp = problem.solve(active, share, sorted(blocked), count, reasons, held=held)
+    comp = problem.solve(active, share, sorted(blocked), count, reasons, held=held,
+                         fixed=fixed)
     return replace(comp, account_size=float(account_size))
 
 
@@ -524,10 +577,15 @@ def core_target(comp: CompletionResult, as_of: object, benchmark: str,
 
     Weights ``alpha a + (1 - alpha) c`` (largest first, names held only), with the tracking
     error of the total against the benchmark; ``max_names`` is the completion sleeve's.
+    The keep list's names held at fixed weights (:attr:`CompletionResult.fixed`) are in the
+    weights and in ``diagnostics["fixed"]``, as a built target's
+    (:class:`~pma_lab.portfolio.target.TargetBuilder`'s ``fixed``).
     """
     w = comp.total[comp.total > 0].sort_values(ascending=False)
     te = risk.tracking_error(w, benchmark_weights)
     return Target(as_of, w, te, int(len(w)), comp.max_names,  # type: ignore[arg-type]
                   benchmark, "active model + completion sleeve",
                   {**comp.diagnostics, "active_share": comp.alpha,
-                   "completion_names": int((comp.completion > 0).sum())})
+                   "completion_names": int((comp.completion > 0).sum()),
+                   **({"fixed": dict(comp.fixed), "kept_around": "completion"}
+                      if comp.fixed else {})})

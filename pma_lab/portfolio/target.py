@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 import cvxpy as cp
@@ -260,6 +263,27 @@ class TargetBuilder:
         self.n_fallbacks = 0
         self._compiled: tuple | None = None  # (data, chain, inverse data) of this build
         self._ub_rows: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def kept(cls, risk: RiskModel, benchmark: Benchmark, sectors: pd.Series,
+             settings: TargetSettings | None = None,
+             fixed: Mapping[str, float] | None = None
+             ) -> AbstractContextManager[TargetBuilder]:
+        """A builder for these inputs, kept in this process for the next call with the same.
+
+        A context manager: ``with TargetBuilder.kept(...) as tb: tb.build(...)``. A batch
+        worker's warm kernel builds a target for client after client from the same risk
+        model, benchmark and sectors (most without a keep list), each with its own name
+        count and screens; the builder's cvxpy problem, its compilation for the solver
+        (cvxpy keeps it with the problem) and the place of the bounds in the solver's data
+        (:meth:`_upper_bound_rows`, two more compilations) depend on those inputs alone, so
+        they are made once (:data:`KEPT_BUILDERS` builders kept, the latest used). Each
+        build starts its solver anew (cvxpy's solver cache cleared) as a new builder's
+        does, so the target is the same to the bit. The inputs are compared by their
+        numbers (:func:`_builder_key`), not by object; a builder in use is taken out of the
+        store, so two threads never share one.
+        """
+        return _kept_builder(cls, risk, benchmark, sectors, settings or TargetSettings(), fixed)
 
     def _fixed_weights(self, fixed: Mapping[str, float] | None) -> np.ndarray:
         """``fixed`` as an (n,) array in model order (names outside the model: an error)."""
@@ -559,6 +583,57 @@ class TargetBuilder:
                                conflicts)
 
 
+KEPT_BUILDERS = 2
+"""Target builders :meth:`TargetBuilder.kept` keeps in this process (the latest used);
+each holds its cvxpy problem and compilation (~1-2 MB with the packaged model)."""
+
+_KEPT: OrderedDict[str, TargetBuilder] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+
+
+def _builder_key(risk: RiskModel, benchmark: Benchmark, sectors: pd.Series,
+                 settings: TargetSettings, fixed: Mapping[str, float] | None) -> str:
+    """SHA-256 of what a builder is made from: the numbers, names and settings."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in (risk.exposures, risk.factor_cov, risk.specific_var,
+              benchmark.weights.to_numpy(dtype=float)):
+        a = np.ascontiguousarray(a, dtype=float)
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
+    sec = sectors.reindex(list(risk.tickers)).fillna("Unknown")
+    h.update(repr((tuple(risk.tickers), risk.factors, tuple(benchmark.weights.index),
+                   tuple(sec.astype(str)), repr(settings),
+                   sorted((str(t), float(v).hex()) for t, v in (fixed or {}).items())
+                   )).encode())
+    return h.hexdigest()
+
+
+@contextmanager
+def _kept_builder(cls: type[TargetBuilder], risk: RiskModel, benchmark: Benchmark,
+                  sectors: pd.Series, settings: TargetSettings,
+                  fixed: Mapping[str, float] | None) -> Iterator[TargetBuilder]:
+    key = _builder_key(risk, benchmark, sectors, settings, fixed)
+    with _KEPT_LOCK:
+        tb = _KEPT.pop(key, None)  # taken out while in use
+    if tb is None:
+        tb = cls(risk, benchmark, sectors, settings, fixed=fixed)
+    else:
+        tb.risk, tb.benchmark = risk, benchmark  # the same numbers: the caller's objects
+        # its first solve sets the solver up anew, as a new builder's does (the solver's
+        # state from the last caller's build would start this one elsewhere)
+        tb.problem._solver_cache.clear()
+    try:
+        yield tb
+    finally:
+        with _KEPT_LOCK:
+            _KEPT[key] = tb
+            _KEPT.move_to_end(key)
+            while len(_KEPT) > KEPT_BUILDERS:
+                _KEPT.popitem(last=False)
+
+
 def build_target(risk: RiskModel, benchmark: Benchmark, sectors: pd.Series,
                  eligible: Sequence[str] | None = None, max_names: int | None = None,
                  sector_limits: Mapping[str, float] | None = None,
@@ -619,7 +694,8 @@ class RoundedTarget:
 
 def round_to_shares(target: Target, prices: pd.Series, account_size: float,
                     risk: RiskModel, benchmark: Benchmark, sectors: pd.Series | None = None,
-                    sector_limits: Mapping[str, float] | None = None) -> RoundedTarget:
+                    sector_limits: Mapping[str, float] | None = None,
+                    held: Mapping[str, float] | None = None) -> RoundedTarget:
     """Turn target weights into whole shares at ``account_size`` (a separate, explicit step).
 
     Start from the floor of each name's dollar target, then stay fully invested: spend the
@@ -630,13 +706,42 @@ def round_to_shares(target: Target, prices: pd.Series, account_size: float,
     than its floor; a purchase that
     would lift a sector above its limit is skipped (pass ``sectors`` and
     ``sector_limits``). The cash left over is reported, not hidden.
+
+    ``held``: shares the client holds of the names at fixed weights (the keep list). A
+    kept name's fixed weight is of what the client manages today, so at another account
+    size (a profile's ``[target] account_size``) its floor would be more shares than the
+    client holds, or fewer: each such name is shown at the whole shares held instead
+    (never more: it is never sold or added to), and the target's other names share the
+    rest of ``account_size`` in their own proportions.
+
+    Raises
+    ------
+    ValueError
+        When a target name has no positive price, or the kept shares ``held`` are worth
+        more than ``account_size``.
     """
     px = prices.reindex(target.weights.index)
     if px.isna().any() or (px <= 0).any():
         bad = list(px.index[px.isna() | (px <= 0)])
         raise ValueError(f"no positive price for {', '.join(bad)}")
     dollars = target.weights * account_size
+    pinned = {t: float(held[t]) for t in (target.diagnostics.get("fixed") or ())
+              if held is not None and t in held and t in px.index}
+    if pinned:  # the kept names at the shares held, the other names around them
+        kept_usd = sum(np.floor(n) * float(px[t]) for t, n in pinned.items())
+        if kept_usd > account_size:
+            raise ValueError(f"the kept shares ({', '.join(sorted(pinned))}) are worth "
+                             f"${kept_usd:,.0f}, more than the account size "
+                             f"${account_size:,.0f}; raise [target] account_size in the "
+                             "profile or leave it out (what you hold is then used)")
+        others = target.weights.drop(list(pinned))
+        dollars = others / float(others.sum()) * (account_size - kept_usd)
+        dollars = pd.concat([dollars, pd.Series({t: np.floor(n) * float(px[t])
+                                                 for t, n in pinned.items()})]
+                            ).reindex(px.index)
     shares = np.floor(dollars / px)
+    for t, n in pinned.items():
+        shares.loc[t] = np.floor(n)  # exactly the whole shares held
     cash = account_size - float((shares * px).sum())
     idx = risk.index
     rows = np.array([idx[t] for t in px.index])

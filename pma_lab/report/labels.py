@@ -674,15 +674,36 @@ def forced_sales_note(result: object) -> str:
             "gain beyond it")
 
 
+KEPT_AROUND = {
+    "built": "the target's other names are chosen to track the benchmark around {it}",
+    "completion": "the completion sleeve (the index part of your core) is chosen to track "
+                  "the benchmark around {it}, beside the manager's model",
+    "given": "the given target's other names are scaled to the remaining {rest}, each in "
+             "its own proportion",
+}
+"""How the target is built around the keep list, by kind of target
+(``target.diagnostics["kept_around"]``; a target built from the benchmark has none)."""
+
+
 def kept_in_target(fixed: Mapping[str, float], household: bool = False,
-                   not_held: Sequence[str] = (), outside: Sequence[str] = ()) -> str:
+                   not_held: Sequence[str] = (), outside: Sequence[str] = (),
+                   around: str = "built") -> str:
     """The keep list as the target applies it, in words.
 
     ``fixed``: the kept names the target holds at today's weights (weight by ticker,
     :attr:`pma_lab.portfolio.target.Target.diagnostics`'s ``fixed``), largest first, of the
     household's accounts together when ``household``; ``not_held``: kept names not held
     (never bought); ``outside``: kept holdings outside the target (a fund the risk model
-    does not cover: never sold, not part of the target's weights).
+    does not cover: never sold, not part of the target's weights); ``around``: how the rest
+    of the target is built around the kept names (:data:`KEPT_AROUND`: ``"built"`` from the
+    benchmark, an active + index core's ``"completion"`` sleeve, or a ``"given"`` target
+    scaled to what is left).
+
+    Examples
+    --------
+    >>> kept_in_target({"AAPL": 0.123}, around="given")  # doctest: +NORMALIZE_WHITESPACE
+    "AAPL 12.30% of the account, today's weight: never sold or added to, so the given
+    target's other names are scaled to the remaining 87.70%, each in its own proportion"
     """
     parts = []
     if fixed:
@@ -690,8 +711,8 @@ def kept_in_target(fixed: Mapping[str, float], household: bool = False,
                                                                   key=lambda kv: -kv[1]))
         it = "it" if len(fixed) == 1 else "them"
         scope = "your accounts together" if household else "the account"
-        parts.append(f"{names} of {scope}, today's weight: never sold or added to, so the "
-                     f"target's other names are chosen to track the benchmark around {it}")
+        how = KEPT_AROUND[around].format(it=it, rest=fmt_pct(1.0 - sum(fixed.values())))
+        parts.append(f"{names} of {scope}, today's weight: never sold or added to, so {how}")
     if outside:
         parts.append(f"{', '.join(outside)} kept as held (never sold or added to), outside "
                      "the target's weights (not a stock the risk model covers)")
@@ -700,11 +721,35 @@ def kept_in_target(fixed: Mapping[str, float], household: bool = False,
     return "; ".join(parts)
 
 
+def kept_shares_words(account_size: float, managed: float) -> str:
+    """Why a target's illustration at an account size shows the kept names' shares held.
+
+    The keep list's target weights are of what the client manages today (``managed``,
+    USD); at another account size (a profile's ``[target] account_size``) they would be
+    more shares than the client holds, or fewer, yet the names are never sold or added to
+    (:func:`pma_lab.portfolio.target.round_to_shares`'s ``held``).
+
+    Examples
+    --------
+    >>> kept_shares_words(2_000_000, 1_234_567.8)  # doctest: +NORMALIZE_WHITESPACE
+    "the kept names show the shares you hold (never sold or added to, so never more):
+    their target weights are of what you manage today, $1,234,568, not of the account size
+    $2,000,000, so the other names share the rest of the account size in the target's
+    proportions"
+    """
+    return (f"the kept names show the shares you hold (never sold or added to, so never "
+            f"more): their target weights are of what you manage today, "
+            f"{fmt_usd(managed)}, not of the account size {fmt_usd(account_size)}, so the "
+            "other names share the rest of the account size in the target's proportions")
+
+
 def keep_list_words(setup: object) -> str:
     """The keep list as the target and the trades apply it, in words ("" without one).
 
-    The kept names the target holds at today's weights, those held outside it (a fund),
-    and those not held (never bought): :func:`kept_in_target`. The proposal's target
+    The kept names the target holds at today's weights (a target built from the benchmark,
+    an active + index core's or a given target: each says how the rest is built around
+    them), those held outside it (a fund), and those not held (never bought):
+    :func:`kept_in_target`. The proposal's target
     summary and models table (the dashboard's models panel) and ``pma-lab target build``
     read it.
     """
@@ -715,5 +760,7 @@ def keep_list_words(setup: object) -> str:
         return ""
     fixed = dict(setup.target.diagnostics.get("fixed") or {})  # type: ignore[attr-defined]
     held = {lt.ticker for lt in setup.ledger.lots()}  # type: ignore[attr-defined]
+    diag = setup.target.diagnostics  # type: ignore[attr-defined]
     return kept_in_target(fixed, setup.sizing.household,  # type: ignore[attr-defined]
-                          sorted(keep - held), sorted((keep & held) - set(fixed)))
+                          sorted(keep - held), sorted((keep & held) - set(fixed)),
+                          str(diag.get("kept_around", "built")))

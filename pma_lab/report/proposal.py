@@ -43,6 +43,7 @@ import tomllib
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -211,9 +212,10 @@ _fmt_shares = fmt_shares
 
 _FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
-_SHORT_TABLE = 25  # lines: a table this short is printed on one page
+_SHORT_TABLE = 25  # printed lines (one a row, more for a long wrapped cell): one page
 _KEEP = 5  # lines (rows of one line) kept together at the start and end of a longer table
-_WRAP_CHARS = 24  # characters a line of a wrapped cell holds in print (an estimate)
+_WRAP_CHARS = 24  # characters a wrapped cell holds on a printed line, about (the
+# calendar's reason column printed 21-25 in retiree's PDF; 40 and 60 overstated it)
 _TALL_ROW = 8  # lines: a row this tall may break across pages (not moved whole)
 
 
@@ -371,7 +373,8 @@ class ReportTable:
         # across pages, and the short-table and kept-together rules count lines, not rows
         # (reviewer 1, session 22, F8: five tall rows kept together moved a calendar whole
         # to the next page, leaving its heading alone on an almost empty page)
-        wrapped = [c in self.wrap for c in txt.names]
+        # (main's rule, session 24: a table is kept whole by the lines it prints, not rows)
+        wrapped = [k == ' class="wrap"' for k in cls]
         lines = [_row_lines(row, wrapped) for row in zip(*txt.columns, strict=True)] \
             if any(wrapped) else [1] * len(txt.columns[0])
         rows = [_row_tag(i in mine, h >= _TALL_ROW)
@@ -3866,7 +3869,25 @@ _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2,
           "Cost per Share": 4}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
                  "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00",
-                 "Cost per Share": "#,##0.00##"}
+                 "Cost per Share": "#,##0.00##", "Acquired": "yyyy-mm-dd"}
+_CSV_CENTS = ("Est. Amount", "Est. Gain")  # dollars and cents: 21513.00
+_CSV_PRICES = ("Est. Price", "Cost per Share")  # 2 to 4 decimals: 2.70, 33.3333
+
+
+def _csv_money(v: object, places: int, least: int) -> object:
+    """A money cell for the CSV: a Decimal to ``places`` decimals, at least ``least``.
+
+    A Decimal is a number, not text, so no formula guard touches a negative one, and the
+    file reads ``21513.00`` and ``2.70`` (reviewer 1, session 24: ``21513``, ``2.7``).
+    """
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    d = Decimal(repr(float(v))).quantize(Decimal(1).scaleb(-places))
+    if places > least:
+        d = d.normalize()
+        if -d.as_tuple().exponent < least:
+            d = d.quantize(Decimal(1).scaleb(-least))
+    return d
 
 
 def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
@@ -3874,7 +3895,9 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
     """Write a custodian-layout frame to CSV and/or XLSX through :mod:`pma_lab.files`.
 
     Numbers stay numbers (rounded: shares 6, price and cost per share 4, amounts 2
-    decimals; whole shares without a decimal point, never scientific notation in the CSV:
+    decimals; in the CSV amounts with their cents, prices with 2 to 4 decimals, whole
+    shares without a decimal point, never scientific notation; the XLSX's ``Acquired``
+    is a date cell:
     a lot's cost per share, its basis over its shares, is ``15.87`` rather than
     ``15.87000999001`` for $3,971.47 over 250.25 shares, and keeps a sub-cent basis such
     as ``33.3333``; the XLSX shows it with 2 to 4 decimals); text cells are
@@ -3888,11 +3911,21 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
         if c in frame:
             frame[c] = pd.to_numeric(frame[c], errors="raise").round(d)
     if path_csv is not None:
-        # plain decimals, never scientific notation (a custodian's import reads 1e-05 as text)
-        write_csv(frame, path_csv, inputs,
+        # plain decimals, never scientific notation (a custodian's import reads 1e-05 as
+        # text); dollars to the cent, prices to 2-4 decimals
+        text = frame.copy()
+        for c in _CSV_CENTS + _CSV_PRICES:
+            if c in text:
+                places, least = (2, 2) if c in _CSV_CENTS else (_ROUND[c], 2)
+                text[c] = [_csv_money(v, places, least) for v in text[c]]
+        write_csv(text, path_csv, inputs,
                   float_format=lambda x: np.format_float_positional(x, trim="-"))
     if path_xlsx is not None:
-        write_xlsx({"Trades": frame}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
+        book = frame.copy()
+        if "Acquired" in book:  # a date cell, not text (reviewer 1, session 24)
+            book["Acquired"] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else
+                                None for v in book["Acquired"]]
+        write_xlsx({"Trades": book}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
 
 
 def export_trades(result, path_csv: str | Path | None, path_xlsx: str | Path | None,
@@ -4322,9 +4355,9 @@ def models_table(own, setup) -> ReportTable:
     else:
         target = (f"built from the benchmark: {int(tgt.names)} names your screens allow, "
                   "tracking it as closely as they can")
-        kept = labels.keep_list_words(setup)
-        if kept:
-            target += f"; your keep list: {kept}"
+    kept = labels.keep_list_words(setup)  # every kind of target is built around it
+    if kept:
+        target += f"; your keep list: {kept}"
     rows = [("Risk model", risk), ("Benchmark", benchmark), ("Target", target)]
     return _kv([(k, v[0].upper() + v[1:]) for k, v in rows], "Models used in this proposal")
 

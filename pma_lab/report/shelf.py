@@ -1073,7 +1073,9 @@ def tilts_table(comp: CompletionResult, benchmark: pd.Series, top: int = 10
                 ) -> ReportTable:
     """The manager's largest stock bets and how much of each your account keeps."""
     # the manager's weights as held (a name your restrictions exclude at 0)
-    active = (comp.total - comp.completion_share * comp.completion) / comp.alpha
+    # (the keep list's names at fixed weights are neither sleeve's)
+    pinned = pd.Series(dict(comp.fixed), dtype=float).reindex(comp.total.index).fillna(0.0)
+    active = (comp.total - pinned - comp.completion_share * comp.completion) / comp.alpha
     bench = benchmark.reindex(active.index).fillna(0.0)
     bet = (active - bench).sort_values(ascending=False).head(top)
     names = bet.index
