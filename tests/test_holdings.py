@@ -289,3 +289,45 @@ def test_gift_lots_are_valued_by_their_dual_basis_and_the_summary_says_why(tmp_p
     note = holdings_table(s, client).note
     assert note.startswith("Gift lots: MSFT lot G1") and note.count("a gift received") == 3
     assert f"a sale gives a loss of ${22000 - mv:,.0f}" in note
+
+
+def test_prices_older_than_the_analysis_date_are_warned_about():
+    """A close older than the analysis date but within the 5-day limit was used without a
+    word (reviewer 1, session 23, #11). A date that is not a market day: one warning
+    with the closes' day; a held name without a close on the last market day: its close's
+    date, named. Both reach the client's warnings (the CLI, proposal, dashboard and batch
+    list them); the samples' 2026-07-31, a market day where every held name closed, has
+    none."""
+    import types
+
+    from pma_lab.errors import Severity
+    from pma_lab.io.holdings import stale_price_issues
+    from pma_lab.market.data import PriceHistory
+
+    days = pd.to_datetime(["2026-07-27", "2026-07-28", "2026-07-29", "2026-07-30",
+                           "2026-07-31"])
+    px = pd.DataFrame({"AAA": [10.0, 11, 12, 13, 14], "BBB": [20.0, 21, np.nan, np.nan,
+                                                            np.nan],
+                       "CCC": [30.0, np.nan, np.nan, np.nan, np.nan]}, index=days)
+    etf = pd.DataFrame({"SPY": [500.0, 501, 502, 503, 504]}, index=days)
+    market = types.SimpleNamespace(universe={"AAA", "BBB", "CCC"},
+                                   prices=PriceHistory.from_frame(px),
+                                   etfs=PriceHistory.from_frame(etf))
+    assert stale_price_issues(market, ["AAA", "SPY"], dt.date(2026, 7, 31), "p.toml") == []
+    got = stale_price_issues(market, ["AAA", "BBB", "CCC", "SPY"], dt.date(2026, 8, 1),
+                             "p.toml")
+    assert [i.code for i in got] == ["stale_price", "stale_price"]
+    assert all(i.severity is Severity.WARNING for i in got)
+    assert "the analysis date 2026-08-01 is not a market day" in got[0].message
+    assert "closes of 2026-07-31, 1 day before it" in got[0].message
+    # BBB's and CCC's closes are older than the last market day (5 days before the date
+    # at most: older is prices_at's error, not a warning)
+    assert got[1].message.startswith("2 held names have no close on 2026-07-31")
+    assert got[1].message.endswith("BBB (close of 2026-07-28), CCC (close of 2026-07-27)")
+    later = stale_price_issues(market, ["AAA", "CCC"], dt.date(2026, 8, 2), "p.toml")
+    assert len(later) == 1 and "2 days before it" in later[0].message
+    # through load_client: the client's warnings carry them
+    c = load_client(clients_dir() / "young-pro" / "profile.toml", as_of="2026-08-01")
+    assert [w.code for w in c.warnings if w.code == "stale_price"] == ["stale_price"]
+    assert "closes of 2026-07-31" in c.warnings[-1].format()
+    assert not load_client(clients_dir() / "young-pro" / "profile.toml").price_warnings

@@ -438,10 +438,12 @@ def test_document_basics(proposals, client):
     assert 'src="data:image/svg+xml;base64,' in p.page
     assert f"--pma-brand: {firm.brand};" in p.page
     assert "size: Letter;" in p.page
-    # print CSS: short tables whole, long ones never leave fewer than 5 rows on a page
+    # print CSS: short tables whole, long ones never leave fewer than 5 lines (one row at
+    # least: a tall row may break) on a page
     for t in p.doc.tables:
         if t["tbody"] and len(t["tbody"]) == 3:
-            assert t["tbody"][0] == ("pma-keep", 5) and t["tbody"][2] == ("pma-keep", 5)
+            for keep in (t["tbody"][0], t["tbody"][2]):
+                assert keep[0] == "pma-keep" and 1 <= keep[1] <= 5
     assert "tbody.pma-keep { break-inside: avoid;" in p.page
     assert ".pma-short, .pma-answer { break-inside: avoid;" in p.page
     # the contents follow page one (muni-ca had a page holding page one's last two lines)

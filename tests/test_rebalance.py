@@ -521,6 +521,49 @@ def test_lot_classes_match_the_lot_level_problem_with_every_lot_rule(settings):
         assert soon.sold_fraction == 0
 
 
+def test_disallow_mode_allows_the_loss_of_shares_sold_past_the_washed_shares():
+    """BBB's 600-share loss lot ($10 a share) is locked by a 40-share purchase 6 days ago.
+    In "disallow" mode the optimiser credits none of its loss, but only 40 shares of a
+    sale are washed: a 65-share sale has the loss of the other 25 allowed. The tax, gains
+    and disallowed loss are the ledger's; the lot trades and the decisions say how many
+    shares' loss is washed and how many allowed (they said "disallowed" for the whole
+    sale and had no share counts; reviewer 1's finding 3)."""
+    from pma_lab.optimize.result import ledger_checked
+    from pma_lab.report.proposal import custodian_trades
+
+    led = _lot_constraint_book()
+    target = pd.Series({"AAA": 0.3, "BBB": 0.1, "CCC": 0.3, "DDD": 0.3})
+    st = account_state(led, "T", DAY, PRICES, model(), target, TAX, cash=5000.0,
+                       sectors=SECTORS, etf_info=ETF, no_sell=["DDD"])
+    s = RebalanceSettings(gamma_tax=0.5, wash_sale_mode="disallow", whole_shares=True)
+    r = RebalanceProblem(st, model(), target, s, led).solve()
+    bbb = r.lot_trades.set_index("ticker").loc["BBB"]
+    assert bbb.shares == 65 and bbb.gain == -650.0 and bool(bbb.wash_disallowed)
+    assert bbb.wash_shares == 40 and bbb.loss_allowed_shares == 25
+    assert bbb.wash_loss_disallowed == 400.0
+    # the AAA harvests are not washed: every share's loss allowed
+    aaa = r.lot_trades[r.lot_trades.ticker == "AAA"]
+    assert (aaa.wash_shares == 0).all() and (aaa.loss_allowed_shares == aaa.shares).all()
+    # the ledger's figures: 25 shares' loss ($250) counts, 40 shares' ($400) is deferred
+    assert r.summary.disallowed_loss == 400.0
+    assert r.summary.realized_lt == -15000.0 - 250.0 and r.summary.realized_st == -2000.0
+    assert r.summary.tax_model == pytest.approx(0.2 * -15000 + 0.4 * -2000)  # no BBB credit
+    words = ("harvest LT loss (bought within 30 days: the loss of 40 of the 65 shares sold "
+             "is washed, of 25 allowed)")
+    dec = r.decisions.set_index("lot_id")
+    assert dec.loc[bbb.lot_id, "reason"] == words
+    assert custodian_trades(r).set_index("Lot ID").loc[bbb.lot_id, "Wash Sale"] == \
+        "yes ($400 disallowed on 40 of 65 shares)"
+    # solved without the ledger and checked after: the same figures and words
+    r0 = RebalanceProblem(st, model(), target, s).solve()
+    assert r0.decisions.set_index("lot_id").loc[bbb.lot_id, "reason"] == \
+        "harvest LT loss (disallowed: bought within 30 days)"
+    r1 = ledger_checked(r0, st, led)
+    assert r1.decisions.set_index("lot_id").loc[bbb.lot_id, "reason"] == words
+    assert r1.summary.tax == r.summary.tax and r1.summary.disallowed_loss == 400.0
+    assert r1.lot_trades.set_index("lot_id").loc[bbb.lot_id, "loss_allowed_shares"] == 25
+
+
 def test_lot_classes_sell_in_order_of_gain_per_dollar():
     # one class (AAA, long-term): selling part of it sells the highest basis first
     led = ledger([("T", "AAA", 400, 8000, "2018-01-02"),    # $20 basis: $80 gain a share

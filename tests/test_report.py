@@ -482,7 +482,9 @@ def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path
     """Taxable T holds 500 AAA bought at $150 (price $100); IRA I bought 10 AAA on
     2026-07-25. The plan sells 373.16 AAA at a $50/share loss; only the IRA's 10 shares
     replace it: 10 x $50 = $500 disallowed (for good: an IRA replacement), the rest of the
-    $18,658 loss stands. The trade list, CSV and XLSX say "yes ($500 disallowed)"."""
+    $18,658 loss stands. The trade list, CSV and XLSX say "yes ($500 disallowed on 10 of
+    373.1647 shares)" (session 24: the shares washed and sold; it read "yes ($500
+    disallowed)", as if the whole sale's loss were)."""
     from test_rebalance import ledger
 
     from pma_lab.tax.ledger import Account, AccountType
@@ -492,8 +494,10 @@ def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path
     r, ct = _wash_toy_trades(led)
     sells = ct[ct.Action == "SELL"]
     assert list(sells.Symbol) == ["AAA"] and sells["Est. Gain"].iat[0] < -10_000
-    assert sells["Wash Sale"].iat[0] == "yes ($500 disallowed)"
+    assert sells["Wash Sale"].iat[0] == "yes ($500 disallowed on 10 of 373.1647 shares)"
     assert r.lot_trades.wash_loss_disallowed.iat[0] == pytest.approx(500.0)
+    assert r.lot_trades.wash_shares.iat[0] == 10.0
+    assert r.lot_trades.loss_allowed_shares.iat[0] == pytest.approx(363.1647, abs=1e-4)
     assert r.summary.disallowed_loss == pytest.approx(500.0)
     assert set(ct["Wash Sale"][ct.Action == "BUY"]) == {"no"}
     frame = export_trades(r, tmp_path / "t.csv", tmp_path / "t.xlsx")
@@ -683,6 +687,50 @@ def test_the_printed_trade_list_keeps_each_lot_id_and_date_on_one_line(tmp_path,
     for i in range(n):
         line = next(ln for ln in text.splitlines() if f"positions_2026-07-31:{i} " in ln)
         assert f"2021-09-{i + 10}" in line and "Short-term" in line, line
+
+
+def test_a_long_table_of_tall_rows_starts_on_its_headings_page(tmp_path):
+    """F8 (reviewer 1, session 22): retiree's do-not-buy calendar, whose "Why" cells wrap
+    to ~9 lines, moved whole to the next page, leaving its heading and half its first
+    paragraph alone on an almost empty page: the first 5 rows were kept together (and
+    every row unbroken). Rows are now counted in lines: the rows kept together hold 5
+    lines (one row at least), and a row of 8 lines or more may break between its lines;
+    the header repeats on the next page. Printed through the proposal's print CSS."""
+    _chromium_or_skip()
+    n = 30
+    why = ("a loss sale within 30 days of a purchase is a wash sale: the loss of the "
+           "shares bought is deferred into their basis, the rest allowed; " * 2)
+    table = report.ReportTable(pd.DataFrame({  # the calendar's columns: "Why" is narrow
+        "Date": ["2026-08-30"] * n, "Days": [30] * n,
+        "Event": ["do not sell at a loss through"] * n,
+        "Symbol": [f"S{i:02d}" for i in range(n)],
+        "Account": ["Taxable account (XXXX-1234)"] * n, "Lot": ["positions:12"] * n,
+        "Unrealised": ["-$12,345"] * n,
+        "Why": [why if i < 8 else "no loss sale" for i in range(n)]}), {},
+        "Holding-period and do-not-buy calendar", wrap=("Why",))
+    html_table = table._repr_html_()
+    assert html_table.count('<tr class="pma-tall">') == 8
+    assert '<tbody class="pma-keep"><tr class="pma-tall">' in html_table
+    assert html_table.count("<tr") - 1 == n  # the header row and n rows
+    template = (report.TEMPLATES_DIR / report.TEMPLATE_NAME / "index.html.j2").read_text()
+    style = template[template.index('<style type="text/css">'):template.index("</style>") + 8]
+    style = re.sub(r"\{\{[^}]*\}\}", "Letter", style)
+    assert "tr.pma-tall td { break-inside: auto;" in style
+    # half a page of text above it: five tall rows together do not fit below it, one does
+    # (the old rule left the page's last half empty but for the table's header)
+    prose = "<p class='pma-prose'>" + "Lots that turn long-term within 90 days. " * 100 + "</p>"
+    page = tmp_path / "calendar.html"
+    page.write_text(f"<html><head><meta charset='utf-8'>{style}</head><body class="
+                    "'jp-Notebook'><main><div class='jp-RenderedHTMLCommon'>"
+                    f"{prose}{html_table}</div></main></body></html>", encoding="utf-8")
+    pdf = report.html_to_pdf(page, tmp_path / "calendar.pdf")
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) is needed to read the PDF")
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-layout", str(pdf), "-"],
+                           check=True, capture_output=True, text=True).stdout
+    assert "S00" in first  # the table starts under the paragraph, on its page
+    text = _pdf_text(pdf)
+    assert all(f"S{i:02d}" in text for i in range(n))
 
 
 def test_missing_chromium_says_how_to_install_it(tmp_path, monkeypatch):

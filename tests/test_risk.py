@@ -100,6 +100,34 @@ def test_tracking_error_matches_full_covariance(model, bench):
     assert model.tracking_error(bench.weights, bench.weights) == 0
 
 
+def test_tracking_error_refuses_text_and_nan_weights(model, bench):
+    """A weight given as text ("0.05", a CSV column read without conversion) was read as
+    the number, a NaN weight as 0, without a word (reviewer 1, session 23, #11): both are
+    a DataError naming the function, the names and the fix."""
+    from pma_lab.errors import DataError
+
+    w = bench.top(5)
+    names = list(w.index)
+    text = w.astype(str).astype(object)
+    with pytest.raises(DataError, match=rf"tracking_error: weights that are not numbers: "
+                                        rf"{names[0]} \('0\.\d+', a str\).*pd\.to_numeric"):
+        model.tracking_error(text, bench.weights)
+    with pytest.raises(DataError, match="not numbers"):
+        model.tracking_error({names[0]: "0.05"}, bench.weights)
+    gap = w.copy()
+    gap.iloc[1] = np.nan
+    with pytest.raises(DataError, match=rf"weights that are NaN: {names[1]} \(1 name\); "
+                                        r"a missing weight is not read as 0.*fillna\(0\)"):
+        model.tracking_error(gap, bench.weights)
+    with pytest.raises(DataError, match="benchmark that are NaN"):
+        model.tracking_error(w, bench.weights.where(bench.weights.index != names[2]))
+    with pytest.raises(DataError, match="decompose: weights that are not numbers"):
+        model.decompose(text, bench.weights)
+    # numbers as ints or floats, in a Series or a dict, are read as before
+    assert model.tracking_error(dict(w), bench.weights) == model.tracking_error(
+        w, bench.weights)
+
+
 def test_decomposition_adds_up(model, bench):
     w = bench.top(40)
     by_factor, by_name = model.decompose(w, bench.weights)

@@ -685,11 +685,14 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
                    + (" (" + ", ".join(bad.constraint) + " do not)" if len(bad) else "")
                    + f"; smallest order ${sm.smallest_order:,.0f}; "
                    + ("whole shares" if settings.whole_shares else "fractional shares"))
-    from pma_lab.report.labels import forced_sales_note
+    from pma_lab.report.labels import forced_sales_note, over_target_note
 
     forced = forced_sales_note(r)  # the proposal's and dashboard's words
     if forced:
         click.echo(f"  {forced[0].upper()}{forced[1:]}.")
+    over = over_target_note(r, s.target.weights)  # the proposal's and dashboard's words
+    if over:
+        click.echo(f"  {over[0].upper()}{over[1:]}.")
     with pd.option_context("display.max_rows", 40, "display.width", 140):
         click.echo(r.trades.head(30).to_string(index=False))
     if out is not None:

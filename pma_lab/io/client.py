@@ -84,12 +84,16 @@ class Client:
     recent_trades : Blotter | None
         Recent trades (realised history and wash-sale locks), if the profile names them.
     as_of : datetime.date
+    price_warnings : tuple[Issue, ...]
+        Held names priced at an earlier day's close than ``as_of`` (within the staleness
+        limit; :func:`pma_lab.io.holdings.stale_price_issues`), part of :attr:`warnings`.
     """
 
     profile: ClientProfile
     lots: LotSet
     recent_trades: Blotter | None
     as_of: dt.date
+    price_warnings: tuple[Issue, ...] = ()
 
     @property
     def client_id(self) -> str:
@@ -102,7 +106,7 @@ class Client:
         out = self.profile.warnings + self.lots.warnings
         if self.recent_trades is not None:
             out += self.recent_trades.warnings
-        return out
+        return out + self.price_warnings
 
     def accounts(self) -> tuple[Account, ...]:
         """The household's accounts for the ledger."""
@@ -446,7 +450,28 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
 
         check_active_model_prices(core.active_model, day, known)
     _check_min_cash(profile, profile_path, lots, day)
-    return Client(replace(profile, as_of=day), lots, recent, day)
+    stale = _stale_prices(profile_path, lots, day) if packaged else ()
+    return Client(replace(profile, as_of=day), lots, recent, day, stale)
+
+
+def _stale_prices(path: str | Path, lots: LotSet, day: dt.date) -> tuple[Issue, ...]:
+    """The held names' stale-price warnings (:func:`pma_lab.io.holdings.stale_price_issues`).
+
+    Nothing when the packaged prices cannot be read or cannot price a name: the steps that
+    price the lots name those problems.
+    """
+    from pma_lab.errors import MarketDataError, PriceDataError
+    from pma_lab.io.holdings import stale_price_issues
+    from pma_lab.market.data import load_market
+
+    df = lots.lots
+    if not len(df):
+        return ()
+    try:
+        return tuple(stale_price_issues(load_market(), list(df.ticker.astype(str)), day,
+                                        str(path)))
+    except (MarketDataError, PriceDataError):
+        return ()
 
 
 def _keep_other_accounts(lots: LotSet, day: dt.date, accounts: Collection[str],

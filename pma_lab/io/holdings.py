@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from pma_lab.errors import PriceDataError
+from pma_lab.errors import Issue, PriceDataError, Severity
 from pma_lab.formatting import fmt_shares, fmt_usd
 from pma_lab.io.client import Client
 from pma_lab.market.corpactions import load_corporate_actions
@@ -256,6 +256,66 @@ def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
                 f"{names}; their prices end earlier (delisted, acquired or renamed): take "
                 "those lots out of the lots file (or record their sale), or correct the "
                 "ticker to the name it trades under now")
+
+
+def stale_price_issues(market: MarketData, tickers: Sequence[str], as_of: dt.date,
+                       source: str) -> list[Issue]:
+    """Warnings for held names priced at an earlier day's close than the analysis date.
+
+    :func:`prices_at` takes each name's last close on or before ``as_of`` and refuses one
+    older than :data:`~pma_lab.market.data.DEFAULT_MAX_STALENESS_DAYS` days; a close
+    within that limit but older than the date was used without a word (reviewer 1,
+    session 23, #11). Two warnings (:class:`~pma_lab.errors.Issue`, code ``stale_price``):
+
+    * the date is not a market day of the packaged prices (a weekend, a holiday, or after
+      their last day): every price is the close of the latest market day before it;
+    * a name has no close on that market day (a halt, a listing change, missing data): its
+      price is an older close; the names and their closes' dates are listed.
+
+    Names without any close, or with one older than the limit, are left to
+    :func:`prices_at`'s error; ``source`` is the file the warnings name (the profile).
+    """
+    day = pd.Timestamp(as_of)
+    names = sorted(set(tickers))
+    stocks = [t for t in names if t in market.universe and t in market.prices.tickers]
+    etfs = [t for t in names if t not in stocks and t in market.etfs.tickers]
+    issues: list[Issue] = []
+    market_day = None
+    old: list[tuple[str, pd.Timestamp]] = []
+    for table, group in ((market.prices, stocks), (market.etfs, etfs)):
+        if not group:
+            continue
+        cal = table.calendar
+        at = int(cal.searchsorted(day, side="right"))
+        if not at:
+            continue
+        latest = cal[at - 1]
+        market_day = latest if market_day is None else max(market_day, latest)
+        last = table.last_valid(as_of, group)
+        ok = last["date"].notna() & (last["staleness_days"] <= DEFAULT_MAX_STALENESS_DAYS)
+        old += [(t, d) for t, d in last["date"][ok & (last["date"] < latest)].items()]
+    if market_day is not None and market_day < day:
+        issues.append(Issue(
+            source, None, "client.as_of", str(as_of),
+            f"the analysis date {as_of} is not a market day of the packaged prices: the "
+            f"holdings are priced at the closes of {market_day.date()}, "
+            f"{(day - market_day).days} day{'s' * ((day - market_day).days != 1)} before it",
+            f"nothing, if the closes of {market_day.date()} are the prices to trade at; "
+            "else set client.as_of (or --as-of) to the market day you mean",
+            Severity.WARNING, "stale_price"))
+    if old:
+        listed = ", ".join(f"{t} (close of {d.date()})" for t, d in sorted(old)[:20])
+        more = f" and {len(old) - 20} more" if len(old) > 20 else ""
+        issues.append(Issue(
+            source, None, "client.as_of", str(as_of),
+            f"{len(old)} held name{'s have' if len(old) != 1 else ' has'} no close on "
+            f"{market_day.date() if market_day is not None else as_of}, the last market "
+            f"day on or before the analysis date, and {'are' if len(old) != 1 else 'is'} "
+            f"priced at an older close: {listed}{more}",
+            "check those names' listings (a halt, a ticker change, a takeover) and their "
+            "prices before trading; the proposal values and trades them at these closes",
+            Severity.WARNING, "stale_price"))
+    return issues
 
 
 def prices_at(market: MarketData, tickers: list[str], as_of: dt.date) -> pd.Series:

@@ -15,14 +15,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from pma_lab.formatting import fmt_rate
+from pma_lab.formatting import fmt_rate, fmt_shares
 from pma_lab.optimize.state import lot_columns
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
 
-__all__ = ["DecisionColumns", "decision_columns", "lot_decisions"]
+__all__ = ["DecisionColumns", "decision_columns", "harvest_words", "lot_decisions"]
 
 
 def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
@@ -56,8 +58,15 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
 
 
 def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
-                     w_after: np.ndarray, s: RebalanceSettings) -> DecisionColumns:
-    """:func:`lot_decisions`' columns as arrays (the same parameters); no table built."""
+                     w_after: np.ndarray, s: RebalanceSettings,
+                     washed: Mapping[str, float] | None = None) -> DecisionColumns:
+    """:func:`lot_decisions`' columns as arrays (the same parameters); no table built.
+
+    ``washed``: the shares of each lot sold whose loss the ledger's replay of the trades
+    washes, by lot id (:func:`pma_lab.optimize.result.washed_shares`; ``None``: no ledger
+    checked the trades): a harvest of a lot with a purchase within 30 days then says how
+    many shares' loss is washed and how many allowed (:func:`harvest_words`).
+    """
     st = p.state
     # a constraint binds when it holds with (near) equality at the solution
     used = p.brows @ x if p.nl else np.zeros(3)
@@ -80,8 +89,10 @@ def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
         np.arange(12), default=12)
     reasons = np.array(_REASONS, dtype=object)[case]
     for j in np.flatnonzero(case == _HARVEST):
-        reasons[j] = f"harvest {terms[j]} loss" + (
-            " (disallowed: bought within 30 days)" if p.locked_loss[j] else "")
+        reasons[j] = harvest_words(str(terms[j]), bool(p.locked_loss[j]),
+                                   None if washed is None else
+                                   (frac[j] * cols.shares[j],
+                                    float(washed.get(str(cols.lot_id[j]), 0.0))))
     for j in np.flatnonzero(case == _LOCK):
         reasons[j] = f"wash-sale lock until {st.wash_no_loss_sale[tick[j]]}"
     for j in np.flatnonzero(case == _SOON):
@@ -96,6 +107,40 @@ def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
                        np.where((case == _LOCK) | (case == _SOON), "defer", "hold"))
     return DecisionColumns(cols.lot_id, cols.ticker, cols.shares.copy(), gains.copy(),
                            cols.term, list(ltos), frac, actions, reasons, forced)
+
+
+def harvest_words(term: str, locked: bool, wash: tuple[float, float] | None = None) -> str:
+    """A harvest's reason: ``harvest ST loss``, with what the wash-sale rule does to it.
+
+    ``locked``: the lot's name was bought within 30 days (the optimiser's wash-sale lock,
+    sold in ``"disallow"`` mode: it credits none of the lot's loss). ``wash``: the shares
+    sold and the shares whose loss the ledger washes (only as many as the purchases can
+    absorb; the loss of the rest is allowed), ``None`` when no ledger checked the trades.
+
+    >>> harvest_words("LT", False)
+    'harvest LT loss'
+    >>> harvest_words("LT", True)
+    'harvest LT loss (disallowed: bought within 30 days)'
+    >>> harvest_words("LT", True, (65.0, 40.0))[16:]
+    '(bought within 30 days: the loss of 40 of the 65 shares sold is washed, of 25 allowed)'
+    >>> harvest_words("ST", True, (30.0, 30.0))
+    'harvest ST loss (bought within 30 days: the loss of all 30 shares sold is washed)'
+    >>> harvest_words("ST", True, (30.0, 0.0))
+    'harvest ST loss (bought within 30 days, but the loss of the 30 shares sold is allowed)'
+    """
+    words = f"harvest {term} loss"
+    if wash is None:
+        return words + (" (disallowed: bought within 30 days)" if locked else "")
+    sold, washed = wash
+    if washed <= 1e-9:
+        return words + (f" (bought within 30 days, but the loss of the {fmt_shares(sold)} "
+                        "shares sold is allowed)" if locked else "")
+    if washed >= sold - 1e-9:
+        return words + (f" (bought within 30 days: the loss of all {fmt_shares(sold)} "
+                        "shares sold is washed)")
+    return words + (f" (bought within 30 days: the loss of {fmt_shares(washed)} of the "
+                    f"{fmt_shares(sold)} shares sold is washed, of "
+                    f"{fmt_shares(sold - washed)} allowed)")
 
 
 @dataclass(frozen=True)

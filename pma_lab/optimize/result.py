@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Deferred", "RaisedCap", "RebalanceSummary", "RebalanceResult", "TradeColumns",
            "build_result", "deferred_result", "ledger_checked", "replaced", "replay_trades",
-           "trade_columns", "trade_lists"]
+           "trade_columns", "trade_lists", "washed_shares"]
 
 
 _CAP_WORDS: Final = ("total", "short-term", "long-term")
@@ -556,7 +556,8 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     })
     # the decisions' columns now (they read the problem, which a plan's next step
     # changes), their table when first read
-    decisions = Deferred(_decision_frame, decision_columns(p, x, dropped, w_after, s))
+    decisions = Deferred(_decision_frame, decision_columns(
+        p, x, dropped, w_after, s, checked.get("wash_shares_by_lot")))
     weights = pd.Series(w_after, index=asset_index(st))
     res = deferred_result(lot_trades, trades, decisions, summary, weights, columns=columns)
     # the trades as checks.trade_arrays reads them back from the tables (the same
@@ -776,13 +777,38 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
     # the columns read as lists (iterating an Arrow-backed string column element by
     # element cost ~1 ms a result on the 456-name book)
     wash = checked["wash_by_lot"]
-    lot_trades["wash_loss_disallowed"] = np.array(
-        [wash.get(str(i), 0.0) for i in lot_trades.lot_id.tolist()], dtype=float)
+    ids = [str(i) for i in lot_trades.lot_id.tolist()]
+    lot_trades["wash_loss_disallowed"] = np.array([wash.get(i, 0.0) for i in ids], dtype=float)
+    washed, allowed = washed_shares(ids, lot_trades.shares.to_numpy(dtype=float),
+                                    lot_trades.gain.to_numpy(dtype=float),
+                                    checked["wash_shares_by_lot"])
+    lot_trades["wash_shares"] = washed
+    lot_trades["loss_allowed_shares"] = allowed
     repl = checked["wash_replacements"]
     trades["wash_replacement"] = np.array(
         [side == "buy" and t in repl
          for side, t in zip(trades.side.tolist(), trades.ticker.tolist(), strict=True)],
         dtype=bool)
+
+
+def washed_shares(lot_ids: list[str], shares: np.ndarray, gain: np.ndarray,
+                  by_lot: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Of each lot sale, the shares whose loss the wash-sale rule washes, and the rest.
+
+    Only the shares that replacement shares absorb are washed (Reg. §1.1091-1(c)): a
+    loss sale of a lot with a purchase within 30 days that goes past the shares bought
+    has the loss of the excess allowed. ``by_lot``: the shares the ledger's replay
+    matched, per lot id sold (:func:`_ledger_check`). Returns ``(washed, allowed)``:
+    ``allowed`` is the loss sale's shares less the washed ones (0 for a gain sale).
+
+    >>> w, a = washed_shares(["L1", "L2", "L3"], np.array([65.0, 10.0, 5.0]),
+    ...                      np.array([-650.0, -100.0, 50.0]), {"L1": 40.0})
+    >>> w.tolist(), a.tolist()
+    ([40.0, 0.0, 0.0], [25.0, 10.0, 0.0])
+    """
+    washed = np.array([float(by_lot.get(i, 0.0)) for i in lot_ids], dtype=float)
+    allowed = np.where(gain < 0, np.maximum(shares - washed, 0.0), 0.0)
+    return washed, allowed
 
 
 def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float,
@@ -850,8 +876,38 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
     # the realised-gain budgets' checks read the ledger's gains (as with the ledger)
     checks = result.checks if "constraint" not in result.checks else \
         GainBudgets.at_gains(result.checks, summary, state)
-    return replaced(result, lot_trades=lot_trades, trades=trades,
-                    summary=summary, checks=checks)
+    return replaced(result, lot_trades=lot_trades, trades=trades, summary=summary,
+                    checks=checks, **_washed_decisions(result, lot_trades))
+
+
+def _washed_decisions(result: RebalanceResult, lot_trades: pd.DataFrame) -> dict:
+    """``{"decisions": ...}`` with the ledger's washed shares in the harvests' reasons.
+
+    For :func:`ledger_checked`: the decisions were worded without a ledger (a harvest of a
+    lot bought within 30 days read "disallowed" for all its shares); the reason of each
+    loss sale the replay washes, or that the optimiser's lock marks, now says how many
+    shares' loss is washed and how many allowed (:func:`~pma_lab.optimize.decisions.
+    harvest_words`). Empty when no loss sale is washed or locked (the table is not built).
+    """
+    from pma_lab.optimize.decisions import harvest_words
+
+    if not len(lot_trades):
+        return {}
+    hit = (lot_trades.gain.to_numpy(dtype=float) < 0) & (
+        lot_trades.wash_disallowed.to_numpy(dtype=bool)
+        | (lot_trades.wash_shares.to_numpy(dtype=float) > 0))
+    if not hit.any():
+        return {}
+    dec = result.decisions.copy()
+    row = {str(i): k for k, i in enumerate(dec.lot_id.tolist())}
+    reasons = dec.reason.tolist()
+    for r in lot_trades[hit].itertuples():
+        k = row.get(str(r.lot_id))
+        if k is not None and str(dec.action.iat[k]).startswith("harvest"):
+            reasons[k] = harvest_words(str(r.term), bool(r.wash_disallowed),
+                                       (float(r.shares), float(r.wash_shares)))
+    dec["reason"] = pd.array(reasons, dtype=dec.reason.dtype)
+    return {"decisions": dec}
 
 
 def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
@@ -872,9 +928,11 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
     # the wash-sale matches the trades made (wash_sale_matches' rows, in its order)
     m = chk.matches
     wash_by_lot: dict[str, float] = {}
+    shares_by_lot: dict[str, float] = {}
     for r in m:
         if r[3] == day and r[0] == acc:  # sold today in this account
             wash_by_lot[str(r[2])] = wash_by_lot.get(str(r[2]), 0.0) + float(r[9])
+            shares_by_lot[str(r[2])] = shares_by_lot.get(str(r[2]), 0.0) + float(r[8])
     return {
         "realized_st": float(new["st"]),
         "realized_lt": float(new["lt"]),
@@ -888,6 +946,7 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
         "carryforward_st_before": float(before[1]),
         "carryforward_lt_before": float(before[2]),
         "wash_by_lot": wash_by_lot,
+        "wash_shares_by_lot": shares_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
     }
 

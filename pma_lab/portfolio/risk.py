@@ -72,6 +72,50 @@ MIN_PRICED_DAYS = 60
 _RECENT_ROWS = 6  # a stock is modelled with a price in the last 6 trading days to as_of
 
 
+def numeric_weights(weights: pd.Series | dict[str, float], where: str, what: str
+                    ) -> pd.Series | dict[str, float]:
+    """``weights`` when every weight is a number (not NaN); else a :class:`DataError`.
+
+    A weight given as text (``"0.05"``, a CSV column read without conversion) or NaN (a
+    gap of a join) was read as a number or as 0 without a word. ``where``: the function
+    the message names; ``what``: which argument (``"weights"``, ``"benchmark"``).
+
+    >>> numeric_weights({"AAPL": 0.05}, "tracking_error", "weights")
+    {'AAPL': 0.05}
+    >>> numeric_weights({"AAPL": "0.05"}, "tracking_error", "weights")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    pma_lab.errors.DataError: tracking_error: weights that are not numbers: AAPL ('0.05', a str)...
+    """
+    items = weights.items() if isinstance(weights, (pd.Series, dict)) else None
+    if items is None:
+        return weights  # align's own error names the type
+    if isinstance(weights, pd.Series) and pd.api.types.is_float_dtype(weights.dtype):
+        bad_type: list[tuple[object, object]] = []
+        nan = weights.index[weights.isna().to_numpy()].tolist()
+    else:
+        bad_type = [(t, v) for t, v in items
+                    if isinstance(v, (bool, np.bool_))
+                    or not isinstance(v, (int, float, np.integer, np.floating))]
+        nan = [t for t, v in weights.items() if isinstance(v, (float, np.floating))
+               and v != v]
+    if bad_type:
+        names = ", ".join(f"{t} ({v!r}, a {type(v).__name__})" for t, v in bad_type[:5])
+        raise DataError(
+            f"{where}: {what} that are not numbers: {names}"
+            f"{' ...' if len(bad_type) > 5 else ''}; give each weight as a number (a "
+            "fraction of the portfolio, 0.05 for 5%): read a CSV column with "
+            "pd.to_numeric(column) or dtype=float")
+    if nan:
+        names = ", ".join(str(t) for t in nan[:5])
+        raise DataError(
+            f"{where}: {what} that are NaN: {names}{' ...' if len(nan) > 5 else ''} "
+            f"({len(nan)} name{'s' * (len(nan) != 1)}); a missing weight is not read as 0: "
+            "give 0 for a name not held (weights.fillna(0)) or leave the name out "
+            "(weights.dropna())")
+    return weights
+
+
 @dataclass(frozen=True)
 class RiskModelSettings:
     """Estimation choices (defaults as described in the module docs)."""
@@ -214,8 +258,17 @@ class RiskModel:
 
     def tracking_error(self, weights: pd.Series | dict[str, float],
                        benchmark: pd.Series | dict[str, float]) -> float:
-        """Ex-ante annualised tracking error of ``weights`` against ``benchmark``."""
-        return self.tracking.te(self.align(weights) - self.align(benchmark))
+        """Ex-ante annualised tracking error of ``weights`` against ``benchmark``.
+
+        Raises
+        ------
+        DataError
+            When a weight is not a number (e.g. the text ``"0.05"`` of a CSV read without
+            conversion) or is NaN (:func:`numeric_weights`), or a ticker is not modelled.
+        """
+        w = numeric_weights(weights, "tracking_error", "weights")
+        bw = numeric_weights(benchmark, "tracking_error", "benchmark")
+        return self.tracking.te(self.align(w) - self.align(bw))
 
     def decompose(self, weights: pd.Series | dict[str, float],
                   benchmark: pd.Series | dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -228,7 +281,8 @@ class RiskModel:
             active weight, factor and specific contributions and share. Contributions sum
             to the total variance (the specific part is listed as its own factor row).
         """
-        a = self.align(weights) - self.align(benchmark)
+        a = self.align(numeric_weights(weights, "decompose", "weights")) - self.align(
+            numeric_weights(benchmark, "decompose", "benchmark"))
         fx, fcon, name_f, spec = self.tracking.contributions(a)
         total = float(fcon.sum() + spec.sum())
         by_factor = pd.DataFrame({"active_exposure": fx, "variance": fcon},

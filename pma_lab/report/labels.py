@@ -416,6 +416,17 @@ def excluded_from_model(comp: object) -> str:
             f"{fmt_pct(comp.alpha, 1)}. {sizing[0].upper()}{sizing[1:]}.")  # type: ignore[attr-defined]
 
 
+TERM_WORDS = ("A lot held more than one year is long-term; otherwise short-term. Each year "
+              "short-term gains and losses are netted together, long-term ones together, "
+              "and a net loss of one term offsets a net gain of the other: only the net "
+              "short-term gain left is taxed at your ordinary-income rate, and the net "
+              "long-term gain at the lower long-term rate.")
+"""What short- and long-term mean, with Schedule D's netting (the glossary's entry): a
+short-term gain is not taxed at ordinary rates as such, only the year's net short-term gain
+after the losses it nets against (reviewer 1, session 22: "short-term, taxed as ordinary
+income" left the netting out)."""
+
+
 def loss_limit(setup=None) -> str:
     """The client's yearly capital-loss offset against ordinary income, in dollars.
 
@@ -484,6 +495,102 @@ def carryforward_rows(summary: Mapping[str, float], year: int, limit: str = "$3,
                 (f"Added by {trades}' losses", change))
     rows.append((f"Loss carryforward into {year + 1} after {trades}", before + change))
     return rows
+
+
+OVER_TARGET_RATIO = 1.5
+"""A purchase that leaves a name above this multiple of its target weight is explained
+(:func:`over_target_note`)."""
+
+OVER_TARGET_MIN = 0.0025
+"""...when it is at least this far above it (a share of the account: 0.25 %)."""
+
+OVER_TARGET_SHOWN = 4
+"""The most names the note lists with their weights (the others are counted)."""
+
+
+def over_target_note(result: object, target: Mapping[str, float] | None = None) -> str:
+    """Why a purchase leaves a name well above its target weight; ``""`` when none does.
+
+    A name bought to more than :data:`OVER_TARGET_RATIO` times its target weight (MU at
+    3.37 % of the account against a 1.57 % target; reviewer 1, session 22, F15: FIS at
+    twice its target without a word) is either whole-share rounding (the excess is less
+    than one share) or the optimiser's trade-off: with holdings kept above their targets
+    (to defer their gains, or restricted), the cash bought where it lowers the tracking
+    error to the target most, which can be a name above its target rather than a name of
+    the target left below it. ``result``: a rebalance's result (its ``trades``,
+    ``weights`` and ``summary.value``); ``target``: the target's weights by ticker (to
+    name the target's names left below it; ``None``: not named). The proposal's
+    "Today's trades", the dashboard's line on today's trades and ``pma-lab rebalance``
+    say it in these words.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from types import SimpleNamespace
+    >>> r = SimpleNamespace(summary=SimpleNamespace(value=1_000_000.0),
+    ...     trades=pd.DataFrame({"ticker": ["MU", "AMD"], "side": ["buy", "buy"],
+    ...                          "shares": [400.0, 10.0], "value": [34_000.0, 2_000.0],
+    ...                          "weight_after": [0.034, 0.011],
+    ...                          "target_weight": [0.016, 0.010]}),
+    ...     weights=pd.Series({"MU": 0.034, "AMD": 0.011, "PG": 0.05, "AAPL": 0.0}))
+    >>> print(over_target_note(r, {"MU": 0.016, "AMD": 0.01, "PG": 0.01, "AAPL": 0.08}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    MU is bought above its target weight (3.40% of the account against 1.60%): with
+    holdings kept above their targets (the most: PG +4.00%), this weight lowers the
+    tracking error to the target more than the same dollars in the target's names left
+    below it for now (AAPL)
+    """
+    t = result.trades  # type: ignore[attr-defined]
+    if not len(t) or "target_weight" not in t:
+        return ""
+    V = float(result.summary.value)  # type: ignore[attr-defined]
+    buy = t[(t.side == "buy") & (t.target_weight > 0)
+            & (t.weight_after > OVER_TARGET_RATIO * t.target_weight)
+            & (t.weight_after - t.target_weight >= OVER_TARGET_MIN)]
+    if not len(buy):
+        return ""
+    share = (buy.value / buy.shares.where(buy.shares > 0)).fillna(0.0)
+    excess = (buy.weight_after - buy.target_weight) * V
+    whole = buy[excess <= share + 0.005]
+    rest = buy[excess > share + 0.005]
+    parts = []
+    if len(whole):
+        names = list(whole.ticker)
+        parts.append(f"{_names(names)} {'is' if len(names) == 1 else 'are'} bought above "
+                     f"{'its' if len(names) == 1 else 'their'} target weight by less than "
+                     "one share (orders are in whole shares)")
+    if len(rest):
+        rest = rest.assign(excess=excess[rest.index]).sort_values(
+            ["excess", "ticker"], ascending=[False, True], kind="stable")
+        shown = rest.head(OVER_TARGET_SHOWN)
+        names = list(shown.ticker) + ([f"{len(rest) - len(shown)} other names"]
+                                      if len(rest) > len(shown) else [])
+        one = len(rest) == 1
+        pcts = (f"{fmt_pct(rest.weight_after.iat[0])} of the account against "
+                f"{fmt_pct(rest.target_weight.iat[0])}" if one else
+                "; ".join(f"{tk} {fmt_pct(a)} of the account against {fmt_pct(b)}"
+                          for tk, a, b in zip(shown.ticker, shown.weight_after,
+                                             shown.target_weight, strict=True)))
+        words = (f"{_names(names)} {'is' if one else 'are'} bought above "
+                 f"{'its' if one else 'their'} target weight{'' if one else 's'} ({pcts})")
+        w = result.weights  # type: ignore[attr-defined]
+        tw = {str(k): float(v) for k, v in (dict(target) if target is not None
+                                            else {}).items()}
+        bought = set(t.ticker[t.side == "buy"])
+        over = sorted(((float(v) - tw.get(str(k), 0.0), str(k)) for k, v in w.items()
+                       if str(k) not in bought and float(v) - tw.get(str(k), 0.0) > 1e-4),
+                      reverse=True)[:3]
+        kept = (f" with holdings kept above their targets (the most: "
+                f"{', '.join(f'{k} +{fmt_pct(d)}' for d, k in over)}),") if over else ""
+        floor = float(rest.target_weight.min())
+        below = [k for k, v in sorted(tw.items(), key=lambda kv: -kv[1])
+                 if v >= floor and float(w.get(k, 0.0)) < 0.5 * v][:3] if tw else []
+        words += (f":{kept} {'this weight lowers' if one else 'these weights lower'} the "
+                  "tracking error to the target more than the same dollars in "
+                  + (f"the target's names left below it for now ({_names(below)})" if below
+                     else "other names of the target"))
+        parts.append(words)
+    return "; ".join(parts)
 
 
 FORCED_REASONS = ("restriction: must not hold", "restriction: sold along its glide")

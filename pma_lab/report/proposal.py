@@ -213,22 +213,47 @@ _fmt_shares = fmt_shares
 _FORMATTERS = {**FORMATTERS, "screen": lambda x: _screen_words(str(x))}
 _NUMERIC = NUMERIC
 _SHORT_TABLE = 25  # printed lines (one a row, more for a long wrapped cell): one page
-_KEEP = 5  # rows kept together at the start and the end of a longer table
-_WRAP_CHARS = 40  # characters a wrapped column holds on a printed line, about
+_KEEP = 5  # lines (rows of one line) kept together at the start and end of a longer table
+_WRAP_CHARS = 24  # characters a wrapped cell holds on a printed line, about (the
+# calendar's reason column printed 21-25 in retiree's PDF; 40 and 60 overstated it)
+_TALL_ROW = 8  # lines: a row this tall may break across pages (not moved whole)
 
 
-def _printed_lines(txt: _Cells, cls: Sequence[str]) -> int:
-    """The lines a table's rows take in print, about: a wrapped cell of 200 characters 5.
+def _row_tag(mine: bool, tall: bool) -> str:
+    """A table row's opening tag: ``pma-mine`` (the client's row), ``pma-tall`` (may break)."""
+    names = " ".join(c for c, on in (("pma-mine", mine), ("pma-tall", tall)) if on)
+    return f'<tr class="{names}">' if names else "<tr>"
 
-    A table of few rows whose wrapped cells run long (the calendar's reasons) is taller than
-    a page: kept whole, it left its heading and half a sentence alone on a page (reviewer 1,
-    session 24), so such a table splits between rows as a long one does.
+
+def _kept_rows(lines: Sequence[int]) -> int:
+    """How many rows from the start of ``lines`` (heights) print together.
+
+    One at least, then more while they hold :data:`_KEEP` lines.
+
+    >>> _kept_rows([1] * 30), _kept_rows([9, 9, 1]), _kept_rows([2, 2, 2])
+    (5, 1, 2)
     """
-    wrapped = [c for c, k in zip(txt.columns, cls, strict=True) if k == ' class="wrap"']
-    if not wrapped:
-        return len(txt.columns[0]) if txt.columns else 0
-    return sum(max(1, -(-max(len(v) for v in row) // _WRAP_CHARS))
-               for row in zip(*wrapped, strict=True))
+    k, used = 0, 0
+    for h in lines:
+        if k and used + h > _KEEP:
+            break
+        k, used = k + 1, used + h
+    return k
+
+
+def _row_lines(row: Sequence[str], wrapped: Sequence[bool]) -> int:
+    """A table row's height in printed lines, estimated from its wrapped cells' text.
+
+    A wrapped cell (``ReportTable.wrap``) of ``n`` characters takes about
+    ``n / _WRAP_CHARS`` lines; other cells stay on one line.
+
+    >>> _row_lines(["2026-08-30", "x" * 100], [False, True])
+    5
+    >>> _row_lines(["AAPL", "short"], [False, True])
+    1
+    """
+    return max([1] + [-(-len(v) // _WRAP_CHARS) for v, w in zip(row, wrapped, strict=True)
+                      if w])
 
 
 _ONE_LINE = re.compile(f"{NUMBER_IN_TEXT.pattern}|{NUMBERED_NAME_IN_TEXT.pattern}")
@@ -344,19 +369,29 @@ class ReportTable:
         head = "".join(f'<th{k} scope="col">{e(str(self.headers.get(c, c)))}</th>'
                        for c, k in zip(txt.names, cls, strict=True))
         mine = set(self.highlight)
-        rows = [('<tr class="pma-mine">' if i in mine else "<tr>")
+        # each row's printed height (lines): a tall row (long wrapped text) may break
+        # across pages, and the short-table and kept-together rules count lines, not rows
+        # (reviewer 1, session 22, F8: five tall rows kept together moved a calendar whole
+        # to the next page, leaving its heading alone on an almost empty page)
+        # (main's rule, session 24: a table is kept whole by the lines it prints, not rows)
+        wrapped = [k == ' class="wrap"' for k in cls]
+        lines = [_row_lines(row, wrapped) for row in zip(*txt.columns, strict=True)] \
+            if any(wrapped) else [1] * len(txt.columns[0])
+        rows = [_row_tag(i in mine, h >= _TALL_ROW)
                 + "".join(f"<td{k}>{escape_text(v)}</td>"
                           for v, k in zip(row, cls, strict=True))
-                + "</tr>" for i, row in enumerate(zip(*txt.columns, strict=True))]
+                + "</tr>" for i, (row, h) in enumerate(zip(zip(*txt.columns, strict=True),
+                                                          lines, strict=True))]
         n = len(rows)
-        if _printed_lines(txt, cls) <= _SHORT_TABLE:  # printed whole on one page, never split
+        if sum(lines) <= _SHORT_TABLE:  # printed whole on one page, never split
             wrap, body = "pma-table-wrap pma-short", f"<tbody>{''.join(rows)}</tbody>"
-        else:  # split, but never leaving fewer than _KEEP rows alone on a page
-            k = _KEEP
+        else:  # split, but never leaving fewer than _KEEP lines (one row at least) alone
+            first = _kept_rows(lines)
+            last = n - _kept_rows(lines[::-1])
             wrap = "pma-table-wrap"
-            body = (f'<tbody class="pma-keep">{"".join(rows[:k])}</tbody>'
-                    f'<tbody>{"".join(rows[k:n - k])}</tbody>'
-                    f'<tbody class="pma-keep">{"".join(rows[n - k:])}</tbody>')
+            body = (f'<tbody class="pma-keep">{"".join(rows[:first])}</tbody>'
+                    f'<tbody>{"".join(rows[first:max(first, last)])}</tbody>'
+                    f'<tbody class="pma-keep">{"".join(rows[max(first, last):])}</tbody>')
         note = f'<p class="pma-table-note">{e(self.note)}</p>' if self.note else ""
         named = f" pma-table-{e(self.name)}" if self.name else ""  # for the print CSS
         return (f'<div class="{wrap}"><table class="pma-table{named}">{cap}<thead><tr>'
@@ -3107,6 +3142,9 @@ def trade_summary(setup, result, analysis=None) -> ReportTable:
     forced = labels.forced_sales_note(result)  # the dashboard and pma-lab rebalance too
     if forced:
         note = (f"{note} " if note else "") + f"{forced[0].upper()}{forced[1:]}."
+    over = labels.over_target_note(result, setup.target.weights)  # the same three
+    if over:
+        note = (f"{note} " if note else "") + f"{over[0].upper()}{over[1:]}."
     return _kv([
         (labels.PLAN, plan_cell(plan, True)),
         ("Account", labels.account_name(setup.client.profile.accounts, s["account"],
@@ -3158,7 +3196,9 @@ def custodian_trades(result) -> pd.DataFrame:
     the sale of a whole lot that holds a fraction); amounts are USD at the as-of price;
     ``Wash Sale`` comes from the ledger's replay of the trades (the result's
     ``wash_loss_disallowed`` and ``wash_replacement``): ``yes ($1,234 disallowed)`` for a
-    sale whose loss the wash-sale rule disallows (in whole or in part), ``replacement``
+    sale whose loss the wash-sale rule disallows, ``yes ($400 disallowed on 40 of 65
+    shares)`` when it washes only the shares a purchase can absorb (the loss of the
+    others is allowed), ``replacement``
     for a purchase that is the replacement shares of a loss sale, ``no`` otherwise. A
     result no ledger checked falls back to the optimiser's wash-sale locks (``yes`` for a
     locked loss sale, and for a purchase of a name the list sells at a loss). Values are
@@ -3219,8 +3259,13 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
     """
     lt, tr = result.lot_trades, result.trades
     if "wash_loss_disallowed" in lt:
-        sales = [f"yes ({fmt_usd(float(v))} disallowed)" if float(v) > 0.005 else "no"
-                 for v in lt.wash_loss_disallowed]
+        part = (lt.wash_shares.tolist() if "wash_shares" in lt else [math.nan] * len(lt))
+        sales = [("no" if float(v) <= 0.005 else
+                  f"yes ({fmt_usd(float(v))} disallowed on {fmt_shares(w)} of "
+                  f"{fmt_shares(q)} shares)" if 0 < float(w) < float(q) - 1e-9 else
+                  f"yes ({fmt_usd(float(v))} disallowed)")
+                 for v, w, q in zip(lt.wash_loss_disallowed.tolist(), part,
+                                    lt.shares.tolist(), strict=True)]
     else:
         washed = lt["wash_disallowed"] if "wash_disallowed" in lt else [False] * len(lt)
         sales = ["yes" if bool(w) else "no" for w in washed]
@@ -3442,8 +3487,7 @@ def _glossary(rate: str, limit: str | None = None) -> tuple[tuple[str, str], ...
         ("Loss carryforward", f"Net capital losses beyond the {limit} a year that may offset "
          "ordinary income; they carry into later years and offset future gains. Its value is "
          f"the tax it saves at {limit} a year, discounted at {rate}."),
-        ("Long-term / short-term", "A lot held more than one year is long-term and taxed at "
-         "the lower long-term rate; otherwise short-term, taxed as ordinary income."),
+        ("Long-term / short-term", labels.TERM_WORDS),
         ("Monte Carlo range", "After-tax values over many simulated markets from the risk "
          "model: one outcome in ten falls below the low end and one in ten above the high "
          "end."),

@@ -246,7 +246,7 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
                        label: str | None = None, limit: str = "$3,000",
                        carried_in: float | None = None, account: str | None = None,
                        carry: Mapping[str, float] | None = None, carry_words: str = "",
-                       carry_text: str = "", forced: str = "") -> str:
+                       carry_text: str = "", forced: str = "", over: str = "") -> str:
     """One line on the plan's trades today, with the proposal's figures and formats.
 
     ``account``: the account in the client's words, as the proposal names it
@@ -265,7 +265,9 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
     figures (:data:`CARRY_PENDING` while a household's are solved, :data:`CARRY_FAILED`).
     ``forced``: why the realised gains exceed the gains budget, the proposal's sentence
     (:func:`pma_lab.report.labels.forced_sales_note`: a restriction's sale raised it), shown
-    under the figures; ``""``: nothing.
+    under the figures; ``""``: nothing. ``over``: why a purchase leaves a name well above
+    its target weight, the proposal's sentence (:func:`pma_lab.report.labels.
+    over_target_note`), under it; ``""``: nothing.
     """
     carry_html = ""
     if carry_text:
@@ -297,6 +299,8 @@ def first_year_summary(summary: pd.Series, plan: str, n_trades: int,
         f'<span class="pma-turnover">{fmt_pct(summary.get("turnover"), 1)}</span>'
         + (f'<div class="pma-forced-sales">{_e(forced[0].upper() + forced[1:])}.</div>'
            if forced else "")
+        + (f'<div class="pma-over-target">{_e(over[0].upper() + over[1:])}.</div>'
+           if over else "")
         + carry_html + "</div>")
 
 

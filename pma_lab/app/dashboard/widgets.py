@@ -1924,7 +1924,8 @@ class ProposalView(ipw.VBox):
                                              f"the analysis date {setup.as_of}"))
         self._summary_of = (fy, (plan, len(rows), label, labels.loss_limit(setup), carried,
                                  labels.account_name(prof.accounts, fy.summary["account"])),
-                            len(prof.accounts) >= 2)
+                            len(prof.accounts) >= 2,
+                            labels.over_target_note(fy, setup.target.weights))
         self._warning = ""
         self._draw_summary()
         self._trades.value = trades_table(rows)
@@ -2067,7 +2068,7 @@ class ProposalView(ipw.VBox):
         """
         if self._summary_of is None:
             return
-        fy, args, several = self._summary_of
+        fy, args, several, over = self._summary_of
         carry, words, text = None, "", ""
         if household is not None:
             carry, words = report.todays_carryforward(fy.summary, household)
@@ -2075,7 +2076,8 @@ class ProposalView(ipw.VBox):
             text = CARRY_FAILED if failed else CARRY_PENDING
         self._summary_line = first_year_summary(
             fy.summary, *args, carry=carry, carry_words=words, carry_text=text,
-            forced=labels.forced_sales_note(fy))  # the proposal's words on forced sales
+            forced=labels.forced_sales_note(fy),  # the proposal's words on forced sales
+            over=over)  # and on names bought above their targets
         self._summary.value = self._warning + self._summary_line
 
     def _shelf_shown(self, gen: int) -> None:
