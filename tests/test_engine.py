@@ -340,3 +340,50 @@ def test_a_given_target_is_scaled_around_the_keep_list(household):
                                         r"gives it 1\.00%.*raise its weight in the target "
                                         "weights file"):
         prepare(s.client, target=less)
+
+def test_the_keep_list_is_read_once_per_eligibility_and_keep_list(monkeypatch):
+    """Session 24: a transition read the keep list (engine.keep_names) at every step of
+    every plan, each read walking the universe's ~600 tickers (~0.1 CPU-s of the household
+    sample's proposal); it is kept with the eligibility and the keep list it was read
+    from. Another keep list, or the rule turned off, reads its own."""
+    import dataclasses
+
+    from pma_lab.optimize import engine
+
+    setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    r = setup.client.profile.restrictions
+    first = engine.keep_names(setup)
+    assert first == {"AAPL"}
+    assert engine.keep_names(setup) is first  # kept, not read again
+    # another keep list on the same eligibility: its own names (one outside the universe)
+    other = dataclasses.replace(r, hold_no_add=("AAPL", "NOT-A-TICKER"))
+    assert engine._kept(other, setup.eligibility) == {"AAPL", "NOT-A-TICKER"}
+    assert engine._kept(r, setup.eligibility) == {"AAPL"}
+    monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", False)
+    assert engine.keep_names(setup) == frozenset()
+
+
+def test_an_accounts_held_rules_are_kept_while_the_ledger_is_unchanged(monkeypatch):
+    """Session 24: each plan of a transition derived the account's restriction rules
+    again (the eligibility table indexed, the ledger's lots read); they are kept with the
+    setup until its ledger changes or the keep-list rule is switched."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pma_lab.optimize import engine
+
+    setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    acc = setup.taxable_accounts()[0]
+    rules = engine._HeldRules.of(setup, acc)
+    assert engine._HeldRules.of(setup, acc) is rules
+    assert rules == engine._HeldRules._read(setup, acc)
+    assert "AAPL" in rules.keep
+    monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", False)
+    off = engine._HeldRules.of(setup, acc)
+    assert off is not rules and "AAPL" not in off.keep
+    monkeypatch.setattr(engine, "KEEP_LIST_NEVER_SOLD", True)
+    # a purchase changes the ledger's state: the rules are read again from it
+    setup.ledger.buy(setup.as_of + dt.timedelta(days=1), acc, "MSFT", Decimal(1),
+                     Decimal(100))
+    again = engine._HeldRules.of(setup, acc)
+    assert again is not rules and again == engine._HeldRules._read(setup, acc)

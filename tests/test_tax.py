@@ -460,3 +460,24 @@ def test_is_long_term_takes_midnight_timestamps_and_refuses_a_time_of_day():
         is_long_term(day, pd.NaT)
     with pytest.raises(DataError, match="is not a date"):
         is_long_term("2020-01-01", day)
+
+
+def test_long_term_date_is_kept_per_day_and_still_checks_the_day():
+    """Session 24: a transition asked for every open lot's long-term date at every step
+    (~16,000 times in the household sample's proposal); it is kept per day. A midnight
+    Timestamp reads its day's date, a time of day is still refused after its day was
+    kept, and the month-end rule holds."""
+    import pandas as pd
+
+    from pma_lab.errors import DataError
+    from pma_lab.tax.rules import long_term_date
+
+    long_term_date.cache_clear()
+    day = dt.date(2023, 2, 28)
+    assert long_term_date(day) == dt.date(2024, 3, 1)
+    assert long_term_date(pd.Timestamp(day)) == dt.date(2024, 3, 1)
+    assert long_term_date(dt.date(2008, 2, 5)) == dt.date(2009, 2, 6)
+    assert long_term_date(day) == dt.date(2024, 3, 1)  # kept
+    assert long_term_date.cache_info().hits == 1 and long_term_date.cache_info().misses == 3
+    with pytest.raises(DataError, match="has a time of day"):
+        long_term_date(pd.Timestamp("2023-02-28 10:00"))

@@ -532,7 +532,29 @@ class _HeldRules:
 
     @classmethod
     def of(cls, setup: ClientSetup, account_id: str) -> _HeldRules:
-        """The rules of ``account_id`` under ``setup``'s profile."""
+        """The rules of ``account_id`` under ``setup``'s profile.
+
+        Kept beside the setup's frozen fields, per account, with the keep-list rule
+        (:data:`KEEP_LIST_NEVER_SOLD`), the eligibility and the ledger they were read from
+        and its state (:meth:`~pma_lab.tax.ledger.Ledger.state_token`): a transition
+        asks for them once per plan compared, and every other read is computed again.
+        """
+        key = (KEEP_LIST_NEVER_SOLD, setup.ledger.state_token())
+        kept = setup.__dict__.get("_held_rules")
+        if kept is None:
+            kept = {}
+            object.__setattr__(setup, "_held_rules", kept)
+        got = kept.get(account_id)
+        if got is not None and got[0] is setup.eligibility and got[1] is setup.ledger \
+                and got[2] == key:
+            return got[3]
+        rules = cls._read(setup, account_id)
+        kept[account_id] = (setup.eligibility, setup.ledger, key, rules)
+        return rules
+
+    @classmethod
+    def _read(cls, setup: ClientSetup, account_id: str) -> _HeldRules:
+        """:meth:`of`, read from the setup."""
         r = setup.client.profile.restrictions
         elig = setup.eligibility.table.set_index("ticker")
         must = set(elig.index[elig.must_sell])
@@ -583,13 +605,23 @@ def keep_names(setup: ClientSetup) -> frozenset[str]:
 def _kept(restrictions: object, eligibility: object) -> frozenset[str]:
     """:func:`keep_names` from the profile's restrictions and the screens' eligibility.
 
-    Read before a setup exists too (:func:`_kept_weights`).
+    Read before a setup exists too (:func:`_kept_weights`). The set is kept on the
+    eligibility object with the keep list it was made from (a transition reads it at every
+    step of every plan, and each read walked the whole universe's tickers); an eligibility
+    read with another keep list computes its own.
     """
     if not KEEP_LIST_NEVER_SOLD or not restrictions.hold_no_add:  # type: ignore[attr-defined]
         return frozenset()
-    table = eligibility.table.set_index("ticker")  # type: ignore[attr-defined]
-    return frozenset(set(table.index[table.hold_no_add])
-                     | (set(restrictions.hold_no_add) - set(table.index)))  # type: ignore[attr-defined]
+    hold = tuple(restrictions.hold_no_add)  # type: ignore[attr-defined]
+    got = eligibility.__dict__.get("_kept_names")
+    if got is not None and got[0] == hold:
+        return got[1]
+    t = eligibility.table  # type: ignore[attr-defined]
+    tickers = t["ticker"].tolist()
+    kept = frozenset({x for x, on in zip(tickers, t["hold_no_add"].tolist(), strict=True) if on}
+                     | (set(hold) - set(tickers)))
+    object.__setattr__(eligibility, "_kept_names", (hold, kept))
+    return kept
 
 
 def _etf_info(setup: ClientSetup) -> pd.DataFrame:

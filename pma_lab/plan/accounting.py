@@ -189,10 +189,14 @@ def _sold_in(ledger: Ledger, year: int) -> pd.DataFrame:
 def _liquidation(led: Ledger, acc: str, day: dt.date, prices: pd.Series) -> pd.DataFrame:
     """The dispositions of selling every lot of the account at the horizon (a fork)."""
     fork = led.fork()
-    n0 = len(fork.dispositions())
+    n0 = fork.disposition_count()  # (not the table of every earlier sale, for its length)
+    price: dict[str, Decimal] = {}  # each ticker's price, read once (not once per lot)
     for lt in fork.lots(account=acc):
-        fork.sell(day, acc, lt.ticker, lt.shares, Decimal(repr(float(prices[lt.ticker]))),
-                  method=LotRelief.SPECIFIC, lot_id=lt.lot_id)
+        p = price.get(lt.ticker)
+        if p is None:
+            p = price[lt.ticker] = Decimal(repr(float(prices[lt.ticker])))
+        fork.sell(day, acc, lt.ticker, lt.shares, p, method=LotRelief.SPECIFIC,
+                  lot_id=lt.lot_id)
     return fork.dispositions(as_decimal=True).iloc[n0:]
 
 
@@ -309,7 +313,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     # the first year's tax on the gains of today's sales alone (step 0's), on the same
     # income (history, carry-ins, the year's interest and dividends): what the plan's
     # later sales that year add is the year's tax on gains less it
-    today = disp.loc[np.array([d == steps.date.iloc[0] for d in disp.date_sold], dtype=bool)]
+    day0 = steps.date.iloc[0]
+    today = disp.loc[np.array([d == day0 for d in disp.date_sold.tolist()], dtype=bool)]
     n0 = netting_columns(pd.concat([hist, today], ignore_index=True) if len(hist) else today,
                          prof.tax, *carry, years=years[:1], interest=interest,
                          dividends=dividends)
@@ -328,7 +333,6 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     net_of, all_of = net.to_dict("index"), net_all.to_dict("index")
     tax_of = taxes.to_dict()
     steps_of = dict(tuple(steps.groupby("year", sort=False)))
-    day0 = steps.date.iloc[0]
     out = []
     for i, y in enumerate(years):
         n, a, in_year = net_of[y], all_of[y], steps_of[y]

@@ -135,6 +135,7 @@ def as_day(value: object, what: str = "date") -> dt.date:
                     "datetime.date, e.g. datetime.date(2026, 7, 31)")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def long_term_date(holding_start: dt.date) -> dt.date:
     """First sale date on which a lot with this holding-period start is long-term.
 
@@ -148,6 +149,9 @@ def long_term_date(holding_start: dt.date) -> dt.date:
     as above; it differs only for Feb 28 before a leap year: bought 2023-02-28, a sale on
     2024-02-29 is short-term and the lot is long-term from 2024-03-01. Bought on Feb 29 it is
     long-term from Mar 1 of the next year [R, flag for review, tax-and-optimization.md §5.1].
+
+    Kept per day (a pure function of it: a transition asks for every open lot's date
+    at every step, ~16,000 times in the household sample's proposal).
     """
     holding_start = as_day(holding_start, "holding_start")
     if _is_month_end(holding_start):
