@@ -4803,8 +4803,170 @@ Letter and A4): the element is removed before the page is measured and printed."
 _SHOW_PAGE_JS = """() => {
   const hide = document.querySelectorAll('style#pma-lab-hide');
   if (hide.length) hide[hide.length - 1].remove();
+  const park = document.head.querySelectorAll('style#pma-lab-park');
+  if (park.length) park[park.length - 1].remove();
 }"""
-"""Removes :data:`_HIDE_PAGE`'s element (the last of that id: the page's own come first)."""
+"""Removes :data:`_HIDE_PAGE`'s element (the last of that id: the page's own come first)
+and :data:`_PARK_PAGE`'s (the head's last of that id)."""
+
+
+_PARK_PAGE = ('<style id="pma-lab-park">main > :not(:has(.plotly-graph-div)) '
+              '{ display: none !important; }</style>')
+"""Written at the end of a proposal's head in the printer's copy: while the page is parsed
+and its charts are drawn (each chart's script reads its div's size, which laid out the
+whole page parsed so far, for the screen), only the parts of ``main`` that hold a chart
+are laid out; the rest (tables, text) is laid out once, in print media, when
+:func:`_fit_tables` shows the page and removes this element with :data:`_HIDE_PAGE`'s. A
+chart's width is its div's, which its ancestors (``main`` and its padding at the
+viewport's width) set, not its hidden siblings (the scrollbars are hidden), so the charts
+are drawn as before."""
+
+_CSS_CLASS_PREFIXES = ("jp-", "lm-")
+"""Classes of JupyterLab's stylesheets (nbconvert's lab template): only the page's markup
+has them (no script of the page, plotly.js or the printer adds one), so a rule that needs
+one the markup lacks matches nothing."""
+_CLASS_ATTR = re.compile(r"""class\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+"""A class attribute's value (any quoting; a ``data-class`` too: more classes, more rules
+kept)."""
+_STYLE_OPEN = '<style type="text/css">'
+"""How nbconvert's template opens each stylesheet it inlines."""
+_VAR_REF = re.compile(r"var\(\s*(--[A-Za-z0-9_-]+)")
+
+
+@functools.lru_cache(maxsize=16)
+def _css_rules(css: str) -> tuple[tuple[tuple[frozenset[str], ...] | None, str,
+                                        frozenset[str]], ...]:
+    """A stylesheet's top-level rules, each with what it needs and refers to.
+
+    For each rule: the JupyterLab classes each of its selectors needs (``None``: an
+    at-rule, kept as it is), the rule's text and the custom properties it refers to.
+
+    A class counts only outside functional pseudo-classes (``:not(.jp-x)`` needs none).
+    """
+    import tinycss2
+
+    out = []
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        text = rule.serialize()
+        refs = frozenset(_VAR_REF.findall(text))
+        if rule.type != "qualified-rule":
+            out.append((None, text, refs))
+            continue
+        needs: list[frozenset[str]] = []
+        current: set[str] = set()
+        tokens = rule.prelude
+        for i, tok in enumerate(tokens):
+            if tok.type == "literal" and tok.value == ",":
+                needs.append(frozenset(current))
+                current = set()
+            elif (tok.type == "literal" and tok.value == "." and i + 1 < len(tokens)
+                  and tokens[i + 1].type == "ident"
+                  and tokens[i + 1].value.startswith(_CSS_CLASS_PREFIXES)):
+                current.add(tokens[i + 1].value)
+        needs.append(frozenset(current))
+        out.append((tuple(needs), text, refs))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _root_declarations(rule: str) -> tuple[tuple[str | None, str, frozenset[str]], ...]:
+    """A ``:root { ... }`` rule's declarations.
+
+    Each: the custom property's name (``None`` for another property), the declaration's
+    text and the custom properties it refers to.
+    """
+    import tinycss2
+
+    parsed = tinycss2.parse_one_rule(rule, skip_comments=True)
+    out = []
+    for d in tinycss2.parse_declaration_list(parsed.content, skip_comments=True,
+                                             skip_whitespace=True):
+        text = d.serialize()
+        custom = d.type == "declaration" and d.name.startswith("--")
+        out.append((d.name if custom else None, text, frozenset(_VAR_REF.findall(text))))
+    return tuple(out)
+
+
+def _used_styles(page: str) -> str:
+    """``page`` with the rules of its stylesheets that match nothing in it left out.
+
+    The printer's copy only (the HTML file keeps its stylesheets): nbconvert's lab
+    template inlines JupyterLab's whole stylesheet (~240 kB, ~970 rules, ~1,000 custom
+    properties, 86 kB of them icons as data URLs), which Chromium parsed, indexed and
+    matched against the page at every print, while a proposal uses ~20 of its classes.
+    Left out of the head's ``<style type="text/css">`` elements: a top-level rule each
+    of whose selectors needs a JupyterLab class (:data:`_CSS_CLASS_PREFIXES`) that no
+    element of ``page`` has; then a custom property declared in a ``:root { ... }`` rule
+    that no kept rule, no other used custom property and nothing outside those
+    stylesheets refers to with ``var()``. Neither can change what is drawn: the first
+    match no element, the second are never read. At-rules (``@media``, ``@keyframes``,
+    ``@page``) are kept whole.
+    """
+    head_end = page.find("</head>")
+    spans, at = [], 0
+    while 0 <= (start := page.find(_STYLE_OPEN, at, head_end)):
+        end = page.find("</style>", start)
+        if end < 0:
+            break
+        spans.append((start + len(_STYLE_OPEN), end))
+        at = end
+    if not spans:
+        return page
+    classes = frozenset(c for value in set(_CLASS_ATTR.findall(page))
+                        for c in "".join(value).split() if c.startswith(_CSS_CLASS_PREFIXES))
+    gaps = [page[:spans[0][0]], page[spans[-1][1]:],
+            *(page[a[1]:b[0]] for a, b in zip(spans, spans[1:], strict=False))]
+    refs = frozenset(name for gap in gaps for name in _VAR_REF.findall(gap))
+    sheets = _kept_sheets(tuple(page[a:b] for a, b in spans), classes, refs)
+    out, at = [], 0
+    for (a, b), sheet in zip(spans, sheets, strict=True):
+        out += [page[at:a], sheet]
+        at = b
+    out.append(page[at:])
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _kept_sheets(sheets: tuple[str, ...], classes: frozenset[str],
+                 refs: frozenset[str]) -> tuple[str, ...]:
+    """:func:`_used_styles`'s stylesheets for a page.
+
+    The page has the JupyterLab ``classes``, and its text outside the stylesheets refers
+    to the custom properties ``refs``.
+    """
+    kept = [[(text, rule_refs) for needs, text, rule_refs in _css_rules(css)
+             if needs is None or any(n <= classes for n in needs)] for css in sheets]
+    used = set(refs)
+    roots: dict[tuple[int, int], tuple[tuple[str | None, str, frozenset[str]], ...]] = {}
+    values: dict[str, list[frozenset[str]]] = {}
+    for i, rules in enumerate(kept):
+        for j, (text, rule_refs) in enumerate(rules):
+            if text.startswith(":root") and text[5:].lstrip().startswith("{"):
+                roots[i, j] = _root_declarations(text)
+                for name, _, decl_refs in roots[i, j]:
+                    if name is None:
+                        used |= decl_refs
+                    else:
+                        values.setdefault(name, []).append(decl_refs)
+            else:
+                used |= rule_refs
+    todo = list(used)
+    while todo:  # and the custom properties the used ones refer to
+        for decl_refs in values.get(todo.pop(), ()):
+            for name in decl_refs - used:
+                used.add(name)
+                todo.append(name)
+    texts = [[text for text, _ in rules] for rules in kept]
+    for (i, j), decls in roots.items():
+        texts[i][j] = ":root {" + ";".join(d for n, d, _ in decls
+                                           if n is None or n in used) + "}"
+    return tuple("\n".join(rules) for rules in texts)
+
+
+def _parked(page: str) -> str:
+    """``page`` with :data:`_PARK_PAGE` at the end of its head (as it is if it has none)."""
+    head_end = page.find("</head>")
+    return page if head_end < 0 else page[:head_end] + _PARK_PAGE + page[head_end:]
 
 _BLANK_PAGE = "<!DOCTYPE html><html><head></head><body></body></html>"
 """What the printer's page shows between prints."""
@@ -5005,7 +5167,7 @@ class _Printer:
                     if parts is not None:
                         if plotly_head is None:
                             plotly_head = self._shell(page, folder, args[-1])
-                        content = parts[0] + plotly_head + parts[1]
+                        content = _parked(_used_styles(parts[0] + plotly_head + parts[1]))
                         page.evaluate(_RESET_WINDOW_JS)
                     if not _print_pdf(page, src, *args, content=content):
                         plotly_head = None  # the page loaded replaced the shell
