@@ -185,6 +185,41 @@ def test_restriction_editor_edits_on_top_of_the_profile():
     assert ed.restrictions == base and ed.unknown == []
 
 
+def test_unticking_a_screen_with_a_held_rule_drops_the_rule_and_ticking_restores_it():
+    """Reviewer 1 (session 24): un-ticking chen's "Fossil fuels" (``held.fossil_fuels =
+    "sell_within:2"``) failed every update ("held: 'fossil_fuels' is not a restriction of
+    this profile"): the editor kept the profile's held rule of a screen turned off. The
+    retiree's profile has the same shape (fossil fuels ``sell_within:3``)."""
+    from pma_lab.app.dashboard.compute import with_categories
+    from pma_lab.market.data import load_market
+    from pma_lab.portfolio.screens import apply_screens
+
+    c = load_client(clients_dir() / "retiree" / "profile.toml")
+    base = c.profile.restrictions
+    ed = RestrictionEditor()
+    ed.client = c
+    ed.set_category("fossil_fuels", False)
+    assert ed.restrictions.categories == ("tobacco", "controversial_weapons")
+    assert dict(ed.restrictions.held) == {k: a for k, a in base.held if k != "fossil_fuels"}
+    universe = load_market().universe.frame()
+    elig = apply_screens(universe, ed.restrictions)  # raised RestrictionError before
+    assert "fossil_fuels" not in elig.hits and "tobacco" in elig.hits
+    prepare(with_restrictions(c, ed.restrictions))  # the update's own first step
+    ed.set_category("fossil_fuels")  # ticked again: the profile's rule comes back
+    assert set(ed.restrictions.categories) == set(base.categories)
+    assert dict(ed.restrictions.held) == dict(base.held)
+    assert ed.restrictions.held_action("fossil_fuels").years == 3
+    # the prefetched toggles are built the same way (one function)
+    view = ProposalView(engine=ProposalEngine(SETTINGS), debounce=0.1, prefetch_toggles=True)
+    view.request = lambda reason="inputs": None
+    ed.reset()
+    view.client, view.restrictions, view.plan = c, ed.restrictions, "immediate"
+    for x, _ in view.prefetch_items():
+        apply_screens(universe, x.profile.restrictions)
+    view.close()
+    assert with_categories(base, base, ()).held == ()
+
+
 def test_restriction_panel_says_the_proposals_words_and_each_screens_held_action():
     """Reviewer 1 (session 22, F7): the panel printed the keep list raw ("hold no add:
     AAPL") and no screen's action on names held; it says the screens table's words (one

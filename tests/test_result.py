@@ -350,3 +350,18 @@ def test_a_step_reads_its_trades_as_columns_without_building_the_tables():
     assert copied.lot_trades.equals(res.lot_trades) and copied.trades.equals(res.trades)
     assert "_columns" not in dataclasses.replace(res).__dict__
     assert {"lot_trades", "trades"} <= set(p.solve().__dict__)
+
+
+def test_a_raised_cap_is_quoted_as_fmt_usd_rounds_it():
+    """Reviewer 1 (session 24): whitman's forced ABBV sale raises the long-term cap by
+    $24,885.50 (24885.499999999996 as the step computes it); the plans-compared note
+    (fmt_usd, half away from zero after float noise is removed) said "$24,886 over", the
+    trades-today note (``:,.0f`` on the binary value) "by $24,885". One rounding now."""
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.optimize.result import RaisedCap
+
+    by = 24_885.499999999996
+    assert str(RaisedCap("long-term", 30_000.0, by)) == \
+        f"long-term $30,000 by {fmt_usd(by)}" == "long-term $30,000 by $24,886"
+    assert fmt_usd(54_885.5 - 30_000.0) == "$24,886"  # the year's overrun, as noted
+    assert str(RaisedCap("total", 25_000.0, 2.5)) == "total $25,000 by $3"  # half up

@@ -354,10 +354,11 @@ def test_a_new_sector_sale_of_a_lot_above_the_minimum_trade_sells_it_alone():
     assert round(float(d[0]) * data.V / pa, 9) == math.ceil(need / pa - 1e-9)
 
 
-def _glide_book(budget: float | None, min_trade: float):
+def _glide_book(budget: float | None, min_trade: float, a_target: float = 0.5):
     """Name A (20 shares at a 50 % gain) on a glide whose cap asks half a share sold, and
     a large name B: the problem of whole shares with ``budget`` (total, USD, on top of
-    half a share's gain) and ``min_trade``; A's price."""
+    half a share's gain) and ``min_trade``; A's price. ``a_target``: A's target weight
+    (B has the rest)."""
     import datetime as dt
     from decimal import Decimal
 
@@ -375,7 +376,7 @@ def _glide_book(budget: float | None, min_trade: float):
     nb = Decimal(int(50000 / px[b]))
     led.add_lot("T", b, nb, Decimal(str(round(float(nb) * px[b] * 0.5, 2))),
                 as_of - dt.timedelta(days=800))
-    target = pd.Series([0.5, 0.5], index=[a, b])
+    target = pd.Series([a_target, 1.0 - a_target], index=[a, b])
     st = book_state(led, sub, target, px, sectors)
     V = 20 * px[a] + float(nb) * px[b] + st.cash
     st = replace(st, max_weight={a: 19.5 * px[a] / V})  # the glide: half a share to sell
@@ -404,6 +405,31 @@ def test_a_glides_share_rounded_up_is_allowed_by_the_budget_check():
     assert row.value > 0.25 * pa + 10.0  # above the client's budget, by the share's rounding
     assert row.ok and row.limit >= row.value
     assert "budget.total" not in rows.index  # the client's figure is not shown as kept
+
+
+def test_a_glide_names_sale_beyond_its_line_is_not_rounded_over_the_budget():
+    """Reviewer 1 (session 24): chen's ``budget:40000`` realised $40,050.99 in 2027 with no
+    note. The relaxed solve sold a glide name beyond its line (1.1 shares here, where the
+    line asks half a share: the name is above its target and the budget pays for more),
+    and the whole-share step rounded the whole sale up (2 shares, a share's gain over the
+    budget the relaxed solve met; the check's margin for the line's round-up hid it).
+    Now the share beyond the line's own round-up is given back: one share, within the
+    budget."""
+    # a budget of half a share's gain (the line's) and 0.6 of a share's: the relaxed
+    # solve sells 1.1 shares of A, which is above its target (0)
+    gain_share = 0.5 * _glide_book(budget=0.0, min_trade=0.0)[1]  # a 50 % gain
+    p, pa = _glide_book(budget=0.6 * gain_share, min_trade=0.0, a_target=0.0)
+    p.update(replace(p.settings, gamma_tax=0.002))  # a budget plan's (TE first)
+    budget = 1.1 * gain_share
+    relaxed = p.solve(method="relaxed")
+    a = p.state.assets[0]
+    sold_relaxed = float(relaxed.trades.set_index("ticker").shares.get(a, 0.0))
+    assert 1.0 < sold_relaxed < 2.0  # beyond the line, within the budget
+    res = p.solve()
+    sold = res.trades.set_index("ticker").shares
+    assert float(sold[a]) == 1.0  # was 2.0: the whole sale rounded up
+    assert float(res.summary.realized_st + res.summary.realized_lt) <= budget + 0.01
+    assert res.checks.ok.all()
 
 
 def test_a_glides_forced_sale_below_the_minimum_trade_is_exempt_as_when_rounded():

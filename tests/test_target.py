@@ -103,6 +103,23 @@ def test_whole_shares_keep_constraints(setup):
     assert r.tracking_error < t.tracking_error + 0.002
 
 
+def test_whole_shares_spread_the_cash_the_floors_leave(setup):
+    """Reviewer 1 (session 24): chen's target put the $5,623 the floors left into one name,
+    329 HBAN at $17.04 (1.87% -> 2.26% of the account; TE 2.38% -> 2.40%): the cash went one
+    share at a time to the name whose share raised the variance least per share, the
+    cheapest one when every purchase raises it. Per dollar spent, the cash is spread: here
+    (the old rule: $3,011 into PPL, 3 names added to) no name gets $1,000 more than its
+    floor, at least ten names get a share, and the tracking error is no higher."""
+    m, uni, rm, b, tb = setup
+    t = tb.build(max_names=40)
+    px = m.prices.at(AS_OF, list(t.weights.index))
+    r = round_to_shares(t, px, 1_000_000, rm, b)
+    extra = (r.shares - np.floor(t.weights * 1_000_000 / px)) * px
+    assert extra.max() < 1_000.0 and int((extra > 0).sum()) >= 10
+    assert r.cash < px.min()  # still fully invested
+    assert r.tracking_error < 0.016139  # the old rule's 1.6139%; now 1.6113%
+
+
 def test_whole_shares_respect_sector_limits(setup):
     m, uni, rm, b, tb = setup
     lim = {"Information Technology": 0.25}

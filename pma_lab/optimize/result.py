@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import SettingsError, SolverFailedError
+from pma_lab.formatting import fmt_usd
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import decision_columns
 from pma_lab.optimize.state import asset_index, lot_columns
@@ -77,6 +78,8 @@ class RaisedCap:
     --------
     >>> str(RaisedCap("total", 25_000.0, 3_546.0))
     'total $25,000 by $3,546'
+    >>> str(RaisedCap("long-term", 30_000.0, 24_885.499999999996))  # as fmt_usd rounds
+    'long-term $30,000 by $24,886'
     >>> str(RaisedCap("short-term", 0.0, 2_367.0, offset=True))  # doctest: +NORMALIZE_WHITESPACE
     "short-term $0 by $2,367 (the forced sales' short-term gain less the short-term losses
     harvested, which offset it)"
@@ -89,9 +92,12 @@ class RaisedCap:
 
     def __str__(self) -> str:
         """The cap, its value and the raise, as the notes quote it."""
-        value = "its limit" if self.limit is None else f"${float(self.limit):,.0f}"
+        # fmt_usd, as every other figure a client reads: the year's overrun note said
+        # "$24,886 over" and this "by $24,885" for one raise of $24,885.50 (``:,.0f``
+        # rounds the binary value 24885.4999... down; reviewer 1, session 24, whitman)
+        value = "its limit" if self.limit is None else fmt_usd(self.limit)
         why = f" ({_OFFSET_WORDS[self.cap]})" if self.offset else ""
-        return f"{self.cap} {value} by ${float(self.by):,.0f}{why}"
+        return f"{self.cap} {value} by {fmt_usd(self.by)}{why}"
 
 
 @dataclass(frozen=True)

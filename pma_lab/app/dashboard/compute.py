@@ -75,13 +75,14 @@ from pma_lab.plan.withdrawal import with_withdrawal
 from pma_lab.portfolio.restrictions import Restrictions
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.report import proposal as report
+from pma_lab.schema import RESTRICTION_CATEGORIES
 from pma_lab.tax.liability import TaxProfile
 from pma_lab.tax.rules import MAX_STATE_RATE, FilingStatus
 from pma_lab.validation import check_choice, check_int, check_number
 
 __all__ = ["DashboardSettings", "DashboardModels", "MODEL_KINDS", "ModelUpload", "ProposalEngine",
            "TaxInputs", "UploadSummary", "client_key", "read_model_uploads",
-           "upload_summary", "with_restrictions", "with_tax_inputs"]
+           "upload_summary", "with_categories", "with_restrictions", "with_tax_inputs"]
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,36 @@ def with_restrictions(client: Client, restrictions: Restrictions | None) -> Clie
     if restrictions is None or restrictions == client.profile.restrictions:
         return client
     return replace(client, profile=replace(client.profile, restrictions=restrictions))
+
+
+def with_categories(base: Restrictions, now: Restrictions,
+                    categories: tuple[str, ...]) -> Restrictions:
+    """``now`` with its category screens set to ``categories`` and their held rules to match.
+
+    A category's ``[restrictions.held]`` rule goes with its screen: it is dropped when the
+    screen is turned off (a held rule of a screen not applied is an error of the profile,
+    reviewer 1, session 24: un-ticking chen's "Fossil fuels", held ``sell_within:2``, failed
+    every update) and the profile's rule (``base``) comes back when the screen is ticked
+    again. Held rules of ``never_hold`` and the exclusions are kept as they are.
+
+    Parameters
+    ----------
+    base : Restrictions
+        The profile's own restrictions (where a re-ticked screen's held rule comes from).
+    now : Restrictions
+        The restrictions being edited.
+    categories : tuple[str, ...]
+        The category screens ticked, in the order to keep.
+
+    Returns
+    -------
+    Restrictions
+        ``now`` with ``categories`` and ``held`` replaced.
+    """
+    held = [(k, a) for k, a in now.held if k not in RESTRICTION_CATEGORIES or k in categories]
+    have = {k for k, _ in held}
+    held += [(k, a) for k, a in base.held if k in categories and k not in have]
+    return replace(now, categories=tuple(categories), held=tuple(held))
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ from pma_lab.app.dashboard.compute import (
     read_model_uploads,
     safe_file_name,
     upload_summary,
+    with_categories,
     with_restrictions,
     with_tax_inputs,
 )
@@ -850,7 +851,7 @@ class RestrictionEditor(ipw.VBox):
         if set(no_buy) == set(b.no_buy):
             no_buy = b.no_buy
         self.unknown = bad
-        r = replace(b, categories=cats, no_buy=no_buy)
+        r = replace(with_categories(b, b, cats), no_buy=no_buy)
         note = []
         if bad:
             note.append(f'<span class="pma-unknown-tickers" style="color:#b71c1c">Not '
@@ -1844,7 +1845,7 @@ class ProposalView(ipw.VBox):
                 # the order RestrictionEditor emits: the profile's first, then the others
                 cats = tuple(c for c in base.categories if c in on) + tuple(
                     c for c in RESTRICTION_CATEGORIES if c in on and c not in base.categories)
-                items.append((with_restrictions(self.client, replace(now, categories=cats)),
+                items.append((with_restrictions(self.client, with_categories(base, now, cats)),
                               self.plan))
         here = str(Path(self.client.profile.path).resolve())
         for path in self.prefetch_profiles:
