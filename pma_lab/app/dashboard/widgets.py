@@ -1461,7 +1461,8 @@ class ProposalView(ipw.VBox):
         self._gen = 0
         self._timer: object = None
         self._pool: ThreadPoolExecutor | None = None  # updates: trades, frontier, shelf
-        self._bg: ThreadPoolExecutor | None = None  # plan comparisons and prefetch
+        self._bg: ThreadPoolExecutor | None = None  # plan comparisons, other profiles' prefetch
+        self._pre: ThreadPoolExecutor | None = None  # the restriction toggles' prefetch
         self._idle = threading.Event()
         self._idle.set()
         self.history: list[dict] = []
@@ -1503,6 +1504,7 @@ class ProposalView(ipw.VBox):
         # the household's year rows need the household section and the plan comparison of
         # one update: whichever of the two is shown last adds them (_fill_year_tax)
         self._analysis_of: tuple[int, str] | None = None  # (generation, plan) on screen
+        self._trades_of: int | None = None  # the generation whose trades are on screen
         self._shelf_of: int | None = None  # the generation whose household is on screen
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
@@ -1612,6 +1614,14 @@ class ProposalView(ipw.VBox):
         self._idle.clear()
         self.busy = True
         self._set_status("busy", f"Updating ({reason} changed)...", gen)
+        hit = self.engine.cached_trades(client, plan, models)
+        if hit is not None:
+            # today's trades are ready (prefetched, or these inputs were seen before): shown
+            # now, not after the debounce and a thread hop; the status says the rest (the
+            # frontier, the shelf sections, the plan comparison) is still being updated
+            self._show_first_year(gen, *hit, plan)
+            if not self.engine.has_transition(client, plan, models):
+                self._show_pending(gen)
         loop = _running_loop()
         if loop is not None:
             self._timer = loop.call_later(self.debounce, self._launch, gen, client, plan,
@@ -1673,7 +1683,7 @@ class ProposalView(ipw.VBox):
         with self._lock:
             if self._comparing is not None:
                 self._comparing[3].set()  # its plan workers are killed, nothing is cached
-        for pool in (self._pool, self._bg):
+        for pool in (self._pool, self._bg, self._pre):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
         super().close()
@@ -1852,11 +1862,22 @@ class ProposalView(ipw.VBox):
                 items.append((path, ""))  # type: ignore[arg-type] # loaded in the worker
         return items
 
+    def _ensure_prefetch(self) -> ThreadPoolExecutor:
+        """The restriction toggles' prefetch thread (the page's priority, not niced)."""
+        if self._pre is None:
+            self._pre = ThreadPoolExecutor(max_workers=1,
+                                           thread_name_prefix="pma-dash-prefetch")
+        return self._pre
+
     def _schedule_prefetch(self, gen: int) -> None:
-        # behind the comparisons, not in the way of the next update: an update that needs
-        # what a prefetch is computing waits for that one result (the engine's key lock)
-        pool = self._ensure_bg()
+        # An update that needs what a prefetch is computing waits for that one result (the
+        # engine's key lock), so the toggles of the client on screen, the likeliest next
+        # click, are prepared at the page's priority: on the niced comparison thread a
+        # click waited for a thread the other processes' work starved (about 2 s for one
+        # toggle at a load of 13 on 2 cores). Other profiles' first results follow the
+        # comparisons on that thread, out of the way of the next update.
         for item in self.prefetch_items():
+            pool = self._ensure_bg() if isinstance(item[0], str) else self._ensure_prefetch()
             pool.submit(self._prefetch_one, gen, *item)
 
     def _prefetch_one(self, gen: int, client: Client | str, plan: str) -> None:
@@ -1890,8 +1911,9 @@ class ProposalView(ipw.VBox):
         self._status.value = status_line(state, text, gen, how, cached, comparing)
 
     def _show_first_year(self, gen: int, setup, fy, plan: str) -> None:
-        if gen != self._gen:
-            return
+        if gen != self._gen or self._trades_of == gen:
+            return  # stale, or shown already (at the request, from the cache)
+        self._trades_of = gen
         self.error = ""
         self.outcome = (gen, "")
         self._error.value = ""
