@@ -1372,17 +1372,20 @@ class ProposalView(ipw.VBox):
     renders a complete page); otherwise the status line says what is being updated and
     the work runs ``debounce`` seconds after the last change, in stages (setup, trades
     today, frontier, shelf sections, plan comparison), each shown as soon as it is ready.
+    Today's trades already cached for the new inputs (prefetched, or seen before) are
+    shown at the change itself, the rest following after the debounce.
 
-    Two worker threads share the work: one for the updates (set-up, trades, frontier,
-    shelf) and one for the plan comparisons (and the idle-time prefetch), so a new client's
-    trades never wait for the previous client's comparison. A comparison that a change
-    has made unneeded (another client chosen, or the same client's inputs edited: it
-    would never be shown) is cancelled at once: its plan workers are killed, so the new
-    client's set-up, trades and own comparison get the cores; nothing of it is cached, it
-    is computed again when the user returns to those inputs, and a status note under the
-    status line says so. Every result carries the generation of the change it answers,
-    and one that a newer change has made stale is dropped. Until the new client's own
-    sections are ready the page shows no other client's: the frontier and the shelf
+    Three worker threads share the work: one for the updates (set-up, trades, frontier,
+    shelf), one for the plan comparisons (then the idle-time prefetch of other profiles),
+    niced, so a new client's trades never wait for the previous client's comparison, and one
+    for the idle-time prefetch of the restriction toggles, at the page's priority. A
+    comparison that a change has made unneeded (another client chosen, or the same client's
+    inputs edited: it would never be shown) is cancelled at once: its plan workers are
+    killed, so the new client's set-up, trades and own comparison get the cores; nothing of
+    it is cached, it is computed again when the user returns to those inputs, and a status
+    note under the status line says so. Every result carries the generation of the change it
+    answers, and one that a newer change has made stale is dropped. Until the new client's
+    own sections are ready the page shows no other client's: the frontier and the shelf
     sections are cleared and the comparison says it is being computed.
 
     Parameters
@@ -1407,8 +1410,9 @@ class ProposalView(ipw.VBox):
         prepared in idle time, after an update is complete, so switching to them is quick.
     prefetch_toggles : bool
         Also prepare, in idle time, today's trades with each restriction category ticked
-        or cleared (one at a time) from the current inputs. Costs CPU after every update
-        (about two seconds per category on an idle core); a newer change stops it.
+        or cleared (one at a time) from the current inputs, on a thread of their own at the
+        page's priority (a click on a toggle being prepared waits for it). Costs CPU after
+        every update (about 0.7 s per category on an idle core); a newer change stops it.
     busy : bool
     generation : int
         Increases with every input change; the status line carries it.
