@@ -1508,7 +1508,8 @@ class ProposalView(ipw.VBox):
         # the household's year rows need the household section and the plan comparison of
         # one update: whichever of the two is shown last adds them (_fill_year_tax)
         self._analysis_of: tuple[int, str] | None = None  # (generation, plan) on screen
-        self._trades_of: int | None = None  # the generation whose trades are on screen
+        # (generation, trades) on screen: drawn at the request when cached, not again
+        self._trades_of: tuple[int, object] | None = None
         self._shelf_of: int | None = None  # the generation whose household is on screen
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
@@ -1738,7 +1739,8 @@ class ProposalView(ipw.VBox):
             fy = self._stage(tm, "first_trades",
                              lambda: self.engine.first_year(client, setup, plan, models))
             tm["to_trades"] = round(time.perf_counter() - t0, 4)
-            post(lambda: self._show_first_year(gen, setup, fy, plan))
+            post(lambda: None if self._drawn(gen, fy) else
+                 self._show_first_year(gen, setup, fy, plan))
             if stale():
                 return
             pending = not self.engine.has_transition(client, plan, models)
@@ -1915,9 +1917,9 @@ class ProposalView(ipw.VBox):
         self._status.value = status_line(state, text, gen, how, cached, comparing)
 
     def _show_first_year(self, gen: int, setup, fy, plan: str) -> None:
-        if gen != self._gen or self._trades_of == gen:
-            return  # stale, or shown already (at the request, from the cache)
-        self._trades_of = gen
+        if gen != self._gen:
+            return
+        self._trades_of = (gen, fy)
         self.error = ""
         self.outcome = (gen, "")
         self._error.value = ""
@@ -1954,6 +1956,11 @@ class ProposalView(ipw.VBox):
         self._warning = ""
         self._draw_summary()
         self._trades.value = trades_table(rows)
+
+    def _drawn(self, gen: int, fy) -> bool:
+        """Whether update ``gen``'s trades ``fy`` are on screen (drawn at its request)."""
+        return self._trades_of is not None and self._trades_of[0] == gen \
+            and self._trades_of[1] is fy
 
     def _show_pending(self, gen: int) -> None:
         if gen != self._gen:
