@@ -38,7 +38,7 @@ from pma_lab.app.dashboard import (
     with_tax_inputs,
 )
 from pma_lab.app.dashboard.compute import with_restrictions
-from pma_lab.app.dashboard.render import group_issues, issues_panel, public_text
+from pma_lab.app.dashboard.render import group_issues, issues_panel, public_text, trades_table
 from pma_lab.app.dashboard.widgets import load_profile_client
 from pma_lab.errors import Issue, SettingsError
 from pma_lab.formatting import MISSING, fmt_pct, fmt_usd
@@ -1098,6 +1098,76 @@ def test_closing_the_view_cancels_its_running_comparison(held_household):
     assert "transition" not in engine.calls and view.analysis is None
     for w in (picker, upload, editor, planner):
         w.close()
+
+
+def test_a_toggle_with_cached_trades_shows_them_at_the_click():
+    """Issue 16 (toggle -> trades <= 0.5 s with the debounce): a restriction toggle whose
+    trades are cached (the idle-time prefetch, or inputs seen before) shows them when it
+    is clicked, not after the debounce and a worker thread; nothing is computed at the
+    click, the status says the update goes on and the old inputs' plan comparison is not
+    left beside the new trades. The debounced rest does not draw the trades again."""
+    engine = ProposalEngine(SETTINGS)
+    picker, upload, editor, planner, view = build(engine, debounce=600)  # timer never fires
+    view.prefetch_toggles = True
+    try:
+        assert view.first_year is not None  # the first result is synchronous
+        item = next(x for x in view.prefetch_items()
+                    if x[0].profile.restrictions.categories == ("fossil_fuels",))
+        view._prefetch_one(view._gen, *item)  # what the idle-time prefetch does
+        setup, fy = engine.cached_trades(*item)
+        calls, gen = dict(engine.calls), view.generation
+        editor.set_category("fossil_fuels")
+        assert view.generation == gen + 1
+        assert view.first_year is fy and view.setup is setup
+        assert view._trades.value == trades_table(report.custodian_trades(fy))
+        assert view.trade_rows.equals(report.custodian_trades(fy))
+        assert 'data-state="busy"' in view._status.value
+        assert "Updating (restrictions changed)" in view._status.value
+        assert view.analysis is None and "pma-comparison-pending" in view._comparison.value
+        assert engine.calls == calls
+        # the debounced rest (here at once): frontier, shelf, comparison; trades drawn once
+        drawn: list = []
+        view.observe(lambda ch: drawn.append(ch["new"]), "trade_rows")
+        view._cancel_timer()
+        view.debounce = 0.01
+        editor.set_category("tobacco")  # not cached: nothing drawn before its update
+        editor.set_category("tobacco", False)  # back to fossil fuels alone: cached trades
+        assert view.first_year is fy and len(drawn) == 1
+        assert view.wait(WAIT) and view.error == ""
+        assert view.first_year is fy and len(drawn) == 1
+        assert view.analysis is not None and 'data-state="ready"' in view._status.value
+    finally:
+        view.close()
+        for w in (picker, upload, editor, planner):
+            w.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_toggles_are_prefetched_at_the_pages_priority():
+    """A click waits for the prefetch computing its result (the engine's key lock): on
+    the niced comparison thread, a loaded machine starved it (about 2 s for one toggle at
+    a load of 13). The toggles of the client on screen are prefetched at the page's
+    priority; other profiles' first results stay behind the comparisons, niced."""
+    from pma_lab.app.dashboard.widgets import COMPARE_NICE
+
+    c = load_client(HOUSEHOLD)
+    view = ProposalView(engine=ProposalEngine(SETTINGS), debounce=0.1, prefetch_toggles=True,
+                        prefetch_profiles=ProfilePicker().paths)
+    view.request = lambda reason="inputs": None  # only the scheduling matters here
+    view.client, view.restrictions, view.plan = c, c.profile.restrictions, "budget:20000"
+    seen: list[tuple[bool, int]] = []
+    view._prefetch_one = lambda gen, client, plan: seen.append(
+        (isinstance(client, str), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    try:
+        view._schedule_prefetch(view._gen)
+        for pool in (view._ensure_prefetch(), view._ensure_bg()):
+            pool.submit(lambda: None).result(WAIT)
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert len(seen) == len(view.prefetch_items())
+        assert {p for other, p in seen if not other} == {mine}
+        assert {p for other, p in seen if other} == {min(mine + COMPARE_NICE, 19)}
+    finally:
+        view.close()
 
 
 def test_the_stopped_note_and_the_status_line_escape_the_client_id():

@@ -783,6 +783,19 @@ class ProposalEngine:
                 and (k, plan) in self._trades
                 and self.has_transition(client, plan, models))
 
+    def cached_trades(self, client: Client, plan: str, models: DashboardModels | None = None
+                      ) -> tuple[ClientSetup, RebalanceResult] | None:
+        """The set-up and today's trades for ``client`` and ``plan`` if both are cached.
+
+        Never computes and never waits (a result being computed counts as not cached), so
+        the dashboard can show today's trades of a prefetched or revisited input at once,
+        on the UI thread, and leave the rest of the update to its worker threads.
+        """
+        k = self.key(client, models)
+        setup = self._setups.get(k)
+        fy = self._trades.get((k, plan)) if setup is not None else None
+        return (setup, fy) if fy is not None else None  # type: ignore[return-value]
+
     def has_transition(self, client: Client, plan: str,
                        models: DashboardModels | None = None) -> bool:
         """True when the plan comparison for ``client`` and ``plan`` is cached."""

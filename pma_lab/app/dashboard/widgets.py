@@ -1373,17 +1373,20 @@ class ProposalView(ipw.VBox):
     renders a complete page); otherwise the status line says what is being updated and
     the work runs ``debounce`` seconds after the last change, in stages (setup, trades
     today, frontier, shelf sections, plan comparison), each shown as soon as it is ready.
+    Today's trades already cached for the new inputs (prefetched, or seen before) are
+    shown at the change itself, the rest following after the debounce.
 
-    Two worker threads share the work: one for the updates (set-up, trades, frontier,
-    shelf) and one for the plan comparisons (and the idle-time prefetch), so a new client's
-    trades never wait for the previous client's comparison. A comparison that a change
-    has made unneeded (another client chosen, or the same client's inputs edited: it
-    would never be shown) is cancelled at once: its plan workers are killed, so the new
-    client's set-up, trades and own comparison get the cores; nothing of it is cached, it
-    is computed again when the user returns to those inputs, and a status note under the
-    status line says so. Every result carries the generation of the change it answers,
-    and one that a newer change has made stale is dropped. Until the new client's own
-    sections are ready the page shows no other client's: the frontier and the shelf
+    Three worker threads share the work: one for the updates (set-up, trades, frontier,
+    shelf), one for the plan comparisons (then the idle-time prefetch of other profiles),
+    niced, so a new client's trades never wait for the previous client's comparison, and one
+    for the idle-time prefetch of the restriction toggles, at the page's priority. A
+    comparison that a change has made unneeded (another client chosen, or the same client's
+    inputs edited: it would never be shown) is cancelled at once: its plan workers are
+    killed, so the new client's set-up, trades and own comparison get the cores; nothing of
+    it is cached, it is computed again when the user returns to those inputs, and a status
+    note under the status line says so. Every result carries the generation of the change it
+    answers, and one that a newer change has made stale is dropped. Until the new client's
+    own sections are ready the page shows no other client's: the frontier and the shelf
     sections are cleared and the comparison says it is being computed.
 
     Parameters
@@ -1408,8 +1411,9 @@ class ProposalView(ipw.VBox):
         prepared in idle time, after an update is complete, so switching to them is quick.
     prefetch_toggles : bool
         Also prepare, in idle time, today's trades with each restriction category ticked
-        or cleared (one at a time) from the current inputs. Costs CPU after every update
-        (about two seconds per category on an idle core); a newer change stops it.
+        or cleared (one at a time) from the current inputs, on a thread of their own at the
+        page's priority (a click on a toggle being prepared waits for it). Costs CPU after
+        every update (about 0.7 s per category on an idle core); a newer change stops it.
     busy : bool
     generation : int
         Increases with every input change; the status line carries it.
@@ -1462,7 +1466,8 @@ class ProposalView(ipw.VBox):
         self._gen = 0
         self._timer: object = None
         self._pool: ThreadPoolExecutor | None = None  # updates: trades, frontier, shelf
-        self._bg: ThreadPoolExecutor | None = None  # plan comparisons and prefetch
+        self._bg: ThreadPoolExecutor | None = None  # plan comparisons, other profiles' prefetch
+        self._pre: ThreadPoolExecutor | None = None  # the restriction toggles' prefetch
         self._idle = threading.Event()
         self._idle.set()
         self.history: list[dict] = []
@@ -1504,6 +1509,8 @@ class ProposalView(ipw.VBox):
         # the household's year rows need the household section and the plan comparison of
         # one update: whichever of the two is shown last adds them (_fill_year_tax)
         self._analysis_of: tuple[int, str] | None = None  # (generation, plan) on screen
+        # (generation, trades) on screen: drawn at the request when cached, not again
+        self._trades_of: tuple[int, object] | None = None
         self._shelf_of: int | None = None  # the generation whose household is on screen
         s = self.engine.settings
         steps = "annual" if s.steps_per_year == 1 else \
@@ -1613,6 +1620,14 @@ class ProposalView(ipw.VBox):
         self._idle.clear()
         self.busy = True
         self._set_status("busy", f"Updating ({reason} changed)...", gen)
+        hit = self.engine.cached_trades(client, plan, models)
+        if hit is not None:
+            # today's trades are ready (prefetched, or these inputs were seen before): shown
+            # now, not after the debounce and a thread hop; the status says the rest (the
+            # frontier, the shelf sections, the plan comparison) is still being updated
+            self._show_first_year(gen, *hit, plan)
+            if not self.engine.has_transition(client, plan, models):
+                self._show_pending(gen)
         loop = _running_loop()
         if loop is not None:
             self._timer = loop.call_later(self.debounce, self._launch, gen, client, plan,
@@ -1674,7 +1689,7 @@ class ProposalView(ipw.VBox):
         with self._lock:
             if self._comparing is not None:
                 self._comparing[3].set()  # its plan workers are killed, nothing is cached
-        for pool in (self._pool, self._bg):
+        for pool in (self._pool, self._bg, self._pre):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
         super().close()
@@ -1725,7 +1740,8 @@ class ProposalView(ipw.VBox):
             fy = self._stage(tm, "first_trades",
                              lambda: self.engine.first_year(client, setup, plan, models))
             tm["to_trades"] = round(time.perf_counter() - t0, 4)
-            post(lambda: self._show_first_year(gen, setup, fy, plan))
+            post(lambda: None if self._drawn(gen, fy) else
+                 self._show_first_year(gen, setup, fy, plan))
             if stale():
                 return
             pending = not self.engine.has_transition(client, plan, models)
@@ -1853,11 +1869,22 @@ class ProposalView(ipw.VBox):
                 items.append((path, ""))  # type: ignore[arg-type] # loaded in the worker
         return items
 
+    def _ensure_prefetch(self) -> ThreadPoolExecutor:
+        """The restriction toggles' prefetch thread (the page's priority, not niced)."""
+        if self._pre is None:
+            self._pre = ThreadPoolExecutor(max_workers=1,
+                                           thread_name_prefix="pma-dash-prefetch")
+        return self._pre
+
     def _schedule_prefetch(self, gen: int) -> None:
-        # behind the comparisons, not in the way of the next update: an update that needs
-        # what a prefetch is computing waits for that one result (the engine's key lock)
-        pool = self._ensure_bg()
+        # An update that needs what a prefetch is computing waits for that one result (the
+        # engine's key lock), so the toggles of the client on screen, the likeliest next
+        # click, are prepared at the page's priority: on the niced comparison thread a
+        # click waited for a thread the other processes' work starved (about 2 s for one
+        # toggle at a load of 13 on 2 cores). Other profiles' first results follow the
+        # comparisons on that thread, out of the way of the next update.
         for item in self.prefetch_items():
+            pool = self._ensure_bg() if isinstance(item[0], str) else self._ensure_prefetch()
             pool.submit(self._prefetch_one, gen, *item)
 
     def _prefetch_one(self, gen: int, client: Client | str, plan: str) -> None:
@@ -1893,6 +1920,7 @@ class ProposalView(ipw.VBox):
     def _show_first_year(self, gen: int, setup, fy, plan: str) -> None:
         if gen != self._gen:
             return
+        self._trades_of = (gen, fy)
         self.error = ""
         self.outcome = (gen, "")
         self._error.value = ""
@@ -1930,6 +1958,11 @@ class ProposalView(ipw.VBox):
         self._warning = ""
         self._draw_summary()
         self._trades.value = trades_table(rows)
+
+    def _drawn(self, gen: int, fy) -> bool:
+        """Whether update ``gen``'s trades ``fy`` are on screen (drawn at its request)."""
+        return self._trades_of is not None and self._trades_of[0] == gen \
+            and self._trades_of[1] is fy
 
     def _show_pending(self, gen: int) -> None:
         if gen != self._gen:
