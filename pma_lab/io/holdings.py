@@ -24,7 +24,7 @@ from pma_lab.market.corpactions import load_corporate_actions
 from pma_lab.market.data import DEFAULT_MAX_STALENESS_DAYS, MarketData, load_market
 from pma_lab.tax.ledger import Ledger
 from pma_lab.tax.liability import yearly_netting
-from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS, long_term_date
+from pma_lab.tax.rules import WASH_SALE_WINDOW_DAYS
 
 __all__ = ["LotsSummary", "summarize_lots", "prices_at", "lock_action", "lock_reason",
            "lock_symbols", "valued_lots", "turning_long_term", "gift_lot_words"]
@@ -483,20 +483,16 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
     lots["price"] = lots.ticker.map(px).astype(float)
     lots["market_value"] = lots.shares * lots.price
     lots["unrealized"] = lots.market_value - lots.basis
-    lb = lots.loss_basis.to_numpy(dtype=float)
-    dual = ~np.isnan(lb) & (lots.market_value.to_numpy() <= lots.basis.to_numpy())
-    if dual.any():  # a gift lot below the donor's basis: the loss basis, or no gain or loss
+    gifts = np.flatnonzero(lots.loss_basis.notna().to_numpy())
+    if len(gifts):  # a gift lot below the donor's basis: the rule the optimiser reads
+        held = ledger.lots()  # open_lots' rows, in its order
         mv = lots.market_value.to_numpy()
-        lots.loc[dual, "unrealized"] = np.minimum(mv[dual] - lb[dual], 0.0)
-        from_fmv = dual & (mv < lb) & lots.gift_date.notna().to_numpy()
-        lots["long_term_on"] = [
-            long_term_date(g) if f else lto for f, g, lto in zip(
-                from_fmv, lots.gift_date, lots.long_term_on, strict=True)]
-        # and its holding start beside it (reviewer 1, session 24: the donor's start next to
-        # the gift's long-term date)
-        lots["holding_start"] = [
-            g if f else h for f, g, h in zip(from_fmv, lots.gift_date, lots.holding_start,
-                                             strict=True)]
+        gain = lots.unrealized.to_numpy().copy()
+        ltos, starts = list(lots.long_term_on), list(lots.holding_start)
+        for i in gifts:
+            basis, ltos[i], starts[i] = held[i].sale_basis(float(mv[i]))
+            gain[i] = mv[i] - basis
+        lots["unrealized"], lots["long_term_on"], lots["holding_start"] = gain, ltos, starts
     lots["term"] = [
         "LT" if inh or (lto is not None and as_of >= lto) else "ST"
         for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]

@@ -79,11 +79,10 @@ from pma_lab.errors import DataError, InfeasibleError, NotDPPError, Optimization
 from pma_lab.formatting import fmt_pct, fmt_rate, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
-from pma_lab.optimize.state import sale_basis
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.target import TargetSizing
-from pma_lab.tax.ledger import AccountType, Ledger, LotRelief
+from pma_lab.tax.ledger import AccountType, Ledger, Lot, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
 from pma_lab.validation import check_number, check_series, check_text
@@ -826,7 +825,7 @@ class HouseholdProblem:
         self.risk = risk
         self.location_inputs = location or LocationInputs.uniform(self.tickers, tax)
         lots = []
-        gifts: list[tuple[int, object]] = []  # (row, lot): a gift's dual basis, priced below
+        gifts: list[tuple[int, Lot]] = []  # (row, lot): a gift's dual basis, priced below
         self._exact_shares: dict[tuple[str, str], Decimal] = {}
         where: dict[str, str] = {}  # a fund -> where it is held (for messages)
         for k, a in enumerate(self.accounts):
@@ -858,10 +857,12 @@ class HouseholdProblem:
         self.prices = px.fillna(0.0)
         for j, lt in gifts:
             # a gift's basis and term as a sale today reports them (Pub 551's dual basis,
-            # as the single account's problem reads it: state.sale_basis)
+            # as the single account's problem reads it: Lot.sale_basis)
             k, i, lid, tick, sh, _, _, acq = lots[j]
             value = sh * float(px[tick] if i >= 0 else fund_px[tick])
-            basis, lto, acq = sale_basis(lt, value)
+            basis, lto, start = lt.sale_basis(value)
+            if start != lt.holding_start:  # a loss from the FMV, held from the gift
+                acq = start
             term = "LT" if lto is None or as_of >= lto else "ST"
             lots[j] = (k, i, lid, tick, sh, basis, term, acq)
         self.lots = pd.DataFrame(lots, columns=["k", "i", "lot_id", "ticker", "shares",

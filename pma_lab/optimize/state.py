@@ -23,7 +23,6 @@ from pma_lab.errors import DataError
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Ledger, Lot
 from pma_lab.tax.liability import TaxProfile
-from pma_lab.tax.rules import long_term_date
 
 __all__ = ["AccountState", "LotColumns", "account_state", "least_gain_order",
            "lookthrough_matrix", "lot_columns"]
@@ -557,29 +556,6 @@ def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     return frame, lot_value, columns
 
 
-def sale_basis(lot: Lot, value: float) -> tuple[float, dt.date | None, dt.date]:
-    """The basis (USD), long-term date and acquisition date a sale of ``lot`` reports.
-
-    A gift's dual basis (Pub 551) as a sale of the whole lot for ``value`` reads it, as a
-    Form 8949 row reports it: below the FMV at the gift (``loss_basis``), a loss from that
-    FMV, held from the gift (the row's acquisition date is the gift's); between the FMV and
-    the donor's basis, the proceeds (neither gain nor loss); otherwise, as every other lot,
-    the basis, the holding period and the purchase date it has. The single account's
-    problem and the household's read their lots' bases here, and the trade file's
-    ``Acquired`` and ``Cost per Share`` are this pair (reviewer 1, session 24: the donor's
-    date beside the FMV at the gift).
-    """
-    basis = float(lot.basis)
-    if lot.loss_basis is None or value > basis:
-        return basis, lot.long_term_on(), lot.acquired
-    lb = float(lot.loss_basis)
-    if value < lb and lot.gift_date is not None:
-        return lb, long_term_date(lot.gift_date), lot.gift_date
-    if value < lb:
-        return lb, lot.long_term_on(), lot.acquired
-    return value, lot.long_term_on(), lot.acquired
-
-
 def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
                 ) -> tuple[float, tuple]:
     """The lots' value (USD) and the columns :func:`_lot_frame`'s table is made of.
@@ -600,7 +576,9 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     acquired = [lt.acquired for lt in lots]
     for i, lt in enumerate(lots):
         if lt.loss_basis is not None:
-            basis[i], ltos[i], acquired[i] = sale_basis(lt, float(value[i]))
+            basis[i], ltos[i], start = lt.sale_basis(float(value[i]))
+            if start != lt.holding_start:  # a loss from the FMV, held from the gift
+                acquired[i] = start
     gain = value - basis
     term = ["LT" if lto is None or as_of >= lto else "ST" for lto in ltos]
     lot_id, ticker = [lt.lot_id for lt in lots], [lt.ticker for lt in lots]

@@ -233,6 +233,27 @@ class Lot:
         """First date a sale is long-term (``None`` for inherited lots, always long-term)."""
         return None if self.inherited else long_term_date(self.holding_start)
 
+    def sale_basis(self, value: float) -> tuple[float, dt.date | None, dt.date]:
+        """The basis (USD), long-term date and holding start a sale for ``value`` reports.
+
+        ``value`` is what the whole lot sells for. A gift's dual basis (IRC §1015, Pub 551)
+        as the Form 8949 row of that sale reads it: below the FMV at the gift
+        (``loss_basis``), a loss from that FMV, held from the gift (the row's acquisition
+        date is the gift's); between the FMV and the donor's basis, the proceeds (neither
+        gain nor loss); otherwise, as every other lot, the basis, the long-term date and
+        the holding start it has. The optimiser's single account and household, the lots
+        summary and the trade file's ``Acquired`` / ``Cost per Share`` read it here.
+        """
+        basis = float(self.basis)
+        if self.loss_basis is None or value > basis:
+            return basis, self.long_term_on(), self.holding_start
+        lb = float(self.loss_basis)
+        if value < lb and self.gift_date is not None:
+            return lb, long_term_date(self.gift_date), self.gift_date
+        if value < lb:
+            return lb, self.long_term_on(), self.holding_start
+        return value, self.long_term_on(), self.holding_start
+
 
 # compiled: a regular Python class (copied, pickled and compared like one)
 @mypyc_attr(native_class=False)
