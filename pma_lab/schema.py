@@ -269,6 +269,7 @@ ISSUE_CODES: dict[str, str] = {
     "zero_basis": "cost basis is zero (warning)",
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
     "unknown_basis": "the custodian wrote the cost basis as unknown (--, N/A)",
+    "sold_lot_after_sale": "a blotter sale's lot is acquired after the sale",
     "sold_lot_incomplete": "a blotter sale gives the sold lot's acquisition date or its cost "
                            "basis, not both (or a buy gives one)",
     "wash_column_read_as_basis": "a custodian's wash-sale column: the basis is read as "

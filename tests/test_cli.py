@@ -115,6 +115,24 @@ def test_ledger_replay_form_8949(tmp_path, capsys):
     assert "Form 8949 rows (2 dispositions, 1 wash sales)" in capsys.readouterr().out
 
 
+def test_ledger_replay_reads_slash_dates_in_the_profiles_order(tmp_path, capsys):
+    """Reviewer 2 (session 24): with the profile's lots.date_order = "MDY", `ledger replay
+    FILE --profile P` refused 07/08/2026 as ambiguous (only the flag was read), where
+    `lots summarize` read the same file."""
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    text = (folder / "profile.toml").read_text()
+    (folder / "profile.toml").write_text(
+        text.replace("[lots]\n", '[lots]\ndate_order = "MDY"\n', 1))
+    trades = tmp_path / "t.csv"
+    trades.write_text("date,account,account_type,ticker,side,shares,price\n"
+                      "07/01/2026,taxable,taxable,AAPL,buy,10,200\n"
+                      "07/08/2026,taxable,taxable,AAPL,sell,10,190\n")
+    assert main(["ledger", "replay", str(trades), "--profile",
+                 str(folder / "profile.toml")]) == 0
+    assert "2026-07-08" in capsys.readouterr().out
+
+
 def test_ledger_replay_bad_blotter(capsys):
     code = main(["ledger", "replay", str(bad_inputs_dir() / "bad_blotter_side.csv")])
     assert code == 2 and "column 'side'" in capsys.readouterr().err

@@ -462,3 +462,26 @@ def test_a_custodians_wash_sale_column_says_what_is_made_of_it(tmp_path):
     got = lots(write(tmp_path, "s.csv", text))
     (w,) = [w for w in got.warnings if w.code == "wash_column_read_as_basis"]
     assert w.column == "Disallowed Loss" and "recent_trades" in w.fix
+
+
+def test_a_sold_lot_dated_after_its_sale_is_a_file_error_and_orders_nothing(tmp_path):
+    """Reviewer 2 (session 24): a sale naming a lot acquired after it was reported only once
+    every other problem was fixed, as "opening lot S2" without file or column; and a file
+    listed newest first refused a day's buy beside a sale naming its own lot, whose order
+    cannot change what it relieves."""
+    head = "date,account,account_type,ticker,side,shares,price,acquired,cost_basis\n"
+    bad = write(tmp_path, "b.csv", head + "2026-07-08,t,taxable,AAPL,sell,10,200,"
+                                          "2026-07-20,2100\n"
+                                          "2026-07-09,t,taxable,AAPL,buy,-1,200,,\n")
+    with pytest.raises(Exception) as e:
+        read_blotter(bad, known=KNOWN)
+    assert sorted((i.row, i.column, i.code) for i in e.value.issues
+                  if i.severity is Severity.ERROR) == [
+        (2, "acquired", "sold_lot_after_sale"), (3, "shares", "non_positive_shares")]
+    newest = write(tmp_path, "n.csv", head + "2026-07-08,t,taxable,AAPL,buy,5,205,,\n"
+                                             "2026-07-08,t,taxable,AAPL,sell,10,200,"
+                                             "2026-01-20,2100\n"
+                                             "2026-07-01,t,taxable,MSFT,buy,1,400,,\n")
+    got = read_blotter(newest, known=KNOWN)
+    assert [t.lot_id for t in got.trades] == [None, "S3", None]
+    assert got.sold_lots[0]["acquired"] == dt.date(2026, 1, 20)

@@ -233,6 +233,9 @@ def ledger_replay(trades: Path, lots_file: Path | None, profile: Path | None,
     from pma_lab.tax.rules import FilingStatus
 
     prof = load_profile(profile) if profile is not None else None
+    # the --date-order flag, else the profile's lots.date_order (reviewer 2, session 24: a
+    # Fidelity export that `lots summarize` read was refused here as ambiguous)
+    date_order = date_order or (prof.lots.date_order if prof else None)
     declared = {a.account_id: a for a in prof.ledger_accounts()} if prof else {}
     one = next(iter(declared)) if len(declared) == 1 else None
     blotter = read_blotter(

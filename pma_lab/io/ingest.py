@@ -1586,12 +1586,13 @@ def _sold_lots(r: _Rows, cols: Mapping[str, int], side: pd.Series,
 
 
 def _newest_first(r: _Rows, dates: pd.Series, acc: pd.Series, tickers: pd.Series,
-                  side: pd.Series, times: list[dt.time | None]) -> None:
+                  side: pd.Series, times: list[dt.time | None], own: set[int]) -> None:
     """Refuse a day's buy and sale of one name in a file listed newest first, untimed.
 
     A replay runs a day's trades in file order; a file whose dates fall down the rows (an
     activity export lists the newest first) has the day's trades in reverse too, so a buy
-    and a sale of the same name and account that day, without times, cannot be ordered.
+    and a sale of the same name and account that day, without times, cannot be ordered
+    (a sale naming its own lot, ``own``, relieves that lot in any order).
     """
     day = pd.to_datetime(dates, errors="coerce")
     shown = day.dropna()
@@ -1599,7 +1600,8 @@ def _newest_first(r: _Rows, dates: pd.Series, acc: pd.Series, tickers: pd.Series
         return
     groups: dict[tuple, list[int]] = {}
     for i, (d, a, t, s) in enumerate(zip(day, acc, tickers, side, strict=True)):
-        if d is pd.NaT or d != d or times[i] is not None or s not in ("buy", "sell"):
+        if d is pd.NaT or d != d or times[i] is not None or s not in ("buy", "sell") \
+                or i in own:  # a sale naming its own lot relieves it whatever the order
             continue
         groups.setdefault((d, a, t), []).append(i)
     for (d, a, t), idx in groups.items():
@@ -1776,7 +1778,14 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                   f"the time column says {times[i]}, the date cell {t}",
                   "give the trade's time once (the time column, or after the date), or the "
                   "same in both", r.col("time"))
-    _newest_first(r, dates, acc_s, tickers, side, times)
+    _newest_first(r, dates, acc_s, tickers, side, times, set(sold))
+    for i, (acq, _) in sold.items():  # the sold lot is held before its sale
+        d = dates.iat[i]
+        if not pd.isna(d) and acq > pd.Timestamp(d).date():
+            r.add([i], "acquired", "sold_lot_after_sale",
+                  f"the sold lot's acquisition date {acq} is after the sale on "
+                  f"{pd.Timestamp(d).date()}", "correct the acquisition date (or the trade "
+                  "date): a lot is bought before it is sold", r.col("acquired"))
     # one account, one type
     kinds: dict[str, str] = {}
     said: dict[str, str] = {}  # roth and traditional are both ira, but not the same IRA
