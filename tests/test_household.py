@@ -1338,6 +1338,21 @@ def test_a_restricted_name_only_the_plans_account_holds_is_its_plans_to_sell():
                     "step (in the trade list).")
 
 
+def test_a_restricted_name_the_plans_account_does_not_hold_leaves_it_unnamed():
+    """Reviewer 2 (session 24): "XOM sold in full in every account but the taxable account
+    that holds them ... The taxable account's sales of them are its plan's first step",
+    when the taxable account held none of them and sold none."""
+    tick = ["XOM", "CVX", "KO"]
+    r = _solved_around_one_sale([("taxable", "KO", 100, 5_000.0, dt.date(2020, 1, 2)),
+                                 ("roth", "XOM", 200, 30_000.0, dt.date(2020, 1, 2)),
+                                 ("roth", "CVX", 1000, 80_000.0, dt.date(2020, 1, 2))],
+                                "KO", 100.0, "CVX", tick,
+                                pd.Series({"XOM": 0.0, "CVX": 1.0, "KO": 0.0}), {"XOM": 1.0})
+    [note] = [n for n in r.notes if n.startswith("Restrictions:")]
+    assert note == ("Restrictions: XOM sold in full in every account that holds them; none "
+                    "of them is bought in any account."), note
+
+
 # ---- the household's tables from arrays (session 22, issue 16): the same numbers as pandas
 def test_group_sums_are_pandas_groupby_sums_to_the_bit():
     """The loss sales and purchases per wash-sale group that decide a group's side are

@@ -2189,6 +2189,13 @@ class HouseholdProblem:
             others = set(self.lots.ticker[(self.lots.k != self._fixed_k).to_numpy()]) \
                 if fixed is not None else set(self.sell_share)
             mine = sorted(set(self.sell_share) - others)
+            # the restricted names the plan's own account holds: none, and it is not named
+            # (reviewer 2, session 24: "in every account but the taxable account 1 that
+            # holds them ... its sales of them", when it held and sold none of them)
+            own = set(self.lots.ticker[(self.lots.k == self._fixed_k).to_numpy()]) \
+                & set(self.sell_share) if fixed is not None else set()
+            if fixed is not None and not own:
+                fixed = None
             every = sorted(t for t, f in self.sell_share.items() if f >= 1 and t in others)
             glide = sorted(t for t, f in self.sell_share.items() if f < 1 and t in others)
             parts = []
