@@ -115,7 +115,8 @@ BLOTTER_FIELDS: tuple[Field, ...] = (
           "sell: the lot to relieve (specific identification); buy: id for the new lot"),
     Field("method", False, ("lot method", "relief method", "cost basis method"),
           "fifo, hifo, specific or min_tax (default: fifo, or specific when lot_id is set)"),
-    Field("fees", False, ("fee",), "fees in USD (added to the commission)"),
+    Field("fees", False, ("fee", "fees & comm", "fees & commissions",
+                          "fees and commissions"), "fees in USD (added to the commission)"),
     Field("commission", False, ("commissions",), "commission in USD (added to the fees)"),
     Field("time", False, ("trade time", "execution time", "time of trade"),
           "time of day HH:MM[:SS] (24-hour); orders a day's trades (default: file order)"),
@@ -269,6 +270,8 @@ ISSUE_CODES: dict[str, str] = {
     "zero_basis": "cost basis is zero (warning)",
     "basis_mismatch": "cost_per_share x shares disagrees with cost_total",
     "unknown_basis": "the custodian wrote the cost basis as unknown (--, N/A)",
+    "total_row_skipped": "a blotter's total row was skipped (warning)",
+    "as_of_date": "a custodian's 'posted as of' date was read as the trade's date (warning)",
     "sold_lot_after_sale": "a blotter sale's lot is acquired after the sale",
     "sold_lot_incomplete": "a blotter sale gives the sold lot's acquisition date or its cost "
                            "basis, not both (or a buy gives one)",

@@ -485,3 +485,27 @@ def test_a_sold_lot_dated_after_its_sale_is_a_file_error_and_orders_nothing(tmp_
     got = read_blotter(newest, known=KNOWN)
     assert [t.lot_id for t in got.trades] == [None, "S3", None]
     assert got.sold_lots[0]["acquired"] == dt.date(2026, 1, 20)
+
+
+def test_a_schwab_transactions_export_reads_with_its_as_of_dates_and_total_line(tmp_path):
+    """Reviewer 2 (session 24): Schwab's "07/08/2026 as of 07/07/2026" date was unreadable,
+    its "Transactions Total" line five errors and its "Fees & Comm" column ignored."""
+    from pma_lab.tax.ledger import AccountType
+
+    p = write(tmp_path, "s.csv",
+              '"Date","Action","Symbol","Description","Quantity","Price","Fees & Comm",'
+              '"Amount"\n'
+              '"07/15/2026","Reinvest Shares","AAPL","APPLE","0.512","$210.00","",'
+              '"-$107.52"\n'
+              '"07/15/2026","Qualified Dividend","AAPL","APPLE","","","","$107.52"\n'
+              '"07/08/2026 as of 07/07/2026","Sell","MSFT","MICROSOFT","150","$220.00",'
+              '"$0.12","$32,999.88"\n'
+              '"Transactions Total","","","","","","","$32,999.88"\n')
+    got = read_blotter(p, known=KNOWN, accounts={"t": AccountType.TAXABLE},
+                       default_account="t")
+    assert [(t.date, t.side.value, t.ticker, t.shares, t.fees) for t in got.trades] == [
+        (dt.date(2026, 7, 15), "buy", "AAPL", Decimal("0.512"), 0),
+        (dt.date(2026, 7, 7), "sell", "MSFT", 150, Decimal("0.12"))]
+    said = {w.code: w.row for w in got.warnings}
+    assert said["as_of_date"] == 4 and said["total_row_skipped"] == 5
+    assert said["not_a_trade"] == 3

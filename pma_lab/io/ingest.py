@@ -1468,6 +1468,10 @@ _CASH_WORDS = frozenset({"dividend", "interest", "journal", "journaled", "deposi
                          "distribution", "wire", "tax"})
 
 
+_TOTAL_ROW = re.compile(r"(?i)^(?:transactions?\s+)?(?:grand\s+)?totals?\b")
+_AS_OF = re.compile(r"(?i)^(\S+)\s+as\s+of\s+(\S+)$")
+
+
 def _side_of(action: str) -> str | None:
     """``buy``, ``sell`` or ``None`` for an action cell (case and spacing ignored)."""
     a = " ".join(action.lower().split())
@@ -1495,7 +1499,18 @@ def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str]
     kept: list[int] = []
     events: dict[str, list[int]] = {}
     sweep: list[int] = []
-    for i, row in enumerate(table.rows):
+    totals: list[int] = []
+    posted: list[int] = []
+    d = cols.get("date")
+    cells = [list(row) for row in table.rows]  # a posted-as-of date rewritten in place
+    for i, row in enumerate(cells):
+        first = next((c.strip() for c in row if c.strip()), "")
+        if _TOTAL_ROW.match(first) and not row[j].strip():
+            totals.append(i)  # Schwab's "Transactions Total" line
+            continue
+        if d is not None and (m := _AS_OF.match(row[d].strip())):
+            row[d] = m.group(2)  # "07/08/2026 as of 07/07/2026": the trade's own date
+            posted.append(i)
         action = " ".join(row[j].split())
         side = _side_of(action)
         sym = row[t] if t is not None else ""
@@ -1509,9 +1524,21 @@ def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str]
                 events.setdefault(" ".join(action.upper().split()[:2]), []).append(i)
                 continue
         kept.append(i)
-    if len(kept) == len(table.rows):
-        return table, []
     out: list[Issue] = []
+    if posted:
+        nums = [table.row_numbers[i] for i in posted]
+        out.append(Issue(
+            table.file, nums[0], table.header[d], table.rows[posted[0]][d],
+            f"{_rows_text(nums)}: a date posted 'as of' an earlier day is read as that day "
+            "(the day the trade took effect)", "nothing to do", Severity.WARNING,
+            "as_of_date"))
+    if totals:
+        nums = [table.row_numbers[i] for i in totals]
+        out.append(Issue(table.file, nums[0], None, None,
+                         f"{_rows_text(nums)}: a total line, not a trade, was skipped",
+                         "nothing to do", Severity.WARNING, "total_row_skipped"))
+    if len(kept) == len(table.rows) and not posted:
+        return table, out
     head = table.header[j]
     for kind, idx in events.items():
         rows = [table.row_numbers[i] for i in idx]
@@ -1533,7 +1560,7 @@ def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str]
             "sweep) are cash, not trades of a security, and are not replayed",
             "nothing to do; the account's cash is given in the profile", Severity.WARNING,
             "cash_sweep"))
-    return replace(table, rows=[table.rows[i] for i in kept],
+    return replace(table, rows=[cells[i] for i in kept],
                    row_numbers=[table.row_numbers[i] for i in kept]), out
 
 
