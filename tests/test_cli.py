@@ -54,6 +54,12 @@ def test_lots_summarize_writes_tables(tmp_path, capsys):
     meta = locks[(locks.lock == "no_loss_sale") & (locks.group == "META")].purchases
     assert list(meta) == ["2026-07-08: 63 shares (IRA)"], list(meta)
     assert not locks.purchases.astype(str).str.contains("datetime").any()
+    # dollars to the cent (reviewer 2, session 24: -215.400000000001)
+    for name in ("lots.csv", "holdings.csv"):
+        table = pd.read_csv(tmp_path / name)
+        money = table[[c for c in ("market_value", "basis", "unrealized", "unrealized_st",
+                                   "unrealized_lt") if c in table]]
+        assert ((money * 100).round(6) % 1 == 0).all().all(), name
     # the year's netting reads as `ledger replay`'s .netting.csv: the same column names,
     # losses negative, to the cent (reviewer 1, session 21: carryin_st / deduction were
     # positive here and negative there, under other names; 0 beside -5000.00)

@@ -174,10 +174,29 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
         names = ("lots", "holdings", "turning_long_term", "locks")
         frames = {f"{n}.csv": getattr(s, n) for n in names}
         frames["locks.csv"] = _locks_csv(s.locks)
+        for name in ("lots.csv", "holdings.csv", "turning_long_term.csv"):
+            frames[name] = _to_cents(frames[name])
         # the year's netting as `pma-lab ledger replay` writes it (names, signs, cents)
         frames["realized.csv"] = _netting_signed(s.realized)
         write_folder(out, frames, _inputs(profile, *lots_files, client=c))
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
+
+
+_CENTS_COLUMNS = ("market_value", "basis", "unrealized", "unrealized_st", "unrealized_lt",
+                  "wash_adjustment", "loss_basis", "cost_basis", "value", "gain")
+
+
+def _to_cents(frame: pd.DataFrame) -> pd.DataFrame:
+    """A summary table with its dollar columns to the cent.
+
+    Reviewer 2 (session 24): a lot's unrealised -215.400000000001 in lots.csv (5,484.60 less
+    5,700.00 in binary).
+    """
+    out = frame.copy()
+    for c in _CENTS_COLUMNS:
+        if c in out and pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].round(2)
+    return out
 
 
 def _locks_csv(locks: pd.DataFrame) -> pd.DataFrame:
