@@ -408,7 +408,7 @@ def test_a_replacement_lot_sold_the_day_of_its_loss_reads_the_ledgers_figures(so
     assert checked["realized_st"] == 0.0
     dec = pd.DataFrame({"lot_id": ["K1", "K2"], "reason": ["harvest LT loss (...)",
                                                           "harvest ST loss (...)"]})
-    got = _reworded_reasons(dec, lot_trades, set(checked["replaced_sold"]))
+    got = _reworded_reasons(dec, lot_trades, checked["replaced_sold"])
     assert got.reason.tolist()[0] == "harvest LT loss (...)"
     assert got.reason.tolist()[1].startswith("harvest LT loss (bought within 30 days, but "
                                              "the loss of the 49 shares sold is allowed); "
@@ -417,3 +417,43 @@ def test_a_replacement_lot_sold_the_day_of_its_loss_reads_the_ledgers_figures(so
     # no replacement sold today: no second replay, the optimiser's figures stand
     alone = lot_trades.iloc[:1].copy()
     assert _ledger_check(st, led, alone, trades)["replaced_sold"] == {}
+
+
+def test_a_replacement_lot_sold_past_the_shares_it_replaces_spans_two_terms(solved):
+    """10 of K1's loss shares sold, all 60 of K2: 10 of K2's shares replace them (long-term
+    with K1's holding period, +$67.18 a share), 50 do not (short-term). The lot's one row
+    sums the ledger's basis and gain, takes the term of the larger part (50 shares ST) and
+    keeps K2's purchase date; its decision says how the sale splits."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.optimize.result import _ledger_check, _mark_washes, _reworded_reasons
+    from pma_lab.tax.ledger import Account, Ledger
+
+    st = solved[0].state
+    day, acc = st.as_of, st.account_id
+    k1_day, k2_day = day - dt.timedelta(days=940), day - dt.timedelta(days=11)
+    led = Ledger([Account(acc)])
+    led.buy(k1_day, acc, "KLAC", D(200), D("250.00"), lot_id="K1")
+    led.buy(k2_day, acc, "KLAC", D(60), D("200.00"), lot_id="K2")
+    lot_trades = pd.DataFrame({
+        "lot_id": ["K1", "K2"], "ticker": ["KLAC", "KLAC"], "shares": [10.0, 60.0],
+        "price": [182.82, 182.82], "proceeds": [1828.2, 10969.2],
+        "basis": [2500.0, 12000.0], "gain": [-671.8, -1030.8], "term": ["LT", "ST"],
+        "wash_disallowed": [True, True], "full_lot": [False, True],
+        "acquired": [k1_day, k2_day]})
+    trades = pd.DataFrame({"ticker": ["KLAC"], "side": ["sell"], "shares": [70.0]})
+    checked = _ledger_check(st, led, lot_trades, trades)
+    _mark_washes(lot_trades, trades, checked)
+    k2 = lot_trades.iloc[1]
+    assert k2.basis == pytest.approx(12671.80, abs=0.005)
+    assert k2.gain == pytest.approx(-1702.60, abs=0.005)
+    assert (k2.term, k2.acquired) == ("ST", k2_day)
+    assert checked["realized_st"] == pytest.approx(-859.0) and \
+        checked["realized_lt"] == pytest.approx(-843.6)
+    dec = pd.DataFrame({"lot_id": ["K2"], "reason": ["harvest ST loss"]})
+    got = _reworded_reasons(dec, lot_trades, checked["replaced_sold"]).reason.iat[0]
+    assert got.endswith(f"; 10 shares long-term ({fmt_usd(-843.6)}), "
+                        f"50 shares short-term ({fmt_usd(-859.0)})"), got
+    assert "held from" not in got

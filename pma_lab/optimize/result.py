@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import SettingsError, SolverFailedError
-from pma_lab.formatting import fmt_usd
+from pma_lab.formatting import fmt_shares, fmt_usd
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import decision_columns
 from pma_lab.optimize.state import asset_index, lot_columns
@@ -592,16 +592,17 @@ def _replaced_decisions(columns: object, lot_trades: pd.DataFrame,
     basis; their sale's are the ledger's (``lot_trades`` holds them):
     :func:`_reworded_reasons`.
     """
-    return _reworded_reasons(_decision_frame(columns), lot_trades, set(replaced))
+    return _reworded_reasons(_decision_frame(columns), lot_trades, replaced)
 
 
-def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame, lots: set[str]
-                      ) -> pd.DataFrame:
+def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame,
+                      lots: Mapping[str, tuple]) -> pd.DataFrame:
     """``dec`` with the harvest reasons of ``lots`` from ``lot_trades``' ledger figures.
 
     Each lot's harvest says its sale's term and washed shares, and, for a replacement lot
-    sold the day of the loss it replaces (``lots`` from :func:`_replaced_sold`), the basis
-    and holding start the wash sale gives it. A copy; ``dec`` itself is not changed.
+    sold the day of the loss it replaces (``lots``: :func:`_replaced_sold`'s), the basis
+    and holding start the wash sale gives it, and each term's part when it has two. A
+    copy; ``dec`` itself is not changed.
     """
     from pma_lab.optimize.decisions import harvest_words
 
@@ -615,10 +616,11 @@ def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame, lots: set[str
         words = harvest_words(str(r.term), bool(r.wash_disallowed),
                               (float(r.shares), float(r.wash_shares))) \
             if float(r.gain) < 0 else f"sell {r.term} gain"
-        start = "" if r.acquired is None or pd.isna(r.acquired) else \
-            f", held from {pd.Timestamp(r.acquired).date()}"
+        held = lots[str(r.lot_id)][3]  # None: the shares' holding starts differ
+        start = "" if held is None else f", held from {pd.Timestamp(held).date()}"
         reasons[k] = (f"{words}; replacement shares of a loss sold today: the washed loss "
-                      f"raises their basis to {fmt_usd(float(r.basis))}{start}")
+                      f"raises the sold shares' basis to {fmt_usd(float(r.basis))}{start}"
+                      f"{lots[str(r.lot_id)][4]}")
     dec["reason"] = pd.array(reasons, dtype=dec.reason.dtype)
     return dec
 
@@ -821,7 +823,7 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
     # element cost ~1 ms a result on the 456-name book)
     wash = checked["wash_by_lot"]
     ids = [str(i) for i in lot_trades.lot_id.tolist()]
-    for lot_id, (basis, gain, term, start) in checked.get("replaced_sold", {}).items():
+    for lot_id, (basis, gain, term, start, _) in checked.get("replaced_sold", {}).items():
         # a replacement lot sold today: the ledger's basis, gain and term (the disallowed
         # loss added, the loss shares' holding period tacked on)
         at = np.flatnonzero(np.array(ids) == lot_id)
@@ -929,7 +931,7 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
     dec = _washed_decisions(result, lot_trades)
     if checked.get("replaced_sold"):
         dec = {"decisions": _reworded_reasons(dec.get("decisions", result.decisions),
-                                              lot_trades, set(checked["replaced_sold"]))}
+                                              lot_trades, checked["replaced_sold"])}
     return replaced(result, lot_trades=lot_trades, trades=trades, summary=summary,
                     checks=checks, **dec)
 
@@ -1008,7 +1010,7 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
 
 def _replaced_sold(ledger: Ledger, day: dt.date, acc: str, lot_trades: pd.DataFrame,
                    trades: pd.DataFrame, prices: Mapping[str, float], matches: list[tuple]
-                   ) -> dict[str, tuple[float, float, str, dt.date | None]]:
+                   ) -> dict[str, tuple[float, float, str, dt.date | None, str]]:
     """The ledger's figures of the lots sold today that today's wash sales adjusted.
 
     A replacement lot sold the same day as the loss it replaces (Reg. §1.1091-1): the
@@ -1016,11 +1018,11 @@ def _replaced_sold(ledger: Ledger, day: dt.date, acc: str, lot_trades: pd.DataFr
     to it, so its sale's basis, gain and term are not the optimiser's. Rare: only then
     (a match of a sale today in ``acc`` whose replacement lot id is one of today's lots
     sold) are the trades of the lots' identity groups replayed once more on a fork, and
-    their dispositions read. Returns ``{lot_id: (basis, gain, term, holding_start)}``
-    with the sums of the lot's dispositions today (gain before the lot's own disallowed
-    loss, as the ``gain`` column has it), the term of the larger share count when its
-    shares fall in both terms, and the holding start when all of them share one (else
-    ``None``).
+    their dispositions read. Returns ``{lot_id: (basis, gain, term, holding_start,
+    parts)}`` with the sums of the lot's dispositions today (gain before the lot's own
+    disallowed loss, as the ``gain`` column has it), the term of the larger share count
+    when its shares fall in both terms (``parts`` then words each term's shares and gain,
+    else ``""``), and the holding start when all of them share one (else ``None``).
     """
     if not matches or not len(lot_trades):
         return {}
@@ -1040,13 +1042,19 @@ def _replaced_sold(ledger: Ledger, day: dt.date, acc: str, lot_trades: pd.DataFr
     replay_trades_lists(f, acc, day, sales, buys)
     d = f.dispositions().iloc[n:]
     d = d[(d.account == acc) & d.lot_id.astype(str).isin(hit)]
-    out: dict[str, tuple[float, float, str, dt.date | None]] = {}
+    out: dict[str, tuple[float, float, str, dt.date | None, str]] = {}
     for lot_id, rows in d.groupby(d.lot_id.astype(str), sort=False):
+        gain = rows.proceeds - rows.cost_basis
         by_term = rows.groupby("term").shares.sum()
         starts = set(rows.date_acquired.tolist())
-        out[lot_id] = (float(rows.cost_basis.sum()),
-                       float((rows.proceeds - rows.cost_basis).sum()),
-                       str(by_term.idxmax()), starts.pop() if len(starts) == 1 else None)
+        # shares in both terms (more sold than the loss replaced): one row, the words
+        # say how the sale splits
+        parts = "" if len(by_term) < 2 else "; " + ", ".join(
+            f"{fmt_shares(float(q))} shares {'long' if t == 'LT' else 'short'}-term "
+            f"({fmt_usd(float(gain[rows.term == t].sum()))})" for t, q in by_term.items())
+        out[lot_id] = (float(rows.cost_basis.sum()), float(gain.sum()),
+                       str(by_term.idxmax()), starts.pop() if len(starts) == 1 else None,
+                       parts)
     return out
 
 
