@@ -599,10 +599,11 @@ def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame,
                       lots: Mapping[str, tuple]) -> pd.DataFrame:
     """``dec`` with the harvest reasons of ``lots`` from ``lot_trades``' ledger figures.
 
-    Each lot's harvest says its sale's term and washed shares, and, for a replacement lot
-    sold the day of the loss it replaces (``lots``: :func:`_replaced_sold`'s), the basis
-    and holding start the wash sale gives it, and each term's part when it has two. A
-    copy; ``dec`` itself is not changed.
+    The lots are replacement lots sold the day of the loss they replace (``lots``:
+    :func:`_replaced_sold`'s). Each one's harvest says its sale's term and washed shares
+    (another reason is kept), then the basis and holding start the wash sale gives the
+    shares sold, and each term's part when they fall in two. A copy; ``dec`` itself is
+    not changed.
     """
     from pma_lab.optimize.decisions import harvest_words
 
@@ -613,9 +614,10 @@ def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame,
         k = row.get(str(r.lot_id))
         if k is None:
             continue
+        # a harvest's words say the sale's term; another reason (a gain sold) is kept
         words = harvest_words(str(r.term), bool(r.wash_disallowed),
                               (float(r.shares), float(r.wash_shares))) \
-            if float(r.gain) < 0 else f"sell {r.term} gain"
+            if float(r.gain) < 0 and str(reasons[k]).startswith("harvest") else reasons[k]
         held = lots[str(r.lot_id)][3]  # None: the shares' holding starts differ
         start = "" if held is None else f", held from {pd.Timestamp(held).date()}"
         reasons[k] = (f"{words}; replacement shares of a loss sold today: the washed loss "
