@@ -365,3 +365,99 @@ def test_a_raised_cap_is_quoted_as_fmt_usd_rounds_it():
         f"long-term $30,000 by {fmt_usd(by)}" == "long-term $30,000 by $24,886"
     assert fmt_usd(54_885.5 - 30_000.0) == "$24,886"  # the year's overrun, as noted
     assert str(RaisedCap("total", 25_000.0, 2.5)) == "total $25,000 by $3"  # half up
+
+
+def test_a_replacement_lot_sold_the_day_of_its_loss_reads_the_ledgers_figures(solved):
+    """Review 24 (c5): a loss lot (K1, 200 sh at $250, long-term) and 49 of its 60
+    replacement shares (K2, at $200, bought 11 days ago) sold the same day at $182.82. The
+    ledger washes 60/200 of K1's $13,436 loss ($4,030.80) onto K2: K2's 49 shares sold
+    take +$67.18 a share and K1's holding period, a -$4,133.64 long-term loss. The trade
+    list said the optimiser's basis $9,800, gain -$841.82, short-term, acquired 11 days
+    ago; its decision 'harvest ST loss'."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from pma_lab.optimize.result import _ledger_check, _mark_washes, _reworded_reasons
+    from pma_lab.tax.ledger import Account, Ledger
+
+    st = solved[0].state
+    day, acc = st.as_of, st.account_id
+    k1_day, k2_day = day - dt.timedelta(days=940), day - dt.timedelta(days=11)
+    led = Ledger([Account(acc)])
+    led.buy(k1_day, acc, "KLAC", D(200), D("250.00"), lot_id="K1")
+    led.buy(k2_day, acc, "KLAC", D(60), D("200.00"), lot_id="K2")
+    lot_trades = pd.DataFrame({
+        "lot_id": ["K1", "K2"], "ticker": ["KLAC", "KLAC"], "shares": [200.0, 49.0],
+        "price": [182.82, 182.82], "proceeds": [36564.0, 8958.18],
+        "basis": [50000.0, 9800.0], "gain": [-13436.0, -841.82], "term": ["LT", "ST"],
+        "wash_disallowed": [True, True], "full_lot": [True, False],
+        "acquired": [k1_day, k2_day]})
+    trades = pd.DataFrame({"ticker": ["KLAC"], "side": ["sell"], "shares": [249.0]})
+    checked = _ledger_check(st, led, lot_trades, trades)
+    assert set(checked["replaced_sold"]) == {"K2"}
+    _mark_washes(lot_trades, trades, checked)
+    k1, k2 = lot_trades.iloc[0], lot_trades.iloc[1]
+    assert (k1.basis, k1.gain, k1.term, k1.acquired) == (50000.0, -13436.0, "LT", k1_day)
+    assert k1.wash_loss_disallowed == pytest.approx(4030.80, abs=0.005)
+    assert k2.basis == pytest.approx(13091.82, abs=0.005)
+    assert k2.gain == pytest.approx(-4133.64, abs=0.005)
+    assert (k2.term, k2.acquired, k2.wash_loss_disallowed) == ("LT", k1_day, 0.0)
+    # the lot sales' gains by term are the ledger's realised ones
+    assert lot_trades.gain[lot_trades.term == "LT"].sum() + 4030.80 == \
+        pytest.approx(checked["realized_lt"], abs=0.01)
+    assert checked["realized_st"] == 0.0
+    dec = pd.DataFrame({"lot_id": ["K1", "K2"], "reason": ["harvest LT loss (...)",
+                                                          "harvest ST loss (...)"]})
+    got = _reworded_reasons(dec, lot_trades, checked["replaced_sold"])
+    assert got.reason.tolist()[0] == "harvest LT loss (...)"
+    assert got.reason.tolist()[1].startswith("harvest LT loss (bought within 30 days, but "
+                                             "the loss of the 49 shares sold is allowed); "
+                                             "replacement shares")
+    assert "$13,092" in got.reason.tolist()[1] and str(k1_day) in got.reason.tolist()[1]
+    # a reason that is no harvest is kept, the wash sale's words added
+    other = _reworded_reasons(dec.assign(reason=["x", "trim to target"]), lot_trades,
+                              checked["replaced_sold"]).reason.tolist()
+    assert other[0] == "x" and other[1].startswith("trim to target; replacement shares")
+    # no replacement sold today: no second replay, the optimiser's figures stand
+    alone = lot_trades.iloc[:1].copy()
+    assert _ledger_check(st, led, alone, trades)["replaced_sold"] == {}
+
+
+def test_a_replacement_lot_sold_past_the_shares_it_replaces_spans_two_terms(solved):
+    """10 of K1's loss shares sold, all 60 of K2: 10 of K2's shares replace them (long-term
+    with K1's holding period, +$67.18 a share), 50 do not (short-term). The lot's one row
+    sums the ledger's basis and gain, takes the term of the larger part (50 shares ST) and
+    keeps K2's purchase date; its decision says how the sale splits."""
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.optimize.result import _ledger_check, _mark_washes, _reworded_reasons
+    from pma_lab.tax.ledger import Account, Ledger
+
+    st = solved[0].state
+    day, acc = st.as_of, st.account_id
+    k1_day, k2_day = day - dt.timedelta(days=940), day - dt.timedelta(days=11)
+    led = Ledger([Account(acc)])
+    led.buy(k1_day, acc, "KLAC", D(200), D("250.00"), lot_id="K1")
+    led.buy(k2_day, acc, "KLAC", D(60), D("200.00"), lot_id="K2")
+    lot_trades = pd.DataFrame({
+        "lot_id": ["K1", "K2"], "ticker": ["KLAC", "KLAC"], "shares": [10.0, 60.0],
+        "price": [182.82, 182.82], "proceeds": [1828.2, 10969.2],
+        "basis": [2500.0, 12000.0], "gain": [-671.8, -1030.8], "term": ["LT", "ST"],
+        "wash_disallowed": [True, True], "full_lot": [False, True],
+        "acquired": [k1_day, k2_day]})
+    trades = pd.DataFrame({"ticker": ["KLAC"], "side": ["sell"], "shares": [70.0]})
+    checked = _ledger_check(st, led, lot_trades, trades)
+    _mark_washes(lot_trades, trades, checked)
+    k2 = lot_trades.iloc[1]
+    assert k2.basis == pytest.approx(12671.80, abs=0.005)
+    assert k2.gain == pytest.approx(-1702.60, abs=0.005)
+    assert (k2.term, k2.acquired) == ("ST", k2_day)
+    assert checked["realized_st"] == pytest.approx(-859.0) and \
+        checked["realized_lt"] == pytest.approx(-843.6)
+    dec = pd.DataFrame({"lot_id": ["K2"], "reason": ["harvest ST loss"]})
+    got = _reworded_reasons(dec, lot_trades, checked["replaced_sold"]).reason.iat[0]
+    assert got.endswith(f"; 10 shares long-term ({fmt_usd(-843.6)}), "
+                        f"50 shares short-term ({fmt_usd(-859.0)})"), got
+    assert "held from" not in got

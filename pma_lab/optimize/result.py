@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pma_lab.errors import SettingsError, SolverFailedError
-from pma_lab.formatting import fmt_usd
+from pma_lab.formatting import fmt_shares, fmt_usd
 from pma_lab.optimize.constraints import GainBudgets
 from pma_lab.optimize.decisions import decision_columns
 from pma_lab.optimize.state import asset_index, lot_columns
@@ -562,8 +562,9 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     })
     # the decisions' columns now (they read the problem, which a plan's next step
     # changes), their table when first read
-    decisions = Deferred(_decision_frame, decision_columns(
-        p, x, dropped, w_after, s, checked.get("wash_shares_by_lot")))
+    dec_cols = decision_columns(p, x, dropped, w_after, s, checked.get("wash_shares_by_lot"))
+    decisions = Deferred(_decision_frame, dec_cols) if not checked.get("replaced_sold") else \
+        Deferred(_replaced_decisions, dec_cols, lot_trades, checked["replaced_sold"])
     weights = pd.Series(w_after, index=asset_index(st))
     res = deferred_result(lot_trades, trades, decisions, summary, weights, columns=columns)
     # the trades as checks.trade_arrays reads them back from the tables (the same
@@ -581,6 +582,49 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
 def _decision_frame(columns: object) -> pd.DataFrame:
     """The decisions table of :func:`~pma_lab.optimize.decisions.decision_columns`."""
     return columns.frame()  # type: ignore[attr-defined]
+
+
+def _replaced_decisions(columns: object, lot_trades: pd.DataFrame,
+                        replaced: Mapping[str, tuple]) -> pd.DataFrame:
+    """The decisions table with the reasons of replacement lots sold today reworded.
+
+    The lots of ``replaced`` (:func:`_replaced_sold`) were worded with their own term and
+    basis; their sale's are the ledger's (``lot_trades`` holds them):
+    :func:`_reworded_reasons`.
+    """
+    return _reworded_reasons(_decision_frame(columns), lot_trades, replaced)
+
+
+def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame,
+                      lots: Mapping[str, tuple]) -> pd.DataFrame:
+    """``dec`` with the harvest reasons of ``lots`` from ``lot_trades``' ledger figures.
+
+    The lots are replacement lots sold the day of the loss they replace (``lots``:
+    :func:`_replaced_sold`'s). Each one's harvest says its sale's term and washed shares
+    (another reason is kept), then the basis and holding start the wash sale gives the
+    shares sold, and each term's part when they fall in two. A copy; ``dec`` itself is
+    not changed.
+    """
+    from pma_lab.optimize.decisions import harvest_words
+
+    dec = dec.copy()
+    row = {str(i): k for k, i in enumerate(dec.lot_id.tolist())}
+    reasons = dec.reason.tolist()
+    for r in lot_trades[lot_trades.lot_id.astype(str).isin(lots)].itertuples():
+        k = row.get(str(r.lot_id))
+        if k is None:
+            continue
+        # a harvest's words say the sale's term; another reason (a gain sold) is kept
+        words = harvest_words(str(r.term), bool(r.wash_disallowed),
+                              (float(r.shares), float(r.wash_shares))) \
+            if float(r.gain) < 0 and str(reasons[k]).startswith("harvest") else reasons[k]
+        held = lots[str(r.lot_id)][3]  # None: the shares' holding starts differ
+        start = "" if held is None else f", held from {pd.Timestamp(held).date()}"
+        reasons[k] = (f"{words}; replacement shares of a loss sold today: the washed loss "
+                      f"raises the sold shares' basis to {fmt_usd(float(r.basis))}{start}"
+                      f"{lots[str(r.lot_id)][4]}")
+    dec["reason"] = pd.array(reasons, dtype=dec.reason.dtype)
+    return dec
 
 
 _TRADE_COLUMNS = ["ticker", "side", "shares", "value", "weight_before", "weight_after",
@@ -720,10 +764,7 @@ def replay_trades(led: Ledger, account: str, day: dt.date, lot_trades: pd.DataFr
     The sales relieve the very lots ``lot_trades`` names (a full lot at its exact shares)
     at their prices; the buys of ``trades`` are bought at ``prices[ticker]``.
     """
-    led.sell_lots(day, account, _lot_sales(lot_trades))
-    for ticker, q, price in _buys(trades, prices):
-        led.buy(day, account, ticker, q, price)
-    led.settle()
+    replay_trades_lists(led, account, day, _lot_sales(lot_trades), _buys(trades, prices))
 
 
 def _lot_sales(lot_trades: pd.DataFrame) -> list[tuple[str, str, Decimal | None, Decimal]]:
@@ -784,6 +825,13 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
     # element cost ~1 ms a result on the 456-name book)
     wash = checked["wash_by_lot"]
     ids = [str(i) for i in lot_trades.lot_id.tolist()]
+    for lot_id, (basis, gain, term, start, _) in checked.get("replaced_sold", {}).items():
+        # a replacement lot sold today: the ledger's basis, gain and term (the disallowed
+        # loss added, the loss shares' holding period tacked on)
+        at = np.flatnonzero(np.array(ids) == lot_id)
+        lot_trades.loc[lot_trades.index[at], ["basis", "gain", "term"]] = basis, gain, term
+        if start is not None:
+            lot_trades.loc[lot_trades.index[at], "acquired"] = start
     lot_trades["wash_loss_disallowed"] = np.array([wash.get(i, 0.0) for i in ids], dtype=float)
     washed, allowed = washed_shares(ids, lot_trades.shares.to_numpy(dtype=float),
                                     lot_trades.gain.to_numpy(dtype=float),
@@ -882,8 +930,12 @@ def ledger_checked(result: RebalanceResult, state: AccountState, ledger: Ledger
     # the realised-gain budgets' checks read the ledger's gains (as with the ledger)
     checks = result.checks if "constraint" not in result.checks else \
         GainBudgets.at_gains(result.checks, summary, state)
+    dec = _washed_decisions(result, lot_trades)
+    if checked.get("replaced_sold"):
+        dec = {"decisions": _reworded_reasons(dec.get("decisions", result.decisions),
+                                              lot_trades, checked["replaced_sold"])}
     return replaced(result, lot_trades=lot_trades, trades=trades, summary=summary,
-                    checks=checks, **_washed_decisions(result, lot_trades))
+                    checks=checks, **dec)
 
 
 def _washed_decisions(result: RebalanceResult, lot_trades: pd.DataFrame) -> dict:
@@ -954,7 +1006,71 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
         "wash_by_lot": wash_by_lot,
         "wash_shares_by_lot": shares_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
+        "replaced_sold": _replaced_sold(ledger, day, acc, lot_trades, trades, st.prices, m),
     }
+
+
+def _replaced_sold(ledger: Ledger, day: dt.date, acc: str, lot_trades: pd.DataFrame,
+                   trades: pd.DataFrame, prices: Mapping[str, float], matches: list[tuple]
+                   ) -> dict[str, tuple[float, float, str, dt.date | None, str]]:
+    """The ledger's figures of the lots sold today that today's wash sales adjusted.
+
+    A replacement lot sold the same day as the loss it replaces (Reg. §1.1091-1): the
+    replay adds the disallowed loss to its basis and tacks the loss shares' holding period
+    to it, so its sale's basis, gain and term are not the optimiser's. Rare: only then
+    (a match of a sale today in ``acc`` whose replacement lot id is one of today's lots
+    sold) are the trades of the lots' identity groups replayed once more on a fork, and
+    their dispositions read. Returns ``{lot_id: (basis, gain, term, holding_start,
+    parts)}`` with the sums of the lot's dispositions today (gain before the lot's own
+    disallowed loss, as the ``gain`` column has it), the term of the larger share count
+    when its shares fall in both terms (``parts`` then words each term's shares and gain,
+    else ``""``), and the holding start when all of them share one (else ``None``).
+    """
+    if not matches or not len(lot_trades):
+        return {}
+    sold = {str(i) for i in lot_trades.lot_id.tolist()}
+    hit = {str(r[6]) for r in matches if r[3] == day and r[0] == acc and r[4] == acc
+           and str(r[6]) in sold}
+    if not hit:
+        return {}
+    group = ledger.identity.group
+    groups = {group(str(t)) for i, t in zip(lot_trades.lot_id.tolist(),
+                                            lot_trades.ticker.tolist(), strict=True)
+              if str(i) in hit}
+    sales = [s for s in _lot_sales(lot_trades) if group(s[0]) in groups]
+    buys = [b for b in _buys(trades, prices) if group(b[0]) in groups]
+    f = ledger.fork({s[0] for s in sales} | {b[0] for b in buys})
+    n = f.position()[0]
+    replay_trades_lists(f, acc, day, sales, buys)
+    d = f.dispositions().iloc[n:]
+    d = d[(d.account == acc) & d.lot_id.astype(str).isin(hit)]
+    out: dict[str, tuple[float, float, str, dt.date | None, str]] = {}
+    for lot_id, rows in d.groupby(d.lot_id.astype(str), sort=False):
+        gain = rows.proceeds - rows.cost_basis
+        by_term = rows.groupby("term").shares.sum()
+        starts = set(rows.date_acquired.tolist())
+        # shares in both terms (more sold than the loss replaced): one row, the words
+        # say how the sale splits
+        parts = "" if len(by_term) < 2 else "; " + ", ".join(
+            f"{fmt_shares(float(q))} shares {'long' if t == 'LT' else 'short'}-term "
+            f"({fmt_usd(float(gain[rows.term == t].sum()))})" for t, q in by_term.items())
+        out[lot_id] = (float(rows.cost_basis.sum()), float(gain.sum()),
+                       str(by_term.idxmax()), starts.pop() if len(starts) == 1 else None,
+                       parts)
+    return out
+
+
+def replay_trades_lists(led: Ledger, account: str, day: dt.date,
+                        sales: list[tuple[str, str, Decimal | None, Decimal]],
+                        buys: list[tuple[str, Decimal, Decimal]]) -> None:
+    """:func:`replay_trades` of lot sales and buys as :func:`_lot_sales`, :func:`_buys` list them.
+
+    ``led`` is changed in place (a fork, for a check) and settled.
+    """
+    led.sell_lots(day, account, sales)
+    for ticker, q, price in buys:
+        led.buy(day, account, ticker, q, price)
+    led.settle()
 
 
 def _netted(totals: tuple[Decimal, Decimal, Decimal, Decimal], day: dt.date, tax: TaxProfile,
