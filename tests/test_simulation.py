@@ -972,22 +972,3 @@ def test_a_glides_whole_share_over_the_years_cap_marks_the_year_as_raised():
                                                  total=0.5 * pa + 1.0)))
     assert not _over_caps(p.solve(), p.state, p.settings.budgets)
     assert not _over_caps(res, p.state, replace(p.settings.budgets, total=None))
-
-
-def test_move_now_sells_a_glides_names_in_full():
-    """Reviewer 1 (session 24): "Move now" (sell what differs from the target today,
-    whatever the tax) kept 5 of chen's 300 XOM (fossil fuels ``sell_within:2``): the glide
-    only capped the name at its line, and the move kept a few shares as a hedge of the
-    names the client keeps. The retiree's move kept one of 645 SLB (fossil fuels
-    ``sell_within:3``); every glide name is now sold in full today."""
-    from pma_lab.plan.simulation import first_trades
-
-    setup = prepare(load_client(clients_dir() / "retiree" / "profile.toml"))
-    res = first_trades(setup, "immediate", TransitionSettings(mc_paths=0, workers=1))
-    held: dict[str, float] = {}
-    for lt in setup.ledger.lots():
-        held[lt.ticker] = held.get(lt.ticker, 0.0) + float(lt.shares)
-    sold = res.trades.set_index("ticker").shares
-    for t in ("COP", "CVX", "SLB", "XOM"):  # the profile's fossil-fuel names held
-        assert float(sold[t]) == held[t], t
-    assert res.weights.reindex(["COP", "CVX", "SLB", "XOM"]).fillna(0.0).abs().max() < 1e-12

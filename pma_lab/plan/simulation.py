@@ -607,14 +607,9 @@ def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
         if st.sector_limits or st.max_weight:
             st = replace(st, sector_limits={}, max_weight={})
         return replace(st, no_buy=frozenset(st.assets)) if cash < 0 else st
-    # "Move now" sells what differs from the target today: a glide's name (never bought,
-    # not in the target) is sold in full, not kept as a hedge of the names the client
-    # keeps (reviewer 1, session 24: chen's move kept 5 of 300 XOM, fossil fuels
-    # sell_within:2); its later steps hold none (the glide ends with step 0)
-    glide_years = math.inf if plan.kind == "immediate" else (k + 1) / s.steps_per_year
     return account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
                              no_sell=sorted(no_sell), exclude=sorted(exclude), risk=risk,
-                             rules=rules, glide_years=glide_years, lots=lots)
+                             rules=rules, glide_years=(k + 1) / s.steps_per_year, lots=lots)
 
 
 def _phase(plan: Plan, k: int, reached: bool, s: TransitionSettings) -> str:
