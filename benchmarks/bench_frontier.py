@@ -585,9 +585,12 @@ def _previous_ledger_check(st, ledger, lot_trades, trades) -> dict:
     m = led.wash_sale_matches().iloc[m0:]
     sold_today = m[(m.sale_date == day) & (m.sale_account == acc)]
     wash_by_lot: dict[str, float] = {}
+    shares_by_lot: dict[str, float] = {}  # the library's wash_shares_by_lot (session 24)
     for r in sold_today.itertuples():
         wash_by_lot[str(r.sale_lot_id)] = wash_by_lot.get(str(r.sale_lot_id), 0.0) + float(
             r.disallowed)
+        shares_by_lot[str(r.sale_lot_id)] = shares_by_lot.get(str(r.sale_lot_id), 0.0) + \
+            float(r.shares)
     bought_today = m[(m.replacement_date == day) & (m.replacement_account == acc)]
     disp = led.dispositions(as_decimal=True)
     new = disp.iloc[n0:]
@@ -607,6 +610,7 @@ def _previous_ledger_check(st, ledger, lot_trades, trades) -> dict:
         "carryforward_st_before": float(before.carryout_st.iloc[0]),
         "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
         "wash_by_lot": wash_by_lot,
+        "wash_shares_by_lot": shares_by_lot,
         "wash_replacements": set(map(str, bought_today.replacement_ticker)),
     }
 
@@ -702,9 +706,11 @@ def _session_15_ledger_check(st, ledger, lot_trades, trades) -> dict:
     new = led.realized_since(n0)
     m = led.match_rows(m0)
     wash_by_lot: dict[str, float] = {}
+    shares_by_lot: dict[str, float] = {}  # the library's wash_shares_by_lot (session 24)
     for r in m:
         if r[3] == day and r[0] == acc:
             wash_by_lot[str(r[2])] = wash_by_lot.get(str(r[2]), 0.0) + float(r[9])
+            shares_by_lot[str(r[2])] = shares_by_lot.get(str(r[2]), 0.0) + float(r[8])
     return {
         "realized_st": float(new["st"]),
         "realized_lt": float(new["lt"]),
@@ -716,6 +722,7 @@ def _session_15_ledger_check(st, ledger, lot_trades, trades) -> dict:
         "carryforward_st_before": float(before.carryout_st.iloc[0]),
         "carryforward_lt_before": float(before.carryout_lt.iloc[0]),
         "wash_by_lot": wash_by_lot,
+        "wash_shares_by_lot": shares_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
     }
 
