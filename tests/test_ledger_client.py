@@ -132,6 +132,21 @@ def test_blotter_buy_missing_from_the_lots_file_is_an_error(tmp_path):
     with pytest.raises(BlotterError, match="row 8.*no such lot") as e:
         c.ledger()
     assert e.value.codes == ("blotter_lot_not_held",)
+    assert e.value.issues[0].column == "shares"  # the sample blotter's own header
+
+
+def test_a_blotter_lot_not_held_is_named_by_the_files_own_header(tmp_path):
+    """Reviewer 2 (session 24): the error named column 'shares' where the file says
+    Quantity."""
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    (folder / "recent_trades.csv").write_text(
+        "date,account,account_type,ticker,side,quantity,price\n"
+        "2026-07-24,taxable,taxable,KLAC,buy,50,210.52\n")
+    with pytest.raises(BlotterError) as e:
+        load_client(folder / "profile.toml").ledger()
+    assert [(i.code, i.row, i.column) for i in e.value.issues] == [
+        ("blotter_lot_not_held", 2, "quantity")]
 
 
 @pytest.mark.parametrize("ticker, ira_lot, loss_lot, price, loss", [

@@ -248,7 +248,9 @@ class Client:
             if i is None:
                 t = buys.get(bid)
                 problems.append(Issue(
-                    self.recent_trades.source, t.row if t else None, "shares",
+                    # the file's own header (reviewer 2, session 24: 'shares' for Quantity)
+                    self.recent_trades.source, t.row if t else None,
+                    self.recent_trades.columns.get("shares", "shares"),
                     str(t.shares) if t else None,
                     f"the blotter buys {tk} in account {acc!r} on {acq} and still holds {sh} "
                     "of those shares after its sales, but the lots file has no such lot "
