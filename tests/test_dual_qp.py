@@ -710,13 +710,9 @@ def _ascent_points(c, steps: int = 40) -> list:
     return points
 
 
-@pytest.mark.parametrize("fund", [False, True])
-def test_a_lazy_hessian_is_the_eager_one_to_the_bit(market, fund):
-    """Session 20: the ascent's trial points form their Hessian only when it is read
-    (``hessian="lazy"``: a line search's rejected step, the kink search's points short of
-    the best and the fund's sales on the way to its minimum never do). Formed, it is the
-    eager one to the bit, and so are the value, gradient, weights and the trades' rows
-    (relax_dual's model); without the Hessian (``hessian=False``) the rest is the same."""
+
+def _solved_setup(market, fund: bool):
+    """The dual's setup of a solved small problem, with a held fund or without (capped)."""
     if fund:
         p = _fund_problem(market, 8, 40, ("sector",), gamma_tax=0.4)
     else:
@@ -725,6 +721,16 @@ def test_a_lazy_hessian_is_the_eager_one_to_the_bit(market, fund):
     sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
     c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
     assert (c.fund is not None) == fund
+    return c
+
+@pytest.mark.parametrize("fund", [False, True])
+def test_a_lazy_hessian_is_the_eager_one_to_the_bit(market, fund):
+    """Session 20: the ascent's trial points form their Hessian only when it is read
+    (``hessian="lazy"``: a line search's rejected step, the kink search's points short of
+    the best and the fund's sales on the way to its minimum never do). Formed, it is the
+    eager one to the bit, and so are the value, gradient, weights and the trades' rows
+    (relax_dual's model); without the Hessian (``hessian=False``) the rest is the same."""
+    c = _solved_setup(market, fund)
     points = _ascent_points(c)
     assert len(points) >= 4  # (5 before session 24: the ascent ends one evaluation sooner)
     for y in points:
@@ -958,14 +964,7 @@ def test_an_ascent_from_the_maximum_evaluates_the_dual_once(market, monkeypatch,
     the step), the certified ascent ends without evaluating the step. From the maximum
     an ascent evaluates ``D`` once, there (main: twice or more, the second a step of
     round-off it took or halved up to 8 times), and returns it to the bit."""
-    if fund:
-        p = _fund_problem(market, 8, 40, ("sector",), gamma_tax=0.4)
-    else:
-        p, _ = _capped(market, 8, 0.5)
-    p.solve()
-    sell, buy, lot_cap, w_cap = p._last_sell.copy(), p.base_buy, p.base_lot_cap, p.base_w_cap
-    c = pattern_bound._setup(p, sell, buy, lot_cap, w_cap)
-    assert (c.fund is not None) == fund
+    c = _solved_setup(market, fund)
     y, D, _, _, _ = dual_qp_module._ascend(c, dual_qp_module.cold_start(c), 40)
     assert pattern_bound._stationarity(c, y, pattern_bound._dual(c, y)[1]) \
         <= pattern_bound.KINK_STATIONARY

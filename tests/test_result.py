@@ -367,17 +367,15 @@ def test_a_raised_cap_is_quoted_as_fmt_usd_rounds_it():
     assert str(RaisedCap("total", 25_000.0, 2.5)) == "total $25,000 by $3"  # half up
 
 
-def test_a_replacement_lot_sold_the_day_of_its_loss_reads_the_ledgers_figures(solved):
-    """Review 24 (c5): a loss lot (K1, 200 sh at $250, long-term) and 49 of its 60
-    replacement shares (K2, at $200, bought 11 days ago) sold the same day at $182.82. The
-    ledger washes 60/200 of K1's $13,436 loss ($4,030.80) onto K2: K2's 49 shares sold
-    take +$67.18 a share and K1's holding period, a -$4,133.64 long-term loss. The trade
-    list said the optimiser's basis $9,800, gain -$841.82, short-term, acquired 11 days
-    ago; its decision 'harvest ST loss'."""
+
+def _klac_loss_and_replacement(solved, k1_sold: float, k2_sold: float):
+    """The reviewer's book (session 24): K1, 200 KLAC at $250 bought 940 days ago; K2, 60
+    at $200 bought 11 days ago; ``k1_sold`` and ``k2_sold`` of them sold today at $182.82,
+    with the optimiser's (pre-replay) figures. Returns the state, the ledger, the lot sales,
+    the trades and the two purchase days."""
     import datetime as dt
     from decimal import Decimal as D
 
-    from pma_lab.optimize.result import _ledger_check, _mark_washes, _reworded_reasons
     from pma_lab.tax.ledger import Account, Ledger
 
     st = solved[0].state
@@ -386,13 +384,28 @@ def test_a_replacement_lot_sold_the_day_of_its_loss_reads_the_ledgers_figures(so
     led = Ledger([Account(acc)])
     led.buy(k1_day, acc, "KLAC", D(200), D("250.00"), lot_id="K1")
     led.buy(k2_day, acc, "KLAC", D(60), D("200.00"), lot_id="K2")
+    sold = [k1_sold, k2_sold]
+    proceeds = [round(q * 182.82, 2) for q in sold]
+    basis = [k1_sold * 250.0, k2_sold * 200.0]
     lot_trades = pd.DataFrame({
-        "lot_id": ["K1", "K2"], "ticker": ["KLAC", "KLAC"], "shares": [200.0, 49.0],
-        "price": [182.82, 182.82], "proceeds": [36564.0, 8958.18],
-        "basis": [50000.0, 9800.0], "gain": [-13436.0, -841.82], "term": ["LT", "ST"],
-        "wash_disallowed": [True, True], "full_lot": [True, False],
-        "acquired": [k1_day, k2_day]})
-    trades = pd.DataFrame({"ticker": ["KLAC"], "side": ["sell"], "shares": [249.0]})
+        "lot_id": ["K1", "K2"], "ticker": ["KLAC", "KLAC"], "shares": sold,
+        "price": [182.82, 182.82], "proceeds": proceeds, "basis": basis,
+        "gain": [round(p - b, 2) for p, b in zip(proceeds, basis, strict=True)],
+        "term": ["LT", "ST"], "wash_disallowed": [True, True],
+        "full_lot": [k1_sold == 200.0, k2_sold == 60.0], "acquired": [k1_day, k2_day]})
+    trades = pd.DataFrame({"ticker": ["KLAC"], "side": ["sell"], "shares": [sum(sold)]})
+    return st, led, lot_trades, trades, k1_day, k2_day
+
+def test_a_replacement_lot_sold_the_day_of_its_loss_reads_the_ledgers_figures(solved):
+    """Review 24 (c5): a loss lot (K1, 200 sh at $250, long-term) and 49 of its 60
+    replacement shares (K2, at $200, bought 11 days ago) sold the same day at $182.82. The
+    ledger washes 60/200 of K1's $13,436 loss ($4,030.80) onto K2: K2's 49 shares sold
+    take +$67.18 a share and K1's holding period, a -$4,133.64 long-term loss. The trade
+    list said the optimiser's basis $9,800, gain -$841.82, short-term, acquired 11 days
+    ago; its decision 'harvest ST loss'."""
+    from pma_lab.optimize.result import _ledger_check, _mark_washes, _reworded_reasons
+
+    st, led, lot_trades, trades, k1_day, _ = _klac_loss_and_replacement(solved, 200.0, 49.0)
     checked = _ledger_check(st, led, lot_trades, trades)
     assert set(checked["replaced_sold"]) == {"K2"}
     _mark_washes(lot_trades, trades, checked)
@@ -428,26 +441,10 @@ def test_a_replacement_lot_sold_past_the_shares_it_replaces_spans_two_terms(solv
     with K1's holding period, +$67.18 a share), 50 do not (short-term). The lot's one row
     sums the ledger's basis and gain, takes the term of the larger part (50 shares ST) and
     keeps K2's purchase date; its decision says how the sale splits."""
-    import datetime as dt
-    from decimal import Decimal as D
-
     from pma_lab.formatting import fmt_usd
     from pma_lab.optimize.result import _ledger_check, _mark_washes, _reworded_reasons
-    from pma_lab.tax.ledger import Account, Ledger
 
-    st = solved[0].state
-    day, acc = st.as_of, st.account_id
-    k1_day, k2_day = day - dt.timedelta(days=940), day - dt.timedelta(days=11)
-    led = Ledger([Account(acc)])
-    led.buy(k1_day, acc, "KLAC", D(200), D("250.00"), lot_id="K1")
-    led.buy(k2_day, acc, "KLAC", D(60), D("200.00"), lot_id="K2")
-    lot_trades = pd.DataFrame({
-        "lot_id": ["K1", "K2"], "ticker": ["KLAC", "KLAC"], "shares": [10.0, 60.0],
-        "price": [182.82, 182.82], "proceeds": [1828.2, 10969.2],
-        "basis": [2500.0, 12000.0], "gain": [-671.8, -1030.8], "term": ["LT", "ST"],
-        "wash_disallowed": [True, True], "full_lot": [False, True],
-        "acquired": [k1_day, k2_day]})
-    trades = pd.DataFrame({"ticker": ["KLAC"], "side": ["sell"], "shares": [70.0]})
+    st, led, lot_trades, trades, _, k2_day = _klac_loss_and_replacement(solved, 10.0, 60.0)
     checked = _ledger_check(st, led, lot_trades, trades)
     _mark_washes(lot_trades, trades, checked)
     k2 = lot_trades.iloc[1]

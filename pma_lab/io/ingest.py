@@ -639,7 +639,7 @@ def _tickers(rows: _Rows, name: str, s: pd.Series, known: Collection[str] | None
     return out
 
 
-_WASH_HEADERS = re.compile(r"disallowed|washsale|wash")
+_WASH_HEADERS = re.compile(r"disallowed|wash")
 
 
 def _wash_columns(table: RawTable) -> list[Issue]:
@@ -887,7 +887,8 @@ def _check_against_market(r: _Rows, market: MarketData | None, tickers: pd.Serie
 
 # ------------------------------------------------------------------------------- summary rows
 _TOTAL = re.compile(
-    r"^(?:(?:account|grand|sub|portfolio|overall|positions|holdings|securities|page|report)"
+    r"^(?:(?:account|grand|sub|portfolio|overall|positions|holdings|securities|page|report"
+    r"|transactions?)"
     r"[ -]?)?totals?(?: (?:for|of) .*| (?:account |market |portfolio )?value)?$")
 # money-market sweep funds custodians show as positions (Fidelity marks its core with **)
 _MONEY_MARKET = frozenset({
@@ -1468,7 +1469,6 @@ _CASH_WORDS = frozenset({"dividend", "interest", "journal", "journaled", "deposi
                          "distribution", "wire", "tax"})
 
 
-_TOTAL_ROW = re.compile(r"(?i)^(?:transactions?\s+)?(?:grand\s+)?totals?\b")
 _AS_OF = re.compile(r"(?i)^(\S+)\s+as\s+of\s+(\S+)$")
 
 
@@ -1505,7 +1505,7 @@ def _not_trades(table: RawTable, cols: Mapping[str, int], known: Collection[str]
     cells = [list(row) for row in table.rows]  # a posted-as-of date rewritten in place
     for i, row in enumerate(cells):
         first = next((c.strip() for c in row if c.strip()), "")
-        if _TOTAL_ROW.match(first) and not row[j].strip():
+        if _TOTAL.match(" ".join(first.lower().split())) and not row[j].strip():
             totals.append(i)  # Schwab's "Transactions Total" line
             continue
         if d is not None and (m := _AS_OF.match(row[d].strip())):
