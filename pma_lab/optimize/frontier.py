@@ -567,7 +567,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             problem.pattern_solver.anchor = dual_start(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
-            plan = _Schedule(cut, problem.na)
+            plan = _Schedule(cut, problem.na, first_sides)
             parts = sorted((c for got in run_forked(lambda j: chain(j, plan), n_chains,
                                                     min(workers, n_chains),
                                                     serial_hint="efficient_frontier("
@@ -720,15 +720,25 @@ class _Schedule:
     kept the sides before it (:meth:`note`, ``na`` names): a chain taken over from one
     whose latest point kept them starts from its sides (:meth:`hint`; the serial sweep's
     there while it keeps them), otherwise with the two-step (the serial sweep's where
-    its certificate fails, as in the costly stretch).
+    its certificate fails, as in the costly stretch). Until a chain of the first cut
+    has noted a point, its latest sides are those it started from (``sides``, the first
+    point's), so a chain split while its first point is being solved starts from them.
     """
 
-    def __init__(self, cut: np.ndarray, na: int = 0):
+    def __init__(self, cut: np.ndarray, na: int = 0, sides: np.ndarray | None = None):
         ctx = mp.get_context("fork")
         slots = max(int(cut[-1]), len(cut) - 1)  # every chain has a point at least
         self._na = na
         self._sides = ctx.RawArray("b", slots * na)
         self._kept = ctx.RawArray("b", slots)  # the latest point kept the sides before it
+        if sides is not None and len(sides) == na > 0:
+            # a chain of the first cut starts from the first point's sides: until its
+            # first point is noted, those are its latest sides (a worker may take over
+            # half of a chain whose first point is still being solved)
+            row = np.asarray(sides, dtype=np.int8).tolist()
+            for j in range(len(cut) - 1):
+                self._sides[j * na:(j + 1) * na] = row
+                self._kept[j] = 1
         self._lock = ctx.Lock()
         self._start = ctx.RawArray("l", slots)
         self._end = ctx.RawArray("l", slots)
