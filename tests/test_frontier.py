@@ -626,3 +626,20 @@ def test_a_sweep_that_drops_the_clients_gain_budgets_says_so():
     assert g.dropped_budgets is None
     assert "gains budgets" not in report.strategy_findings(bias, curve, costs, g).text
     assert dropped_note(g) == "" and "gains budgets" not in report.frontier_note(g).text
+
+
+def test_an_aversion_reads_the_same_label_whatever_the_sweep(tech):
+    """Reviewer 1, session 25: the 1-10 scale was spread over each sweep's own range, so
+    aversion 1 read "5 / 10" swept alone and "7 / 10" in a sweep from 10 to 0.001. The scale
+    is now the default sweep's: the same aversion, the same number; 10 and beyond the top."""
+    setup, _ = tech
+    prob = problem_for_client(setup)
+    alone = efficient_frontier(prob, gammas=[1.0]).all_points
+    wide = efficient_frontier(prob, gammas=[100.0, 1.0, 0.001]).all_points
+
+    def scale(points, gamma):
+        label = points.label[(points.kind == "sweep") & (points.parameter == gamma)].iloc[0]
+        return label.split(" · ")[0]
+
+    assert scale(alone, 1.0) == scale(wide, 1.0) == "Tax-averse 7 / 10"
+    assert scale(wide, 100.0) == "Tax-averse 9 / 10" and scale(wide, 0.001) == "Tax-averse 1 / 10"

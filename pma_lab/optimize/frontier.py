@@ -954,9 +954,14 @@ def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple
 
 
 def _labels(t: pd.DataFrame, swept: str) -> list[str]:
-    """Client-terms labels: the ends, the aversion on a 1-10 scale with the TE, budgets."""
-    g = t.parameter[(t.kind == "sweep") & (t.parameter > 0)]
-    lo, hi = (math.log10(g.min()), math.log10(g.max())) if len(g) else (0.0, 0.0)
+    """Client-terms labels: the ends, the aversion on a 1-10 scale with the TE, budgets.
+
+    The scale is the default sweep's (:data:`DEFAULT_GAMMAS`, log-spaced): an aversion
+    reads the same label whatever the other points of the sweep (reviewer 1, session 25:
+    the point at aversion 1 read "9 / 10" alone and "5 / 10" in the default sweep); one
+    beyond the default's ends reads its end, no aversion at all (0) the lowest.
+    """
+    lo, hi = math.log10(min(DEFAULT_GAMMAS)), math.log10(max(DEFAULT_GAMMAS))
     out = []
     for kind, p, te in zip(t.kind, t.parameter, t.te, strict=True):
         te_txt = "" if not np.isfinite(te) else f" · tracking error {fmt_pct(te)}"
@@ -967,7 +972,7 @@ def _labels(t: pd.DataFrame, swept: str) -> list[str]:
         elif swept == "budget":
             out.append(f"Gain budget ${p:,.0f}")
         else:
-            pos = 0.5 if hi == lo or p <= 0 else (math.log10(p) - lo) / (hi - lo)
+            pos = 0.0 if p <= 0 else min(max((math.log10(p) - lo) / (hi - lo), 0.0), 1.0)
             out.append(f"Tax-averse {1 + round(8 * pos)} / 10{te_txt}")
     return out
 
