@@ -21,7 +21,7 @@ benchmark, the names held, the solves, the swaps kept and the CPU seconds of the
 (``time.process_time``; run with ``OMP_NUM_THREADS=1``). Each case is built with both
 gates in alternating order after a warm-up build. Prints one JSON object.
 
-Usage: ``python benchmarks/bench_selection.py [--clients a,b] [--sizes 5e5,1e6]``
+Usage: ``python benchmarks/bench_selection.py [--clients a,b] [--sizes 5e5,1e6] [--swap-rounds 32]``
 """
 
 from __future__ import annotations
@@ -45,11 +45,12 @@ SIZES = (250_000.0, 500_000.0, 1_000_000.0, 2_000_000.0, 5_000_000.0)
 CLIENTS = Path(__file__).resolve().parents[1] / "data" / "samples" / "clients"
 
 
-def swaps_with_gate(gate: str) -> Callable:
+def swaps_with_gate(gate: str, rounds: int | None = None) -> Callable:
     """``selection._swaps`` with the stopping gate ``gate`` (``zero`` or ``held``).
 
     A copy of the library's local search with the gate as its only parameter, so both
-    gates run the same code otherwise, whichever the library holds.
+    gates run the same code otherwise, whichever the library holds; ``rounds`` replaces
+    the settings' ``swap_rounds`` (a study of longer searches).
     """
     def _swaps(w: np.ndarray, f: float, solve: SolveFn, gradient: GradientFn,
                allowed: np.ndarray, bounds: Callable[[np.ndarray], np.ndarray],
@@ -58,7 +59,7 @@ def swaps_with_gate(gate: str) -> Callable:
         best_w, best_f, kept = w, f, 0
         tried: set[tuple[int, int]] = set()
         end = "rounds"
-        for _ in range(s.swap_rounds):
+        for _ in range(s.swap_rounds if rounds is None else rounds):
             held = np.flatnonzero(best_w > s.min_weight)
             out = np.flatnonzero(allowed & (best_w <= s.min_weight))
             if not len(out) or not len(held):
@@ -132,10 +133,10 @@ def _client_cases(name: str, sizes: tuple[float, ...]) -> tuple[dict, list]:
     return info, [(size, count(size), build) for size in sizes]
 
 
-def _run(build: Callable, size: float, gate: str) -> dict:
+def _run(build: Callable, size: float, gate: str, rounds: int | None = None) -> dict:
     """One build with the gate ``gate`` (``library``: the library's own ``_swaps``)."""
     if gate != "library":
-        selection._swaps = swaps_with_gate(gate)
+        selection._swaps = swaps_with_gate(gate, rounds)
     ENDS.clear()
     t0 = time.process_time()
     te, names, sleeve, solves, swaps = build(size)
@@ -149,6 +150,9 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clients", default=None, help="comma-separated (default: all nine)")
     p.add_argument("--sizes", default=None, help="comma-separated USD (default: 250k..5M)")
+    p.add_argument("--swap-rounds", type=int, default=None,
+                   help="swap rounds of both gates (default: the settings', 8); the "
+                        "library's own build is then left out")
     a = p.parse_args(argv)
     os.environ.pop("PMA_LAB_CACHE", None)  # every target solved, none read from disk
     names = (a.clients.split(",") if a.clients else
@@ -162,14 +166,15 @@ def main(argv: list[str] | None = None) -> dict:
             for size, count, build in builds:
                 order = ("zero", "held") if k % 2 == 0 else ("held", "zero")
                 k += 1
-                runs = {g: _run(build, size, g) for g in order}
+                runs = {g: _run(build, size, g, a.swap_rounds) for g in order}
                 selection._swaps = library
-                lib = _run(build, size, "library")
+                lib = _run(build, size, "library") if a.swap_rounds is None else None
                 z, h = runs["zero"], runs["held"]
                 cases.append({
                     "client": name, "size": size, "max_names": count, **info,
                     "zero": z, "held": h,
-                    "library_gate": ("held" if lib["te"] == h["te"] and lib["names"] == h["names"]
+                    "library_gate": (None if lib is None else "held"
+                                     if lib["te"] == h["te"] and lib["names"] == h["names"]
                                      else "zero" if lib["te"] == z["te"] else "neither"),
                     "te_change_bp": round((h["te"] - z["te"]) * 1e4, 3),
                     "cpu_ratio": round(h["cpu_s"] / z["cpu_s"], 3) if z["cpu_s"] else None})
@@ -186,6 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "selection_swap_gate",
         "gates": {"zero": "swap while the best excluded name's gradient < 0",
                   "held": "swap while it is below the costliest held name's gradient"},
+        "swap_rounds": a.swap_rounds or SelectionSettings().swap_rounds,
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "load_avg_1m_at_start_end": None,
         "cases": cases,
