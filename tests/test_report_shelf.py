@@ -631,6 +631,11 @@ def test_the_study_says_it_has_no_trading_costs_and_what_each_basis_point_takes(
     text = _text(evidence.tax_alpha_view(evidence.load_tax_alpha_study(p)))
     assert "Every trade paid 5.0 basis points of its value" in text
     assert "no bid-ask spread" not in text
+    # and the range's caption says the figures include the substitutes' pre-tax drift
+    caption = evidence.tax_alpha_range(study).caption
+    drift = doc["summary"]["pre_tax_excess_annual_median"]
+    assert caption.endswith("includes what the substitute stocks earned before tax against "
+                            f"the stocks sold (a median {100 * drift:.2f}% a year)")
 
 
 def test_tax_alpha_numbers_come_from_the_file(tmp_path):
