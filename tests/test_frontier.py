@@ -643,3 +643,23 @@ def test_an_aversion_reads_the_same_label_whatever_the_sweep(tech):
 
     assert scale(alone, 1.0) == scale(wide, 1.0) == "Tax-averse 7 / 10"
     assert scale(wide, 100.0) == "Tax-averse 9 / 10" and scale(wide, 0.001) == "Tax-averse 1 / 10"
+
+
+def test_a_budget_point_says_when_the_required_sales_raised_it():
+    """Reviewer 1, session 25: a frontier swept over gain budgets labelled its first point
+    "Gain budget $0" while it realised $7,561 of net gain (the forced sales of screened
+    names raise the cap, which `pma-lab rebalance` says and the frontier did not). The
+    rv-alex fixture sells MO and its fossil names whatever the tax ($28,546 of gain)."""
+    from pathlib import Path
+
+    fx = Path(__file__).parent / "fixtures" / "rv-alex" / "profile.toml"
+    setup = prepare(load_client(fx))
+    prob = problem_for_client(setup)
+    pts = efficient_frontier(prob, budgets=[0.0, 1_000_000.0]).all_points
+    zero = pts[(pts.kind == "sweep") & (pts.parameter == 0.0)].iloc[0]
+    wide = pts[(pts.kind == "sweep") & (pts.parameter == 1_000_000.0)].iloc[0]
+    assert zero.budget_raised > 1000 and wide.budget_raised == 0
+    assert 0 < zero.realized_st + zero.realized_lt <= zero.budget_raised + 1.0
+    assert zero.label == (f"Gain budget $0, raised to ${zero.budget_raised:,.0f} by the sales "
+                          "the restrictions require")
+    assert wide.label == "Gain budget $1,000,000"

@@ -1520,6 +1520,17 @@ def test_models_table_describes_an_active_index_core_as_the_core():
     assert "completion sleeve of 40 stocks" in target and "built from" not in target
 
 
+def test_the_glossary_says_tracking_error_is_measured_against_the_proxy():
+    """Reviewer 1, session 25: "Tracking error to the S&P 500" is ex ante against the
+    packaged proxy (the members the risk model covers), which itself differs from an S&P
+    500 fund (docs/benchmark_proxy.md); the glossary said only "restricted to the stocks the risk
+    model covers". It now says every tracking error is against the proxy and that the
+    index and its funds differ from it too."""
+    text = report.glossary().frame["value"].str.cat(sep=" ")
+    assert "Every tracking error in this proposal is measured against it" in text
+    assert "can be higher than shown" in text
+
+
 def test_the_glossary_states_the_one_cash_rate_every_present_value_uses():
     """The glossary's cash rate is generated from the market data's cash rate (the
     3-month bill of the packaged curve, 4.41 % on 2025-07-11 for the 2026-07-31 clients),

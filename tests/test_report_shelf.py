@@ -613,6 +613,31 @@ def test_tax_alpha_section_reads_the_packaged_study():
     assert len(rows) == len(sm["harvest_by_year_median"])
 
 
+def test_the_study_says_it_has_no_trading_costs_and_what_each_basis_point_takes(tmp_path):
+    """Reviewer 1, session 25: the tax-alpha study trades at the close with no spread or
+    commission and nothing said so. The assumptions now say it, with what each basis point
+    a trade costs would take off a year (twice the study's one-way turnover, from the
+    file); a study run with costs says what it paid."""
+    study = evidence.load_tax_alpha_study()
+    doc = json.loads(study.path.read_text())
+    text = _text(evidence.tax_alpha_view(study))
+    assert "with no bid-ask spread or commission" in text
+    turnover = doc["summary"]["turnover_annual_median"]
+    assert f"sold a median {round(100 * turnover)}% of its value a year" in text
+    assert f"up to {2 * turnover:.2f} basis points a year off" in text
+    doc["settings"]["trading_cost_bps"] = 5.0
+    p = tmp_path / "study.json"
+    p.write_text(json.dumps(doc))
+    text = _text(evidence.tax_alpha_view(evidence.load_tax_alpha_study(p)))
+    assert "Every trade paid 5.0 basis points of its value" in text
+    assert "no bid-ask spread" not in text
+    # and the range's caption says the figures include the substitutes' pre-tax drift
+    caption = evidence.tax_alpha_range(study).caption
+    drift = doc["summary"]["pre_tax_excess_annual_median"]
+    assert caption.endswith("includes what the substitute stocks earned before tax against "
+                            f"the stocks sold (a median {100 * drift:.2f}% a year)")
+
+
 def test_tax_alpha_numbers_come_from_the_file(tmp_path):
     study = evidence.load_tax_alpha_study()
     doc = json.loads(study.path.read_text())

@@ -1217,6 +1217,10 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
 @click.option("--no-outside-gains", is_flag=True,
               help="Losses only offset the portfolio's gains plus the yearly loss "
                    "limit ($3,000; $1,500 married filing separately).")
+@click.option("--cost-bps", "trading_cost_bps", type=click.FloatRange(0, 500, max_open=True),
+              default=0.0, show_default=True, metavar="BP",
+              help="One-way trading cost in basis points of a trade's value (half the "
+                   "spread plus commissions), in both accounts; 0: trades at the close.")
 @click.option("--end-state", type=click.Choice(["liquidate", "step_up", "donate"]),
               default="liquidate", show_default=True,
               help="At the end: sell everything and pay the tax, a step-up in basis at "
@@ -1229,8 +1233,8 @@ def batch(clients_dir: Path, out: Path, workers: int, scheduler: str | None,
               help="Folder for summary.json, starts.csv and paths.csv.")
 def backtest(profile: Path | None, start: dt.date | None, starts: str | None, years: int,
              frequency: str, threshold: float, te_cap: float, n_names: int,
-             no_outside_gains: bool, end_state: str, workers: int, scheduler: str | None,
-             out: Path) -> None:
+             no_outside_gains: bool, trading_cost_bps: float, end_state: str,
+             workers: int, scheduler: str | None, out: Path) -> None:
     """Tax-loss-harvesting backtest: summary.json, starts.csv and paths.csv in OUT."""
     from pma_lab.formatting import fmt_pct
     from pma_lab.market.data import load_market
@@ -1256,7 +1260,8 @@ def backtest(profile: Path | None, start: dt.date | None, starts: str | None, ye
     dates = [pd.Timestamp(start)] if start else parse_starts(str(starts), cal)
     base = BacktestSettings(start=dates[0], years=years, frequency=frequency,
                             threshold=threshold, te_cap=te_cap, n_names=n_names,
-                            outside_gains=not no_outside_gains, end_state=end_state, **rates)
+                            outside_gains=not no_outside_gains, end_state=end_state,
+                            trading_cost_bps=trading_cost_bps, **rates)
     res = rolling_study(base, dates, workers=workers, scheduler=scheduler)
     write_study(res, out)
     sm = res.summary

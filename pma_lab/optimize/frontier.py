@@ -72,7 +72,7 @@ _COLUMNS = ["point", "kind", "label", "parameter", "te", "te_pct", "tax_this_yea
             "tax_this_year_pct", "carryforward_created", "carryforward_st", "carryforward_lt",
             "carryforward_value", "tax_economic", "tax_economic_pct", "realized_st",
             "realized_lt", "turnover", "names", "trades", "smallest_trade",
-            "fractional_quantities", "status", "error"]
+            "fractional_quantities", "budget_raised", "status", "error"]
 _OK = ("optimal", "optimal_inaccurate", "current")
 LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0.0, "xanchor": "left"}
 """Layout of a legend under the plot and its x-axis title (plotly pushes the bottom margin
@@ -130,8 +130,9 @@ class Frontier:
         carryforward_value (USD, present value), tax_economic (USD) and tax_economic_pct
         (percent), realized_st/lt, turnover, names, trades (count), smallest_trade (USD,
         the smallest order the minimum trade applies to), fractional_quantities (0 with
-        whole shares), status, error, marginal_tax_per_bp (extra economic tax per basis point of TE
-        removed, from the previous point).
+        whole shares), budget_raised (USD by which the restrictions' required sales raised
+        the gains budget; the label says it), status, error, marginal_tax_per_bp (extra
+        economic tax per basis point of TE removed, from the previous point).
     all_points : pd.DataFrame
         Every point swept, with ``dominated_by`` (the point that dominates it, or -1).
     account_value : float
@@ -963,14 +964,18 @@ def _labels(t: pd.DataFrame, swept: str) -> list[str]:
     """
     lo, hi = math.log10(min(DEFAULT_GAMMAS)), math.log10(max(DEFAULT_GAMMAS))
     out = []
-    for kind, p, te in zip(t.kind, t.parameter, t.te, strict=True):
+    for kind, p, te, up in zip(t.kind, t.parameter, t.te, t.budget_raised, strict=True):
         te_txt = "" if not np.isfinite(te) else f" · tracking error {fmt_pct(te)}"
         if kind == "current":
             out.append("Do nothing (today)")
         elif kind == "target":
             out.append("Go to target")
         elif swept == "budget":
-            out.append(f"Gain budget ${p:,.0f}")
+            # reviewer 1, session 25: "Gain budget $0" beside $7,561 of net gain realised
+            # by the sales the restrictions require
+            out.append(f"Gain budget ${p:,.0f}" + (
+                f", raised to ${p + up:,.0f} by the sales the restrictions require"
+                if np.isfinite(up) and up >= 0.5 else ""))
         else:
             pos = 0.0 if p <= 0 else min(max((math.log10(p) - lo) / (hi - lo), 0.0), 1.0)
             out.append(f"Tax-averse {1 + round(8 * pos)} / 10{te_txt}")
@@ -1132,5 +1137,6 @@ def _row(problem: RebalanceProblem, k: int, kind: str, value: float, r: Rebalanc
             "realized_st": s.realized_st, "realized_lt": s.realized_lt,
             "turnover": s.turnover, "names": s.names_after, "trades": len(r.trades),
             "smallest_trade": s.smallest_order,
-            "fractional_quantities": s.fractional_quantities, "status": s.status,
+            "fractional_quantities": s.fractional_quantities,
+            "budget_raised": s.budget_raised_by_restrictions, "status": s.status,
             "error": "", "seconds": time.perf_counter() - t0}

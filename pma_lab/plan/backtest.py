@@ -104,6 +104,13 @@ class BacktestSettings:
         Largest weight of one name under ``cap_proxy``. The proxy assumes constant share
         counts, which fails for names whose share count changed a lot (Citigroup and AIG
         in 2005 come out at 15 % and 13 %, several times their real weight).
+    trading_cost_bps : float
+        One-way cost of a trade in basis points of its value (half the bid-ask spread plus
+        any commission), in both accounts: a buy executes that much above the day's
+        close and a sale below it, and the ledger books those prices (the cost is in the
+        basis and the proceeds, as on Form 8949). Share counts are sized at the close, so
+        cash may dip below zero by a day's buying costs until the next dividend or sale.
+        Default 0: no trading costs, as in the packaged study (reviewer 1, session 25).
     """
 
     start: pd.Timestamp
@@ -125,6 +132,7 @@ class BacktestSettings:
     end_state: str = "liquidate"
     weighting: str = "cap_proxy"
     max_weight: float = 0.03
+    trading_cost_bps: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", pd.Timestamp(self.start))
@@ -145,6 +153,10 @@ class BacktestSettings:
             v = getattr(self, name)
             if not (math.isfinite(v) and 0 <= v < 1):
                 raise DataError(f"{name} must be a fraction in [0, 1) (got {v})")
+        if not (math.isfinite(self.trading_cost_bps) and 0 <= self.trading_cost_bps < 500):
+            raise DataError("trading_cost_bps must be basis points in [0, 500) (got "
+                            f"{self.trading_cost_bps}); 5 is half the spread of a large "
+                            "S&P 500 stock plus no commission")
         if not (math.isfinite(self.initial_value) and self.initial_value > 0):
             raise DataError(f"initial_value must be positive (got {self.initial_value})")
 
@@ -249,8 +261,9 @@ def _members_on(d: _Data, day: pd.Timestamp) -> tuple[set[str], int]:
 class _Book:
     """One portfolio: a ledger, shares mirror, cash, and its trade record."""
 
-    def __init__(self, name: str, identity: IdentityTable) -> None:
+    def __init__(self, name: str, identity: IdentityTable, cost: float = 0.0) -> None:
         self.name = name
+        self.cost = cost  # one-way trading cost, a fraction of the trade's value
         self.led = Ledger([Account(_ACC, relief=LotRelief.MIN_TAX)], identity=identity)
         self.shares: dict[int, int] = {}  # col -> micro-shares
         self.cash = 0.0
@@ -277,7 +290,7 @@ class _Book:
         if micro <= 0:
             return
         sh = Decimal(micro) / 1_000_000
-        px = Decimal(repr(round(float(price), 4)))
+        px = Decimal(repr(round(float(price) * (1 + self.cost), 4)))
         self.led.buy(day, _ACC, t, sh, px)
         self.trades.append(Trade(day, _ACC, t, Side.BUY, sh, px))
         self.journal.append(self.trades[-1])
@@ -286,11 +299,12 @@ class _Book:
         self.no_loss.add(self.led.identity.group(t))
 
     def sell(self, day: dt.date, t: str, c: int, micro: int, price: float,
-             lot_id: str | None = None) -> float:
+             lot_id: str | None = None, in_lieu: bool = False) -> float:
         if micro <= 0:
             return 0.0
         sh = Decimal(micro) / 1_000_000
-        px = Decimal(repr(round(float(price), 4)))
+        # cash in lieu of a split's fraction is paid at the price, no trading cost
+        px = Decimal(repr(round(float(price) * (1 - (0.0 if in_lieu else self.cost)), 4)))
         method = LotRelief.SPECIFIC if lot_id else LotRelief.MIN_TAX
         self.led.sell(day, _ACC, t, sh, px, method=method, lot_id=lot_id)
         self.trades.append(Trade(day, _ACC, t, Side.SELL, sh, px, lot_id=lot_id,
@@ -326,7 +340,7 @@ def _split(book: _Book, day: dt.date, t: str, c: int, ratio: float, price: float
         q = int(lot.shares * 1_000_000)
         frac = q % den
         if frac:
-            book.sell(day, t, c, frac, price, lot_id=lot.lot_id)
+            book.sell(day, t, c, frac, price, lot_id=lot.lot_id, in_lieu=True)
     try:
         book.led.split(day, t, r)
     except LedgerError as exc:  # pragma: no cover - fractions were sold above
@@ -403,7 +417,8 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
 
     members, missing = _members_on(d, d.cal[i0])
     missing_total = {missing}
-    books = {"harvest": _Book("harvest", d.identity), "hold": _Book("hold", d.identity)}
+    cost = s.trading_cost_bps / 1e4
+    books = {k: _Book(k, d.identity, cost) for k in ("harvest", "hold")}
 
     def weights(i: int, names: set[str]) -> dict[int, float]:
         # columns in the set's order (the argsort below breaks ties by it), vectorised
@@ -543,6 +558,7 @@ def run_backtest(settings: BacktestSettings, market: MarketData | None = None,
         "start": f"{d.cal[i0]:%Y-%m-%d}", "end": f"{d.cal[i_end]:%Y-%m-%d}",
         "years": yrs, "frequency": s.frequency, "st_rate": s.st_rate, "lt_rate": s.lt_rate,
         "outside_gains": s.outside_gains, "end_state": s.end_state,
+        "trading_cost_bps": s.trading_cost_bps,
         "after_tax_harvest_annual": _ann(h_at, invested, yrs),
         "after_tax_hold_annual": _ann(o_at, invested, yrs),
         "after_tax_fund_annual": _ann(fund_after, invested, yrs),

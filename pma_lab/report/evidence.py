@@ -65,6 +65,12 @@ class TaxAlphaStudy:
         Where the figures come from.
     path : Path
         The file read.
+    pre_tax_excess : float
+        Median pre-tax return of the harvesting account over the one not harvested a year
+        (the substitutes' drift, part of the tax alpha; NaN when the file has none).
+    turnover : float
+        Median one-way turnover a year of the harvesting account (sales as a share of its
+        value; NaN when the file has none), which the trading-cost sentence quotes.
     """
 
     p10: float
@@ -81,6 +87,8 @@ class TaxAlphaStudy:
     without_outside_gains_names: int
     source: str
     path: Path
+    turnover: float = float("nan")
+    pre_tax_excess: float = float("nan")
 
 
 def _get(doc: dict, path: Path, *keys: str) -> object:
@@ -150,7 +158,9 @@ def load_tax_alpha_study(path: str | Path | None = None) -> TaxAlphaStudy:
         _rate(doc, p, "without_outside_gains", "tax_alpha_annual_median"),
         int(_get(doc, p, "without_outside_gains", "starts")),  # type: ignore[arg-type]
         int(_get(doc, p, "without_outside_gains", "n_names")),  # type: ignore[arg-type]
-        str(doc.get("source", "")), p)
+        str(doc.get("source", "")), p,
+        float(doc["summary"].get("turnover_annual_median", float("nan"))),
+        float(doc["summary"].get("pre_tax_excess_annual_median", float("nan"))))
 
 
 def tax_alpha_range(study: TaxAlphaStudy) -> ReportTable:
@@ -161,7 +171,21 @@ def tax_alpha_range(study: TaxAlphaStudy) -> ReportTable:
         ("1 start date in 10 added more than", f"{fmt_pct(study.p90)} a year"),
     ], caption=f"After-tax return added by harvesting, {study.starts} start dates "
                f"{study.first_start[:4]}-{study.last_start[:4]}, "
-               f"{study.settings['years']} years each")
+               f"{study.settings['years']} years each" + _drift_words(study))
+
+
+def _drift_words(study: TaxAlphaStudy) -> str:
+    """The caption's note that the figures include the substitutes' pre-tax drift.
+
+    Reviewer 1, session 25: "after-tax return added by harvesting" read as the tax effect
+    alone; it is the after-tax difference to the same portfolio not harvested, which
+    includes what the substitute stocks earned before tax against the names sold.
+    """
+    if not math.isfinite(study.pre_tax_excess):
+        return ""
+    return ("; the difference to the same portfolio not harvested, after tax, so it "
+            "includes what the substitute stocks earned before tax against the stocks sold "
+            f"(a median {fmt_pct(study.pre_tax_excess)} a year)")
 
 
 def harvest_by_year_table(study: TaxAlphaStudy) -> ReportTable:
@@ -194,6 +218,7 @@ def tax_alpha_assumptions(study: TaxAlphaStudy) -> Markdown:
         f"lower: in a smaller run ({study.without_outside_gains_starts} start dates, "
         f"{fmt_num(study.without_outside_gains_names)} stocks) the median was "
         f"{fmt_pct(study.median_without_outside_gains)} a year.\n\n"
+        + _costs_words(study) +
         "Companies that left the index without a price history in our data (mostly those "
         f"taken over or delisted; up to {fmt_num(study.names_missing_prices)} names on a "
         "start date) are left out, so the study's universe is the survivors. That is why we "
@@ -204,6 +229,29 @@ def tax_alpha_assumptions(study: TaxAlphaStudy) -> Markdown:
         "computed after the fact. They are not a forecast and not a promise of what it "
         "will add to your account, which depends on how markets move from here, on your "
         "own tax rates and on whether you have gains elsewhere to offset.")
+
+
+def _costs_words(study: TaxAlphaStudy) -> str:
+    """What the study assumed of trading costs (reviewer 1, session 25: nothing was said).
+
+    The study's trades are at each day's close unless its settings carry
+    ``trading_cost_bps`` (:class:`pma_lab.plan.backtest.BacktestSettings`); with its
+    turnover known, the sentence says what each basis point would take off: a sale and
+    the buy it pays for, twice the one-way turnover, an upper bound on the difference (the
+    portfolio not harvested trades too).
+    """
+    bps = float(study.settings.get("trading_cost_bps", 0.0) or 0.0)
+    if bps > 0:
+        return (f"Every trade paid {fmt_num(bps, 1)} basis points of its value (half the "
+                "spread plus commissions), in both accounts.\n\n")
+    text = ("Trades were at each day's closing price, with no bid-ask spread or "
+            "commission")
+    if math.isfinite(study.turnover):
+        text += (f": the harvesting account sold a median {fmt_pct(study.turnover, 0)} of "
+                 "its value a year and bought as much back, so every basis point a trade "
+                 f"costs would take up to {fmt_num(2 * study.turnover, 2)} basis points a "
+                 "year off the figures above")
+    return text + ".\n\n"
 
 
 def tax_alpha_view(study: TaxAlphaStudy, client=None) -> View | None:

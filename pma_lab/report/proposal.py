@@ -3477,7 +3477,11 @@ def _glossary(rate: str, limit: str | None = None) -> tuple[tuple[str, str], ...
         ("After-tax value", "What the account would be worth at the horizon after selling "
          f"everything and paying that tax, less each year's tax carried to the horizon at {rate}. "
          "It compares plans like with like."),
-        ("Benchmark", "The S&P 500, restricted to the stocks the risk model covers."),
+        ("Benchmark", "The S&P 500, restricted to the stocks the risk model covers: a "
+         "proxy built from our price data, weighted by market value. Every tracking error in "
+         "this proposal is measured against it; the published index, and a fund that tracks "
+         "it, differ from the proxy a little, so the account's tracking error to them can "
+         "be higher than shown."),
         ("Cash rate", "What cash in the account earns, and the rate every present value is "
          f"discounted at: {rate}."),
         ("Cost basis", "What was paid for a lot (adjusted as the tax rules require); the gain "
