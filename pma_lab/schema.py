@@ -349,6 +349,7 @@ ISSUE_CODES: dict[str, str] = {
     "not_in_risk_model": "a benchmark or target name is not in the risk model given",
     "dated_target": "a target weights file has a date column",
     "screened_out": "a target name is one the client's screens exclude",
+    "kept_below_today": "a target weights a kept name below today's weight",
     "not_covered": "an active model's name (in any version the client may hold) has no "
                    "prices, sector or risk-model exposure at the client's date",
 }

@@ -296,13 +296,31 @@ def test_the_same_file_again_comes_from_the_cache_and_reset_uses_the_packaged(da
     models.reset()
 
 
-def test_a_target_file_is_checked_against_the_clients_screens(dash):
+def _kept_below(names=NAMES) -> bytes:
+    """``names`` with AAPL (the household's kept name, 3.24 % today) at 1 %, MSFT at 9 %
+    and the others at 5 % (summing to 1 as written)."""
+    assert names[:2] == ["AAPL", "MSFT"]
+    return ("ticker,weight\nAAPL,0.01\nMSFT,0.09\n"
+            + "".join(f"{t},0.05\n" for t in names[2:])).encode()
+
+
+def test_a_target_file_is_checked_against_the_clients_keep_list(dash):
+    """The household keeps AAPL (never sold, 3.24 % of what is managed today): a target
+    file may weight it at today's weight or more, as ``prepare(target=...)`` may (session
+    25: it was refused as screened out), never less (the row and both weights named)."""
     models = dash.models
-    assert not models.handle_upload("target", "target.csv", GOOD)  # AAPL: hold, no add
-    issue = next(i for i in models.issues if i.value == "AAPL")
-    assert (issue.row, issue.column, issue.code) == (2, "ticker", "screened_out")
-    assert "excluded by the client" in models._panel.value
+    assert not models.handle_upload("target", "target.csv", _kept_below())
+    issue = next(i for i in models.issues if i.value == "0.01")
+    assert (issue.row, issue.column, issue.code) == (2, "weight", "kept_below_today")
+    assert ("AAPL is 3.24% of what is managed today, the target gives it 1.00%"
+            in models._panel.value)
     assert models.models.packaged
+    assert models.handle_upload("target", "target.csv", GOOD)  # AAPL at 5 %: held at 3.24 %
+    w = dash.view.setup.target.weights
+    kept = dash.view.setup.target.diagnostics["fixed"]["AAPL"]
+    assert w["AAPL"] == pytest.approx(kept) and \
+        w.drop("AAPL").to_numpy() == pytest.approx((1 - kept) / 19)
+    models.reset()
     tgt = weights_csv(NAMES[1:11], "0.1")
     assert models.handle_upload("target", "target.csv", tgt)
     assert "Your target weights, target.csv (10 stocks)" in dash.view._models.value
@@ -329,8 +347,8 @@ def test_another_client_gets_the_files_checked_again(engine):
         assert d.view.setup.benchmark.label == "b"
         # a target the next client's screens refuse: the panel says so, packaged models
         d.models.reset()
-        # the retiree may not buy XOM, the household AAPL
-        tgt = weights_csv([t if t != "XOM" else "ORCL" for t in NAMES])
+        # the retiree may not buy XOM; the household keeps AAPL, at 3.24 % today
+        tgt = _kept_below([t if t != "XOM" else "ORCL" for t in NAMES])
         assert d.models.handle_upload("target", "t.csv", tgt)
         n = len(d.view.history)
         d.picker.select("household")
@@ -338,7 +356,7 @@ def test_another_client_gets_the_files_checked_again(engine):
         assert [h.get("client") for h in d.view.history[n:]] == ["household"]
         assert d.models.models.packaged and d.view.models_for(d.view.client) is None
         assert "t.csv cannot be used for household" in d.models.error
-        assert "screened_out" in d.models._panel.value
+        assert "kept_below_today" in d.models._panel.value
         assert d.view.setup.client.client_id == "household"
         assert "Your target" not in d.view._models.value
     finally:

@@ -66,6 +66,9 @@ def _decisions_lot_by_lot(p, x, dropped, w_after, s):
                     " (disallowed: bought within 30 days)" if p.locked_loss[j] else "")
             else:
                 reason = "rebalance toward the target (tracking error)"
+            if gain < 0 and p.locked_loss[j] and not reason.startswith("harvest"):
+                # session 25: a forced loss sale carries a harvest's wash-sale words
+                reason += "; a loss sale (disallowed: bought within 30 days)"
         elif t in st.max_weight:
             action = "hold"
             reason = "restriction glide (sell_within): kept for now, sold by its deadline"

@@ -1071,6 +1071,12 @@ def test_the_plans_loss_sale_washed_by_a_recent_ira_purchase_is_stated_not_an_er
             f"of the Traditional IRA's XOM lot {ira_lot} bought on 2026-07-21 in a "
             "retirement account (no basis increase; IRS Rev. Rul. 2008-5)") in note
     assert "Its trade list marks it in the Wash Sale column" in note
+    # the section's opening says so too (session 25: "$5,000 of loss disallowed" alone)
+    from pma_lab.report.shelf import household_view
+
+    assert ("The plan's own trades wash 1 loss sale: $5,000 of loss disallowed, lost for "
+            "good (a retirement account bought the replacement shares)"
+            ) in household_view(r).intro
 
 
 def test_a_sale_the_trade_list_marks_but_the_replay_does_not_wash_is_said_so():

@@ -380,6 +380,27 @@ def test_an_activity_export_reads_as_the_blotter_it_records(tmp_path):
     assert "row 7: buys and sales of a money-market fund" in said
 
 
+def test_an_activity_exports_sale_beyond_the_shares_held_quotes_its_negative_quantity(
+        tmp_path):
+    """Reviewer (session 24, left open): a replay's refused sale showed the quantity it
+    read ('1650'), not the cell the file writes ('-1650'); the error quotes the cell, as
+    every other input error does, under the file's own header (Quantity)."""
+    from pma_lab.errors import BlotterError
+    from pma_lab.io.client import load_client
+    from pma_lab.paths import clients_dir
+
+    folder = tmp_path / "household"
+    shutil.copytree(clients_dir() / "household", folder)
+    text = ACTIVITY.read_text().replace("Cash,-165,217.56", "Cash,-1650,217.56")
+    (folder / "recent_trades.csv").write_text(text)
+    with pytest.raises(BlotterError) as e:
+        load_client(folder / "profile.toml").ledger()
+    (bad,) = e.value.issues
+    assert (bad.row, bad.column, bad.value, bad.code) == (
+        4, "Quantity", "-1650", "insufficient_shares")
+    assert "(value: '-1650')" in str(e.value)
+
+
 def test_an_activity_export_without_the_profile_asks_for_the_account_types(tmp_path):
     with pytest.raises(Exception) as e:
         read_blotter(ACTIVITY, known=KNOWN | {"KLAC", "BMY", "MMM"})

@@ -149,6 +149,21 @@ def test_a_blotter_lot_not_held_is_named_by_the_files_own_header(tmp_path):
         ("blotter_lot_not_held", 2, "quantity")]
 
 
+def test_a_blotter_sale_beyond_the_shares_held_quotes_the_cell_as_written(tmp_path):
+    """Reviewer (session 24, left open): a sale written with its sign ('-150') was quoted
+    without it ('150'), and a buy's '50' as '50.0'; both errors quote the cell."""
+    c = household(tmp_path, trades="2026-07-24,ira,ira,MMM,sell,-150,150,,\n")
+    with pytest.raises(BlotterError) as e:
+        c.ledger()
+    assert [(i.column, i.value, i.code) for i in e.value.issues] == [
+        ("shares", "-150", "insufficient_shares")]
+    c = household(tmp_path / "b", trades="2026-07-24,taxable,taxable,KLAC,buy,50,210.52,,\n")
+    with pytest.raises(BlotterError) as e:
+        c.ledger()
+    assert [(i.column, i.value, i.code) for i in e.value.issues] == [
+        ("shares", "50", "blotter_lot_not_held")]
+
+
 @pytest.mark.parametrize("ticker, ira_lot, loss_lot, price, loss", [
     ("NOW", "HH-0011", "HH-0046", "111.23", D("16281.00")),   # 201 x (192.23 - 111.23)
     ("UBER", "HH-0014", "HH-0055", "70.36", D("6275.14")),    # 211 x (100.10 - 70.36)

@@ -443,3 +443,49 @@ def test_a_bad_file_is_kept_when_another_files_input_error_follows(tmp_path, mon
     _cov().to_csv(tmp_path / "cov.csv")
     with pytest.raises(MarketDataError):
         read_models(**args, as_of=DAY)
+
+
+_OTHERS = ("MSFT AMZN GOOGL META NVDA JPM JNJ V PG XOM HD MA PFE KO PEP CSCO INTC WMT "
+           "LLY").split()
+
+
+def test_a_target_file_may_weight_a_kept_name_as_prepare_does(tmp_path):
+    """Reviewer (session 24, left open): the household keeps AAPL (hold_no_add, held: 3.24 %
+    of what is managed today). ``prepare(target=...)`` accepts a target giving it today's
+    weight or more (held at today's, the rest scaled), and refuses less, naming both
+    weights; a target weights file refused it as screened out. The file now reads by the
+    same rule: the same target, and the same words with the row and the weight column."""
+    from pma_lab.errors import DataError
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.paths import clients_dir
+
+    c = load_client(clients_dir() / "household" / "profile.toml")
+    p = tmp_path / "t.csv"
+    p.write_text("ticker,weight\nAAPL,0.05\n" + "".join(f"{t},0.05\n" for t in _OTHERS))
+    files = read_models(as_of=c.as_of, client=c, target=p)
+    assert files.target["AAPL"] == 0.05
+    given = pd.Series({"AAPL": 0.05, **{t: 0.05 for t in _OTHERS}})
+    got, want = prepare(c, **files.prepare_args()), prepare(c, target=given)
+    pd.testing.assert_series_equal(got.target.weights, want.target.weights)
+    kept = got.target.diagnostics["fixed"]["AAPL"]
+    assert got.target.weights["AAPL"] == pytest.approx(kept, rel=1e-12)
+    assert kept == pytest.approx(0.0324, abs=5e-5)
+    # below today's weight: refused, with the words prepare says, on the file's row
+    from pma_lab.optimize.engine import KEPT_BELOW_FIX
+
+    p.write_text("ticker,Weight\nAAPL,0.01\nMSFT,0.09\n"
+                 + "".join(f"{t},0.05\n" for t in _OTHERS[1:]))
+    with pytest.raises(ModelFileError) as e:
+        read_models(as_of=c.as_of, client=c, target=p)
+    (issue,) = e.value.issues
+    assert (issue.row, issue.column, issue.value, issue.code) == (
+        2, "Weight", "0.01", "kept_below_today")
+    both = "AAPL is 3.24% of what is managed today, the target gives it 1.00%"
+    assert issue.message.startswith(both) and issue.fix == KEPT_BELOW_FIX
+    less = pd.Series({"AAPL": 0.01, "MSFT": 0.09, **{t: 0.05 for t in _OTHERS[1:]}})
+    with pytest.raises(DataError) as d:
+        prepare(c, target=less)
+    assert both in str(d.value) and KEPT_BELOW_FIX in str(d.value)
+    # without the client (no keep list to apply) the file reads as it is
+    assert read_models(as_of=c.as_of, target=p).target["AAPL"] == 0.01

@@ -564,6 +564,59 @@ def test_disallow_mode_allows_the_loss_of_shares_sold_past_the_washed_shares():
     assert r1.lot_trades.set_index("lot_id").loc[bbb.lot_id, "loss_allowed_shares"] == 25
 
 
+def test_a_forced_loss_sale_says_its_washed_and_allowed_shares_as_a_harvest_does():
+    """Reviewer (session 24, left open): a loss sale a restriction forces dropped the
+    washed/allowed split a harvest's reason carries. BBB must be sold: its 600-share loss
+    lot, locked by a 40-share purchase 6 days ago, goes whole; the reason keeps the
+    restriction and adds the harvest's words ("the loss of 40 of the 600 shares sold is
+    washed, of 560 allowed"), solved with the ledger or checked by it after."""
+    from pma_lab.optimize.result import ledger_checked
+
+    led = _lot_constraint_book()
+    target = pd.Series({"AAA": 0.3, "BBB": 0.0, "CCC": 0.3, "DDD": 0.4})
+    st = account_state(led, "T", DAY, PRICES, model(), target, TAX, cash=5000.0,
+                       sectors=SECTORS, etf_info=ETF, no_sell=["DDD"], must_sell=["BBB"])
+    s = RebalanceSettings(gamma_tax=0.5, wash_sale_mode="disallow", whole_shares=True)
+    r = RebalanceProblem(st, model(), target, s, led).solve()
+    lt = r.lot_trades.set_index("lot_id")
+    loss = lt[(lt.ticker == "BBB") & (lt.gain < 0) & (lt.shares == 600)]
+    (lot,) = loss.index
+    assert loss.wash_shares.iat[0] == 40
+    words = ("restriction: must not hold (sold now, whatever the tax); a loss sale (bought "
+             "within 30 days: the loss of 40 of the 600 shares sold is washed, of 560 "
+             "allowed)")
+    assert r.decisions.set_index("lot_id").reason[lot] == words
+    # solved without the ledger: the lock's words; checked after: the ledger's
+    r0 = RebalanceProblem(st, model(), target, s).solve()
+    assert r0.decisions.set_index("lot_id").reason[lot] == (
+        "restriction: must not hold (sold now, whatever the tax); a loss sale (disallowed: "
+        "bought within 30 days)")
+    assert ledger_checked(r0, st, led).decisions.set_index("lot_id").reason[lot] == words
+
+
+def test_a_forced_loss_sale_an_ira_purchase_washes_says_it_is_lost_for_good():
+    """Taxable T must sell its 500 AAA (bought at $150, price $100); IRA I bought 10 AAA
+    on 2026-07-25: the loss of 10 shares is washed for good (Rev. Rul. 2008-5). The reason
+    keeps the restriction and says so, solved with the ledger or checked by it after."""
+    from pma_lab.optimize.result import ledger_checked
+    from pma_lab.tax.ledger import Account, AccountType
+
+    led = ledger([("T", "AAA", 500, 75000, "2024-01-02"), ("I", "AAA", 10, 1000, "2026-07-25")],
+                 accounts=(Account("T"), Account("I", AccountType.IRA)))
+    s = RebalanceSettings(gamma_tax=0.0, wash_sale_mode="disallow")
+    p = problem(led, s, must_sell=["AAA"])
+    words = ("restriction: must not hold (sold now, whatever the tax); a loss sale (bought "
+             "within 30 days: the loss of 10 of the 500 shares sold is washed, of 490 "
+             "allowed; the washed loss is lost for good, an IRA bought the replacement "
+             "shares)")
+    r = p.solve()
+    assert r.decisions.reason[r.decisions.sold_fraction > 0].tolist() == [words]
+    r0 = RebalanceProblem(p.state, p.risk, TARGET, s).solve()
+    r1 = ledger_checked(r0, p.state, led)
+    assert r1.decisions.reason[r1.decisions.sold_fraction > 0].tolist() == [words]
+    assert r1.lot_trades.wash_lost_shares.tolist() == [10.0]
+
+
 def test_lot_classes_sell_in_order_of_gain_per_dollar():
     # one class (AAA, long-term): selling part of it sells the highest basis first
     led = ledger([("T", "AAA", 400, 8000, "2018-01-02"),    # $20 basis: $80 gain a share

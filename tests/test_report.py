@@ -483,8 +483,9 @@ def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path
     2026-07-25. The plan sells 373.16 AAA at a $50/share loss; only the IRA's 10 shares
     replace it: 10 x $50 = $500 disallowed (for good: an IRA replacement), the rest of the
     $18,658 loss stands. The trade list, CSV and XLSX say "yes ($500 disallowed on 10 of
-    373.1647 shares)" (session 24: the shares washed and sold; it read "yes ($500
-    disallowed)", as if the whole sale's loss were)."""
+    373.1647 shares, lost for good: ...)" (session 24: the shares washed and sold; it read
+    "yes ($500 disallowed)", as if the whole sale's loss were; session 25: that the loss is
+    lost for good, not deferred, as the lock words say; the decision's reason too)."""
     from test_rebalance import ledger
 
     from pma_lab.tax.ledger import Account, AccountType
@@ -494,7 +495,14 @@ def test_trade_list_names_the_loss_an_ira_replacement_disallows_in_part(tmp_path
     r, ct = _wash_toy_trades(led)
     sells = ct[ct.Action == "SELL"]
     assert list(sells.Symbol) == ["AAA"] and sells["Est. Gain"].iat[0] < -10_000
-    assert sells["Wash Sale"].iat[0] == "yes ($500 disallowed on 10 of 373.1647 shares)"
+    assert sells["Wash Sale"].iat[0] == ("yes ($500 disallowed on 10 of 373.1647 shares, lost "
+                                         "for good: an IRA bought the replacement shares)")
+    assert r.decisions.reason[r.decisions.sold_fraction > 0].tolist() == [
+        "harvest LT loss (bought within 30 days: the loss of 10 of the 373.1647 shares sold "
+        "is washed, of 363.1647 allowed; the washed loss is lost for good, an IRA bought the "
+        "replacement shares)"]
+    assert r.lot_trades.wash_lost_shares.iat[0] == 10.0
+    assert r.lot_trades.wash_loss_lost.iat[0] == pytest.approx(500.0)
     assert r.lot_trades.wash_loss_disallowed.iat[0] == pytest.approx(500.0)
     assert r.lot_trades.wash_shares.iat[0] == 10.0
     assert r.lot_trades.loss_allowed_shares.iat[0] == pytest.approx(363.1647, abs=1e-4)

@@ -394,7 +394,10 @@ def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
     its own loss against the IRA's purchase; the household section used to raise "a bug in
     the wash-sale constraints" for it (or, within the taxable account, say it "found no wash
     sale"). Now each washed sale is named with its disallowed loss (for good: an IRA
-    replacement), every sale the trade list marks among them."""
+    replacement), every sale the trade list marks among them. Session 25 (reviewer, left
+    open): the trade list's Wash Sale cell, the decisions' reasons and the section's
+    opening say the loss is lost for good, as the notes and the lock words do (they said
+    "disallowed" alone, as of a loss deferred to the replacement shares' basis)."""
     from pma_lab.optimize.engine import default_settings, rebalance_client
 
     s = setups("household")
@@ -408,8 +411,12 @@ def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
     sells = ct[ct.Action == "SELL"].set_index("Lot ID")["Wash Sale"]
     washed = plan.lot_trades.set_index("lot_id").wash_loss_disallowed
     assert set(washed.index[washed > 0]) == marked
+    good = ", lost for good: an IRA bought the replacement shares"
+    reasons = plan.decisions.set_index("lot_id").reason
     for lot in marked:
-        assert sells[lot] == f"yes ({fmt_usd(float(washed[lot]))} disallowed)"
+        assert sells[lot] == f"yes ({fmt_usd(float(washed[lot]))} disallowed{good})"
+        assert reasons[lot].endswith("is washed and lost for good, an IRA bought the "
+                                     "replacement shares)")
     assert float(washed.sum()) == pytest.approx(plan.summary.disallowed_loss, abs=0.01)
     r = shelf.household(s, plan)
     w = r.fixed_wash_sales
@@ -418,7 +425,7 @@ def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
     assert "found no wash sale" not in note
     for m in w.itertuples():
         # the IRA replacement: the trade list's amount is the household replay's
-        assert sells[m.sale_lot_id] == f"yes ({fmt_usd(float(m.disallowed))} disallowed)"
+        assert sells[m.sale_lot_id] == f"yes ({fmt_usd(float(m.disallowed))} disallowed{good})"
         assert (f"{m.sale_ticker} lot {m.sale_lot_id}: {fmt_usd(float(m.disallowed))} of its "
                 "loss disallowed for good") in note
     # the IRA sells its META, NOW and UBER bought in July the same day: those purchases
@@ -428,7 +435,8 @@ def test_the_plans_own_wash_sale_is_stated_as_the_ledger_finds_it(setups):
     assert "does not find" not in note
     assert "do not free a loss sale of them" in note
     total = fmt_usd(float(w.disallowed.astype(float).sum()))
-    assert f"{total} of loss disallowed" in shelf.household_view(r).intro
+    assert (f"{total} of loss disallowed, lost for good (a retirement account bought the "
+            "replacement shares)") in shelf.household_view(r).intro
 
 
 # --------------------------------------------------------------------------------- ladder

@@ -513,7 +513,8 @@ def _settings_opts(f):  # noqa: ANN001, ANN201 - a click decorator
                      default=None,
                      help="A loss lot of a name bought in the last 30 days: forbid its sale "
                           "at a loss (default), or disallow: sell it with the loss "
-                          "disallowed (added to the replacement shares' basis)."),
+                          "disallowed (added to the replacement shares' basis; lost for "
+                          "good when an IRA bought them)."),
         click.option("--min-trade", type=click.FloatRange(0), default=None, metavar="USD",
                      help="Smallest order in USD (default: the profile's [trading] "
                           "min_trade_usd, else $250)."),

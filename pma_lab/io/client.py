@@ -251,7 +251,8 @@ class Client:
                     # the file's own header (reviewer 2, session 24: 'shares' for Quantity)
                     self.recent_trades.source, t.row if t else None,
                     self.recent_trades.columns.get("shares", "shares"),
-                    str(t.shares) if t else None,
+                    # the cell as the file writes it ('50', not the value read, '50.0')
+                    self.recent_trades.cell(t.row, "shares", str(t.shares)) if t else None,
                     f"the blotter buys {tk} in account {acc!r} on {acq} and still holds {sh} "
                     "of those shares after its sales, but the lots file has no such lot "
                     f"(account {acc!r}, {tk}, acquired {acq}, {sh} shares)",

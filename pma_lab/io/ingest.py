@@ -210,6 +210,10 @@ class Blotter:
     columns : Mapping[str, str]
         Each canonical field's header as written in the file (``shares`` -> ``Quantity``),
         for messages about rows found wrong later (a replay's refused sales).
+    cells : Mapping[str, Mapping[int, str]]
+        The ``shares``, ``date`` and ``lot_id`` cells as the file writes them, by source
+        row: a message about a row found wrong later quotes the cell (``-150`` for an
+        activity export's sale), not the value read from it (``150``); see :meth:`cell`.
     """
 
     trades: tuple[Trade, ...]
@@ -219,6 +223,16 @@ class Blotter:
     frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     columns: Mapping[str, str] = field(default_factory=dict, repr=False)
     sold_lots: tuple[dict, ...] = ()
+    cells: Mapping[str, Mapping[int, str]] = field(default_factory=dict, repr=False)
+
+    def cell(self, row: int | None, name: str, default: str | None) -> str | None:
+        """The ``name`` cell of source row ``row`` as the file writes it.
+
+        Cut as messages quote cells; ``default`` when the blotter has no such cell or it
+        is blank.
+        """
+        text = self.cells.get(name, {}).get(row) if row is not None else None
+        return _shown(text) if text else default
 
     # ``sold_lots``: the lots the blotter's sales of shares bought before it name with their
     # ``acquired`` date and ``cost_basis`` (a realised gain/loss report's columns), as
@@ -1855,8 +1869,11 @@ def read_blotter(path: str | Path, *, known: Collection[str] | None | str = "mar
                           "lot_id": lot_s, "method": meth, "fees": fees,
                           "source_row": table.row_numbers})
     warnings = tuple(i for i in issues + r.issues if i.severity is Severity.WARNING)
+    # the cells a later message quotes (lot_s now holds the ids given to sold lots)
+    quoted = {k: dict(zip(table.row_numbers, r.col(k), strict=True))
+              for k in ("shares", "date", "lot_id") if k in cols}
     return Blotter(trades, named, warnings, file, _freeze(frame),
-                   {k: table.header[j] for k, j in cols.items()}, tuple(opened))
+                   {k: table.header[j] for k, j in cols.items()}, tuple(opened), quoted)
 
 
 def replay_problems(blotter: Blotter, err: LedgerError) -> BlotterError | None:
@@ -1872,7 +1889,9 @@ def replay_problems(blotter: Blotter, err: LedgerError) -> BlotterError | None:
         return None
     file = blotter.source
     return BlotterError(file, [
-        Issue(file, row, blotter.columns.get(column or "", column), value, message, fix,
+        # the cell as the file writes it: '-150' for an activity export's sale, not '150'
+        Issue(file, row, blotter.columns.get(column or "", column),
+              blotter.cell(row, column or "", value), message, fix,
               Severity.ERROR, "insufficient_shares" if column == "shares" else
               "ledger_refused")
         for row, column, value, message, fix in err.problems])

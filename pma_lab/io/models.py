@@ -181,9 +181,10 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
     tgt = None
     if target is not None:
         with errors.reading(target):
-            tgt = read_target_weights(
-                target, known=known, covered=covered,
-                not_buyable=None if client is None else _not_buyable(client))
+            not_buyable, kept = (None, None) if client is None else \
+                _keep_rules(client, covered)
+            tgt = read_target_weights(target, known=known, covered=covered,
+                                      not_buyable=not_buyable, kept=kept)
             files["target"] = Path(target)
     errors.raise_any()
     return ModelFiles(risk, bench, tgt, files, {"risk": kind} if kind else {})
@@ -369,27 +370,48 @@ def check_active_model_prices(path: str | Path, as_of: dt.date | str,
     return check_active_model(path, as_of, set(names) - set(why), lambda ts: why, known)
 
 
-def _not_buyable(client: object) -> dict[str, str]:
-    """Ticker -> why the client's screens keep it out of a target (as prepare decides)."""
+def _keep_rules(client: object, covered: Collection[str] | None
+                ) -> tuple[dict[str, str], dict[str, float]]:
+    """What a client's target may not weight: ``(not_buyable, kept)``.
+
+    As :func:`~pma_lab.optimize.engine.prepare` decides it for a target given to it.
+
+    ``not_buyable``: ticker -> why the client's screens keep it out of a target; the keep
+    list's names the client holds are not among them (reviewer, session 24: the file
+    refused them as screened out, while ``prepare(target=...)`` accepts one at today's
+    weight or more). ``kept``: those names' weights today
+    (:func:`~pma_lab.optimize.engine.kept_weights_today`), which a target may not go below
+    (:func:`~pma_lab.optimize.engine.kept_below_today`).
+    """
     from pma_lab.market.data import load_market
+    from pma_lab.optimize.engine import kept_weights_today
     from pma_lab.portfolio.screens import apply_screens
 
-    t = apply_screens(load_market().universe.frame(),
-                      client.profile.target_restrictions()).table  # type: ignore[attr-defined]
-    out = {r.ticker: r.reasons or "not buyable" for r in t[~t.can_buy].itertuples()}
-    return out
+    market = load_market()
+    elig = apply_screens(market.universe.frame(),
+                         client.profile.target_restrictions())  # type: ignore[attr-defined]
+    kept = kept_weights_today(client, elig, market, covered)  # type: ignore[arg-type]
+    t = elig.table
+    out = {r.ticker: r.reasons or "not buyable" for r in t[~t.can_buy].itertuples()
+           if r.ticker not in kept}
+    return out, kept
 
 
 # ------------------------------------------------------------------------------ the target
 def read_target_weights(path: str | Path, *, known: Collection[str] | None = None,
                         covered: Collection[str] | None = None,
-                        not_buyable: Mapping[str, str] | None = None) -> pd.Series:
+                        not_buyable: Mapping[str, str] | None = None,
+                        kept: Mapping[str, float] | None = None) -> pd.Series:
     """Read and check a target weights file (``ticker, weight``).
 
     Weights are >= 0 and sum to 1 (never rescaled); a ticker appears once; there is no
     ``date`` column (a target is one set of weights). ``covered``: the risk model's names,
     which every name must be; ``not_buyable``: names the client's screens exclude, with
-    why (none of them may have a weight).
+    why (none of them may have a weight); ``kept``: the keep list's names the client
+    holds, at today's weights, which a target may weight at today's weight or more (it is
+    held at today's), never less (it would have to be sold): the rule and the words of a
+    target given to :func:`~pma_lab.optimize.engine.prepare`
+    (:func:`~pma_lab.optimize.engine.kept_below_today`), here with the row.
 
     Returns
     -------
@@ -421,6 +443,19 @@ def read_target_weights(path: str | Path, *, known: Collection[str] | None = Non
                   for r in df.itertuples() if r.weight > 0 and r.ticker in not_buyable]
         if issues:
             raise ModelFileError(file, issues, kind="target weights")
+    if kept:
+        from pma_lab.optimize.engine import KEPT_BELOW_FIX, kept_below_today, kept_below_words
+
+        rows = dict(zip(df.ticker, df.row, strict=True))
+        below = kept_below_today(df.set_index("ticker").weight, kept)
+        if below:
+            # the weight as written (a float's shortest repr gives back the file's digits)
+            raise ModelFileError(file, [Issue(
+                file, int(rows[t]), df.attrs.get("columns", {}).get("weight", "weight"),
+                repr(given),
+                f"{kept_below_words(t, today, given)}: {t} is on the keep list, never sold, "
+                "so its weight is fixed at today's", KEPT_BELOW_FIX, Severity.ERROR,
+                "kept_below_today") for t, today, given in below], kind="target weights")
     return df.set_index("ticker").weight.astype(float).sort_values(ascending=False,
                                                                    kind="stable")
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from pma_lab.optimize.rebalance import RebalanceProblem
     from pma_lab.optimize.settings import RebalanceSettings
 
-__all__ = ["DecisionColumns", "decision_columns", "harvest_words", "lot_decisions"]
+__all__ = ["LOSS_SALE", "DecisionColumns", "decision_columns", "harvest_words", "loss_sale_reason",
+           "lot_decisions", "wash_words"]
 
 
 def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
@@ -59,13 +60,18 @@ def lot_decisions(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
 
 def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
                      w_after: np.ndarray, s: RebalanceSettings,
-                     washed: Mapping[str, float] | None = None) -> DecisionColumns:
+                     washed: Mapping[str, float] | None = None,
+                     lost: Mapping[str, float] | None = None) -> DecisionColumns:
     """:func:`lot_decisions`' columns as arrays (the same parameters); no table built.
 
     ``washed``: the shares of each lot sold whose loss the ledger's replay of the trades
     washes, by lot id (:func:`pma_lab.optimize.result.washed_shares`; ``None``: no ledger
     checked the trades): a harvest of a lot with a purchase within 30 days then says how
-    many shares' loss is washed and how many allowed (:func:`harvest_words`).
+    many shares' loss is washed and how many allowed (:func:`harvest_words`), and a loss
+    sale a restriction forces says the same after its own reason (:func:`loss_sale_reason`;
+    reviewer, session 24: it said the restriction alone). ``lost``: of those, the shares
+    an IRA's purchase replaces, by lot id (their loss is lost for good, and the words say
+    so).
     """
     st = p.state
     # a constraint binds when it holds with (near) equality at the solution
@@ -88,17 +94,27 @@ def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
          np.full(p.nl, bool(te_binding)), gains > 0],
         np.arange(12), default=12)
     reasons = np.array(_REASONS, dtype=object)[case]
+    lost = lost or {}
+
+    def wash(j: int) -> tuple[float, float] | None:
+        return None if washed is None else (frac[j] * cols.shares[j],
+                                            float(washed.get(str(cols.lot_id[j]), 0.0)))
+
     for j in np.flatnonzero(case == _HARVEST):
-        reasons[j] = harvest_words(str(terms[j]), bool(p.locked_loss[j]),
-                                   None if washed is None else
-                                   (frac[j] * cols.shares[j],
-                                    float(washed.get(str(cols.lot_id[j]), 0.0))))
+        reasons[j] = harvest_words(str(terms[j]), bool(p.locked_loss[j]), wash(j),
+                                   float(lost.get(str(cols.lot_id[j]), 0.0)))
     for j in np.flatnonzero(case == _LOCK):
         reasons[j] = f"wash-sale lock until {st.wash_no_loss_sale[tick[j]]}"
     for j in np.flatnonzero(case == _SOON):
         reasons[j] = cols.turns_long_text[j]
     forced = np.where(case == _MUST, frac * cols.shares, 0.0)
     _glide_parts(p, x, frac, w_after, cols, case, reasons, forced)
+    # a loss sale a restriction, a glide or the name-count cap forces: its own reason,
+    # then the wash-sale words a harvest's has
+    for j in np.flatnonzero(sold & loss & (case < _HARVEST)):
+        reasons[j] = loss_sale_reason(str(reasons[j]), str(terms[j]),
+                                      bool(p.locked_loss[j]), wash(j),
+                                      float(lost.get(str(cols.lot_id[j]), 0.0)))
     _sold_short_of_long_term(p, frac, cols, case, reasons)
     part = frac < 1 - 1e-9
     sold_action = np.where(loss, np.where(part, "harvest (part)", "harvest"),
@@ -109,13 +125,16 @@ def decision_columns(p: RebalanceProblem, x: np.ndarray, dropped: set[str],
                            cols.term, list(ltos), frac, actions, reasons, forced)
 
 
-def harvest_words(term: str, locked: bool, wash: tuple[float, float] | None = None) -> str:
+def harvest_words(term: str, locked: bool, wash: tuple[float, float] | None = None,
+                  lost: float = 0.0) -> str:
     """A harvest's reason: ``harvest ST loss``, with what the wash-sale rule does to it.
 
     ``locked``: the lot's name was bought within 30 days (the optimiser's wash-sale lock,
     sold in ``"disallow"`` mode: it credits none of the lot's loss). ``wash``: the shares
     sold and the shares whose loss the ledger washes (only as many as the purchases can
     absorb; the loss of the rest is allowed), ``None`` when no ledger checked the trades.
+    ``lost``: of the washed shares, those an IRA's purchase replaces: their loss is lost
+    for good (Rev. Rul. 2008-5: no basis goes to the IRA's shares), not deferred.
 
     >>> harvest_words("LT", False)
     'harvest LT loss'
@@ -127,20 +146,73 @@ def harvest_words(term: str, locked: bool, wash: tuple[float, float] | None = No
     'harvest ST loss (bought within 30 days: the loss of all 30 shares sold is washed)'
     >>> harvest_words("ST", True, (30.0, 0.0))
     'harvest ST loss (bought within 30 days, but the loss of the 30 shares sold is allowed)'
+    >>> print(harvest_words("ST", True, (30.0, 30.0), 30.0))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    harvest ST loss (bought within 30 days: the loss of all 30 shares sold is washed and
+    lost for good, an IRA bought the replacement shares)
+    >>> print(harvest_words("LT", True, (65.0, 40.0), 10.0))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    harvest LT loss (bought within 30 days: the loss of 40 of the 65 shares sold is washed,
+    of 25 allowed; the washed loss of 10 of them is lost for good, an IRA bought their
+    replacement shares)
     """
-    words = f"harvest {term} loss"
+    words = wash_words(locked, wash, lost)
+    return f"harvest {term} loss" + (f" ({words})" if words else "")
+
+
+def wash_words(locked: bool, wash: tuple[float, float] | None = None,
+               lost: float = 0.0) -> str:
+    """What the wash-sale rule does to a loss sale, in words (``""``: nothing to say).
+
+    The words of :func:`harvest_words` (its parameters) in its parentheses; a sale that is
+    not a harvest (one a restriction forces) carries them too (:func:`loss_sale_reason`).
+    """
     if wash is None:
-        return words + (" (disallowed: bought within 30 days)" if locked else "")
+        return "disallowed: bought within 30 days" if locked else ""
     sold, washed = wash
     if washed <= 1e-9:
-        return words + (f" (bought within 30 days, but the loss of the {fmt_shares(sold)} "
-                        "shares sold is allowed)" if locked else "")
+        return (f"bought within 30 days, but the loss of the {fmt_shares(sold)} shares sold "
+                "is allowed" if locked else "")
     if washed >= sold - 1e-9:
-        return words + (f" (bought within 30 days: the loss of all {fmt_shares(sold)} "
-                        "shares sold is washed)")
-    return words + (f" (bought within 30 days: the loss of {fmt_shares(washed)} of the "
-                    f"{fmt_shares(sold)} shares sold is washed, of "
-                    f"{fmt_shares(sold - washed)} allowed)")
+        words = f"bought within 30 days: the loss of all {fmt_shares(sold)} shares sold is washed"
+    else:
+        words = (f"bought within 30 days: the loss of {fmt_shares(washed)} of the "
+                 f"{fmt_shares(sold)} shares sold is washed, of {fmt_shares(sold - washed)} "
+                 "allowed")
+    if lost <= 1e-9:
+        return words
+    if lost >= washed - 1e-9:  # an IRA replaces every washed share: no basis goes on
+        return (words.replace(" is washed", " is washed and lost for good", 1)
+                + ", an IRA bought the replacement shares" if washed >= sold - 1e-9 else
+                f"{words}; the washed loss is lost for good, an IRA bought the replacement "
+                "shares")
+    return (f"{words}; the washed loss of {fmt_shares(lost)} of them is lost for good, an IRA "
+            "bought their replacement shares")
+
+
+LOSS_SALE = "; a loss sale ("
+"""What joins a forced sale's reason and its wash-sale words (:func:`loss_sale_reason`)."""
+
+
+def loss_sale_reason(reason: str, term: str, locked: bool,
+                     wash: tuple[float, float] | None = None, lost: float = 0.0) -> str:
+    """A loss sale's reason with the wash-sale words of :func:`wash_words` (its parameters).
+
+    A harvest's reason (``harvest ...``) is :func:`harvest_words`; another (a sale a
+    restriction or a glide forces, or the name-count cap's) keeps its own words and adds
+    the same wash-sale words after :data:`LOSS_SALE`, in place of any it had (the words
+    of a lock, before a ledger checked the trades).
+
+    >>> print(loss_sale_reason("restriction: must not hold", "ST", True, (65.0, 40.0)))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    restriction: must not hold; a loss sale (bought within 30 days: the loss of 40 of the
+    65 shares sold is washed, of 25 allowed)
+    """
+    if reason.startswith("harvest"):
+        return harvest_words(term, locked, wash, lost)
+    words = wash_words(locked, wash, lost)
+    base = reason.split(LOSS_SALE)[0]
+    return f"{base}{LOSS_SALE}{words})" if words else base
 
 
 @dataclass(frozen=True)

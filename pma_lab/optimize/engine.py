@@ -10,7 +10,7 @@ front end shows the same numbers.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -36,7 +36,8 @@ from pma_lab.portfolio.target import Target, TargetBuilder, TargetSizing, names_
 from pma_lab.tax.ledger import AccountType, Ledger, Lot
 
 __all__ = ["ClientSetup", "prepare", "default_settings", "rebalance_client", "covered_proxy_name",
-           "problem_for_client", "account_state_for", "managed_risk", "with_min_cash"]
+           "problem_for_client", "account_state_for", "managed_risk", "with_min_cash",
+           "kept_weights_today", "kept_below_today", "kept_below_words", "KEPT_BELOW_FIX"]
 
 
 @dataclass(frozen=True)
@@ -230,9 +231,7 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
     # the name count follows the size of what is managed: a household of two or more
     # accounts has one target for every account (the household rebalance), so its total
     # investable value; one account: its value; a profile may set account_size explicitly
-    mv = lots.shares * lots.ticker.map(prices)
-    by_account = tuple((a.account_id, float(mv[lots.account == a.account_id].sum()) + a.cash)
-                       for a in prof.accounts)
+    by_account = _by_account(prof, lots, prices)
     taxable = {a.account_id for a in prof.accounts if a.account_type is AccountType.TAXABLE}
     counted = (by_account if len(by_account) > 1 else
                tuple(v for v in by_account if v[0] in taxable))
@@ -264,6 +263,62 @@ def prepare(client: Client, *, market: MarketData | None = None, names: int | No
         tgt = _given_target(target, rm, bench, buyable, day, kept)
     return ClientSetup(client, day, bench, rm, elig, tgt, size, client.ledger(), prices,
                        m, sectors, comp, counted)
+
+
+def _by_account(prof: object, lots: pd.DataFrame, prices: pd.Series
+                ) -> tuple[tuple[str, float], ...]:
+    """Each account and its value at ``prices``: its lots and its cash."""
+    mv = lots.shares * lots.ticker.map(prices)
+    return tuple((a.account_id, float(mv[lots.account == a.account_id].sum()) + a.cash)
+                 for a in prof.accounts)  # type: ignore[attr-defined]
+
+
+def kept_weights_today(client: Client, eligibility: Eligibility, market: MarketData,
+                       covered: Collection[str] | None = None) -> dict[str, float]:
+    """The keep list's weights today, as :func:`prepare` holds them in every target.
+
+    ``covered``: the risk model's names (``None``: every name held). For a target
+    weights file read with its client (:func:`pma_lab.io.models.read_models`), which
+    :func:`kept_below_today` then checks by the rule :func:`prepare` applies to a target
+    given to it.
+    """
+    lots = client.lots.lots
+    held = sorted(set(lots.ticker))
+    if not held or not _kept(client.profile.restrictions, eligibility):
+        return {}
+    prices = prices_at(market, held, client.as_of)
+    return _kept_weights(client.profile, eligibility, lots, prices,
+                         _by_account(client.profile, lots, prices),
+                         set(held) if covered is None else set(covered))
+
+
+def kept_below_today(weights: Mapping[str, float] | pd.Series, kept: Mapping[str, float]
+                     ) -> list[tuple[str, float, float]]:
+    """The kept names a target weights below today's weight: ``(ticker, today, target)``.
+
+    A kept name is never sold, so a target may give it today's weight or more (it is held
+    at today's: :func:`_around_kept`) or leave it out (the rest is scaled around it); less
+    would have to be sold. The one rule for a target given to :func:`prepare` and a target
+    weights file (:func:`pma_lab.io.models.read_target_weights`), worded by
+    :func:`kept_below_words`.
+    """
+    return [(t, f, float(weights[t])) for t, f in sorted(kept.items())
+            if float(weights.get(t, 0.0)) > 0 and f > float(weights[t]) + 1e-9]
+
+
+KEPT_BELOW_FIX = ("raise its weight in the target weights file (or leave it out: the target "
+                  "is then scaled around it), or take it off [restrictions] hold_no_add in "
+                  "the profile")
+"""How to fix a kept name weighted below today's weight (:func:`kept_below_today`)."""
+
+
+def kept_below_words(ticker: str, today: float, target: float) -> str:
+    """A kept name weighted below today's weight, in words (both weights).
+
+    >>> kept_below_words("AAPL", 0.0324, 0.01)
+    'AAPL is 3.24% of what is managed today, the target gives it 1.00%'
+    """
+    return f"{ticker} is {today:.2%} of what is managed today, the target gives it {target:.2%}"
 
 
 def _kept_weights(prof: object, elig: object, lots: pd.DataFrame, prices: pd.Series,
@@ -417,16 +472,12 @@ def _around_kept(target: Target | pd.Series, weights: pd.Series, kept: Mapping[s
         When a kept name's weight today is above the target's weight for it, or the kept
         names leave nothing for the target's other names.
     """
-    over = [(t, f, float(weights[t])) for t, f in sorted(kept.items())
-            if float(weights.get(t, 0.0)) > 0 and f > float(weights[t]) + 1e-9]
+    over = kept_below_today(weights, kept)
     if over:
-        said = "; ".join(f"{t} is {f:.2%} of what is managed today, the target gives it "
-                         f"{w:.2%}" for t, f, w in over)
+        said = "; ".join(kept_below_words(*o) for o in over)
         raise DataError(f"the target cannot hold your keep list as it is ({said}): a kept "
-                        "name is never sold, so its weight is fixed at today's; raise its "
-                        "weight in the target weights file (or leave it out: the target is "
-                        "then scaled around it), or take it off [restrictions] hold_no_add "
-                        "in the profile")
+                        f"name is never sold, so its weight is fixed at today's; "
+                        f"{KEPT_BELOW_FIX}")
     share = float(sum(kept.values()))
     rest = weights.drop([t for t in kept if t in weights.index])
     rest = rest[rest > 0]

@@ -260,7 +260,10 @@ class RebalanceResult:
         ``acquired`` (the lot's purchase date), ``full_lot``,
         ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
         checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
-        replay disallows under the wash-sale rule; 0 when none).
+        replay disallows under the wash-sale rule; 0 when none), ``wash_shares`` and
+        ``loss_allowed_shares`` (the shares sold whose loss is washed, and allowed), and
+        ``wash_lost_shares`` and ``wash_loss_lost`` (of the washed shares and USD, those an
+        IRA's purchase replaces: lost for good, Rev. Rul. 2008-5, not deferred).
     trades : pd.DataFrame
         One row per name traded: ticker, side, shares, value, weight before / after /
         target and, when a ledger checked the trades, ``wash_replacement`` (a purchase
@@ -579,7 +582,8 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
     })
     # the decisions' columns now (they read the problem, which a plan's next step
     # changes), their table when first read
-    dec_cols = decision_columns(p, x, dropped, w_after, s, checked.get("wash_shares_by_lot"))
+    dec_cols = decision_columns(p, x, dropped, w_after, s, checked.get("wash_shares_by_lot"),
+                                checked.get("wash_lost_shares_by_lot"))
     decisions = Deferred(_decision_frame, dec_cols) if not checked.get("replaced_sold") else \
         Deferred(_replaced_decisions, dec_cols, lot_trades, checked["replaced_sold"])
     weights = pd.Series(w_after, index=asset_index(st))
@@ -622,7 +626,7 @@ def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame,
     shares sold, and each term's part when they fall in two. A copy; ``dec`` itself is
     not changed.
     """
-    from pma_lab.optimize.decisions import harvest_words
+    from pma_lab.optimize.decisions import loss_sale_reason
 
     dec = dec.copy()
     row = {str(i): k for k, i in enumerate(dec.lot_id.tolist())}
@@ -631,10 +635,12 @@ def _reworded_reasons(dec: pd.DataFrame, lot_trades: pd.DataFrame,
         k = row.get(str(r.lot_id))
         if k is None:
             continue
-        # a harvest's words say the sale's term; another reason (a gain sold) is kept
-        words = harvest_words(str(r.term), bool(r.wash_disallowed),
-                              (float(r.shares), float(r.wash_shares))) \
-            if float(r.gain) < 0 and str(reasons[k]).startswith("harvest") else reasons[k]
+        # a harvest's words say the sale's term; another loss sale's reason (a restriction)
+        # is kept with the same wash-sale words; a gain sold's is kept
+        words = loss_sale_reason(str(reasons[k]), str(r.term), bool(r.wash_disallowed),
+                                 (float(r.shares), float(r.wash_shares)),
+                                 float(r.wash_lost_shares)) \
+            if float(r.gain) < 0 else reasons[k]
         held = lots[str(r.lot_id)][3]  # None: the shares' holding starts differ
         start = "" if held is None else f", held from {pd.Timestamp(held).date()}"
         reasons[k] = (f"{words}; replacement shares of a loss sold today: the washed loss "
@@ -855,6 +861,14 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
                                     checked["wash_shares_by_lot"])
     lot_trades["wash_shares"] = washed
     lot_trades["loss_allowed_shares"] = allowed
+    # of the washed shares, those an IRA's purchase replaces: their loss is lost for good
+    # (Rev. Rul. 2008-5), not deferred to a basis
+    lost = checked.get("wash_lost_shares_by_lot", {})
+    lot_trades["wash_lost_shares"] = np.array([float(lost.get(i, 0.0)) for i in ids],
+                                              dtype=float)
+    lost_usd = checked.get("wash_lost_by_lot", {})
+    lot_trades["wash_loss_lost"] = np.array([float(lost_usd.get(i, 0.0)) for i in ids],
+                                            dtype=float)
     repl = checked["wash_replacements"]
     trades["wash_replacement"] = np.array(
         [side == "buy" and t in repl
@@ -964,7 +978,7 @@ def _washed_decisions(result: RebalanceResult, lot_trades: pd.DataFrame) -> dict
     shares' loss is washed and how many allowed (:func:`~pma_lab.optimize.decisions.
     harvest_words`). Empty when no loss sale is washed or locked (the table is not built).
     """
-    from pma_lab.optimize.decisions import harvest_words
+    from pma_lab.optimize.decisions import loss_sale_reason
 
     if not len(lot_trades):
         return {}
@@ -978,9 +992,13 @@ def _washed_decisions(result: RebalanceResult, lot_trades: pd.DataFrame) -> dict
     reasons = dec.reason.tolist()
     for r in lot_trades[hit].itertuples():
         k = row.get(str(r.lot_id))
+        # a loss sale (action "harvest", whatever its reason): a harvest's words, or a
+        # restriction's reason with the same wash-sale words (it read as a harvest)
         if k is not None and str(dec.action.iat[k]).startswith("harvest"):
-            reasons[k] = harvest_words(str(r.term), bool(r.wash_disallowed),
-                                       (float(r.shares), float(r.wash_shares)))
+            reasons[k] = loss_sale_reason(str(reasons[k]), str(r.term),
+                                          bool(r.wash_disallowed),
+                                          (float(r.shares), float(r.wash_shares)),
+                                          float(r.wash_lost_shares))
     dec["reason"] = pd.array(reasons, dtype=dec.reason.dtype)
     return {"decisions": dec}
 
@@ -1004,10 +1022,16 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
     m = chk.matches
     wash_by_lot: dict[str, float] = {}
     shares_by_lot: dict[str, float] = {}
+    lost_by_lot: dict[str, float] = {}  # an IRA's replacement: lost for good (r[10])
+    lost_shares_by_lot: dict[str, float] = {}
     for r in m:
         if r[3] == day and r[0] == acc:  # sold today in this account
             wash_by_lot[str(r[2])] = wash_by_lot.get(str(r[2]), 0.0) + float(r[9])
             shares_by_lot[str(r[2])] = shares_by_lot.get(str(r[2]), 0.0) + float(r[8])
+            if r[10]:
+                lost_by_lot[str(r[2])] = lost_by_lot.get(str(r[2]), 0.0) + float(r[9])
+                lost_shares_by_lot[str(r[2])] = (lost_shares_by_lot.get(str(r[2]), 0.0)
+                                                 + float(r[8]))
     return {
         "realized_st": float(new["st"]),
         "realized_lt": float(new["lt"]),
@@ -1022,6 +1046,8 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
         "carryforward_lt_before": float(before[2]),
         "wash_by_lot": wash_by_lot,
         "wash_shares_by_lot": shares_by_lot,
+        "wash_lost_by_lot": lost_by_lot,
+        "wash_lost_shares_by_lot": lost_shares_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
         "replaced_sold": _replaced_sold(ledger, day, acc, lot_trades, trades, st.prices, m),
     }

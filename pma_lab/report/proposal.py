@@ -3199,7 +3199,9 @@ def custodian_trades(result) -> pd.DataFrame:
     ``wash_loss_disallowed`` and ``wash_replacement``): ``yes ($1,234 disallowed)`` for a
     sale whose loss the wash-sale rule disallows, ``yes ($400 disallowed on 40 of 65
     shares)`` when it washes only the shares a purchase can absorb (the loss of the
-    others is allowed), ``replacement``
+    others is allowed), each with ``, lost for good: an IRA bought the replacement
+    shares`` when an IRA's purchase replaces them (``wash_loss_lost``; ``$100 of it`` when
+    only part of it), ``replacement``
     for a purchase that is the replacement shares of a loss sale, ``no`` otherwise. A
     result no ledger checked falls back to the optimiser's wash-sale locks (``yes`` for a
     locked loss sale, and for a purchase of a name the list sells at a loss). Values are
@@ -3261,12 +3263,14 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
     lt, tr = result.lot_trades, result.trades
     if "wash_loss_disallowed" in lt:
         part = (lt.wash_shares.tolist() if "wash_shares" in lt else [math.nan] * len(lt))
+        lost = (lt.wash_loss_lost.tolist() if "wash_loss_lost" in lt else [0.0] * len(lt))
         sales = [("no" if float(v) <= 0.005 else
                   f"yes ({fmt_usd(float(v))} disallowed on {fmt_shares(w)} of "
-                  f"{fmt_shares(q)} shares)" if 0 < float(w) < float(q) - 1e-9 else
-                  f"yes ({fmt_usd(float(v))} disallowed)")
-                 for v, w, q in zip(lt.wash_loss_disallowed.tolist(), part,
-                                    lt.shares.tolist(), strict=True)]
+                  f"{fmt_shares(q)} shares{_lost_words(float(v), float(g))})"
+                  if 0 < float(w) < float(q) - 1e-9 else
+                  f"yes ({fmt_usd(float(v))} disallowed{_lost_words(float(v), float(g))})")
+                 for v, w, q, g in zip(lt.wash_loss_disallowed.tolist(), part,
+                                       lt.shares.tolist(), lost, strict=True)]
     else:
         washed = lt["wash_disallowed"] if "wash_disallowed" in lt else [False] * len(lt)
         sales = ["yes" if bool(w) else "no" for w in washed]
@@ -3278,6 +3282,24 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
         buys = {i: "yes" if t in loss_sold else "no" for i, t in zip(tr.index, tr.ticker,
                                                                       strict=True)}
     return sales, buys
+
+
+def _lost_words(disallowed: float, lost: float) -> str:
+    """The Wash Sale cell's words for the part of a disallowed loss lost for good.
+
+    ``lost``: USD of the ``disallowed`` loss an IRA's purchase replaces (Rev. Rul. 2008-5:
+    no basis goes to the IRA's shares, the loss is lost for good, not deferred).
+
+    >>> _lost_words(400.0, 0.0), _lost_words(400.0, 400.0)
+    ('', ', lost for good: an IRA bought the replacement shares')
+    >>> _lost_words(400.0, 100.0)
+    ', $100 of it lost for good: an IRA bought replacement shares'
+    """
+    if lost <= 0.005:
+        return ""
+    if lost >= disallowed - 0.005:
+        return ", lost for good: an IRA bought the replacement shares"
+    return f", {fmt_usd(lost)} of it lost for good: an IRA bought replacement shares"
 
 
 TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",

@@ -537,9 +537,18 @@ def _own_wash_words(result: HouseholdResult) -> str:
         return ""
     n = len(w)
     total = float(w.disallowed.astype(float).sum())
+    # a retirement account's replacement shares: that loss is lost for good (Rev. Rul.
+    # 2008-5), not deferred, and the sentence says so as the notes do
+    lost = float(w.disallowed[w.permanent.astype(bool)].astype(float).sum()) \
+        if "permanent" in w else 0.0
+    good = ("" if lost <= 0.005 else
+            ", lost for good (a retirement account bought the replacement shares)"
+            if lost >= total - 0.005 else
+            f", {fmt_usd(lost)} of it lost for good (a retirement account bought "
+            "replacement shares)")
     return (f" The plan's own trades wash {n} loss sale{'s' if n > 1 else ''}: "
-            f"{fmt_usd(total)} of loss disallowed (its trade list's Wash Sale column; the "
-            "notes below say where each loss went).")
+            f"{fmt_usd(total)} of loss disallowed{good} (its trade list's Wash Sale column; "
+            "the notes below say where each loss went).")
 
 
 def _household_around_plan_view(result: HouseholdResult,
