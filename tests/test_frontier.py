@@ -203,7 +203,8 @@ def pin_one_split(monkeypatch) -> None:
     * that split waits until chain 0 has noted its first point, so it takes the second
       half of chain 0's points after the first (when there are :data:`SPLIT_MIN`), from
       chain 0's sides after it (:meth:`_Schedule.hint`, unless a test patches it);
-    * chain 0's worker, done, splits only after the other worker found nothing to split.
+    * after that, the other worker splits only once chain 0's worker is done with it, and
+      chain 0's worker only after the other worker found nothing to split.
     """
     import multiprocessing as mp
     from types import SimpleNamespace
@@ -213,6 +214,7 @@ def pin_one_split(monkeypatch) -> None:
     init, claim = fm._Schedule.__init__, fm._Schedule.claim
     note, split = fm._Schedule.note, fm._Schedule.split
     mine: set[int] = set()  # the chains this process claimed (each forked worker its copy)
+    splits: list[int | None] = []  # the other worker's splits (its copy)
 
     def waited(event, what: str) -> None:
         if not event.wait(WAIT):
@@ -223,7 +225,7 @@ def pin_one_split(monkeypatch) -> None:
         assert len(cut) == 3, "pin_one_split pins a first cut of two chains"
         ctx = mp.get_context("fork")
         self._pin = SimpleNamespace(noted=ctx.Event(), decided=ctx.Event(),
-                                    done=ctx.Event())
+                                    zero_done=ctx.Event(), done=ctx.Event())
 
     def pinned_claim(self, j, i):
         if j == 0 and i == self.start[0] + 1:
@@ -241,10 +243,14 @@ def pin_one_split(monkeypatch) -> None:
 
     def pinned_split(self):
         if 0 in mine:
+            self._pin.zero_done.set()
             waited(self._pin.done, "the other worker's last split")
             return split(self)
-        waited(self._pin.noted, "chain 0's first point")
-        new = split(self)
+        if splits:
+            waited(self._pin.zero_done, "chain 0's last point")
+        else:
+            waited(self._pin.noted, "chain 0's first point")
+        splits.append(new := split(self))
         if new is None:
             self._pin.decided.set()
             self._pin.done.set()
@@ -489,8 +495,9 @@ def test_points_solved_again_stop_where_a_later_chain_has_the_serial_sides(tech,
     pin_one_split(monkeypatch)
     two = efficient_frontier(prob, gammas=gammas, workers=2)
     assert two.chains == ((2, 4), (5, 7), (8, 10))
-    assert two.resolved  # the chain taken over (5-7): solved again here
-    assert not set(two.resolved) & {9, 10}  # the last chain's points after its first stand
+    # the chain taken over (5-7; its first point is the seam's) solved again here, up to
+    # the next chain's first point, whose sides are that chain's: its points after it stand
+    assert two.resolved == (6, 7, 8)
     pd.testing.assert_frame_equal(one.all_points, two.all_points, check_exact=True)
     pd.testing.assert_frame_equal(one.certificates, two.certificates, check_exact=True)
 
