@@ -501,6 +501,9 @@ def _get(port: int, host: str | None = None, token: bool = True):
     return r.status, body, cookie
 
 
+WS_WAIT = 300  # s: how long a websocket may take to open (a hang guard, no timing goal)
+
+
 def _ws(port: int, kernel: str, host: str, origin: str | None, cookie: str,
         pad: int = 0) -> tuple[int, str | None]:
     """Open the kernel's websocket as a logged-in browser would (the login cookie, no
@@ -519,8 +522,9 @@ def _ws(port: int, kernel: str, host: str, origin: str | None, cookie: str,
 
     async def go():
         headers = {"Host": host, "Cookie": cookie, **({"Origin": origin} if origin else {})}
+        # (a hang guard, not tornado's 20 s: a loaded machine took longer, status 599)
         req = HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
-                          headers=headers)
+                          headers=headers, connect_timeout=WS_WAIT, request_timeout=WS_WAIT)
         try:
             conn = await websocket_connect(req)
         except HTTPClientError as e:
@@ -569,7 +573,7 @@ class _Connected:
     def _run(self, coro):
         import asyncio
 
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(120)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(WS_WAIT + 60)
 
     def hold(self, kernel: str) -> None:
         """Open ``kernel``'s websocket from the page's own origin and keep it open."""
@@ -578,7 +582,8 @@ class _Connected:
 
         req = HTTPRequest(f"ws://{self._local}/api/kernels/{kernel}/channels",
                           headers={"Host": self._local, "Cookie": self._cookie,
-                                   "Origin": f"http://{self._local}"})
+                                   "Origin": f"http://{self._local}"},
+                          connect_timeout=WS_WAIT, request_timeout=WS_WAIT)
 
         async def connect():
             return await websocket_connect(req)
