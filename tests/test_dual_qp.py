@@ -158,8 +158,8 @@ def test_the_frontier_with_the_dual_solver(market, monkeypatch):
     assert t_new.te <= t_old.te + 1e-9
     assert abs(t_new.tax_economic - t_old.tax_economic) < 25.0
     # on two forked workers: every point the serial sweep's, the workers' QPs counted
-    # (the schedule pinned: a worker slow to start had its chain, 2-3, taken over, and
-    # the QPs counted depended on where it was split)
+    # (the schedule pinned: a worker slow to start could have its chain, 2-3, taken
+    # over, and the QPs counted depended on where it was split)
     pin_one_split(monkeypatch)
     two = efficient_frontier(p, gammas=gammas, dual_qp=True, workers=2)
     assert two.chains == ((2, 3), (4, 4)) and two.all_points.equals(new.all_points)

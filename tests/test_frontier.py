@@ -188,14 +188,15 @@ def pin_one_split(monkeypatch) -> None:
     """Pin the schedule of the two-worker sweeps that follow (two chains in the first cut).
 
     Which points a forked worker takes over depends on when it finishes, and so do the
-    chains (:attr:`Frontier.chains`) and the points solved again here
-    (:attr:`Frontier.resolved`): on a loaded machine a chain whose worker is slow to start
-    is split before its first point is noted, and the chain taken over starts with the
-    two-step (forced by an 8 s sleep at chain 0's first claim: tech-exec's 9 gammas gave
-    chains (2, 2), (3, 3), (4, 5), (6, 10) and resolved (4, 5, 6), at chain 1's resolved
-    (8, 9); on the CI machine, session 24, resolved (7, 8, 9) where a test expected ()).
-    The points are the serial sweep's either way. Here, with events made before the fork
-    (in ``_Schedule.__init__``, which runs in this process), whatever the machine does:
+    chains (:attr:`Frontier.chains`), the QPs counted and, where the chain taken over
+    starts with the two-step, the points solved again here (:attr:`Frontier.resolved`).
+    Before session 25 a chain split before its first point was noted always started with
+    the two-step (an 8 s sleep at chain 0's first claim: tech-exec's 9 gammas gave chains
+    (2, 2), (3, 3), (4, 5), (6, 10) and resolved (4, 5, 6); the CI machine, session 24,
+    resolved (7, 8, 9) where a test expected ()); it now starts from the sides that chain
+    started from, but the chains still follow the machine. The points are the serial
+    sweep's either way. Here, with events made before the fork (in
+    ``_Schedule.__init__``, which runs in this process), whatever the machine does:
 
     * chain 0 solves and notes its first point, then waits at its second until the other
       worker, done with chain 1, has decided its split (a new chain that has claimed its
@@ -220,8 +221,8 @@ def pin_one_split(monkeypatch) -> None:
         if not event.wait(WAIT):
             raise AssertionError(f"pin_one_split: {what} did not come within {WAIT} s")
 
-    def pinned_init(self, cut, na=0):
-        init(self, cut, na)
+    def pinned_init(self, cut, *args, **kwargs):
+        init(self, cut, *args, **kwargs)
         assert len(cut) == 3, "pin_one_split pins a first cut of two chains"
         ctx = mp.get_context("fork")
         self._pin = SimpleNamespace(noted=ctx.Event(), decided=ctx.Event(),
@@ -441,8 +442,7 @@ def test_two_workers_solve_nothing_again_on_a_book_the_warm_sweep_certifies(tech
     longer than one. Now this process solves the first point only, and every point and
     proof is still the serial sweep's; so does a chain taken over from chain 0 after its
     first point (its sides, kept there). The schedule is pinned (:func:`pin_one_split`):
-    unpinned, a worker slow to start had its chain split before its first point and the
-    chain taken over started with the two-step (points solved again here)."""
+    unpinned, the chains depended on which worker finished first."""
     import os
 
     from pma_lab.optimize import frontier as fm

@@ -88,8 +88,9 @@ def test_unproven_opening_sides_leave_the_first_point_to_the_two_step(setups,
 
 
 def test_two_workers_start_from_the_opening_sides_too(setups, monkeypatch):
-    # the schedule pinned (a worker slow to start had its chain taken over with the
-    # two-step, whose points were then solved again here: resolved not empty)
+    # the schedule pinned (which points a worker takes over depends on which finishes
+    # first; before session 25 a chain taken over before its first point was noted
+    # started with the two-step, and its points were solved again here)
     prob = problem_for_client(setups["tech-exec"])
     one = efficient_frontier(prob, gammas=GAMMAS)
     pin_one_split(monkeypatch)
