@@ -456,7 +456,23 @@ def test_engine_error_is_shown_not_raised(engine):
     view.close()
 
 
-def test_debounced_updates_run_once_in_a_worker_thread():
+def test_debounced_updates_run_once_in_a_worker_thread(monkeypatch):
+    import types
+
+    from pma_lab.app.dashboard import widgets
+
+    # the debounce timers count only once the three edits are made (go): "alcohol" was
+    # computed when the machine took more than the 0.05 s debounce between two edits
+    # (load ~20 on 2 cores: prepare counted twice)
+    go = threading.Event()
+
+    class HeldTimer(threading.Timer):
+        def run(self):
+            assert go.wait(WAIT), "the test never released the debounce timers"
+            super().run()  # the debounce, then the update unless cancelled meanwhile
+
+    monkeypatch.setattr(widgets, "threading",
+                        types.SimpleNamespace(**{**vars(threading), "Timer": HeldTimer}))
     engine = ProposalEngine(SETTINGS)
     picker, upload, editor, planner, view = build(engine, debounce=0.05)
     assert view.wait(600)
@@ -470,6 +486,7 @@ def test_debounced_updates_run_once_in_a_worker_thread():
     editor.set_category("tobacco")           # not cached: supersedes the first
     assert view.busy
     assert 'data-state="busy"' in view._status.value
+    go.set()
     assert view.wait(600)
     assert not view.busy
     assert view.restrictions.categories == ("tobacco",)

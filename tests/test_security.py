@@ -501,6 +501,9 @@ def _get(port: int, host: str | None = None, token: bool = True):
     return r.status, body, cookie
 
 
+WS_WAIT = 300  # s: how long a websocket may take to open (a hang guard, no timing goal)
+
+
 def _ws(port: int, kernel: str, host: str, origin: str | None, cookie: str,
         pad: int = 0) -> tuple[int, str | None]:
     """Open the kernel's websocket as a logged-in browser would (the login cookie, no
@@ -519,8 +522,9 @@ def _ws(port: int, kernel: str, host: str, origin: str | None, cookie: str,
 
     async def go():
         headers = {"Host": host, "Cookie": cookie, **({"Origin": origin} if origin else {})}
+        # (a hang guard, not tornado's 20 s: a loaded machine took longer, status 599)
         req = HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{kernel}/channels",
-                          headers=headers)
+                          headers=headers, connect_timeout=WS_WAIT, request_timeout=WS_WAIT)
         try:
             conn = await websocket_connect(req)
         except HTTPClientError as e:
@@ -546,6 +550,61 @@ def _ws(port: int, kernel: str, host: str, origin: str | None, cookie: str,
     return asyncio.run(go())
 
 
+class _Connected:
+    """Kernels held connected, as a page that opened its websocket holds its kernel.
+
+    The culler never culls a connected kernel (``cull_connected`` false in
+    notebooks/voila.json), so while a kernel is held its session counts whatever the
+    machine's speed: unheld, a kernel idle for the test's 5 s while a loaded machine
+    served the next requests was culled, freeing room for a third session (or closing the
+    kernel before its websocket checks). :meth:`close` lets them go.
+    """
+
+    def __init__(self, port: int, cookie: str):
+        import asyncio
+        import threading
+
+        self._local, self._cookie = f"127.0.0.1:{port}", cookie
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._conns: list = []
+
+    def _run(self, coro):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(WS_WAIT + 60)
+
+    def hold(self, kernel: str) -> None:
+        """Open ``kernel``'s websocket from the page's own origin and keep it open."""
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        req = HTTPRequest(f"ws://{self._local}/api/kernels/{kernel}/channels",
+                          headers={"Host": self._local, "Cookie": self._cookie,
+                                   "Origin": f"http://{self._local}"},
+                          connect_timeout=WS_WAIT, request_timeout=WS_WAIT)
+
+        async def connect():
+            return await websocket_connect(req)
+
+        self._conns.append(self._run(connect()))
+
+    def close(self) -> None:
+        """Close the websockets (the kernels become cullable) and stop the thread; once."""
+        if self._loop.is_closed():
+            return
+
+        async def close_all():
+            for c in self._conns:
+                c.close()
+
+        self._run(close_all())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(60)
+        self._loop.close()
+
+
 @pytest.mark.slow
 def test_voila_refuses_foreign_hosts_and_origins_caps_and_culls(voila_server):
     import re
@@ -558,21 +617,28 @@ def test_voila_refuses_foreign_hosts_and_origins_caps_and_culls(voila_server):
     status, page, cookie = _get(port)
     assert status == 200 and "dashboard" in page and cookie
     kernel = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page).group(1)
-    # the kernel's websocket: refused when Host and Origin are both foreign, or when the
-    # Origin is foreign; accepted from the page's own origin
-    evil = f"evil.example:{port}"
-    assert _ws(port, kernel, evil, f"http://{evil}", cookie)[0] == 403
-    assert _ws(port, kernel, local, "http://evil.example", cookie)[0] == 403
-    assert _ws(port, kernel, local, f"http://{local}", cookie) == (101, None)
-    # a message over websocket_max_message_size closes the connection; below it, a reply
-    assert _ws(port, kernel, local, f"http://{local}", cookie, pad=2**20) == (101, "reply")
-    assert _ws(port, kernel, local, f"http://{local}", cookie, pad=9 * 2**20) == (101,
-                                                                                 "closed")
-    # two sessions at most: the third page load is refused with a message, no kernel
-    assert _get(port)[0] == 200
-    status, page, _ = _get(port)
-    assert status == 503 and "maximum of 2 sessions" in page
-    # pages that never connect lose their kernels to the culler, and room frees up
+    held = _Connected(port, cookie)  # the sessions stay until the culling is checked
+    held.hold(kernel)
+    try:
+        # the kernel's websocket: refused when Host and Origin are both foreign, or when the
+        # Origin is foreign; accepted from the page's own origin
+        evil = f"evil.example:{port}"
+        assert _ws(port, kernel, evil, f"http://{evil}", cookie)[0] == 403
+        assert _ws(port, kernel, local, "http://evil.example", cookie)[0] == 403
+        assert _ws(port, kernel, local, f"http://{local}", cookie) == (101, None)
+        # a message over websocket_max_message_size closes the connection; below it, a reply
+        assert _ws(port, kernel, local, f"http://{local}", cookie, pad=2**20) == (101, "reply")
+        assert _ws(port, kernel, local, f"http://{local}", cookie, pad=9 * 2**20) == (101,
+                                                                                     "closed")
+        # two sessions at most: the third page load is refused with a message, no kernel
+        status, page, _ = _get(port)
+        assert status == 200
+        held.hold(re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page).group(1))
+        status, page, _ = _get(port)
+        assert status == 503 and "maximum of 2 sessions" in page
+    finally:
+        held.close()
+    # pages no longer connected lose their kernels to the culler, and room frees up
     t0 = time.monotonic()
     while "Culling 'idle' kernel" not in log.read_text(errors="replace"):
         assert time.monotonic() - t0 < 60, log.read_text()
