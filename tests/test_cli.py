@@ -667,7 +667,7 @@ def test_rebalance_files_write_dollars_to_the_cent(tmp_path):
     assert main(["rebalance", "--profile", str(retiree), "--out", str(tmp_path)]) == 0
     cents = re.compile(r"^-?\d+(\.\d{1,2})?$")
     for name, cols in (("lot_trades.csv", ("proceeds", "basis", "gain",
-                                           "wash_loss_disallowed")),
+                                           "wash_loss_disallowed", "wash_loss_lost")),
                        ("decisions.csv", ("gain",)), ("trades.csv", ("value",))):
         f = pd.read_csv(tmp_path / name, dtype=str)
         for c in cols:

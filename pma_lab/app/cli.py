@@ -184,7 +184,7 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
 
 _CENTS_COLUMNS = ("market_value", "basis", "unrealized", "unrealized_st", "unrealized_lt",
                   "wash_adjustment", "loss_basis", "cost_basis", "value", "gain", "proceeds",
-                  "wash_loss_disallowed")
+                  "wash_loss_disallowed", "wash_loss_lost")
 
 
 def _to_cents(frame: pd.DataFrame) -> pd.DataFrame:
