@@ -1457,10 +1457,11 @@ def test_the_sold_lots_table_keeps_the_lots_dtypes_when_nothing_is_sold():
     r = p.solve()
     assert len(r.lot_sales) == 0 and len(r.trades) == 0
     assert list(r.lot_sales.columns) == ["account", "lot_id", "ticker", "shares", "proceeds",
-                                         "gain", "term", "taxable", "full_lot", "acquired"]
-    for c in ("account", "lot_id", "ticker", "term", "acquired"):
+                                         "gain", "term", "taxable", "full_lot", "acquired",
+                                         "recorded_basis", "recorded_acquired"]
+    for c in ("account", "lot_id", "ticker", "term", "acquired", "recorded_acquired"):
         assert r.lot_sales[c].dtype == p.lots[c].dtype, c
-    for c in ("shares", "proceeds", "gain"):
+    for c in ("shares", "proceeds", "gain", "recorded_basis"):
         assert r.lot_sales[c].dtype == np.float64, c
     assert r.lot_sales.full_lot.dtype == bool and r.lot_sales.taxable.dtype == bool
 
