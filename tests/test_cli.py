@@ -654,6 +654,31 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
     assert f"  realised: ST {fmt_usd(st, 2)}, LT {fmt_usd(lt, 2)}; tax " in text
 
 
+def test_rebalance_files_write_dollars_to_the_cent(tmp_path):
+    """Reviewer 1, session 25: `pma-lab rebalance --out` wrote a gain of -60.1500000000005 in
+    lot_trades.csv and decisions.csv and cash_after 4.34000000000916 in summary.csv (binary
+    sums). Every dollar column and figure is now written to the cent; the API keeps them
+    exact (RebalanceSummary.to_series() unrounded)."""
+    import re
+
+    from pma_lab.optimize.result import USD_FIGURES
+
+    retiree = clients_dir() / "retiree" / "profile.toml"
+    assert main(["rebalance", "--profile", str(retiree), "--out", str(tmp_path)]) == 0
+    cents = re.compile(r"^-?\d+(\.\d{1,2})?$")
+    for name, cols in (("lot_trades.csv", ("proceeds", "basis", "gain",
+                                           "wash_loss_disallowed")),
+                       ("decisions.csv", ("gain",)), ("trades.csv", ("value",))):
+        f = pd.read_csv(tmp_path / name, dtype=str)
+        for c in cols:
+            bad = [v for v in f[c].dropna() if not cents.match(v)]
+            assert not bad, f"{name} {c}: {bad[:3]}"
+    s = pd.read_csv(tmp_path / "summary.csv", index_col=0, dtype=str)["value"]
+    for k in USD_FIGURES:
+        assert k in s.index
+        assert pd.isna(s[k]) or cents.match(s[k]), (k, s[k])
+
+
 def test_rebalance_says_why_a_forced_sale_goes_past_the_gains_budget(tmp_path, capsys):
     """balanced-6040 with the fossil-fuel screen: XOM (must not hold) is sold whatever the
     tax, its $36,958 gain above the $15,000 budget; the rebalance printed net $22,426 and

@@ -281,13 +281,49 @@ def test_a_target_point_given_is_the_row_of_solving_it():
     assert row.kind == "target" and row.tax_this_year == float(other.summary.tax)
 
 
+def _split_when_chain_0_claims(monkeypatch, position: int) -> None:
+    """Pin a forked sweep's schedule: the first split waits until chain 0 has claimed
+    ``position`` of the sweep's points, and chain 0 waits there until the split is done
+    (multiprocessing events made before the fork). Without it, which points a worker
+    takes over depends on which worker finishes first (the CI failure of session 24:
+    the second worker split chain 0 while its first point was still being solved)."""
+    import multiprocessing as mp
+
+    from pma_lab.optimize import frontier as fm
+
+    ctx = mp.get_context("fork")
+    reached, split_done = ctx.Event(), ctx.Event()
+    claim, split = fm._Schedule.claim, fm._Schedule.split
+
+    def pinned_claim(self, j, i):
+        ok = claim(self, j, i)
+        if j == 0 and i == position:
+            reached.set()
+            assert split_done.wait(600), "no worker split chain 0"
+        return ok
+
+    def pinned_split(self):
+        if not split_done.is_set():
+            assert reached.wait(600), f"chain 0 never claimed position {position}"
+        try:
+            return split(self)
+        finally:
+            split_done.set()
+
+    monkeypatch.setattr(fm._Schedule, "claim", pinned_claim)
+    monkeypatch.setattr(fm._Schedule, "split", pinned_split)
+
+
 @pytest.mark.slow
-def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypatch):
+@pytest.mark.parametrize("position, taken", [(0, (6, 9)), (3, (8, 9))])
+def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypatch,
+                                                                  position, taken):
     """efficient_frontier(workers=2), session 12: a worker whose chain is done takes the
     second half of the points another chain has not started, as a new chain (on main the
     cut was fixed, and the worker with the costly stretch of the sweep ran it alone while
     the other waited: 4.91 / 2.83 CPU-s on the benchmark book). The first chain here is
-    all but the last point, so the second worker, done after go to target, splits it;
+    all but the last point, so the second worker, done after go to target, splits it,
+    pinned to split while chain 0 solves its first point (position 0) or its fourth;
     every point and proof is still the serial sweep's."""
     from pma_lab.optimize import frontier as fm
 
@@ -297,14 +333,15 @@ def test_a_worker_done_with_its_chain_takes_over_half_of_another(tech, monkeypat
     one = efficient_frontier(prob, gammas=gammas)
     assert one.chains == ()
     monkeypatch.setattr(fm, "_chain_cuts", lambda n, chains: np.array([0, n - 1, n]))
+    _split_when_chain_0_claims(monkeypatch, position)
     two = efficient_frontier(prob, gammas=gammas, workers=2)
-    points = [p for a, b in two.chains for p in range(a, b + 1)]
-    assert points == list(range(2, len(gammas) + 2))  # every point but the first, once
-    assert len(two.chains) >= 3  # the first chain was split at least once
+    assert two.chains == ((2, taken[0] - 1), taken, (10, 10))
     # the chain taken over starts from the sides of the chain it came from, whose latest
-    # point kept them (every middle point of tech-exec is certified): the serial sweep's,
-    # so nothing is solved again here (before, it started with the two-step, whose sides
-    # the serial sweep did not have, and its points were solved again)
+    # point kept them (every middle point of tech-exec is certified), or, split while that
+    # chain's first point is being solved, from the sides that chain started from (the
+    # first point's; session 25: it started with the two-step, whose sides the serial
+    # sweep did not have, and points 7-9 were solved again here): the serial sweep's, so
+    # nothing is solved again here
     assert two.resolved == ()
     pd.testing.assert_frame_equal(one.all_points[COLS], two.all_points[COLS],
                                   check_exact=False, atol=0.005, rtol=0)
@@ -589,3 +626,20 @@ def test_a_sweep_that_drops_the_clients_gain_budgets_says_so():
     assert g.dropped_budgets is None
     assert "gains budgets" not in report.strategy_findings(bias, curve, costs, g).text
     assert dropped_note(g) == "" and "gains budgets" not in report.frontier_note(g).text
+
+
+def test_an_aversion_reads_the_same_label_whatever_the_sweep(tech):
+    """Reviewer 1, session 25: the 1-10 scale was spread over each sweep's own range, so
+    aversion 1 read "5 / 10" swept alone and "7 / 10" in a sweep from 10 to 0.001. The scale
+    is now the default sweep's: the same aversion, the same number; 10 and beyond the top."""
+    setup, _ = tech
+    prob = problem_for_client(setup)
+    alone = efficient_frontier(prob, gammas=[1.0]).all_points
+    wide = efficient_frontier(prob, gammas=[100.0, 1.0, 0.001]).all_points
+
+    def scale(points, gamma):
+        label = points.label[(points.kind == "sweep") & (points.parameter == gamma)].iloc[0]
+        return label.split(" · ")[0]
+
+    assert scale(alone, 1.0) == scale(wide, 1.0) == "Tax-averse 7 / 10"
+    assert scale(wide, 100.0) == "Tax-averse 9 / 10" and scale(wide, 0.001) == "Tax-averse 1 / 10"

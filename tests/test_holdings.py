@@ -207,6 +207,30 @@ def test_a_held_name_whose_prices_end_early_is_not_blamed_on_the_analysis_date(t
     assert "max_staleness_days" not in err
 
 
+def test_a_current_member_missing_from_the_packaged_prices_is_not_called_delisted(
+        tmp_path, capsys):
+    """Reviewer 1, session 25: a lot of UNH (in the S&P 500 list of 2026-08-08, but the
+    packaged prices end 2024-03-08: missing upstream, DATA_CARD.md) was called "delisted,
+    acquired or renamed" and the client told to take a real holding out. The message now
+    tells the data's gap from a delisting, each name in its own words (EA beside it)."""
+    from pma_lab.app.cli import main
+
+    src = clients_dir() / "young-pro"
+    for f in src.iterdir():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    lots = tmp_path / "brokerage_export.csv"
+    lots.write_text(lots.read_text().rstrip("\n") + "\nUNH,20,01/03/2022,501.55\n"
+                    "EA,10,01/15/2022,130.00\n")
+    assert main(["lots", "validate", "--profile", str(tmp_path / "profile.toml")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    unh = err[err.index("UNH (last close 2024-03-08)"):]
+    assert unh.startswith("UNH (last close 2024-03-08): still in the S&P 500 list of "
+                          "2026-08-08: the packaged prices miss its later closes")
+    assert "delisted" not in unh
+    ea = err[err.index("EA (last close 2024-03-08)"):err.index("UNH (")]
+    assert "delisted, acquired or renamed" in ea and "take those lots out" in ea
+
+
 def test_lock_words_say_an_ira_loses_the_loss_a_taxable_purchase_defers_it_and_how_much():
     """Reviewer (session 21): a loss washed by an IRA purchase is disallowed for good (Rev.
     Rul. 2008-5), by a taxable one deferred to the shares bought; fewer shares bought than

@@ -125,3 +125,38 @@ def test_reselect_fills_a_freed_slot_and_drops_among_the_held_only():
         reselect_names(np.ones(4, bool), solve, grad, np.ones(4, bool), 1.0, 2, min_gain=-0.1)
     with pytest.raises(ValueError, match="at least 1"):
         reselect_names(np.ones(4, bool), solve, grad, np.ones(4, bool), 1.0, 0)
+
+
+def test_swaps_go_on_while_an_excluded_name_is_cheaper_than_a_held_one():
+    # Six names under a one-factor model (betas, specific variances); two names held.
+    # Elimination ends at C, D (0.837, 0.163; objective 0.002252). The gradient there is
+    # (A 0.00368, B 0.00528, C 0.02207, D 0.02206, E 0.00039, F -0.00349): after F (D out,
+    # F in: 0.002783, not kept) every excluded name's gradient is above 0, but below the
+    # held names' 0.0221, and with the weights' sum fixed that is what promises a decrease
+    # (weight moved from D to A: e (0.00368 - 0.02206) < 0). Swapping on: E (0.002277),
+    # then A, kept (A, C at 0.2428, 0.7572: 0.001728, the best of the 15 pairs). Stopping
+    # at a gradient of 0 (the old gate) left C, D.
+    beta = np.array([0.956, 0.874, 0.992, 1.607, 1.192, 0.434])
+    spec = np.array([0.0167, 0.008, 0.0625, 0.0784, 0.0515, 0.0439])
+    b = np.array([0.065, 0.004, 0.709, 0.085, 0.067, 0.070])
+    sigma = 0.04 * np.outer(beta, beta) + np.diag(spec)
+    w = cp.Variable(6, nonneg=True)
+    ub = cp.Parameter(6, nonneg=True)
+    prob = cp.Problem(cp.Minimize(cp.quad_form(w - b, sigma)), [cp.sum(w) == 1, w <= ub])
+
+    def solve(upper):
+        ub.value = upper
+        prob.solve(solver=cp.CLARABEL)
+        return prob.status, np.asarray(w.value), float(prob.value)
+
+    _, w0, f0 = solve(np.ones(6))
+    sel = select_names(w0, f0, solve, lambda x: 2 * sigma @ (x - b), np.ones(6, bool), 1.0, 2)
+    assert sel.path == (6, 4, 3, 2)
+    assert sel.swaps_kept == 1
+    assert sel.weights == pytest.approx([0.2428, 0, 0.7572, 0, 0, 0], abs=1e-4)
+    pairs = []
+    for i in range(6):
+        for j in range(i + 1, 6):
+            pairs.append(solve(np.isin(np.arange(6), [i, j]).astype(float))[2])
+    assert solve((sel.weights > 0).astype(float))[2] == pytest.approx(min(pairs), rel=1e-6)
+    assert min(pairs) == pytest.approx(0.001728, abs=5e-7)

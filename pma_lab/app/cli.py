@@ -183,14 +183,16 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
 
 
 _CENTS_COLUMNS = ("market_value", "basis", "sale_basis", "unrealized", "unrealized_st",
-                  "unrealized_lt", "wash_adjustment", "loss_basis", "cost_basis", "value", "gain")
+                  "unrealized_lt", "wash_adjustment", "loss_basis", "cost_basis", "value",
+                  "gain", "proceeds", "wash_loss_disallowed", "recorded_basis")
 
 
 def _to_cents(frame: pd.DataFrame) -> pd.DataFrame:
-    """A summary table with its dollar columns to the cent.
+    """A table with its dollar columns to the cent.
 
     Reviewer 2 (session 24): a lot's unrealised -215.400000000001 in lots.csv (5,484.60 less
-    5,700.00 in binary).
+    5,700.00 in binary); reviewer 1 (session 25): `pma-lab rebalance`'s lot_trades.csv and
+    decisions.csv (a gain of -60.1500000000005).
     """
     out = frame.copy()
     for c in _CENTS_COLUMNS:
@@ -720,9 +722,10 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     if out is not None:
         from pma_lab.files import write_folder
 
-        write_folder(out, {"trades.csv": r.trades, "lot_trades.csv": r.lot_trades,
-                           "decisions.csv": r.decisions,
-                           "summary.csv": sm.to_series().to_frame("value"),
+        write_folder(out, {"trades.csv": _to_cents(r.trades),
+                           "lot_trades.csv": _to_cents(r.lot_trades),
+                           "decisions.csv": _to_cents(r.decisions),
+                           "summary.csv": sm.to_series(cents=True).to_frame("value"),
                            "checks.csv": r.checks},
                      _inputs(profile, *lots_files, risk_model, benchmark, target_file,
                              client=s.client), index=["summary.csv"])

@@ -250,12 +250,42 @@ def _check_dated(market: MarketData, stocks: list[str], etfs: list[str],
     if gone is not None:
         gone = gone[gone["date"].notna()]
         if len(gone):
-            names = ", ".join(f"{t} (last close {d.date()})" for t, d in gone["date"].items())
-            raise PriceDataError(
-                f"{len(gone)} held ticker(s) have no price at the analysis date {as_of}: "
-                f"{names}; their prices end earlier (delisted, acquired or renamed): take "
-                "those lots out of the lots file (or record their sale), or correct the "
-                "ticker to the name it trades under now")
+            raise PriceDataError(_gone_words(market, gone["date"], as_of))
+
+
+def _gone_words(market: MarketData, last: pd.Series, as_of: dt.date) -> str:
+    """Why held names (``last``: ticker -> last close) have no price at ``as_of``.
+
+    A name in the data's current S&P 500 constituents list still trades: the packaged
+    prices lack it (UNH, ED, LULU, ROP, XYL end 2024-03-08, missing upstream: DATA_CARD.md);
+    the message says so instead of calling it delisted (reviewer 1, session 25: a UNH
+    holder was told to take a real holding out of the lots file). Any other name's prices
+    end because it was delisted, acquired or renamed.
+    """
+    v = market.vintages
+    uni = market.universe.frame()
+    current = set(uni.ticker[uni[v.constituents_column].fillna(False).astype(bool)])
+    listed = [t for t in last.index if t in current]
+    gone = [t for t in last.index if t not in current]
+
+    def names(ts: list[str]) -> str:
+        return ", ".join(f"{t} (last close {last[t].date()})" for t in ts)
+
+    parts = []
+    if gone:
+        parts.append(f"{names(gone)}: their prices end earlier (delisted, acquired or "
+                     "renamed): take those lots out of the lots file (or record their "
+                     "sale), or correct the ticker to the name it trades under now")
+    if listed:
+        parts.append(f"{names(listed)}: still in the S&P 500 list of "
+                     f"{v.constituents_date.date()}: the packaged prices miss "
+                     f"{'its' if len(listed) == 1 else 'their'} later closes "
+                     "(missing upstream, see data/samples/market/DATA_CARD.md), so pma_lab "
+                     "cannot value or trade those lots at this date: analyse the account "
+                     "without them (a lots file without those rows; the holding stays "
+                     "outside the proposal, its tax and tracking error)")
+    return (f"{len(last)} held ticker(s) have no price at the analysis date {as_of}: "
+            + "; ".join(parts))
 
 
 def stale_price_issues(market: MarketData, tickers: Sequence[str], as_of: dt.date,

@@ -567,7 +567,7 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
             problem.pattern_solver.anchor = dual_start(problem)
         if n_chains > 1:
             # each worker gets the compiled problem (and the shared plan) by fork
-            plan = _Schedule(cut, problem.na)
+            plan = _Schedule(cut, problem.na, first_sides)
             parts = sorted((c for got in run_forked(lambda j: chain(j, plan), n_chains,
                                                     min(workers, n_chains),
                                                     serial_hint="efficient_frontier("
@@ -720,15 +720,25 @@ class _Schedule:
     kept the sides before it (:meth:`note`, ``na`` names): a chain taken over from one
     whose latest point kept them starts from its sides (:meth:`hint`; the serial sweep's
     there while it keeps them), otherwise with the two-step (the serial sweep's where
-    its certificate fails, as in the costly stretch).
+    its certificate fails, as in the costly stretch). Until a chain of the first cut
+    has noted a point, its latest sides are those it started from (``sides``, the first
+    point's), so a chain split while its first point is being solved starts from them.
     """
 
-    def __init__(self, cut: np.ndarray, na: int = 0):
+    def __init__(self, cut: np.ndarray, na: int = 0, sides: np.ndarray | None = None):
         ctx = mp.get_context("fork")
         slots = max(int(cut[-1]), len(cut) - 1)  # every chain has a point at least
         self._na = na
         self._sides = ctx.RawArray("b", slots * na)
         self._kept = ctx.RawArray("b", slots)  # the latest point kept the sides before it
+        if sides is not None and len(sides) == na > 0:
+            # a chain of the first cut starts from the first point's sides: until its
+            # first point is noted, those are its latest sides (a worker may take over
+            # half of a chain whose first point is still being solved)
+            row = np.asarray(sides, dtype=np.int8).tolist()
+            for j in range(len(cut) - 1):
+                self._sides[j * na:(j + 1) * na] = row
+                self._kept[j] = 1
         self._lock = ctx.Lock()
         self._start = ctx.RawArray("l", slots)
         self._end = ctx.RawArray("l", slots)
@@ -944,9 +954,14 @@ def _join_chains(parts: list[tuple], problem: RebalanceProblem, rest: list[tuple
 
 
 def _labels(t: pd.DataFrame, swept: str) -> list[str]:
-    """Client-terms labels: the ends, the aversion on a 1-10 scale with the TE, budgets."""
-    g = t.parameter[(t.kind == "sweep") & (t.parameter > 0)]
-    lo, hi = (math.log10(g.min()), math.log10(g.max())) if len(g) else (0.0, 0.0)
+    """Client-terms labels: the ends, the aversion on a 1-10 scale with the TE, budgets.
+
+    The scale is the default sweep's (:data:`DEFAULT_GAMMAS`, log-spaced): an aversion
+    reads the same label whatever the other points of the sweep (reviewer 1, session 25:
+    the point at aversion 1 read "9 / 10" alone and "5 / 10" in the default sweep); one
+    beyond the default's ends reads its end, no aversion at all (0) the lowest.
+    """
+    lo, hi = math.log10(min(DEFAULT_GAMMAS)), math.log10(max(DEFAULT_GAMMAS))
     out = []
     for kind, p, te in zip(t.kind, t.parameter, t.te, strict=True):
         te_txt = "" if not np.isfinite(te) else f" · tracking error {fmt_pct(te)}"
@@ -957,7 +972,7 @@ def _labels(t: pd.DataFrame, swept: str) -> list[str]:
         elif swept == "budget":
             out.append(f"Gain budget ${p:,.0f}")
         else:
-            pos = 0.5 if hi == lo or p <= 0 else (math.log10(p) - lo) / (hi - lo)
+            pos = 0.0 if p <= 0 else min(max((math.log10(p) - lo) / (hi - lo), 0.0), 1.0)
             out.append(f"Tax-averse {1 + round(8 * pos)} / 10{te_txt}")
     return out
 

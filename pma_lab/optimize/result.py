@@ -204,13 +204,19 @@ class RebalanceSummary(Mapping):
     def __len__(self) -> int:
         return len(_FIGURES)
 
-    def to_series(self) -> pd.Series:
+    def to_series(self, cents: bool = False) -> pd.Series:
         """Every figure as a :class:`pandas.Series` (for a table or ``summary.csv``).
 
         The loss carryforward into next year reads as levels before and after the trades
         and the change between them (``carryforward_st_before``, ``carryforward_st_after``,
         ``carryforward_st_change``; the attributes ``carryforward_st`` / ``_lt`` are the
         change), so a level is never read beside a change under one name.
+
+        Parameters
+        ----------
+        cents : bool
+            Dollar figures (:data:`USD_FIGURES`) rounded to the cent, as files write them
+            (reviewer 1, session 25: ``cash_after 4.34000000000916`` in ``summary.csv``).
         """
         d = dict(self)
         out: dict[str, object] = {}
@@ -223,8 +229,19 @@ class RebalanceSummary(Mapping):
                 change = d[f"carryforward_{term}"]
                 out[f"carryforward_{term}_after"] = v + change
                 out[f"carryforward_{term}_change"] = change
+        if cents:
+            for k in USD_FIGURES:
+                if isinstance(out.get(k), float) and np.isfinite(out[k]):
+                    out[k] = round(out[k], 2)
         return pd.Series(out, dtype=object)
 
+
+USD_FIGURES = ("value", "realized_st", "realized_lt", "tax", "tax_model", "disallowed_loss",
+               *(f"carryforward_{t}_{w}" for t in ("st", "lt")
+                 for w in ("before", "after", "change")),
+               "cash_after", "smallest_order", "restriction_gain_min",
+               "budget_raised_by_restrictions", "gift_value")
+"""The summary's figures in dollars (:meth:`RebalanceSummary.to_series`, ``cents``)."""
 
 _FIGURES = tuple("budget_raised_caps" if f.name == "raised_caps" else f.name
                  for f in dataclasses.fields(RebalanceSummary))

@@ -10,8 +10,10 @@ same heuristic under the factor risk model (Boyd et al. 2017 §4.7, "fix and re-
    twice ``N`` names are held, fine steps near ``N``, never below ``N``) and re-solve, until
    at most ``N`` names hold weight.
 2. **Swaps.** Swap the smallest held name for the excluded allowed name whose gradient
-   promises the largest decrease of the objective; keep a swap only when the re-solved
-   objective improves and the name count still holds; end holding the best solution.
+   promises the largest decrease of the objective (its gradient below the costliest held
+   name's: the weights' sum is fixed, so weight moves from a held name to it); keep a
+   swap only when the re-solved objective improves and the name count still holds; end
+   holding the best solution.
 
 A portfolio that already holds names and is re-targeted (the completion sleeve at an update
 of its active model) starts from them instead (:func:`reselect_names`): a held name is
@@ -296,8 +298,12 @@ def _swaps(w: np.ndarray, f: float, solve: SolveFn, gradient: GradientFn,
            s: SelectionSettings, min_gain: float = 0.0) -> tuple[np.ndarray, float, int]:
     """Local search after elimination; returns the best weights, objective and swaps kept.
 
-    A swap is kept when it improves the objective (by ``min_gain`` on its root, see
-    :func:`_better`) and the name count still holds.
+    Each round swaps the smallest held name for the excluded allowed name of lowest
+    gradient not yet tried against a held name, while that gradient is below the costliest
+    held name's: with the weights' sum fixed, the budget's projection of the gradient
+    (moving weight from a held name to the excluded one) is what promises a decrease, not
+    the gradient's sign. A swap is kept when it improves the objective (by ``min_gain`` on
+    its root, see :func:`_better`) and the name count still holds.
     """
     best_w, best_f, kept = w, f, 0
     tried: set[tuple[int, int]] = set()
@@ -309,7 +315,11 @@ def _swaps(w: np.ndarray, f: float, solve: SolveFn, gradient: GradientFn,
         grad = gradient(best_w)
         j_in = next((j for j in out[np.argsort(grad[out])]
                      if not any((i, j) in tried for i in held)), None)
-        if j_in is None or grad[j_in] >= 0:
+        # the weights' sum is fixed, so a name comes in only as another's weight goes out:
+        # moving e from held name i to j changes the objective by e (g_j - g_i), and j
+        # promises a decrease while its gradient is below the costliest held name's (the
+        # gradient's level, 0 or any other, says nothing about it)
+        if j_in is None or grad[j_in] >= grad[held].max():
             break
         i_out = held[np.argmin(best_w[held])]
         tried.add((int(i_out), int(j_in)))

@@ -951,7 +951,8 @@ def _screen_words(x: str) -> str:
     cat = load_catalog()
     if x in cat.screens:
         return cat.screens[x].name
-    return x.replace("_", " ").capitalize()
+    words = x.replace("_", " ")
+    return words[:1].upper() + words[1:]  # not str.capitalize: 'never hold: tsla' (s25)
 
 
 def _keep_words() -> str:
@@ -3835,12 +3836,21 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    f"{fmt_pct(first.te_top)} for the top {int(first.names)} by size; at "
                    f"{int(last.names)} names it is {fmt_pct(last.te_target)}.")
     ok = costs[costs.error.fillna("").astype(str) == ""]
-    if len(ok):
-        worst = ok.loc[ok.extra_te.astype(float).idxmax()]
+    # the unscreened reference row is not a screen; and a screen "costs the most" only
+    # when it costs something (reviewer 1, session 25: "None (unscreened target) costs the
+    # most: 0.0 bp" when no screen cost anything)
+    from pma_lab.portfolio.research import UNSCREENED
+
+    screens = ok[(ok.restriction.astype(str) != UNSCREENED) & (ok.extra_te.astype(float) > 0)]
+    if len(screens):
+        worst = screens.loc[screens.extra_te.astype(float).idxmax()]
         out.append(f"Of the client's screens, {_screen_words(str(worst.restriction))} costs "
                    f"the most: {fmt_num(1e4 * float(worst.extra_te), 1)} bp of extra "
                    f"tracking error for {fmt_pct(float(worst.excluded_weight))} of the index "
                    "excluded.")
+    elif len(ok) > 1:
+        out.append("None of the client's screens costs measurable tracking error at this "
+                   "name count.")
     noisy = ok[ok.get("selection_noise", pd.Series(0.0, index=ok.index)).astype(float) > 0]
     if len(noisy):
         words = _and([_screen_words(str(r)) for r in noisy.restriction])
@@ -3854,7 +3864,11 @@ def strategy_findings(bias: pd.DataFrame, curve: pd.DataFrame, costs: pd.DataFra
                    "(see the error column).")
     t = front.table[front.table.status.isin(("optimal", "optimal_inaccurate", "current"))]
     if len(t) >= 2:
-        a, b = t.iloc[0], t.iloc[-1]
+        # doing nothing is the sweep's "current" point, which the efficient table leaves
+        # out when harvesting beats it on both counts (reviewer 1, session 25: its first
+        # row, the first swept point, was quoted as doing nothing: 8.15% for 9.76%)
+        a = front.all_points[front.all_points.kind == "current"].iloc[0]
+        b = t.iloc[-1]
         out.append(f"For the client, going from doing nothing ({fmt_pct(a.te)} tracking error "
                    f"to the target) to the target costs {fmt_usd(b.tax_economic)} of economic "
                    f"tax ({fmt_usd(b.tax_this_year)} this year; loss carryforward added "
