@@ -315,6 +315,46 @@ def test_gift_lots_are_valued_by_their_dual_basis_and_the_summary_says_why(tmp_p
     assert f"a sale gives a loss of ${22000 - mv:,.0f}" in note
 
 
+def test_a_gift_lots_basis_and_gain_in_the_holdings_are_one_pair(tmp_path):
+    """Reviewers, session 25: the holdings table (proposal) and the CLI's lots summary
+    showed a gift lot's donor basis beside an unrealised gain measured from the FMV at the
+    gift (G3: $30,000 beside a loss from $22,000), so market value less cost basis was not
+    the gain shown. The basis shown is the one the gain is measured from (the lots'
+    ``sale_basis``; ``basis`` stays the lot's record), with a note saying which applies."""
+    from pma_lab.app.cli import main
+    from pma_lab.io.holdings import GIFT_BASIS_NOTE
+    from pma_lab.report.proposal import holdings_table
+
+    (tmp_path / "profile.toml").write_text(PROFILE)
+    (tmp_path / "lots.csv").write_text(GIFT_LOTS)
+    client = load_client(tmp_path / "profile.toml")
+    s = summarize_lots(client)
+    mv = 100 * float(prices_at(load_market(), ["MSFT"], DAY)["MSFT"])
+    lots = s.lots.set_index("lot_id")
+    # G1 a gain from the donor's $15,000; G2 neither (today's value); G3 a loss from $22,000
+    assert lots.sale_basis.to_dict() == pytest.approx({"G1": 15000, "G2": mv, "G3": 22000})
+    assert lots.basis.to_dict() == {"G1": 15000, "G2": 25000, "G3": 30000}  # the record
+    np.testing.assert_allclose(lots.market_value - lots.sale_basis, lots.unrealized)
+    h = s.holdings.set_index("ticker").loc["MSFT"]
+    assert h.basis == pytest.approx(15000 + mv + 22000)
+    assert h.market_value - h.basis == pytest.approx(h.unrealized_st + h.unrealized_lt)
+    table = holdings_table(s, client)
+    row = table.frame.set_index("Symbol").loc["MSFT"]
+    assert row["Market value"] - row["Cost basis"] == pytest.approx(
+        row["Unrealised short-term"] + row["Unrealised long-term"])
+    assert table.note.endswith(GIFT_BASIS_NOTE)
+    text = s.to_text()
+    assert GIFT_BASIS_NOTE in text
+    # the CLI's files: the same pair, to the cent
+    out = tmp_path / "summary"
+    assert main(["lots", "summarize", "--profile", str(tmp_path / "profile.toml"),
+                 "--out", str(out)]) == 0
+    held = pd.read_csv(out / "holdings.csv", comment="#").set_index("ticker").loc["MSFT"]
+    assert held.basis == pytest.approx(round(15000 + mv + 22000, 2), abs=0.005)
+    cli = pd.read_csv(out / "lots.csv", comment="#").set_index("lot_id")
+    np.testing.assert_allclose(cli.market_value - cli.sale_basis, cli.unrealized, atol=0.011)
+
+
 def test_prices_older_than_the_analysis_date_are_warned_about():
     """A close older than the analysis date but within the 5-day limit was used without a
     word (reviewer 1, session 23, #11). A date that is not a market day: one warning

@@ -1463,10 +1463,11 @@ def test_the_sold_lots_table_keeps_the_lots_dtypes_when_nothing_is_sold():
     r = p.solve()
     assert len(r.lot_sales) == 0 and len(r.trades) == 0
     assert list(r.lot_sales.columns) == ["account", "lot_id", "ticker", "shares", "proceeds",
-                                         "gain", "term", "taxable", "full_lot", "acquired"]
-    for c in ("account", "lot_id", "ticker", "term", "acquired"):
+                                         "gain", "term", "taxable", "full_lot", "acquired",
+                                         "recorded_basis", "recorded_acquired"]
+    for c in ("account", "lot_id", "ticker", "term", "acquired", "recorded_acquired"):
         assert r.lot_sales[c].dtype == p.lots[c].dtype, c
-    for c in ("shares", "proceeds", "gain"):
+    for c in ("shares", "proceeds", "gain", "recorded_basis"):
         assert r.lot_sales[c].dtype == np.float64, c
     assert r.lot_sales.full_lot.dtype == bool and r.lot_sales.taxable.dtype == bool
 
@@ -1496,3 +1497,40 @@ def test_a_gift_lots_basis_in_the_household_is_the_dual_basis_one(loss_basis, wa
     if len(sold):  # what the optimiser counts is what the ledger's sale reports
         assert float(sold.gain.sum()) == pytest.approx(want_gain * float(sold.shares.sum())
                                                        / 300, abs=0.01)
+
+
+def test_a_gift_lot_sold_by_the_household_keeps_its_record_for_the_trade_file():
+    """Reviewers, session 25: the household's trade rows named a gift lot sold at a loss
+    from the FMV at the gift only by Form 8949's pair (the FMV's cost per share, the gift's
+    date); the custodian's record of the lot, the donor's basis and date, follows it
+    (``recorded_basis``, ``recorded_acquired``; the trade file's "as recorded" columns),
+    and an ordinary lot's record is its tax pair."""
+    from pma_lab.report.proposal import RECORDED_COLUMNS
+    from pma_lab.report.shelf import household_trade_rows
+
+    led = ledger_with([("ira", "CVX", 300, 30_000.0, dt.date(2020, 1, 2))])
+    led.add_lot("taxable", "XOM", Decimal(300), Decimal(40000), dt.date(2015, 1, 2),
+                lot_id="gift", loss_basis=Decimal(35000), gift_date=dt.date(2026, 3, 2))
+    led.add_lot("taxable", "XOM", Decimal(100), Decimal(12000), dt.date(2016, 1, 4),
+                lot_id="plain")
+    tick = ["XOM", "CVX"]
+    p = HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
+                         toy_risk(tick), pd.Series([0.0, 1.0], index=tick), TAX,
+                         location=LocationInputs.uniform(tick, TAX))
+    r = p.solve()
+    sold = r.lot_sales.set_index("lot_id")
+    assert {"gift", "plain"} <= set(sold.index)
+    g = sold.loc["gift"]
+    q = float(g.shares)
+    # Form 8949's: a loss from the FMV at the gift ($35,000), held from the gift
+    assert g.acquired == dt.date(2026, 3, 2) and g.term == "ST"
+    assert float(g.gain) == pytest.approx(q * (100.0 - 35000 / 300), abs=0.01)
+    assert g.recorded_acquired == dt.date(2015, 1, 2)
+    assert float(g.recorded_basis) == pytest.approx(q * 40000 / 300)
+    rows = household_trade_rows(r).set_index("Lot ID")
+    day, cost = RECORDED_COLUMNS
+    assert (rows.Acquired["gift"], rows[day]["gift"]) == ("2026-03-02", "2015-01-02")
+    assert rows["Cost per Share"]["gift"] == pytest.approx(35000 / 300)
+    assert rows[cost]["gift"] == pytest.approx(40000 / 300)
+    assert rows[day]["plain"] == rows.Acquired["plain"] == "2016-01-04"
+    assert rows[cost]["plain"] == rows["Cost per Share"]["plain"]

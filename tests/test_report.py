@@ -2668,3 +2668,78 @@ def test_a_table_of_few_rows_with_long_reasons_splits_between_rows_in_print():
     assert "pma-short" not in html_long and html_long.count('class="pma-keep"') == 2
     short = pd.DataFrame({"Symbol": [f"S{i}" for i in range(15)], "Why": ["a sale"] * 15})
     assert "pma-short" in ReportTable(short, wrap=("Why",))._repr_html_()
+
+
+def _gift_client(tmp_path: Path) -> Path:
+    """young-pro with its two PYPL lots received as gifts on 2025-10-01 (session 24's
+    dashboard fixture): the first's FMV at the gift, $70 a share, is below the donor's
+    $305.88 (today's $57.21 sells it at a short-term loss from the FMV, held from the
+    gift); the second's $200 is above the donor's $172.96 (the donor's basis and date)."""
+    src = clients_dir() / "young-pro"
+    for f in src.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    lines = (src / "brokerage_export.csv").read_text().splitlines()
+    assert lines[1].startswith("PYPL,60,07/23/2021,305.88")
+    assert lines[2].startswith("PYPL,50,01/18/2022,172.96")
+    rows = [lines[0] + ",Date of Gift,FMV Per Share at Gift",
+            lines[1] + ",10/01/2025,70.00", lines[2] + ",10/01/2025,200.00",
+            *(line + ",," for line in lines[3:])]
+    (tmp_path / "brokerage_export.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "profile.toml"
+
+
+def test_a_gift_lot_sold_at_a_loss_is_named_by_its_record_in_the_trade_files(tmp_path):
+    """Reviewers, session 25: the trade file gave a gift lot sold at a loss only Form
+    8949's pair (the FMV at the gift, $70.00, with the gift's date), which the custodian
+    does not hold: its record of the lot is the donor's date and basis, as the lots file
+    gives them. The tax cells stay Form 8949's (the gain, term and basis used); the lot's
+    record follows in two more columns, equal to the tax ones for every other lot, in the
+    CSV (to the cent, ISO dates) and the XLSX (date cells) alike; the proposal's trade list
+    shows them, with a note, only when a lot's record differs."""
+    client = load_client(_gift_client(tmp_path))
+    setup = prepare(client)
+    fy = first_trades(setup, client_plan(setup),
+                      TransitionSettings(horizon_years=2, steps_per_year=1))
+    frame = custodian_trades(fy)
+    assert list(frame.columns) == list(report.CUSTODIAN_COLUMNS)
+    rec_day, rec_cost = report.RECORDED_COLUMNS
+    sells = frame[frame.Action == "SELL"].set_index("Lot ID")
+    gift, above = sells.loc["brokerage_export:2"], sells.loc["brokerage_export:3"]
+    # Form 8949's pair: a loss from the FMV, held from the gift (short-term)
+    assert (gift.Acquired, gift["Cost per Share"], gift.Term) == ("2025-10-01", 70.0,
+                                                                    "Short-term")
+    assert gift["Est. Gain"] == pytest.approx(60 * (57.21 - 70.0), abs=0.01)
+    # the custodian's record: the donor's date and cost per share
+    assert gift[rec_day] == "2021-07-23" and gift[rec_cost] == pytest.approx(305.88)
+    # a gift whose FMV was above the donor's basis, and every ordinary lot: the same pair
+    assert (above.Acquired, above[rec_day]) == ("2022-01-18", "2022-01-18")
+    rest = frame[frame["Lot ID"] != "brokerage_export:2"]
+    assert len(rest) > 10 and (rest.Acquired == rest[rec_day]).all()
+    assert ((rest["Cost per Share"] == rest[rec_cost])
+            | (rest["Cost per Share"].isna() & rest[rec_cost].isna())).all()
+    assert (frame[frame.Action == "BUY"][rec_day] == "").all()
+
+    report.write_trades(frame, tmp_path / "t.csv", tmp_path / "t.xlsx")
+    with open(tmp_path / "t.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    row = next(r for r in rows if r["Lot ID"] == "brokerage_export:2")
+    assert (row["Acquired"], row["Cost per Share"], row[rec_day], row[rec_cost]) == (
+        "2025-10-01", "70.00", "2021-07-23", "305.88")
+    assert row["Est. Gain"] == "-767.40"
+    ws = openpyxl.load_workbook(tmp_path / "t.xlsx").active
+    head = [c.value for c in ws[1]]
+    assert head == list(report.CUSTODIAN_COLUMNS)
+    at = next(r for r in ws.iter_rows(min_row=2) if r[head.index("Lot ID")].value
+              == "brokerage_export:2")
+    day = at[head.index(rec_day)]
+    assert day.value.date() == dt.date(2021, 7, 23) and day.number_format == "yyyy-mm-dd"
+    assert at[head.index(rec_cost)].value == 305.88
+    assert at[head.index("Acquired")].value.date() == dt.date(2025, 10, 1)
+
+    # the proposal's trade list shows the record beside the tax cells, and says why
+    table = report.trade_list(fy)
+    assert table.hidden == () and "identify the lot by them" in table.note
+    assert f"{rec_day}" in table._repr_html_() and "$305.88" in repr(table)
+    # without a gift lot sold below the donor's basis: the columns in the data only
+    plain = report.ReportTable(rest.reset_index(drop=True), hidden=report.RECORDED_COLUMNS)
+    assert report.recorded_shown(rest) == () and rec_day not in repr(plain)

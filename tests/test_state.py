@@ -61,10 +61,12 @@ def _per_lot_rows(led, as_of, px):
                      "basis": float(lt.basis), "price": p, "value": value,
                      "gain": value - float(lt.basis), "term": term, "acquired": lt.acquired,
                      "holding_start": lt.holding_start, "long_term_on": lto,
-                     "days_to_lt": 0 if term == "LT" else (lto - as_of).days})
+                     "days_to_lt": 0 if term == "LT" else (lto - as_of).days,
+                     # the lot as recorded (session 25; no gift lot here: its own)
+                     "recorded_basis": float(lt.basis), "recorded_acquired": lt.acquired})
     return pd.DataFrame(rows, columns=state._LOT_COLUMNS).astype(
         {"shares": float, "basis": float, "price": float, "value": float, "gain": float,
-         "days_to_lt": int})
+         "days_to_lt": int, "recorded_basis": float})
 
 
 def test_the_lots_table_is_the_row_by_row_one_to_the_bit():
@@ -524,3 +526,13 @@ def test_a_gift_lots_gain_for_the_optimiser_is_the_dual_basis_one(loss_basis, wa
     # (Form 8949's pair; reviewer 1, session 24: the donor's date beside the FMV)
     assert lots.loc["gift", "acquired"] == (dt.date(2026, 3, 2) if want_term == "ST"
                                             else dt.date(2015, 1, 2))
+    # beside it, the lot as recorded (the custodian's record: the donor's basis and date;
+    # reviewers, session 25), also through a state made by ``replace`` (its lots table)
+    for cols in (state.lot_columns(st),
+                 state.lot_columns(dataclasses.replace(st, no_buy=frozenset()))):
+        j = cols.row["gift"]
+        assert (cols.recorded_basis[j], cols.recorded_acquired[j]) == (
+            40000.0, dt.date(2015, 1, 2))
+        k = cols.row[next(i for i in cols.lot_id if i != "gift")]
+        assert (cols.recorded_basis[k], cols.recorded_acquired[k]) == (
+            cols.basis[k], cols.acquired[k])

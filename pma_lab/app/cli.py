@@ -182,9 +182,10 @@ def lots_summarize(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date |
         click.echo(f"\nwrote {out}/{{lots,holdings,turning_long_term,locks,realized}}.csv")
 
 
-_CENTS_COLUMNS = ("market_value", "basis", "unrealized", "unrealized_st", "unrealized_lt",
-                  "wash_adjustment", "loss_basis", "cost_basis", "value", "gain", "proceeds",
-                  "wash_loss_disallowed", "wash_loss_lost")
+_CENTS_COLUMNS = ("market_value", "basis", "sale_basis", "unrealized", "unrealized_st",
+                  "unrealized_lt", "wash_adjustment", "loss_basis", "cost_basis", "value",
+                  "gain", "proceeds", "wash_loss_disallowed", "wash_loss_lost",
+                  "recorded_basis")
 
 
 def _to_cents(frame: pd.DataFrame) -> pd.DataFrame:

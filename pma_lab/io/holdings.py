@@ -389,11 +389,14 @@ class LotsSummary:
     as_of : datetime.date
     lots : pd.DataFrame
         One row per open lot: account, account_type, ticker, lot_id, shares, price,
-        market_value, basis, unrealized, term, holding_start, long_term_on,
-        days_to_long_term, wash_adjustment.
+        market_value, basis (as recorded: a gift lot's is the donor's), sale_basis (the
+        basis ``unrealized`` is measured from: :func:`valued_lots`), unrealized, term,
+        holding_start, long_term_on, days_to_long_term, wash_adjustment.
     holdings : pd.DataFrame
         One row per account and ticker: shares, market_value, weight (of the household's
-        total incl. cash), basis, unrealized_st, unrealized_lt, lots.
+        total incl. cash), basis (the lots' ``sale_basis``: the basis the unrealised
+        gains beside it are measured from, so market value less basis is the unrealised
+        gain), unrealized_st, unrealized_lt, lots.
     turning_long_term : pd.DataFrame
         Taxable lots that turn long-term within 90 days, with the horizon bucket.
     locks : pd.DataFrame
@@ -484,6 +487,7 @@ class LotsSummary:
         if len(gifts):
             lines.append("  gift lots (IRC §1015 dual basis):")
             lines += [f"    {gift_lot_words(r)}" for r in gifts.itertuples()]
+            lines.append(f"    {GIFT_BASIS_NOTE}")
         lines.append("")
         hold = self.holdings.copy()
         with pd.option_context("display.max_rows", 500, "display.width", 140,
@@ -504,7 +508,9 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
     (``basis``) a gain from it, with the donor's holding period; below the FMV at the gift
     (``loss_basis``, when lower) a loss from the FMV, held from the gift date (its term,
     holding start and long-term date are then the gift's); in between, neither gain nor
-    loss.
+    loss. ``sale_basis`` is the basis that gain is measured from (``basis``, the lot's
+    record, but for such a gift lot: the FMV at the gift, or the value itself), so
+    ``market_value - sale_basis`` is ``unrealized``.
     """
     market = market or load_market()
     lots = ledger.open_lots()
@@ -513,26 +519,38 @@ def valued_lots(ledger: Ledger, as_of: dt.date, market: MarketData | None = None
     lots["price"] = lots.ticker.map(px).astype(float)
     lots["market_value"] = lots.shares * lots.price
     lots["unrealized"] = lots.market_value - lots.basis
+    lots["sale_basis"] = lots.basis.astype(float)
     gifts = np.flatnonzero(lots.loss_basis.notna().to_numpy())
     if len(gifts):  # a gift lot below the donor's basis: the rule the optimiser reads
         held = ledger.lots()  # open_lots' rows, in its order
         mv = lots.market_value.to_numpy()
         gain = lots.unrealized.to_numpy().copy()
+        used = lots.sale_basis.to_numpy().copy()
         ltos, starts = list(lots.long_term_on), list(lots.holding_start)
         for i in gifts:
-            basis, ltos[i], starts[i] = held[i].sale_basis(float(mv[i]))
-            gain[i] = mv[i] - basis
+            used[i], ltos[i], starts[i] = held[i].sale_basis(float(mv[i]))
+            gain[i] = mv[i] - used[i]
         lots["unrealized"], lots["long_term_on"], lots["holding_start"] = gain, ltos, starts
+        lots["sale_basis"] = used
     lots["term"] = [
         "LT" if inh or (lto is not None and as_of >= lto) else "ST"
         for inh, lto in zip(lots.inherited, lots.long_term_on, strict=True)]
     lots["days_to_long_term"] = [
         0 if lto is None else max((lto - as_of).days, 0) for lto in lots.long_term_on]
     cols = ["account", "account_type", "ticker", "lot_id", "shares", "price", "market_value",
-            "basis", "unrealized", "term", "acquired", "holding_start", "long_term_on",
-            "days_to_long_term", "wash_adjustment", "inherited", "loss_basis", "gift_date"]
+            "basis", "sale_basis", "unrealized", "term", "acquired", "holding_start",
+            "long_term_on", "days_to_long_term", "wash_adjustment", "inherited", "loss_basis",
+            "gift_date"]
     return lots[cols].sort_values(["account", "ticker", "acquired", "lot_id"],
                                   ignore_index=True)
+
+
+GIFT_BASIS_NOTE = ("A gift lot's basis in the holdings is the one its unrealised gain or loss "
+                   "is measured from, a sale's at today's price under the dual basis: the "
+                   "donor's for a gain, the value at the gift for a loss, today's value when "
+                   "between the two (neither gain nor loss).")
+"""Which basis the holdings count for a gift lot: the CLI's lots summary and the
+proposal's holdings table say it under the gift lots' words."""
 
 
 def gift_lot_words(lot: object) -> str:
@@ -604,7 +622,9 @@ def summarize_lots(client: Client, market: MarketData | None = None,
     cash = client.profile.cash
     total_value = float(lots.market_value.sum()) + cash
 
-    g = lots.assign(
+    # the basis beside the unrealised gains is the one they are measured from (a gift
+    # lot's under its dual basis, reviewer s25: the donor's beside a gain from the FMV)
+    g = lots.drop(columns="basis").rename(columns={"sale_basis": "basis"}).assign(
         unrealized_st=np.where(lots.term == "ST", lots.unrealized, 0.0),
         unrealized_lt=np.where(lots.term == "LT", lots.unrealized, 0.0))
     # the sums in one pass over the groups (named aggregations grouped once a column: ~2x)

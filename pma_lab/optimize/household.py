@@ -575,8 +575,12 @@ class HouseholdResult:
         taxes the account (that IRA as ``traditional``).
     lot_sales : pd.DataFrame
         One row per lot sold: ``account, lot_id, ticker, shares, proceeds, gain, term,
-        taxable``, ``full_lot`` (the whole lot is sold: its exact shares are relieved) and
-        ``acquired`` (the lot's purchase date).
+        taxable``, ``full_lot`` (the whole lot is sold: its exact shares are relieved),
+        ``acquired`` (the lot's purchase date; a gift lot sold at a loss from the FMV at
+        the gift: the gift's, as Form 8949 reads it) and ``recorded_basis`` and
+        ``recorded_acquired`` (the sold shares' basis and the lot's purchase date as the
+        lots file records them, the custodian's record: a gift lot's donor basis and date;
+        otherwise the basis the gain is measured from and ``acquired``).
     accounts : pd.DataFrame
         Per account: ``account, kind, taxed_as, value, cash_before, cash_after, min_cash,
         bought, sold, realized_st, realized_lt`` (USD; realised gains from the ledger;
@@ -837,7 +841,8 @@ class HouseholdProblem:
                 if lt.loss_basis is not None:
                     gifts.append((len(lots), lt))
                 lots.append((k, idx.get(lt.ticker, -1), lt.lot_id, lt.ticker,
-                             float(lt.shares), float(lt.basis), term, lt.acquired))
+                             float(lt.shares), float(lt.basis), term, lt.acquired,
+                             float(lt.basis), lt.acquired))
         px = prices.reindex(list(self.tickers)).astype(float)
         tw = target.reindex(list(self.tickers)).fillna(0.0)
         if abs(float(target.sum()) - 1.0) > 1e-6:
@@ -858,15 +863,17 @@ class HouseholdProblem:
         for j, lt in gifts:
             # a gift's basis and term as a sale today reports them (Pub 551's dual basis,
             # as the single account's problem reads it: Lot.sale_basis)
-            k, i, lid, tick, sh, _, _, acq = lots[j]
+            k, i, lid, tick, sh, _, _, acq, rb, ra = lots[j]
             value = sh * float(px[tick] if i >= 0 else fund_px[tick])
             basis, lto, start = lt.sale_basis(value)
             if start != lt.holding_start:  # a loss from the FMV, held from the gift
                 acq = start
             term = "LT" if lto is None or as_of >= lto else "ST"
-            lots[j] = (k, i, lid, tick, sh, basis, term, acq)
+            lots[j] = (k, i, lid, tick, sh, basis, term, acq, rb, ra)
+        # recorded_*: the lot as the lots file records it (a gift's donor basis and date)
         self.lots = pd.DataFrame(lots, columns=["k", "i", "lot_id", "ticker", "shares",
-                                                "basis", "term", "acquired"])
+                                                "basis", "term", "acquired",
+                                                "recorded_basis", "recorded_acquired"])
         self.lots["account"] = [ids[k] for k in self.lots.k]
         self.lots["price"] = self.lots.ticker.map(pd.concat([self.prices, fund_px])).astype(
             float)
@@ -1705,7 +1712,10 @@ class HouseholdProblem:
             # and the plan's booking (plan.household.book_others) read, as result._lot_sales
             "full_lot": qs >= held,
             # the purchase date: with the cost per share it names the lot at the custodian
-            "acquired": lot_column("acquired")})
+            "acquired": lot_column("acquired"),
+            # the lot as the lots file records it (a gift's donor basis and date)
+            "recorded_basis": lots.recorded_basis.to_numpy()[pos] * qs / held,
+            "recorded_acquired": lot_column("recorded_acquired")})
         # one sell order per account and stock: its lots' shares summed in their order (as
         # a pandas group's sum), at the stock's price
         rows = []

@@ -257,7 +257,11 @@ class RebalanceResult:
     ----------
     lot_trades : pd.DataFrame
         One row per lot sold: lot_id, ticker, shares, price, proceeds, basis, gain, term,
-        ``acquired`` (the lot's purchase date), ``full_lot``,
+        ``acquired`` (the lot's purchase date; with ``basis`` Form 8949's pair),
+        ``recorded_basis`` and ``recorded_acquired`` (the sold shares' basis and the lot's
+        purchase date as the lots file records them, the custodian's record: a gift lot's
+        donor basis and date; else ``basis`` and ``acquired`` before any wash-sale
+        adjustment today's trades make), ``full_lot``,
         ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
         checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
         replay disallows under the wash-sale rule; 0 when none), ``wash_shares`` and
@@ -525,7 +529,11 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         "full_lot": full,
         # the lot's purchase date: with its cost per share it identifies the lot at the
         # custodian when the lot id is pma_lab's own (``file:row``)
-        "acquired": cols.acquired[idx]}
+        "acquired": cols.acquired[idx],
+        # the lot as the lots file records it (a gift lot's donor basis and date, whatever
+        # the sale reports): what the custodian's own record of the lot reads
+        "recorded_basis": cols.recorded_basis[idx] * sh / cols.shares[idx],
+        "recorded_acquired": cols.recorded_acquired[idx]}
     sold = p.A @ x if p.nl else np.zeros(p.na)
     w_after = p.h + b - sold
     # "before" is the holdings as a share of the account today: a withdrawal (or an

@@ -95,6 +95,11 @@ class LotColumns:
     acquired, holding_start : np.ndarray
         Per lot, its purchase date and the start of its holding period (object arrays, as
         the lots table's columns).
+    recorded_basis, recorded_acquired : np.ndarray
+        Per lot, its basis (float) and purchase date as the lots file records them, what
+        the custodian identifies it by: ``basis`` and ``acquired`` but for a gift lot a
+        sale today reports under the FMV at the gift (or with neither gain nor loss),
+        whose record is the donor's basis and acquisition date.
     value, days_to_lt : np.ndarray
         Per lot, the table's value (float) and days to long-term (int).
     row : Mapping[str, int]
@@ -124,6 +129,8 @@ class LotColumns:
     holding_start: np.ndarray
     value: np.ndarray
     days_to_lt: np.ndarray
+    recorded_basis: np.ndarray
+    recorded_acquired: np.ndarray
     row: Mapping[str, int]
     must_sell: np.ndarray
     glide: np.ndarray
@@ -169,7 +176,8 @@ def lot_columns(state: AccountState) -> LotColumns:
     hand or by ``replace``). A table without the ``value``, ``days_to_lt``, ``acquired``
     or ``holding_start`` column (made by hand) reads them as ``account_state`` makes
     them: shares x price, the days to ``long_term_on`` (0 once long-term), unknown
-    (None).
+    (None); without ``recorded_basis`` or ``recorded_acquired``, the lots' ``basis`` and
+    ``acquired``.
     """
     cols = state.__dict__.get("_lot_columns")
     if cols is None:
@@ -178,14 +186,18 @@ def lot_columns(state: AccountState) -> LotColumns:
         shares = lots.shares.to_numpy(dtype=float)
         price = lots.price.to_numpy(dtype=float)
         term, ltos = lots.term.tolist(), lots.long_term_on.tolist()
+        basis = lots.basis.to_numpy(dtype=float)
+        acquired = lots.acquired.tolist() if "acquired" in lots else [None] * len(lots)
         cols = _keep_columns(
             state, lots.lot_id.tolist(), lots.ticker.tolist(), term, ltos, shares, price,
-            lots.basis.to_numpy(dtype=float), lots.gain.to_numpy(dtype=float),
-            lots.acquired.tolist() if "acquired" in lots else [None] * len(lots),
+            basis, lots.gain.to_numpy(dtype=float), acquired,
             lots.holding_start.tolist() if "holding_start" in lots else [None] * len(lots),
             lots.value.to_numpy(dtype=float) if "value" in lots else shares * price,
             lots.days_to_lt.to_numpy() if "days_to_lt" in lots else
-            _days_to_lt(term, ltos, state.as_of))
+            _days_to_lt(term, ltos, state.as_of),
+            lots.recorded_basis.to_numpy(dtype=float) if "recorded_basis" in lots else
+            basis.copy(),
+            lots.recorded_acquired.tolist() if "recorded_acquired" in lots else acquired)
     return cols
 
 
@@ -234,7 +246,8 @@ def asset_index(state: AccountState) -> pd.Index:
 def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], term: list[str],
                   ltos: list, shares: np.ndarray, price: np.ndarray, basis: np.ndarray,
                   gain: np.ndarray, acquired: list, holding_start: list, value: np.ndarray,
-                  days_to_lt: np.ndarray) -> LotColumns:
+                  days_to_lt: np.ndarray, recorded_basis: np.ndarray,
+                  recorded_acquired: list) -> LotColumns:
     """The state's :class:`LotColumns` from its lots' columns, kept with the state.
 
     :func:`account_state` gives the columns it built the lots table from (reading them
@@ -242,14 +255,15 @@ def _keep_columns(state: AccountState, lot_id: list[str], ticker: list[str], ter
     """
     tick = np.asarray(ticker, dtype=object)
     lid = np.asarray(lot_id, dtype=object)
-    for a in (shares, price, basis, gain, value, days_to_lt):
+    for a in (shares, price, basis, gain, value, days_to_lt, recorded_basis):
         a.flags.writeable = False  # read by every result of the state, never written
     cols = LotColumns(
         lot_id=lid, ticker=tick, term=np.asarray(term, dtype=object), long_term_on=ltos,
         shares=shares, price=price, basis=basis, gain=gain,
         acquired=np.asarray(acquired, dtype=object),
         holding_start=np.asarray(holding_start, dtype=object), value=value,
-        days_to_lt=days_to_lt,
+        days_to_lt=days_to_lt, recorded_basis=recorded_basis,
+        recorded_acquired=np.asarray(recorded_acquired, dtype=object),
         row={x: j for j, x in enumerate(lot_id)},
         must_sell=np.array([t in state.must_sell for t in tick], dtype=bool),
         glide=np.array([t in state.max_weight for t in tick], dtype=bool),
@@ -522,8 +536,10 @@ _UNBUILT = pd.DataFrame()
 made lazy (:class:`_LotTable`); never a state's ``lots``."""
 
 _LOT_COLUMNS = ["lot_id", "ticker", "shares", "basis", "price", "value", "gain", "term",
-                "acquired", "holding_start", "long_term_on", "days_to_lt"]
-"""The columns of :attr:`AccountState.lots`, in order."""
+                "acquired", "holding_start", "long_term_on", "days_to_lt", "recorded_basis",
+                "recorded_acquired"]
+"""The columns of :attr:`AccountState.lots`, in order (:class:`LotColumns` says what the
+``recorded_`` ones are: the lot as the lots file records it)."""
 
 
 def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
@@ -542,17 +558,18 @@ def _lot_frame(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     if not lots:
         empty = pd.DataFrame([], columns=_LOT_COLUMNS).astype(
             {"shares": float, "basis": float, "price": float, "value": float,
-             "gain": float, "days_to_lt": int})
+             "gain": float, "days_to_lt": int, "recorded_basis": float})
         return empty, float(empty.value.sum()), None
     lot_value, columns = _lot_arrays(lots, px_of, as_of)
     (lot_id, ticker, term, ltos, shares, price, basis, gain, acquired, holding_start, value,
-     days) = columns
+     days, recorded_basis, recorded_acquired) = columns
     frame = pd.DataFrame({
         "lot_id": lot_id, "ticker": ticker,
         "shares": shares, "basis": basis, "price": price, "value": value,
         "gain": gain, "term": term, "acquired": acquired,
         "holding_start": holding_start, "long_term_on": ltos,
-        "days_to_lt": days}, columns=_LOT_COLUMNS)
+        "days_to_lt": days, "recorded_basis": recorded_basis,
+        "recorded_acquired": recorded_acquired}, columns=_LOT_COLUMNS)
     return frame, lot_value, columns
 
 
@@ -566,7 +583,8 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     gift lot's basis is the one a sale today reports under the dual basis: the FMV at the
     gift below it, held from the gift, or the value between the two bases) as
     float arrays, the purchase dates and holding starts (lists), the values and the days
-    to long-term (0 once long-term; int64).
+    to long-term (0 once long-term; int64), then the bases (float) and purchase dates
+    (list) the lots file records (a gift lot's: the donor's, whatever a sale reports).
     """
     ltos = [lt.long_term_on() for lt in lots]
     shares = np.array([float(lt.shares) for lt in lots], dtype=float)
@@ -574,6 +592,7 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     price = np.array([px_of[lt.ticker] for lt in lots], dtype=float)
     value = shares * price
     acquired = [lt.acquired for lt in lots]
+    recorded_basis, recorded_acquired = basis.copy(), list(acquired)
     for i, lt in enumerate(lots):
         if lt.loss_basis is not None:
             basis[i], ltos[i], start = lt.sale_basis(float(value[i]))
@@ -585,7 +604,8 @@ def _lot_arrays(lots: Sequence[Lot], px_of: Mapping[str, float], as_of: dt.date
     days = _days_to_lt(term, ltos, as_of)
     return float(value.sum()), (lot_id, ticker, term, ltos, shares, price, basis, gain,
                                 acquired,
-                                [lt.holding_start for lt in lots], value, days)
+                                [lt.holding_start for lt in lots], value, days,
+                                recorded_basis, recorded_acquired)
 
 
 def _days_to_lt(term: list[str], ltos: list, as_of: dt.date) -> np.ndarray:
@@ -762,7 +782,8 @@ def _same_state(a: AccountState, b: AccountState, but: tuple[str, ...] = ()) -> 
 
 
 _TABLE_COLUMNS = ("lot_id", "ticker", "term", "shares", "price", "basis", "gain", "acquired",
-                  "holding_start", "value", "days_to_lt")
+                  "holding_start", "value", "days_to_lt", "recorded_basis",
+                  "recorded_acquired")
 """The :class:`LotColumns` a lots table made from the lots (:class:`_LotTable`) is built
 of, with ``long_term_on``: all of its columns."""
 

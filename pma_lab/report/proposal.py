@@ -101,7 +101,8 @@ __all__ = [
     "transition_settings", "steps_per_year", "todays_trades", "plan_today",
     "comparison_table", "te_years_table", "outcomes_table", "trade_summary", "trade_list",
     "decision_ledger", "calendar", "holdings_after",
-    "assumptions", "CUSTODIAN_COLUMNS", "lot_identity", "FIRM_CONFIG", "PAPER_SIZES",
+    "assumptions", "CUSTODIAN_COLUMNS", "lot_identity", "recorded_identity", "lot_cells",
+    "RECORDED_COLUMNS", "TRADE_DTYPES", "FIRM_CONFIG", "PAPER_SIZES",
     "FirmSettings",
     "firm_settings", "intro", "accounts_intro", "Markdown", "retirement_holdings_table",
     "frontier_figure", "frontier_note", "go_to_target_note", "HEADLINE_COLUMNS", "plan_cell",
@@ -148,11 +149,18 @@ FOOTER_NOTE = ("Hypothetical illustration; not tax or investment advice. See "
 TRADE_COLUMNS = ("Account", "Symbol", "Action", "Quantity", "Lot ID", "Est. Price",
                  "Est. Amount", "Term", "Est. Gain")
 """The trade list's core columns (the machine table a proposal notebook emits)."""
+RECORDED_COLUMNS = ("Acquired (as recorded)", "Cost per Share (as recorded)")
+"""A sold lot's purchase date and cost per share as the lots file (the custodian) records
+it: :func:`recorded_identity`."""
 CUSTODIAN_COLUMNS = (*TRADE_COLUMNS, "Order Type", "Time in Force", "Wash Sale", "Acquired",
-                     "Cost per Share")
+                     "Cost per Share", *RECORDED_COLUMNS)
 """The trade file's columns: the core ones, then the order type, its time in force, the
-wash-sale flag, and a sale's lot by its purchase date and cost per share (with the lot id,
-what a custodian identifies a lot by: :func:`lot_identity`)."""
+wash-sale flag, a sale's lot by the purchase date and cost per share its gain and term are
+measured from (Form 8949's: :func:`lot_identity`), and the lot's purchase date and cost
+per share as recorded (with the lot id, what a custodian identifies a lot by:
+:func:`recorded_identity`; the same two figures but for a gift lot sold below the
+donor's basis, whose record is the donor's, and a lot whose basis today's wash sale
+adjusts)."""
 FIRM_CONFIG = TEMPLATES_DIR / "firm.toml"
 PAPER_SIZES = ("Letter", "A4")
 _PRINT_MARGIN_MM = {"top": 14, "bottom": 16, "left": 12, "right": 12}
@@ -311,6 +319,10 @@ class ReportTable:
         Column -> the heading shown (the frame keeps its own column names).
     note : str
         Shown under the table (plain words; ``""``: none).
+    hidden : tuple[str, ...]
+        Columns not shown (HTML and text) but in the machine data (``machine=True``): the
+        trade list's recorded purchase date and cost per share when every lot's record is
+        its tax figures (:func:`trade_list`).
     """
 
     frame: pd.DataFrame
@@ -325,11 +337,14 @@ class ReportTable:
     right: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     note: str = ""
+    hidden: tuple[str, ...] = ()
 
     def formatted(self) -> pd.DataFrame:
-        """The frame with every cell formatted as text."""
+        """The frame with every shown cell formatted as text (:attr:`hidden` left out)."""
         out = pd.DataFrame(index=self.frame.index)
         for c in self.frame.columns:
+            if c in self.hidden:
+                continue
             f = _FORMATTERS[self.formats.get(c, "text")]
             out[c] = [f(v) for v in self.frame[c]]
         return out
@@ -342,13 +357,14 @@ class ReportTable:
         """
         frame = self.frame
         cols = []
-        for c in frame.columns:
+        names = [c for c in frame.columns if c not in self.hidden]
+        for c in names:
             f = _FORMATTERS[self.formats.get(c, "text")]
             values = frame[c]._values
             # a numpy column iterates as its .item()s, which is what tolist() gives
             cols.append([f(v) for v in (values.tolist() if isinstance(values, np.ndarray)
                                         else values)])
-        return _Cells(list(frame.columns), cols)
+        return _Cells(names, cols)
 
     def _repr_html_(self, txt: _Cells | None = None) -> str:
         """The table as HTML; ``txt`` is :meth:`_cells` when the caller has it."""
@@ -863,9 +879,10 @@ def holdings_table(summary, client: Client | None = None) -> ReportTable:
     gift is named in the note under the table with its two bases (the donor's for a gain,
     the value at the gift for a loss: :func:`pma_lab.io.holdings.gift_lot_words`), so the
     gain or loss its row counts can be read; its unrealised figure is a sale's at today's
-    price under that rule.
+    price under that rule, and its cost basis the one that figure is measured from (the
+    note says so: :data:`pma_lab.io.holdings.GIFT_BASIS_NOTE`).
     """
-    from pma_lab.io.holdings import gift_lot_words
+    from pma_lab.io.holdings import GIFT_BASIS_NOTE, gift_lot_words
 
     lots = summary.lots
     gifts = (lots[lots.gift_date.notna() & (lots.account_type.astype(str) == "taxable")]
@@ -884,7 +901,7 @@ def holdings_table(summary, client: Client | None = None) -> ReportTable:
                         "Unrealised long-term": "usd", "Lots": "int"},
                        "Taxable holdings (weight: share of the total value)",
                        empty="No taxable holdings.",
-                       note=f"Gift lots: {note}." if note else "")
+                       note=f"Gift lots: {note}. {GIFT_BASIS_NOTE}" if note else "")
 
 
 def retirement_holdings_table(summary, client: Client | None = None) -> ReportTable:
@@ -3217,7 +3234,7 @@ def custodian_trades(result) -> pd.DataFrame:
     sale_marks, buy_marks = wash_sale_marks(result)
     rows = [(acc, str(r.ticker), "SELL", float(r.shares), str(r.lot_id), float(r.price),
              float(r.proceeds), fmt_term(str(r.term)), float(r.gain), "Market", "Day", w,
-             *lot_identity(r))
+             *lot_cells(r))
             for r, w in zip(lt.itertuples(), sale_marks, strict=True)]
     sells = tr[tr.side == "sell"]
     by_lot = lt.groupby("ticker").shares.sum() if len(lt) else pd.Series(dtype=float)
@@ -3230,10 +3247,16 @@ def custodian_trades(result) -> pd.DataFrame:
     for r in tr[(tr.side == "buy") & (tr.shares > 0)].itertuples():
         price = float(r.value) / float(r.shares)
         rows.append((acc, str(r.ticker), "BUY", float(r.shares), "", price, float(r.value),
-                     "", math.nan, "Market", "Day", buy_marks[r.Index], "", math.nan))
+                     "", math.nan, "Market", "Day", buy_marks[r.Index], "", math.nan, "",
+                     math.nan))
     f = pd.DataFrame(rows, columns=list(CUSTODIAN_COLUMNS))
-    return f.astype({"Quantity": float, "Est. Price": float, "Est. Amount": float,
-                     "Est. Gain": float, "Cost per Share": float})
+    return f.astype(TRADE_DTYPES)
+
+
+TRADE_DTYPES = {"Quantity": float, "Est. Price": float, "Est. Amount": float,
+                "Est. Gain": float, "Cost per Share": float,
+                "Cost per Share (as recorded)": float}
+"""The trade list's numeric columns (:data:`CUSTODIAN_COLUMNS`), typed float."""
 
 
 def lot_identity(sale) -> tuple[str, float]:
@@ -3251,6 +3274,44 @@ def lot_identity(sale) -> tuple[str, float]:
     basis = float(sale.basis) if hasattr(sale, "basis") else \
         float(sale.proceeds) - float(sale.gain)
     return day, basis / shares if shares else math.nan
+
+
+def recorded_identity(sale, tax: tuple[str, float] | None = None) -> tuple[str, float]:
+    """A lot sale's ``Acquired (as recorded)`` and ``Cost per Share (as recorded)`` cells.
+
+    The lot's purchase date and cost per share as the lots file records them, which the
+    custodian's own record of the lot reads: ``sale``'s ``recorded_acquired`` and
+    ``recorded_basis`` (the sold shares' basis as recorded) over its ``shares``. They
+    differ from :func:`lot_identity`'s (Form 8949's figures, which the gain and term are
+    measured from) for a gift lot sold below the donor's basis (IRC §1015: a loss from
+    the FMV at the gift, held from the gift, or neither gain nor loss; the record is the
+    donor's basis and acquisition date) and for a lot whose basis today's wash sale
+    adjusts; otherwise they are ``tax``, :func:`lot_identity`'s cells (computed when not
+    given). A sale without the recorded figures (a table made by hand) reads ``tax``.
+    """
+    tax = lot_identity(sale) if tax is None else tax
+    basis = getattr(sale, "recorded_basis", None)
+    if basis is None or pd.isna(basis):
+        return tax
+    acquired = getattr(sale, "recorded_acquired", None)
+    day = "" if acquired is None or pd.isna(acquired) else str(pd.Timestamp(acquired).date())
+    shares = float(sale.shares)
+    cost = float(basis) / shares if shares else math.nan
+    # the same figure as the tax cells', read another way (a household's sale's basis is
+    # its proceeds less its gain): the tax cells themselves, to the bit
+    if day == tax[0] and math.isclose(cost, tax[1], rel_tol=1e-12, abs_tol=1e-9):
+        return tax
+    return day, cost
+
+
+def lot_cells(sale) -> tuple[str, float, str, float]:
+    """A lot sale's last four trade-file cells: :func:`lot_identity`, then as recorded.
+
+    ``Acquired``, ``Cost per Share`` (Form 8949's), ``Acquired (as recorded)``, ``Cost per
+    Share (as recorded)`` (:func:`recorded_identity`).
+    """
+    tax = lot_identity(sale)
+    return (*tax, *recorded_identity(sale, tax))
 
 
 def wash_sale_marks(result) -> tuple[list[str], dict]:
@@ -3303,15 +3364,50 @@ def _lost_words(disallowed: float, lost: float) -> str:
 
 
 TRADE_FORMATS = {"Quantity": "shares", "Est. Price": "usd2", "Est. Amount": "usd",
-                 "Est. Gain": "usd", "Cost per Share": "usd2"}
+                 "Est. Gain": "usd", "Cost per Share": "usd2",
+                 "Cost per Share (as recorded)": "usd2"}
 """The trade list's cell formats (:data:`pma_lab.formatting.FORMATTERS`), the dashboard's too."""
 
 
+def recorded_shown(trades: pd.DataFrame) -> tuple[str, ...]:
+    """The recorded columns a trade list shows: none when every lot's record is its tax pair.
+
+    ``trades`` has :data:`CUSTODIAN_COLUMNS`. The trade files always carry
+    :data:`RECORDED_COLUMNS`; the proposal's and the dashboard's trade lists show them
+    when a lot sold is recorded otherwise than its Form 8949 figures read (a gift lot sold
+    below the donor's basis), so the custodian's lot can be found beside the tax figures.
+    """
+    if not all(c in trades for c in RECORDED_COLUMNS):
+        return ()
+    day, cost = trades["Acquired"], trades["Cost per Share"]
+    rday, rcost = trades[RECORDED_COLUMNS[0]], trades[RECORDED_COLUMNS[1]]
+    same = (day.fillna("").astype(str) == rday.fillna("").astype(str)) & (
+        (cost == rcost) | (cost.isna() & rcost.isna()))
+    return () if bool(same.all()) else RECORDED_COLUMNS
+
+
 def trade_list(result) -> ReportTable:
-    """The trade list (custodian layout), also emitted as data for the trade files."""
-    return ReportTable(custodian_trades(result), dict(TRADE_FORMATS),
+    """The trade list (custodian layout), also emitted as data for the trade files.
+
+    The recorded purchase date and cost per share are shown when a lot's differ from its
+    tax figures (:func:`recorded_shown`); the machine data always has them.
+    """
+    frame = custodian_trades(result)
+    shown = recorded_shown(frame)
+    return ReportTable(frame, dict(TRADE_FORMATS),
                        "Trade list: market orders for the day, sales by specific lot",
-                       name="trades", machine=True, empty="No trades.")
+                       name="trades", machine=True, empty="No trades.",
+                       hidden=tuple(c for c in RECORDED_COLUMNS if c not in shown),
+                       note=RECORDED_NOTE if shown else "")
+
+
+RECORDED_NOTE = ("Acquired and Cost per Share are what a sale's gain and term are measured "
+                 "from (Form 8949's). A gift lot sold below the donor's basis measures them "
+                 "from the value at the gift, held from the gift, or has neither gain nor "
+                 "loss (IRC §1015 dual basis); a lot a wash sale today adjusts has the "
+                 "disallowed loss added. The custodian records such a lot by its own date and "
+                 "cost (a gift's: the donor's), shown as recorded: identify the lot by them.")
+"""The trade list's note when it shows the recorded columns (:func:`recorded_shown`)."""
 
 
 def decision_ledger(result) -> ReportTable:
@@ -3906,12 +4002,17 @@ HOUSEHOLD_TRADES = "household_trades"
 """The household section's machine table (:data:`pma_lab.report.shelf.HOUSEHOLD_TRADES`):
 the retirement accounts' orders, appended to the plan's in the trade files."""
 _ROUND = {"Quantity": 6, "Est. Price": 4, "Est. Amount": 2, "Est. Gain": 2,
-          "Cost per Share": 4}
+          "Cost per Share": 4, "Cost per Share (as recorded)": 4}
 _XLSX_FORMATS = {"Quantity": "General", "Est. Price": "#,##0.00",
                  "Est. Amount": "#,##0.00", "Est. Gain": "#,##0.00;[Red]-#,##0.00",
-                 "Cost per Share": "#,##0.00##", "Acquired": "yyyy-mm-dd"}
+                 "Cost per Share": "#,##0.00##", "Acquired": "yyyy-mm-dd",
+                 "Cost per Share (as recorded)": "#,##0.00##",
+                 "Acquired (as recorded)": "yyyy-mm-dd"}
 _CSV_CENTS = ("Est. Amount", "Est. Gain")  # dollars and cents: 21513.00
-_CSV_PRICES = ("Est. Price", "Cost per Share")  # 2 to 4 decimals: 2.70, 33.3333
+_CSV_PRICES = ("Est. Price", "Cost per Share",  # 2 to 4 decimals: 2.70, 33.3333
+               "Cost per Share (as recorded)")
+_DATE_COLUMNS = ("Acquired", "Acquired (as recorded)")
+"""The trade file's dates: ISO text in the CSV, date cells in the XLSX."""
 
 
 def _csv_money(v: object, places: int, least: int) -> object:
@@ -3962,9 +4063,10 @@ def write_trades(frame: pd.DataFrame, path_csv: str | Path | None,
                   float_format=lambda x: np.format_float_positional(x, trim="-"))
     if path_xlsx is not None:
         book = frame.copy()
-        if "Acquired" in book:  # a date cell, not text (reviewer 1, session 24)
-            book["Acquired"] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else
-                                None for v in book["Acquired"]]
+        for c in _DATE_COLUMNS:  # a date cell, not text (reviewer 1, session 24)
+            if c in book:
+                book[c] = [dt.date.fromisoformat(v) if isinstance(v, str) and v else None
+                           for v in book[c]]
         write_xlsx({"Trades": book}, path_xlsx, inputs, number_formats=_XLSX_FORMATS)
 
 

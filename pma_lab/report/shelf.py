@@ -48,11 +48,12 @@ from pma_lab.report import labels
 from pma_lab.report.proposal import (  # noqa: F401 - PlanYearTax, plan_year_tax re-exported
     CUSTODIAN_COLUMNS,
     TABLE_MIMETYPE,
+    TRADE_DTYPES,
     Markdown,
     PlanYearTax,
     ReportTable,
     _kv,
-    lot_identity,
+    lot_cells,
     plan_year_tax,
 )
 from pma_lab.report.proposal import HOUSEHOLD_TRADES as _HOUSEHOLD_TRADES
@@ -186,14 +187,13 @@ def household_trade_rows(result: HouseholdResult) -> pd.DataFrame:
     rows = [(str(r.account), str(r.ticker), "SELL", float(r.shares), str(r.lot_id),
              float(r.proceeds) / float(r.shares), float(r.proceeds), fmt_term(str(r.term)),
              float(r.gain) if kind.get(r.account) == "taxable" else np.nan, "Market", "Day",
-             "no", *lot_identity(r)) for r in sales.itertuples()]
+             "no", *lot_cells(r)) for r in sales.itertuples()]
     buys = result.trades[(result.trades.side == "buy") & (result.trades.account != fixed)]
     rows += [(str(r.account), str(r.ticker), "BUY", float(r.shares), "", float(r.price),
-              float(r.value), "", np.nan, "Market", "Day", "no", "", np.nan)
+              float(r.value), "", np.nan, "Market", "Day", "no", "", np.nan, "", np.nan)
              for r in buys.itertuples()]
     f = pd.DataFrame(rows, columns=list(CUSTODIAN_COLUMNS))
-    return f.astype({"Quantity": float, "Est. Price": float, "Est. Amount": float,
-                     "Est. Gain": float, "Cost per Share": float})
+    return f.astype(TRADE_DTYPES)
 
 
 TAX_OF_THESE_TRADES = labels.TAX_OF_THESE_TRADES

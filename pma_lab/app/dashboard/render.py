@@ -17,7 +17,14 @@ import pandas as pd
 from pma_lab.errors import Issue, Severity
 from pma_lab.formatting import FORMATTERS, NUMERIC, fmt_pct, fmt_usd
 from pma_lab.report import labels
-from pma_lab.report.proposal import TRADE_FORMATS, ReportTable, escape_text
+from pma_lab.report.proposal import (
+    RECORDED_COLUMNS,
+    RECORDED_NOTE,
+    TRADE_FORMATS,
+    ReportTable,
+    escape_text,
+    recorded_shown,
+)
 
 __all__ = ["public_text", "issues_panel", "group_issues", "message_panel", "comparison_table",
            "trades_table", "first_year_summary", "trades_warning", "status_line",
@@ -213,11 +220,15 @@ def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
 
     ``trades`` is :func:`pma_lab.report.proposal.custodian_trades` (the proposal's trade list and
     the exported trade file): each sell names its lot, term and estimated gain. Rows keep
-    its order; at most ``max_rows`` are shown, then a note.
+    its order; at most ``max_rows`` are shown, then a note. The lots' recorded purchase
+    date and cost per share are shown, with the proposal's note, when a lot's differ from
+    its tax figures (:func:`pma_lab.report.proposal.recorded_shown`), as the proposal's
+    trade list shows them.
     """
     if trades.empty:
         return '<div class="pma-caption pma-no-trades">No trades: the plan holds today.</div>'
-    cols = list(trades.columns)
+    shown = recorded_shown(trades)
+    cols = [c for c in trades.columns if c not in RECORDED_COLUMNS or c in shown]
     fmts = {c: FORMATTERS[_TRADE_FORMATS.get(c, "text")] for c in cols}
     num = {c for c in cols if _TRADE_FORMATS.get(c, "text") in NUMERIC}
     head = "".join(f'<th class="pma-col-{_css(c)}">{_e(c)}</th>' for c in cols)
@@ -231,6 +242,9 @@ def trades_table(trades: pd.DataFrame, max_rows: int = 60) -> str:
     more = "" if len(trades) <= max_rows else \
         (f'<div class="pma-caption">... and {len(trades) - max_rows} more trades in the '
          "trade file</div>")
+    if shown:
+        more += f'<div class="pma-caption pma-recorded-note">{_e(RECORDED_NOTE)}</div>'
+
     return (f'<table class="pma-table pma-trades-table"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>{more}")
 
