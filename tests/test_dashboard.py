@@ -245,7 +245,8 @@ def test_restriction_panel_says_the_proposals_words_and_each_screens_held_action
     assert items == [f"{n}. If already held: {h}" for n, h, _ in
                      report.restriction_effects(ed.client.profile.restrictions)]
     assert items[0] == ("Fossil fuels (carbon). If already held: sold within 3 years if held "
-                        "(a straight-line glide); never bought")
+                        "(a straight-line glide, or in full today with “Move now”); never "
+                        "bought")
     assert ed._boxes["shariah"].description == "Shariah (business-activity screen)"
 
 

@@ -308,6 +308,37 @@ def test_go_to_target_is_move_now_today(warm):
     assert end.parameter == pytest.approx(1e-6)  # the tie-breaker, the swept quantity
 
 
+@pytest.mark.parametrize("warm", [False, True])
+def test_go_to_target_sells_a_glides_names_as_move_now_does(warm):
+    """Reviewer 1 (session 24): "Move now" kept a few shares of a ``sell_within`` glide's
+    names as a hedge; sold in full since, it must stay the frontier's "Go to target"
+    (s24-fixa changed the plan alone, and the frontier's point kept one of retiree's 645
+    SLB: the two differed by a share's tax). Both read "now" from one function
+    (:func:`pma_lab.optimize.state.go_to_target_state`); the swept points keep the
+    glide's cap, and the problem its own state."""
+    from pma_lab.plan.transition import TransitionSettings, first_trades
+
+    setup = prepare(load_client(clients_dir() / "retiree" / "profile.toml"))
+    prob = problem_for_client(setup)
+    state = prob.state
+    assert {"COP", "CVX", "SLB", "XOM"} <= set(state.max_weight)  # sell_within:3
+    f = efficient_frontier(prob, gammas=[1.0], warm=warm)
+    assert prob.state is state and prob.settings == problem_for_client(setup).settings
+    end = f.all_points[f.all_points.kind == "target"].iloc[0]
+    now = first_trades(setup, "immediate", TransitionSettings(mc_paths=0, workers=1))
+    glide = ["COP", "CVX", "SLB", "XOM"]
+    assert now.weights.reindex(glide).fillna(0.0).abs().max() < 1e-12  # sold in full
+    assert end.names == now.summary.names_after
+    s = now.summary
+    assert end.trades == len(now.trades)
+    assert end.tax_this_year == pytest.approx(float(s.tax), abs=0.01)
+    assert end.realized_lt == pytest.approx(float(s.realized_lt), abs=0.01)
+    assert end.te == pytest.approx(float(s.te_after), abs=1e-9)
+    assert end.turnover == pytest.approx(float(s.turnover), abs=1e-9)
+    # the problem solves after the sweep as a new one does (its glide's cap kept)
+    pd.testing.assert_frame_equal(prob.solve().trades, problem_for_client(setup).solve().trades)
+
+
 @pytest.mark.slow
 def test_two_step_points_are_proven_by_the_warm_certificate_where_it_applies(tech,
                                                                              monkeypatch):

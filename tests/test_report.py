@@ -2003,10 +2003,13 @@ def test_go_to_target_note_words_a_gift_of_stock_as_such():
 
 def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     """retiree carries in an $18,500 loss: doing nothing, $3,000 of it offsets income in
-    2026 (-$983 of tax, "Hold"'s figure). "Go to target"'s $299,561 ($300,488 before the
-    issuer factors of session 18) is counted against
+    2026 (-$983 of tax, "Hold"'s figure). "Go to target"'s $299,564 ($299,561 before both
+    it and "Move now" sold the last of the fossil-fuel glide's SLB in full, session 25;
+    $300,488 before the issuer factors of session 18) is counted against
     that; "Move now"'s tax for 2026 (annual steps) includes it and the tax on the
-    dividends of Aug - Dec 2026 (its yearly table's row), and the shown parts add up."""
+    dividends of Aug - Dec 2026 (its yearly table's row), and the shown parts add up. The
+    same trades, no part of the year's tax is put under "today's gains taxed on top of the
+    year's dividends" (the $1 there before was the share the two differed by, s24-fixa)."""
     from pma_lab.optimize.engine import problem_for_client
     from pma_lab.optimize.frontier import efficient_frontier
     from pma_lab.plan.transition import run_transition
@@ -2022,13 +2025,16 @@ def test_go_to_target_note_counts_the_tax_the_year_has_without_trades():
     assert report.fmt_usd(hold.tax_gains + hold.charity_saving) == "-$983"
     assert move.tax_dividends > 0 and c["hold"] > hold.tax_gains
     note = report.go_to_target_note(front, an)
+    # the parts are shared out in whole dollars that add up to the year's total: the
+    # dividends' $3,595.38 shows as $3,596 (299,564 - 983 + 3,596 = 302,177)
+    dividends = re.search(r"and (\$[\d,]+) of tax on the year's dividends", note).group(1)
+    assert abs(float(dividends[1:].replace(",", "")) - move.tax_dividends) < 1.0
     assert note == (
-        "“Go to target” is the trade “Move now” makes today: $299,561 of tax on today's "
+        "“Go to target” is the trade “Move now” makes today: $299,564 of tax on today's "
         "trades (against no trade); “Move now” in the plans compared shows "
-        f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026: that plus $1 as today's "
-        "gains are taxed on top of the year's dividends, -$983, the "
-        "tax of 2026 if nothing in the account is sold and "
-        f"{report.fmt_usd(move.tax_dividends)} of tax on the year's dividends.")
+        f"{report.fmt_usd(c['immediate'])}, its whole tax for 2026: that plus -$983, the "
+        f"tax of 2026 if nothing in the account is sold and {dividends} of tax on the "
+        "year's dividends.")
     assert "later that year" not in note
     shown_end, shown_year, shown_parts = _shown_sum(note)
     assert shown_end + shown_parts == shown_year

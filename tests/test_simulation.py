@@ -972,3 +972,31 @@ def test_a_glides_whole_share_over_the_years_cap_marks_the_year_as_raised():
                                                  total=0.5 * pa + 1.0)))
     assert not _over_caps(p.solve(), p.state, p.settings.budgets)
     assert not _over_caps(res, p.state, replace(p.settings.budgets, total=None))
+
+
+def test_move_now_sells_a_glides_names_in_full():
+    """Reviewer 1 (session 24): "Move now" (sell what differs from the target today,
+    whatever the tax) kept 5 of chen's 300 XOM (fossil fuels ``sell_within:2``): its step
+    0 only capped the name at the glide's line and kept a few shares as a hedge of the
+    names the client keeps. The retiree's kept one of its 645 SLB (``sell_within:3``).
+    Moving now sells every glide name in full today
+    (:func:`pma_lab.optimize.state.go_to_target_state`); the plan's later steps hold none."""
+    from pma_lab.plan.simulation import first_trades
+
+    setup = prepare(load_client(clients_dir() / "retiree" / "profile.toml"))
+    s = TransitionSettings(mc_paths=0, workers=1)
+    res = first_trades(setup, "immediate", s)
+    held: dict[str, float] = {}
+    for lt in setup.ledger.lots():
+        held[lt.ticker] = held.get(lt.ticker, 0.0) + float(lt.shares)
+    sold = res.trades.set_index("ticker").shares
+    for t in ("COP", "CVX", "SLB", "XOM"):  # the profile's fossil-fuel names held
+        assert float(sold[t]) == held[t], t
+    assert res.weights.reindex(["COP", "CVX", "SLB", "XOM"]).fillna(0.0).abs().max() < 1e-12
+    # each is sold as a name the client must not hold, not along its glide
+    why = res.decisions.set_index("ticker").reason
+    assert why[why.index.isin(["SLB", "XOM"])].str.contains("must not hold").all()
+    # a glide plan's first step still sells only what its glide asks (and what the tax
+    # allows): the glide paces the plans that move over time
+    paced = first_trades(setup, "3y", s).trades.set_index("ticker").shares
+    assert float(paced.get("SLB", 0.0)) < held["SLB"]

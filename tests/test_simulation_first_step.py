@@ -182,6 +182,32 @@ def test_the_frontiers_go_to_target_is_the_immediate_plans_step_0(name):
     assert go_to_target_result(timeline, setup, problem_for_client(setup)) is None
 
 
+def test_a_glide_clients_go_to_target_is_the_immediate_plans_step_0():
+    """A client with a ``sell_within`` glide (retiree, fossil fuels over 3 years): "Move
+    now"'s step 0 sells the glide's names in full, as the frontier's "Go to target" does
+    (:func:`pma_lab.optimize.state.go_to_target_state`), so the step is the point and the
+    proposal's frontier takes it (before, the step's glide cap at a quarter and the
+    point's at a year made two states, and the point was solved again, keeping one SLB
+    share the step sold). The frontier that takes it is the one solving it gives."""
+    from pma_lab.optimize.engine import problem_for_client
+    from pma_lab.plan.simulation import go_to_target_result
+
+    setup = _setup("retiree")
+    analysis = report.transition(setup, "immediate", 2, True)
+    run = _immediate(analysis)
+    got = go_to_target_result(run, setup, problem_for_client(setup))
+    assert got is not None and got.decisions is run.first_step.result.decisions
+    glide = ["COP", "CVX", "SLB", "XOM"]
+    assert got.weights.reindex(glide).fillna(0.0).abs().max() < 1e-12  # sold in full
+    reused, solved = report.frontier(setup, 4, analysis), report.frontier(setup, 4)
+    end = [f.all_points[f.all_points.kind == "target"].iloc[0] for f in (reused, solved)]
+    assert end[0].trades == end[1].trades == len(got.trades)
+    for col in ("tax_this_year", "realized_st", "realized_lt", "carryforward_created"):
+        assert end[0][col] == pytest.approx(end[1][col], abs=0.01), col
+    for col in ("te", "turnover"):
+        assert end[0][col] == pytest.approx(end[1][col], abs=1e-9), col
+
+
 def test_go_to_target_is_solved_when_the_step_is_another_problem():
     """Refused (None, the frontier solves the point) when anything the solve reads
     differs: a gift before the step (another account state), a setup prepared again after

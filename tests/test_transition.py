@@ -601,11 +601,12 @@ def test_restrictions_on_held_names_are_honoured_exactly(retiree, retiree_analys
             assert v <= start * max(0.0, 1 - (k + 1) / 6) + 1e-6, (run.plan.name, k)
     effect = restrictions_table(retiree).frame.set_index("Restriction").Effect
     assert effect["tobacco"] == "sold now if held, whatever the tax; never bought"
-    assert effect["fossil_fuels"] == \
-        "sold within 3 years if held (a straight-line glide); never bought"
+    assert effect["fossil_fuels"] == ("sold within 3 years if held (a straight-line glide, "
+                                      "or in full today with “Move now”); never bought")
     held_now = excluded_table(retiree).frame.set_index("Ticker")["Held now"]
     assert held_now["MO"] == "yes: sold now if held, whatever the tax"
-    assert held_now["XOM"] == "yes: sold within 3 years if held (a straight-line glide)"
+    assert held_now["XOM"] == ("yes: sold within 3 years if held (a straight-line glide, or "
+                               "in full today with “Move now”)")
 
 
 def test_a_zero_budget_realises_no_net_gain_beyond_what_restrictions_force(

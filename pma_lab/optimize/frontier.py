@@ -6,8 +6,9 @@ Parameters, never a rebuild, and goes through the same whole-share / minimum-tra
 every trade list (:meth:`~pma_lab.optimize.rebalance.RebalanceProblem.solve`). The sweep always has
 the two ends: **do nothing** (today's portfolio: no tax, today's TE) and **go to target**
 (no budget, a tax tie-breaker only: the settings of the immediate transition's first step,
-:func:`pma_lab.optimize.settings.go_to_target`, so its trades and tax are those of "Move
-now" in the plan comparison).
+:func:`pma_lab.optimize.settings.go_to_target`, on the account with a ``sell_within``
+glide's names sold in full today, :func:`pma_lab.optimize.state.go_to_target_state`, so
+its trades and tax are those of "Move now" in the plan comparison).
 
 Three tax figures are reported side by side for every point, because a harvest that
 creates a large loss carryforward costs little this year and is worth a lot later:
@@ -57,6 +58,7 @@ from pma_lab.optimize.dual_qp import DualQP
 from pma_lab.optimize.pattern_bound import dual_start
 from pma_lab.optimize.rebalance import Budgets, RebalanceProblem, RebalanceResult
 from pma_lab.optimize.settings import go_to_target
+from pma_lab.optimize.state import go_to_target_state
 from pma_lab.tax.liability import carryforward_value
 from pma_lab.validation import as_choice
 
@@ -376,7 +378,10 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
         target is never solved again): :attr:`Frontier.resolved` lists them.
     target : RebalanceResult | None
         The "Go to target" point already solved: ``problem`` solved at
-        ``go_to_target(problem.settings)`` with the two-step (the immediate plan's step
+        ``go_to_target(problem.settings)`` with the two-step, on the account as going to
+        the target now sees it (:func:`pma_lab.optimize.state.go_to_target_state`: a
+        ``sell_within`` glide's names sold in full today, where the swept points keep
+        the glide's cap) (the immediate plan's step
         0 when it is that solve, :func:`pma_lab.plan.simulation.go_to_target_result`,
         which checks it); its row is that result's instead of a solve. None (the
         default): the point is solved.
@@ -464,7 +469,11 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     # budget or TE cap, a low trading-cost weight (the spread cost stays, so no name is
     # bought and sold at once) and a tax tie-breaker
     go = go_to_target(saved)
-    if target is None:
+    # ... on the account as "now" sees it: a sell_within glide's names sold in full today
+    # (go_to_target_state, as "Move now" trades them); an account with a glide solves it
+    # on that state after the sweep, whose points keep the glide's cap
+    go_state = go_to_target_state(problem.state)
+    if target is None and go_state is problem.state:
         points.append((len(sweep) + 1, "target", go.gamma_tax, go))
     signs = WarmSigns(problem, usd_tol=warm_usd_tol) if warm else None
     # the first point is solved here (it compiles the problems the workers inherit); the
@@ -594,6 +603,15 @@ def efficient_frontier(problem: RebalanceProblem, gammas: Sequence[float] | None
     if target is not None:  # solved already (the immediate plan's step 0): its row
         chains.append([(_row(problem, len(sweep) + 1, "target", go.gamma_tax, target,
                              cf_args, time.perf_counter()), ("two_step", np.nan))])
+    elif go_state is not problem.state:
+        own = problem.state
+        problem._take_state(go_state)
+        try:
+            chains.append([(_point(problem, len(sweep) + 1, "target", go.gamma_tax, go,
+                                   method, cf_args), ("two_step", np.nan))])
+        finally:
+            problem._take_state(own)
+            problem.update(saved)
     done = sorted((pair for c in chains for pair in c), key=lambda pair: pair[0]["point"])
     rows += [row for row, _ in done]
     proofs: list[tuple[str, float]] = [("current", 0.0)] + [proof for _, proof in done]

@@ -655,6 +655,19 @@ class RebalanceProblem:
                                 "problem's in more than the names not bought or not sold "
                                 f"({', '.join(self.REBASE_FIELDS)}); build a new "
                                 "RebalanceProblem for it")
+        self._take_state(state)
+
+    def _take_state(self, state: AccountState) -> None:
+        """Take ``state``, which differs from the problem's only in its restrictions' names.
+
+        :meth:`rebase`'s work once it has checked ``state``: the names not bought or not
+        sold, and the names that must go (``must_sell``, a glide's ``max_weight``), set
+        the Parameters' values alone (:func:`~pma_lab.optimize.limits.base_caps`). The
+        frontier solves its "Go to target" point on the account with a glide's names
+        sold now (:func:`~pma_lab.optimize.state.go_to_target_state`) this way and takes
+        its own state back after it; a researcher's added constraints apply to that point
+        as to every other.
+        """
         if self._lookahead is not None:  # the forked copy solves the old state
             self._lookahead.close()
             self._lookahead = None

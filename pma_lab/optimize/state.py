@@ -10,10 +10,11 @@ and this tax year's realised gains. Both are re-exported by
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -24,8 +25,8 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Ledger, Lot
 from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["AccountState", "LotColumns", "account_state", "least_gain_order",
-           "lookthrough_matrix", "lot_columns"]
+__all__ = ["AccountState", "LotColumns", "account_state", "go_to_target_state",
+           "least_gain_order", "lookthrough_matrix", "lot_columns"]
 
 
 @dataclass(frozen=True)
@@ -743,6 +744,53 @@ def account_state(ledger: Ledger, account_id: str, as_of: dt.date, prices: pd.Se
     object.__setattr__(st, "_asset_index", aligned.assets)
     object.__setattr__(st, "_look", look)
     return st
+
+
+def go_to_target_state(state: AccountState) -> AccountState:
+    """The account as going to the target now sees it: a glide's names must go today.
+
+    The one place that decides what "to the target now" means for a restriction's
+    ``sell_within:N`` glide (``state.max_weight``): the glide paces a plan that moves over
+    time, and moving now sells the name in full today, as a ``sell`` restriction's name
+    (``must_sell``). Both ends of "now" read it: the immediate plan's first step, "Move
+    now" (:func:`pma_lab.plan.simulation.first_trades`, :func:`~pma_lab.plan.simulation.
+    simulate`), and the efficient frontier's "Go to target" point
+    (:func:`pma_lab.optimize.frontier.efficient_frontier`), so the two make the same
+    trades. Reviewer 1, session 24: chen's Move now kept 5 of its 300 XOM (fossil fuels
+    ``sell_within:2``) as a hedge of the names kept.
+
+    Parameters
+    ----------
+    state : AccountState
+
+    Returns
+    -------
+    AccountState
+        ``state`` itself when it has no glide cap; else a copy whose glide names are
+        must-sell names and which has no glide cap (its caches kept: the lots' columns
+        with the must-sell and glide flags made again).
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> st = AccountState("A", dt.date(2026, 1, 2), 1.0, 0.0, 0.0, (), 0, pd.DataFrame(),
+    ...                   np.zeros((0, 0)), pd.Series(dtype=float), pd.Series(dtype=object),
+    ...                   frozenset(), frozenset({"MO"}), frozenset(), {}, {}, 0.0, 0.0,
+    ...                   None, max_weight={"XOM": 0.01})
+    >>> now = go_to_target_state(st)
+    >>> sorted(now.must_sell), now.max_weight, go_to_target_state(now) is now
+    (['MO', 'XOM'], {}, True)
+    """
+    if not state.max_weight:
+        return state
+    now = copy.copy(state)  # the frozen fields and the caches kept beside them
+    object.__setattr__(now, "must_sell", state.must_sell | frozenset(state.max_weight))
+    object.__setattr__(now, "max_weight", {})
+    cols = state.__dict__.get("_lot_columns")
+    if cols is not None:
+        object.__setattr__(now, "_lot_columns", replace(
+            cols, must_sell=cols.must_sell | cols.glide, glide=np.zeros_like(cols.glide)))
+    return now
 
 
 def _same_value(a: object, b: object) -> bool:

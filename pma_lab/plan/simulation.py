@@ -65,7 +65,7 @@ from pma_lab.optimize.rebalance import (
 )
 from pma_lab.optimize.result import ledger_checked, replaced, trade_columns, trade_lists
 from pma_lab.optimize.settings import GO_GAMMA_TAX, GO_GAMMA_TC, go_to_target
-from pma_lab.optimize.state import _same_state, _same_value, lookthrough_matrix
+from pma_lab.optimize.state import _same_state, _same_value, go_to_target_state, lookthrough_matrix
 from pma_lab.optimize.terms import lot_rates
 from pma_lab.plan import withdrawal
 from pma_lab.plan.accounting import _dividends, _interest, _liquidation, _tax_context, _yearly
@@ -607,9 +607,13 @@ def _state(setup: ClientSetup, plan: Plan, acc: str, led: Ledger, day: dt.date,
         if st.sector_limits or st.max_weight:
             st = replace(st, sector_limits={}, max_weight={})
         return replace(st, no_buy=frozenset(st.assets)) if cash < 0 else st
-    return account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
-                             no_sell=sorted(no_sell), exclude=sorted(exclude), risk=risk,
-                             rules=rules, glide_years=(k + 1) / s.steps_per_year, lots=lots)
+    st = account_state_for(setup, acc, ledger=led, as_of=day, prices=prices, cash=cash,
+                           no_sell=sorted(no_sell), exclude=sorted(exclude), risk=risk,
+                           rules=rules, glide_years=(k + 1) / s.steps_per_year, lots=lots)
+    # "Move now" goes to the target today: a sell_within glide's names are sold in full
+    # (go_to_target_state, as the frontier's "Go to target" point sells them), not kept
+    # at the glide's line as a hedge (reviewer 1, session 24: chen kept 5 of 300 XOM)
+    return go_to_target_state(st) if plan.kind == "immediate" and k == 0 else st
 
 
 def _phase(plan: Plan, k: int, reached: bool, s: TransitionSettings) -> str:
@@ -2077,7 +2081,9 @@ def go_to_target_result(run: PlanRun, setup: ClientSetup, problem: RebalanceProb
     note (no TE cap widened or lifted), at the settings the point solves (the step's,
     ``go_to_target`` of its base settings with the run's aversions and the plan's TE cap,
     equal to ``go_to_target(problem.settings)`` in every field, with no TE cap), and for
-    the same problem: the same account state (every field to the bit, as
+    the same problem: the same account state as going to the target now sees it
+    (:func:`~pma_lab.optimize.state.go_to_target_state` of ``problem``'s, whose glide
+    names the point sells in full as the step does; every field to the bit, as
     :func:`_reusable` compares it: lots, prices, cash, tax profile, carry-ins,
     restrictions), prices, target weights (the run's and ``problem``'s) and risk model
     numbers (the run's, and ``problem``'s own: the setup's model restricted to the
@@ -2110,7 +2116,8 @@ def go_to_target_result(run: PlanRun, setup: ClientSetup, problem: RebalanceProb
             or not problem.skip_proven_solves
             or problem.relaxation_options != RELAXATION_OPTIONS):
         return None  # a constraint added, or other solve options than the step's
-    if not f.prices.equals(setup.prices) or not _same_state(f.state, problem.state):
+    if not f.prices.equals(setup.prices) or not _same_state(
+            f.state, go_to_target_state(problem.state)):
         return None
     if not f.target.equals(setup.target.weights) or f.risk != _risk_digest(setup.risk):
         return None

@@ -26,6 +26,9 @@ class HeldAction:
       budget yields to it);
     * ``sell_within`` -- sold within ``years`` years along a straight-line glide (at most
       ``1 - t / years`` of today's shares may remain ``t`` years from now), never bought;
+      the glide paces the plans that move over time: moving now ("Move now", the
+      frontier's "Go to target") sells the name in full today
+      (:func:`pma_lab.optimize.state.go_to_target_state`);
     * ``no_buy`` -- never bought; the shares held are not force-sold (a tax-aware
       rebalance may still sell them like any name outside the target). The client's own
       ``hold_no_add`` list is the one that is never sold.
@@ -68,7 +71,8 @@ class HeldAction:
             return "sold now if held, whatever the tax; never bought"
         if self.action == "sell_within":
             return (f"sold within {self.years} year{'s' if self.years != 1 else ''} if held "
-                    "(a straight-line glide); never bought")
+                    "(a straight-line glide, or in full today with \u201cMove now\u201d); "
+                    "never bought")
         return ("never bought; shares held are not force-sold (they may be sold to rebalance "
                 "or harvest a loss)")
 

@@ -1252,8 +1252,9 @@ class TransitionPlanner(ipw.VBox):
         self._budget.layout.display = None if self.mode == "budget" else "none"
         if self.mode == "immediate":
             plan = "immediate"
-            text = ("Sell what differs from the target today, whatever the tax; tracking "
-                    "error is minimised at once.")
+            text = ("Sell what differs from the target today, whatever the tax (names your "
+                    "restrictions sell within some years in full); tracking error is "
+                    "minimised at once.")
         elif self.mode == "timeline":
             plan = f"{self.years}y"
             text = (f"Tracking error to the target falls linearly to zero over {self.years} "
