@@ -108,6 +108,7 @@ from pma_lab.optimize.checks import (
 )
 from pma_lab.optimize.constraints import (
     CLEAN,
+    Additions,
     RebalanceConstraint,
     compile_added,
     compile_term,
@@ -314,6 +315,9 @@ class RebalanceProblem:
         self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
         # researcher's objective terms (add_objective_term): label -> expression
         self._terms: dict[str, cp.Expression] = {}
+        # what was passed to add_objective_term / add_constraint, by label (additions)
+        self._added_terms: list[tuple[str, Callable]] = []
+        self._added_constraints: list[tuple[str, object]] = []
         self._exact_solved: cp.Problem | None = None  # see :attr:`exact`
         self._cap_bound = False  # the cap bound at an earlier sign-fixed solve of solve()
         # solve each sign-fixed problem without the tracking-error cap first (a QP) and
@@ -486,6 +490,7 @@ class RebalanceProblem:
                                   "problem is not convex (DCP) or not DPP; write it as "
                                   "affine <= constant or convex <= affine")
         self._user.append((label, cons, obj))
+        self._added_constraints.append((label, build))
         if self._lookahead is not None:  # the copy solves the problem without it
             self._lookahead.close()
             self._lookahead = None
@@ -498,6 +503,18 @@ class RebalanceProblem:
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
         self._hull = None
+
+    @property
+    def additions(self) -> Additions:
+        """The terms and constraints added (the functions, by name), to add to other problems.
+
+        :class:`~pma_lab.optimize.constraints.Additions`: pass it where a path builds its
+        own problems, so they carry the same terms and constraints: a plan's steps
+        (``run_transition(setup, plans, additions=problem.additions)``, ``simulate``,
+        ``first_trades``) and the household (``additions.apply(household_problem)``).
+        The frontier sweeps this problem itself: it carries them already.
+        """
+        return Additions(tuple(self._added_terms), tuple(self._added_constraints))
 
     @property
     def objective_terms(self) -> dict[str, cp.Expression]:
@@ -568,6 +585,7 @@ class RebalanceProblem:
                                   "problem is not convex (DCP) or not DPP; write a convex "
                                   "expression with at most one Parameter per product")
         self._terms[label] = expr
+        self._added_terms.append((label, build))
         if self._lookahead is not None:  # the copy solves the problem without it
             self._lookahead.close()
             self._lookahead = None
