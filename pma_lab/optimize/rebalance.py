@@ -103,6 +103,7 @@ from pma_lab.optimize.checks import (
     added_violations,
     check_constraints,
     checked,
+    term_gradient,
     trade_arrays,
     violation,
 )
@@ -571,8 +572,12 @@ class RebalanceProblem:
         pruning of sign patterns, the skip of a solve proven by the previous solution's
         multipliers and an installed sign search; every pattern is solved by cvxpy (the
         same trades as the built-in objective gets from them, more solves). The
-        whole-share rounding step does not know the term (it keeps every constraint and
-        rounds the optimum's trades), as for an added constraint.
+        whole-share rounding step rounds the optimum's trades keeping every constraint;
+        its investing of the cash left over counts the terms' first-order change with
+        each purchase (:func:`pma_lab.optimize.checks.term_gradient`), so it does not
+        buy back what a term sold (until session 25 it bought a penalised name back).
+        The frontier sweeps this problem, so its points carry the terms; a plan's steps
+        and the household build their own problems: pass them :attr:`additions`.
         """
         label, expr = compile_term(self, build, name)
         relaxed = self.relaxed  # written first: the linear hull's parts come from it
@@ -1304,7 +1309,11 @@ class RebalanceProblem:
             self.lot_asset, self.locked_loss, self.A, self.M, self.S, self.h, self.wt,
             self.brows, self.sec_names, self.tracking, float(self.P["cash"].value), buy,
             w_cap, self._budget_values(s.budgets), self._user_ok if self._user else None,
-            self._user_max_violation if self._user else None)
+            self._user_max_violation if self._user else None,
+            self._term_gradient if self._terms else None)
+
+    def _term_gradient(self, x: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return term_gradient(self, x, b)
 
     def _round(self, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
                dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:
