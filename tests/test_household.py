@@ -1606,3 +1606,16 @@ def test_a_single_accounts_additions_apply_to_the_sample_household():
     capped = household_for_client(setup)
     capped.add_constraint(lambda q: q.w[q.asset_index["AMAT"]] <= 0.005, name="AMAT cap")
     assert capped.solve().holdings.household["AMAT"] <= 0.005 + 1e-7
+
+
+def test_an_infeasible_household_names_its_added_constraints():
+    """The household's infeasibility search relaxes its own families only; with added
+    constraints the error names them (a cap GROW can only meet by selling, and no
+    purchase while the accounts must stay invested)."""
+    import cvxpy as cp
+
+    p = _dear(cap=0.10)
+    p.add_constraint(lambda q: cp.sum(q.b) <= 0.0, name="no purchases")
+    with pytest.raises(InfeasibleError, match=r"added constraint\(s\) 'GROW cap', "
+                                              r"'no purchases' \(add_constraint\)"):
+        p.solve()

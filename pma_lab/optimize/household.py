@@ -1766,12 +1766,16 @@ class HouseholdProblem:
             if whose:
                 freed[freed.index("min_cash")] = f"min_cash of {', '.join(whose)}"
         which = ", ".join(freed) if freed else "none of these alone"
+        added = (f" The problem also has the added constraint(s) {', '.join(map(repr, self._user))}"
+                 " (add_constraint), which this search does not relax: build the problem "
+                 "without them to see whether one of them is what conflicts."
+                 if self._user else "")
         return InfeasibleError(
             f"the household rebalance is {status}: it becomes feasible when any one of "
             f"[{which}] is relaxed, so it conflicts with the rest of [te_cap, min_cash, "
             "gain_budget, restrictions and wash-sale locks, cash]. To fix: raise the "
             "tracking-error cap (te_max) or the gain budget, lower an account's min_cash "
-            "([[accounts]] min_cash in the profile), or lift a restriction",
+            "([[accounts]] min_cash in the profile), or lift a restriction" + added,
             conflicts=freed)
 
     # ------------------------------------------------------------------ results
