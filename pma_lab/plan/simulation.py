@@ -1913,8 +1913,8 @@ def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
         return res, today, None, note, ()  # no trade today, no pair
     first = res
     try:
-        res, today, hh, kept = without_pairs(setup, plan, today, again, first=res,
-                                             additions=additions)
+        extra = {"additions": additions} if additions else {}  # the call as before without
+        res, today, hh, kept = without_pairs(setup, plan, today, again, first=res, **extra)
     except OptimizationError:
         # the household around the step cannot be solved: the step stays as solved, and
         # what reads the household says why (simulate's failure, the frontier's words)
