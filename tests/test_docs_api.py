@@ -20,7 +20,7 @@ def test_the_doc_has_one_example_per_plug_in_point():
     text = "\n".join(blocks())
     for call in ("RiskModel.from_factors", "RiskModel.from_covariance",
                  "Benchmark.from_weights", "prepare(", "add_constraint", "target=",
-                 "add_objective_term",
+                 "add_objective_term", "additions=termed.additions", "additions.apply",
                  "efficient_frontier", "MarketData.from_frames", "read_models(",
                  "ModelFileError"):
         assert call in text
@@ -33,3 +33,5 @@ def test_the_examples_run():
         exec(compile(code, f"{DOC.name} block {i + 1}", "exec"), ns)  # noqa: S102
     assert ns["result"].checks.ok.all()
     assert len(ns["frontier"].table) >= 1
+    # session 25: the term reaches the frontier, a plan's steps and the household
+    assert ns["move_now"].added == (f"term: {ns['top']} penalty",)

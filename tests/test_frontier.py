@@ -786,3 +786,82 @@ def test_a_budget_point_says_when_the_required_sales_raised_it():
     assert zero.label == (f"Gain budget $0, raised to ${zero.budget_raised:,.0f} by the sales "
                           "the restrictions require")
     assert wide.label == "Gain budget $1,000,000"
+
+# ------------------------------------- a researcher's terms and constraints (session 25)
+YOUNG = clients_dir() / "young-pro" / "profile.toml"
+GAMMAS = [10.0, 1.0, 0.1, 0.01]
+
+
+def _young_termed(name: str = "AAPL", weight: float = 1.0, cap: float | None = None):
+    """young-pro's problem with a quadratic penalty on ``name``'s weight (or a cap)."""
+    import cvxpy as cp
+
+    setup = prepare(load_client(YOUNG))
+    p = problem_for_client(setup)
+    if cap is None:
+        p.add_objective_term(lambda q: weight * cp.square(q.w[q.asset_index[name]]),
+                             name=f"{name} penalty")
+    else:
+        p.add_constraint(lambda q: q.w[q.asset_index[name]] <= cap, name=f"{name} cap")
+    return setup, p
+
+
+def _single(setup, problem, gamma):
+    """``problem`` solved alone at the frontier point's settings (no budget)."""
+    from dataclasses import replace
+
+    from pma_lab.optimize.rebalance import Budgets
+
+    saved = problem.settings
+    problem.update(replace(saved, gamma_tax=gamma, budgets=Budgets()))
+    try:
+        return problem.solve()
+    finally:
+        problem.update(saved)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["term", "constraint"])
+def test_every_frontier_point_carries_the_added_term_or_constraint(kind):
+    """Session 25: the frontier sweeps the problem itself, so a term (or constraint) added
+    to it is in every point's relaxation and sign-fixed problems, with the certified
+    shortcuts stepping aside: each point is the single rebalance with the term at the same
+    tax aversion (same TE, tax and trades), and AAPL ends lower than without it at every
+    point (the constraint: at most its cap, where without it AAPL ends higher)."""
+    setup, p = _young_termed(**({} if kind == "term" else {"cap": 0.03}))
+    plain = problem_for_client(setup)
+    f = efficient_frontier(p, gammas=GAMMAS)
+    pts = f.all_points.set_index("point")
+    assert (f.certificates.signs.iloc[1:] == "two_step").all()  # the warm proof stepped aside
+    for k, g in enumerate(GAMMAS, start=1):
+        r = _single(setup, p, g)
+        assert pts.te[k] == pytest.approx(r.summary.te_after, abs=1e-12)
+        assert pts.tax_economic[k] == pytest.approx(r.summary.tax_model, abs=1e-6)
+        assert pts.trades[k] == len(r.trades)
+        free = _single(setup, plain, g).weights["AAPL"]
+        if kind == "term":
+            assert r.weights["AAPL"] < free - 1e-4, (g, r.weights["AAPL"], free)
+        else:
+            assert r.weights["AAPL"] <= 0.03 + 1e-9 < free, (g, r.weights["AAPL"], free)
+    assert p.objective_terms if kind == "term" else p._user  # the sweep left them in place
+
+
+@pytest.mark.slow
+def test_go_to_target_is_not_the_plan_step_for_a_problem_with_a_term():
+    """Session 25: ``go_to_target_result`` hands the immediate plan's step 0 to the
+    frontier as its "Go to target" point when that step is the point's solve; a problem
+    with an objective term is another problem (the plan's step has no term), so it is
+    solved instead. Before, the step without the term was the termed frontier's point."""
+    from pma_lab.plan.plans import parse_plan
+    from pma_lab.plan.simulation import go_to_target_result
+    from pma_lab.plan.transition import TransitionSettings, first_step_run
+
+    setup, p = _young_termed()
+    run = first_step_run(setup, parse_plan("immediate"), TransitionSettings())
+    assert go_to_target_result(run, setup, problem_for_client(setup)) is not None
+    assert go_to_target_result(run, setup, p) is None
+    f = efficient_frontier(p, gammas=[1.0], target=go_to_target_result(run, setup, p))
+    go = f.all_points[f.all_points.kind == "target"].iloc[0]
+    own = efficient_frontier(p, gammas=[1.0]).all_points
+    assert go.te == own[own.kind == "target"].te.iloc[0]
+    assert go.te != pytest.approx(run.first_step.result.summary.te_after, abs=1e-6)

@@ -1534,3 +1534,131 @@ def test_a_gift_lot_sold_by_the_household_keeps_its_record_for_the_trade_file():
     assert rows[cost]["gift"] == pytest.approx(40000 / 300)
     assert rows[day]["plain"] == rows.Acquired["plain"] == "2016-01-04"
     assert rows[cost]["plain"] == rows["Cost per Share"]["plain"]
+
+# ------------------------------------- a researcher's terms and constraints (session 25)
+# cheap GROW ($10) beside two dear names (~$5,000): rounding the dear purchases down leaves
+# up to a share of each in cash, which the whole-share step invests share by share in the
+# name that lowers the tracking variance most, the most underweight one
+DEAR = pd.Series({"BOND": 5003.0, "DIVD": 4999.0, "GROW": 10.0})
+
+
+def _dear(term: float = 0.0, cap: float | None = None, whole: bool = True
+          ) -> HouseholdProblem:
+    import cvxpy as cp
+
+    led = ledger_with([("taxable", "BOND", 20, 100_060.0, dt.date(2020, 1, 2)),
+                       ("ira", "GROW", 10000, 100_000.0, dt.date(2020, 1, 2)),
+                       ("roth", "DIVD", 20, 99_980.0, dt.date(2020, 1, 2))])
+    p = HouseholdProblem(led, ACCOUNTS, DAY, DEAR, toy_risk(TICKERS), TARGET, TAX,
+                         HouseholdSettings(whole_shares=whole), location=LOC)
+    if term:
+        p.add_objective_term(lambda q: term * cp.square(q.w[q.asset_index["GROW"]]),
+                             name="GROW penalty")
+    if cap is not None:
+        p.add_constraint(lambda q: q.w[q.asset_index["GROW"]] <= cap, name="GROW cap")
+    return p
+
+
+def test_an_objective_term_lowers_the_households_weight_and_the_rounding_keeps_it():
+    """Session 25: the household optimiser had no objective term of a researcher's. A
+    penalty on GROW's household weight (every account) lowers it from its target third to
+    4.1 %; the whole-share step's investing of the cash rounding leaves counts the term's
+    first-order change, so it does not buy GROW back (with the tracking variance alone it
+    bought it back to 6.7 %: GROW is the most underweight name)."""
+    free = _dear().solve().holdings.household
+    frac = _dear(term=0.5, whole=False).solve().holdings.household
+    p = _dear(term=0.5)
+    whole = p.solve().holdings.household
+    assert free["GROW"] == pytest.approx(1 / 3, abs=0.01)
+    assert frac["GROW"] == pytest.approx(0.0415, abs=5e-4)
+    assert whole["GROW"] <= frac["GROW"] + 1e-4  # not bought back by the rounding
+    p2 = _dear(term=0.5)
+    p2._term_gradient = lambda: np.zeros(p2.A * p2.n)  # the rounding without the term
+    assert p2.solve().holdings.household["GROW"] > frac["GROW"] + 0.02
+    assert list(p.objective_terms) == ["GROW penalty"]
+    assert p.additions.labels == ("term: GROW penalty",)
+
+
+def test_an_added_constraint_holds_at_the_households_whole_share_trades():
+    """Session 25: a cap on GROW's household weight holds after the fractional solve and
+    after the whole-share step (it buys no share that breaks it: without that check the
+    cash the rounding leaves bought GROW up to 23 %, and the rounded trades, which are
+    checked against every added constraint, raised)."""
+    for whole in (False, True):
+        r = _dear(cap=0.20, whole=whole).solve()
+        assert r.holdings.household["GROW"] <= 0.20 + 1e-7
+        assert r.holdings.household["GROW"] == pytest.approx(0.20, abs=1e-3)
+    p = _dear(cap=0.20)
+    real = p._added_violation
+    p._added_violation = lambda: {} if _caller() == "_fill_cash" else real()
+    with pytest.raises(OptimizationError, match=r"break the added constraint\(s\) 'GROW cap'"):
+        p.solve()
+
+
+def _caller() -> str:
+    import inspect
+
+    return inspect.stack()[2].function
+
+
+@pytest.mark.parametrize("case", [
+    (lambda q: -q.w[0] ** 2, "not convex"),
+    (lambda q: q.w, "an expression of shape (3,)"),
+    (lambda q: q.w[0] <= 0.1, "returned a constraint"),
+    (lambda q: q.w[q.asset_index["ZZZ"]], "is not a stock of the household's risk model"),
+], ids=["concave", "vector", "constraint", "ticker"])
+def test_a_wrong_household_term_is_refused_when_added(case):
+    from pma_lab.errors import ConstraintError
+
+    build, said = case
+    p = _dear()
+    with pytest.raises(ConstraintError, match=re.escape(said)) as e:
+        p.add_objective_term(build, name="mine")
+    assert str(e.value).startswith("add_objective_term('mine'): ")
+    assert "p.w is the household's weight" in str(e.value) or said == "not convex"
+    assert p.objective_terms == {}
+    with pytest.raises(ConstraintError, match="not cvxpy constraints"):
+        p.add_constraint(lambda q: q.w[0])
+
+
+@pytest.mark.slow
+def test_a_single_accounts_additions_apply_to_the_sample_household():
+    """Session 25: the functions added to a client's RebalanceProblem
+    (``problem.additions``) are added to the household's problem as they are (``p.w``,
+    ``p.asset_index`` and ``p.b`` mean the same there): a penalty on AMAT lowers the
+    household's AMAT (1.32 % -> 0.21 %), and a 0.5 % cap holds at the whole-share trades
+    (the IRA's AMAT sale rounded down broke it by $138: the sale is rounded up instead)."""
+    import cvxpy as cp
+
+    from pma_lab.io.client import load_client
+    from pma_lab.optimize.engine import prepare, problem_for_client
+    from pma_lab.optimize.household import household_for_client
+    from pma_lab.paths import clients_dir
+    from pma_lab.plan.household import around_first_step
+
+    setup = prepare(load_client(clients_dir() / "household" / "profile.toml"))
+    single = problem_for_client(setup)
+    single.add_objective_term(lambda q: 1.0 * cp.square(q.w[q.asset_index["AMAT"]]),
+                              name="AMAT penalty")
+    free = household_for_client(setup).solve().holdings.household["AMAT"]
+    hp = household_for_client(setup)
+    single.additions.apply(hp)
+    assert hp.solve().holdings.household["AMAT"] < free - 0.01
+    assert around_first_step(setup, additions=single.additions).holdings.household[
+        "AMAT"] < free - 0.01
+    capped = household_for_client(setup)
+    capped.add_constraint(lambda q: q.w[q.asset_index["AMAT"]] <= 0.005, name="AMAT cap")
+    assert capped.solve().holdings.household["AMAT"] <= 0.005 + 1e-7
+
+
+def test_an_infeasible_household_names_its_added_constraints():
+    """The household's infeasibility search relaxes its own families only; with added
+    constraints the error names them (a cap GROW can only meet by selling, and no
+    purchase while the accounts must stay invested)."""
+    import cvxpy as cp
+
+    p = _dear(cap=0.10)
+    p.add_constraint(lambda q: cp.sum(q.b) <= 0.0, name="no purchases")
+    with pytest.raises(InfeasibleError, match=r"added constraint\(s\) 'GROW cap', "
+                                              r"'no purchases' \(add_constraint\)"):
+        p.solve()

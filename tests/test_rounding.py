@@ -687,3 +687,35 @@ def test_round_trades_replays_a_sample_clients_plan_as_before():
     _, after = bench.replay(round_trades, calls)
     assert all(bench.same(p, q) for p, q in zip(before, after, strict=True))
     assert all(bench.same(c[-1], q) for c, q in zip(calls, after, strict=True))
+
+
+@pytest.mark.slow
+def test_the_leftover_cash_is_not_spent_against_an_objective_term():
+    """Session 25: the whole-share step invests the cash that rounding buys down leaves
+    in the purchase that lowers TE most; a name a researcher's term penalises is the most
+    underweight, so the step bought it back (young-pro, AAPL penalised: 0.81 % at the
+    fractional optimum, 1.62 % after the rounding). The purchases now count the terms'
+    first-order change (``RoundingData.term_grad``): AAPL ends within a share of the
+    optimum."""
+    import cvxpy as cp
+
+    import pma_lab
+    from pma_lab.paths import clients_dir
+
+    setup = pma_lab.prepare(pma_lab.load_client(clients_dir() / "young-pro" /
+                                                "profile.toml"))
+
+    def termed(whole: bool):
+        p = pma_lab.problem_for_client(setup, settings=pma_lab.default_settings(
+            setup, whole_shares=whole))
+        p.add_objective_term(lambda q: 1.0 * cp.square(q.w[q.asset_index["AAPL"]]),
+                             name="AAPL penalty")
+        return p
+
+    frac = termed(False).solve().weights["AAPL"]
+    p = termed(True)
+    r = p.solve()
+    share = float(setup.prices["AAPL"]) / p.V
+    assert frac < 0.01 and r.weights["AAPL"] <= frac + share
+    assert r.checks.ok.all()
+    assert p.rounding_data().term_grad is not None

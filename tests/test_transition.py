@@ -1761,3 +1761,86 @@ def test_hold_runs_though_legacy_holdings_break_a_sector_limit(tmp_path):
     hold = run_of(an, "hold")
     assert not hold.failed, hold.failed
     assert math.isfinite(hold.after_tax_wealth)
+
+
+# ------------------------------------- a researcher's terms and constraints (session 25)
+def _young_additions(cap: float = 0.03):
+    """young-pro, and a problem with a cap on AAPL (its target weight is 9.4 %)."""
+    import cvxpy as cp
+
+    from pma_lab.optimize.engine import problem_for_client
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    p = problem_for_client(setup)
+    p.add_constraint(lambda q: q.w[q.asset_index["AAPL"]] <= cap, name="AAPL cap")
+    p.add_objective_term(lambda q: 0.001 * cp.sum(q.b), name="buy cost")
+    return setup, p
+
+
+def _aapl_by_step(setup, run, s):
+    """AAPL's weight of the account after each step (the run's trades replayed)."""
+    from pma_lab.plan.simulation import replay_events
+
+    path = expected_path(setup.prices, list(run.steps.date), s.expected_return)
+    out = []
+    for day, value in zip(run.steps.date, run.steps.value, strict=True):
+        led = replay_events(setup, run, until=day)
+        shares = sum(float(lt.shares) for lt in led.lots(ticker="AAPL"))
+        out.append(shares * float(path.prices.loc[day, "AAPL"]) / float(value))
+    return np.array(out)
+
+
+@pytest.mark.slow
+def test_every_step_of_a_plan_carries_the_researchers_additions():
+    """Session 25: run_transition built every step's problem itself, so a term or
+    constraint added to ``problem_for_client(setup)`` never reached a plan. With
+    ``additions=problem.additions`` each step's problem carries them (each function
+    called with it): AAPL stays within its 3 % cap after every step of every plan that
+    trades, where without them the plans move it to its 9.4 % target; no step is skipped
+    by the shortcuts proven for the built-in objective alone; ``first_trades`` reuses the
+    step only with the same additions."""
+    from pma_lab.plan.simulation import first_trades
+
+    setup, p = _young_additions()
+    s = TransitionSettings(horizon_years=2, steps_per_year=2, mc_paths=0, workers=1)
+    plain = run_transition(setup, ["immediate", "budget:5000"], s)
+    added = run_transition(setup, ["immediate", "budget:5000"], s, additions=p.additions)
+    for run0, run1 in zip(plain.runs, added.runs, strict=True):
+        assert run0.plan == run1.plan
+        w1 = _aapl_by_step(setup, run1, s)
+        assert (w1 <= 0.03 + 2e-3).all(), (run1.plan.name, w1)  # a share of rounding
+        assert not run1.steps.status.isin(["within band", "no trade", "budget spent"]).any()
+        if run1.plan.kind == "immediate":
+            assert _aapl_by_step(setup, run0, s).max() > 0.08
+            f = run1.first_step
+            assert f.added == ("term: buy cost", "constraint: AAPL cap")
+            assert f.result.weights["AAPL"] <= 0.03 + 1e-9
+            # reused with the same additions; solved without them otherwise
+            assert first_trades(setup, run1.plan, s, run=run1,
+                                additions=p.additions).weights["AAPL"] <= 0.03 + 1e-9
+            assert first_trades(setup, run1.plan, s, run=run1).weights["AAPL"] > 0.08
+
+
+def test_additions_must_be_an_additions():
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    with pytest.raises(SettingsError, match=r"run_transition\(additions=<dict>\): pass an "
+                                            "Additions, e.g. problem.additions"):
+        run_transition(setup, ["immediate"], FAST, additions={"x": lambda p: p.w[0]})
+
+
+@pytest.mark.slow
+def test_a_step_that_cannot_write_the_addition_says_which_step():
+    """A function that reads a name a later step's account neither holds nor targets is
+    refused at that step, naming its date (the error of add_constraint, prefixed)."""
+    from pma_lab.errors import ConstraintError
+    from pma_lab.optimize.constraints import Additions
+    from pma_lab.plan.plans import parse_plan
+    from pma_lab.plan.simulation import simulate
+
+    setup = prepare(load_client(clients_dir() / "young-pro" / "profile.toml"))
+    s = TransitionSettings(horizon_years=1, steps_per_year=1, mc_paths=0, workers=1)
+    path = expected_path(setup.prices, step_dates(setup.as_of, 1, 1), s.expected_return)
+    bad = Additions(constraints=(("ZZZ cap", lambda q: q.w[q.asset_index["ZZZ"]] <= 0.1),))
+    with pytest.raises(ConstraintError, match=r"^the plan's step on 2026-07-31: "
+                                              r"add_constraint\('ZZZ cap'\): .*'ZZZ' is not"):
+        simulate(setup, parse_plan("immediate"), path, s, additions=bad)

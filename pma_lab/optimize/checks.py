@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from pma_lab.errors import InfeasibleError, SolverFailedError
 from pma_lab.optimize.constraints import Candidate, OneSidePerName, RebalanceConstraint
@@ -102,6 +103,44 @@ def violation(p: RebalanceProblem, constraint: RebalanceConstraint, x: np.ndarra
         if sale is not None and p.nl:
             sale.value = saved[0]
         p.b.value, p.a.value = saved[1], saved[2]
+
+
+def term_gradient(p: RebalanceProblem, x: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """d(the added objective terms)/d(buys) per asset at trades ``x``, ``b``.
+
+    The problem's variables are set to the trades (as :func:`violation` sets them) and put
+    back after; each term's gradient (cvxpy's ``grad``) with respect to the buys ``b``
+    (``w`` is an expression of them) and the active weights ``a`` (``a = M w - w_t``:
+    carried to the buys by ``M'``). A purchase of ``d`` of asset ``i`` changes the terms
+    by about ``d * g[i]`` (first order), in the objective's units (tracking variance).
+    A term not differentiable there (cvxpy gives no gradient) counts 0.
+    """
+    sale = p.sc if p.aggregated else p.x
+    if p.aggregated:
+        xs = np.bincount(p._cls_of, weights=x[p._cls_order],
+                         minlength=p.sc.shape[0]) if p.nl else np.zeros(0)
+    else:
+        xs = x
+    saved = (sale.value if sale is not None else None, p.b.value, p.a.value)
+    if sale is not None and p.nl:
+        sale.value = xs
+    p.b.value = b
+    p.a.value = p.M @ (p.h + b - (p.A @ x if p.nl else 0.0)) - p.wt
+    g = np.zeros(p.na)
+    try:
+        for term in p.objective_terms.values():
+            grad = term.grad or {}
+            for var in (p.b, p.a):
+                d = grad.get(var)
+                if d is None:
+                    continue
+                d = np.asarray(d.todense() if sp.issparse(d) else d, dtype=float).ravel()
+                g += d if var is p.b else p.M.T @ d
+    finally:
+        if sale is not None and p.nl:
+            sale.value = saved[0]
+        p.b.value, p.a.value = saved[1], saved[2]
+    return g
 
 
 def added_violations(p: RebalanceProblem, x: np.ndarray, b: np.ndarray

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pma_lab.optimize.result import RebalanceSummary, TradeColumns
 
 __all__ = [
+    "Additions",
     "BIG",
     "CLEAN",
     "Formulation",
@@ -969,6 +970,79 @@ def compile_term(problem: RebalanceProblem, build: object, name: object
                               "the Parameters, or a single Parameter times an expression "
                               "of one variable. " + _term_guide(problem))
     return label, made
+
+
+@dataclass(frozen=True, eq=False)
+class Additions:
+    """A researcher's objective terms and constraints, to add to every problem of a path.
+
+    The functions (and constraint objects) given to
+    :meth:`RebalanceProblem.add_objective_term` and :meth:`RebalanceProblem.add_constraint`,
+    by name, in the order added (:attr:`RebalanceProblem.additions`). The paths that
+    build their own problems take them and add them to each problem they build, calling
+    each function with that problem: every step of a plan
+    (:func:`pma_lab.plan.transition.run_transition`'s ``additions``,
+    :func:`pma_lab.plan.simulation.simulate`, :func:`~pma_lab.plan.simulation.first_trades`)
+    and the household rebalance (:meth:`pma_lab.optimize.household.HouseholdProblem.
+    add_objective_term` takes the same functions: ``p.w``, ``p.asset_index`` and ``p.b``
+    mean the same there, for the household). A function is called once per problem, so it
+    must use the problem it receives (a name no longer held nor targeted at a later step
+    is not in that step's ``p.asset_index``: ``if t in p.asset_index``).
+
+    Attributes
+    ----------
+    terms : tuple[tuple[str, Callable], ...]
+        ``(name, function)`` of each objective term.
+    constraints : tuple[tuple[str, Callable | RebalanceConstraint], ...]
+        ``(name, function or constraint object)`` of each constraint.
+    """
+
+    terms: tuple[tuple[str, Callable], ...] = ()
+    constraints: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        from pma_lab.errors import ConstraintError
+
+        for field_name, items in (("terms", self.terms), ("constraints", self.constraints)):
+            if not isinstance(items, tuple) or not all(
+                    isinstance(it, tuple) and len(it) == 2 and isinstance(it[0], str)
+                    for it in items):
+                raise ConstraintError(f"Additions({field_name}={items!r}): give a tuple of "
+                                      "(name, function) pairs, e.g. (('AAPL penalty', lambda "
+                                      "p: 0.5 * cp.square(p.w[p.asset_index['AAPL']])),), or "
+                                      "take problem.additions of a problem you added them to")
+
+    def __bool__(self) -> bool:
+        return bool(self.terms or self.constraints)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """``"term: <name>"`` and ``"constraint: <name>"`` of each, in order (a record)."""
+        return tuple([f"term: {n}" for n, _ in self.terms]
+                     + [f"constraint: {n}" for n, _ in self.constraints])
+
+    def apply(self, problem: object, where: str = "") -> None:
+        """Add every term and constraint to ``problem``, each function called with it.
+
+        Through its ``add_objective_term`` and ``add_constraint``.
+
+        Raises
+        ------
+        ConstraintError
+            As ``add_objective_term`` / ``add_constraint`` refuse one, the message
+            starting with ``where`` (e.g. the plan's step and date) when given.
+        """
+        from pma_lab.errors import ConstraintError
+
+        try:
+            for name, build in self.terms:
+                problem.add_objective_term(build, name=name)  # type: ignore[attr-defined]
+            for name, build in self.constraints:
+                problem.add_constraint(build, name=name)  # type: ignore[attr-defined]
+        except ConstraintError as err:
+            if not where:
+                raise
+            raise ConstraintError(f"{where}: {err}") from err
 
 
 def standard_constraints() -> tuple[RebalanceConstraint, ...]:

@@ -75,10 +75,18 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported (their home before ac
     min_cash_conflict,
     min_cash_over,
 )
-from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
+from pma_lab.errors import (
+    ConstraintError,
+    DataError,
+    InfeasibleError,
+    NotDPPError,
+    OptimizationError,
+)
 from pma_lab.formatting import fmt_pct, fmt_rate, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
+from pma_lab.optimize.checks import ADDED_TOL
+from pma_lab.optimize.constraints import Additions
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.target import TargetSizing
@@ -106,6 +114,13 @@ __all__ = [
 ]
 
 _EPS = 1e-7  # weights below this are solver round-off (about $0.10 on $1M)
+_HOUSEHOLD_GUIDE = (
+    "The function receives the HouseholdProblem p: p.w is the household's weight of each "
+    "risk-model stock after the trade (p.asset_index[ticker] its position), p.b the weight "
+    "bought per account and stock, p.x the weight sold per lot, p.post each account's "
+    "weights after the trade; e.g. p.add_objective_term(lambda p: 0.5 * "
+    "cp.square(p.w[p.asset_index['AAPL']])) or p.add_constraint(lambda p: "
+    "p.w[p.asset_index['AAPL']] <= 0.02)")
 _NO_CAP = 1e3
 
 
@@ -1006,6 +1021,12 @@ class HouseholdProblem:
         self._objective = cp.Minimize(objective)
         self._te_cap = te2 <= self.p_te2
         self._problems: dict[bool, cp.Problem] = {}
+        # a researcher's objective terms and constraints (add_objective_term,
+        # add_constraint): label -> expression; label -> constraints; what was passed
+        self._terms: dict[str, cp.Expression] = {}
+        self._user: dict[str, list[cp.Constraint]] = {}
+        self._added_terms: list[tuple[str, object]] = []
+        self._added_constraints: list[tuple[str, object]] = []
 
         # ---- fixed data behind the parameters
         self._v = v
@@ -1127,11 +1148,211 @@ class HouseholdProblem:
         capped = self.settings.te_max is not None
         if capped not in self._problems:
             cons = list(self.constraints.values()) + ([self._te_cap] if capped else [])
-            prob = cp.Problem(self._objective, cons)
+            objective = self._objective
+            if self._terms:
+                # each term through its own epigraph variable, so the objective holds no
+                # Parameter (see the linear terms above)
+                ups = [cp.Variable(name=f"term_{k}") for k in range(len(self._terms))]
+                cons += [t <= u for t, u in zip(self._terms.values(), ups, strict=True)]
+                objective = cp.Minimize(self._objective.expr + cp.sum(cp.hstack(ups)))
+            cons += [c for cs in self._user.values() for c in cs]
+            prob = cp.Problem(objective, cons)
             if not prob.is_dpp():
                 raise NotDPPError("the household problem is not DPP; please report this")
             self._problems[capped] = prob
         return self._problems[capped]
+
+    # ------------------------------------------------------------------ added terms
+    @property
+    def asset_index(self) -> dict[str, int]:
+        """Each risk-model stock's position in :attr:`w` (the household's weights)."""
+        got = getattr(self, "_asset_index", None)
+        if got is None:
+            got = self._asset_index = {t: i for i, t in enumerate(self.tickers)}
+        return got
+
+    @property
+    def objective_terms(self) -> dict[str, cp.Expression]:
+        """The researcher's objective terms (:meth:`add_objective_term`), by name."""
+        return dict(self._terms)
+
+    @property
+    def additions(self) -> Additions:
+        """What was added (:class:`~pma_lab.optimize.constraints.Additions`), by name."""
+        return Additions(tuple(self._added_terms), tuple(self._added_constraints))
+
+    def add_objective_term(self, build: object, name: str = "") -> None:
+        """Add a researcher's convex cost to the household's objective.
+
+        As :meth:`pma_lab.optimize.rebalance.RebalanceProblem.add_objective_term`, for the
+        household: ``build`` is called once with this problem and returns one convex,
+        DPP, scalar cvxpy expression of its variables, added to the objective
+        (``TE^2 + gamma_tax tax + gamma_loc location + gamma_tc cost + your terms``,
+        tracking variance a year and costs as fractions of the household's value). The
+        variables: ``p.w`` the household's weight of each risk-model stock after the
+        trade (every account together; ``p.asset_index[ticker]`` its position, as the
+        single account's ``p.w``), ``p.b`` the weight bought per account and stock
+        (``A x n``, account by account in the order of :attr:`accounts`, each in the
+        order of ``p.w``), ``p.x`` the weight sold per lot (the rows of :attr:`lots`),
+        ``p.post`` each account's weights after the trade (like ``p.b``). A function
+        written for the single account with ``p.w``, ``p.asset_index`` and
+        ``cp.sum(p.b)`` works here unchanged (``RebalanceProblem.additions``,
+        :meth:`Additions.apply <pma_lab.optimize.constraints.Additions.apply>`).
+
+        Both solves (before and after the wash-sale sides are fixed) carry it, and the
+        whole-share step's share-by-share investing of the cash left
+        (:meth:`_fill_cash`) counts its first-order change with each share.
+
+        Raises
+        ------
+        ConstraintError
+            When it is added: not a function of one argument, it raises, it returns
+            something other than one scalar cvxpy expression of this problem's variables,
+            a Parameter without a value, not convex or not DPP, or a name used already.
+            The problem is left unchanged.
+        """
+        label = self._added_label(name, "add_objective_term", self._terms,
+                                  f"objective term {len(self._terms) + 1}")
+        made = self._call(build, label, "add_objective_term")
+        where = f"add_objective_term({label!r})"
+        if isinstance(made, cp.constraints.constraint.Constraint):
+            raise ConstraintError(f"{where}: the function returned a constraint, not an "
+                                  "expression to minimise (use add_constraint for a limit). "
+                                  + _HOUSEHOLD_GUIDE)
+        if not isinstance(made, cp.Expression) or made.shape != ():
+            what = (f"an expression of shape {made.shape}" if isinstance(made, cp.Expression)
+                    else f"a {type(made).__name__} ({str(made)[:40]!r})")
+            raise ConstraintError(f"{where}: the function returned {what}, not one scalar "
+                                  "cvxpy expression of the problem's variables (sum a vector "
+                                  "with cp.sum). " + _HOUSEHOLD_GUIDE)
+        self._check_variables(made, where)
+        if not made.is_convex():
+            raise ConstraintError(f"{where}: the expression is {made.curvature.lower()}, not "
+                                  "convex, so it cannot be minimised. " + _HOUSEHOLD_GUIDE)
+        if not made.is_dcp(dpp=True):
+            raise ConstraintError(f"{where}: the expression is not DPP (a Parameter times "
+                                  "another Parameter or a non-constant expression); use a "
+                                  "number or one Parameter times an expression of one "
+                                  "variable. " + _HOUSEHOLD_GUIDE)
+        self._terms[label] = made
+        self._added_terms.append((label, build))
+        self._problems.clear()
+
+    def add_constraint(self, build: object, name: str = "") -> None:
+        """Add a researcher's constraint to the household's problem.
+
+        As :meth:`pma_lab.optimize.rebalance.RebalanceProblem.add_constraint`, with the
+        variables :meth:`add_objective_term` names (``p.w``, ``p.asset_index``, ``p.b``,
+        ``p.x``, ``p.post``): ``build`` returns cvxpy constraints, convex and DPP. Both
+        solves carry them; the whole-share step's investing of the cash left buys no
+        share that breaks one, and the rounded trades are checked against each: a
+        rounding that breaks one by more than 1e-7 raises
+        :class:`~pma_lab.errors.OptimizationError` naming it (fractional shares,
+        ``whole_shares=False``, or a looser limit fix it).
+
+        Raises
+        ------
+        ConstraintError
+            When it is added, saying what was wrong (as :meth:`add_objective_term`).
+        """
+        label = self._added_label(name, "add_constraint", self._user,
+                                  f"user constraint {len(self._user) + 1}")
+        made = self._call(build, label, "add_constraint")
+        where = f"add_constraint({label!r})"
+        cons = [made] if isinstance(made, cp.constraints.constraint.Constraint) else \
+            list(made) if isinstance(made, list | tuple) else None
+        if not cons or not all(isinstance(c, cp.constraints.constraint.Constraint)
+                               for c in cons):
+            raise ConstraintError(f"{where}: the function returned {str(made)[:60]!r}, not "
+                                  "cvxpy constraints (e.g. p.w[i] <= 0.02). "
+                                  + _HOUSEHOLD_GUIDE)
+        for c in cons:
+            self._check_variables(c, where)
+            if not c.is_dcp(dpp=True):
+                raise ConstraintError(f"{where}: {c} is not convex (DCP) or not DPP; write "
+                                      "it as affine <= constant or convex <= affine. "
+                                      + _HOUSEHOLD_GUIDE)
+        self._user[label] = cons
+        self._added_constraints.append((label, build))
+        self._problems.clear()
+
+    def _added_label(self, name: object, what: str, taken: Mapping, default: str) -> str:
+        if not isinstance(name, str):
+            raise ConstraintError(f"{what}(name={name!r}): name must be text")
+        label = name or default
+        if label in taken:
+            raise ConstraintError(f"{what}({label!r}): one named {label!r} was added "
+                                  "already; give this one another name (name=...)")
+        return label
+
+    def _call(self, build: object, label: str, what: str) -> object:
+        where = f"{what}({label!r})"
+        if isinstance(build, cp.Expression | cp.constraints.constraint.Constraint) or \
+                not callable(build):
+            raise ConstraintError(f"{where}: got {type(build).__name__}, not a function of "
+                                  "the problem; wrap it: lambda p: ... " + _HOUSEHOLD_GUIDE)
+        try:
+            return build(self)
+        except KeyError as err:
+            raise ConstraintError(f"{where}: the function raised KeyError: {err} is not a "
+                                  "stock of the household's risk model (p.asset_index: the "
+                                  "stocks held in any account or targeted). "
+                                  + _HOUSEHOLD_GUIDE) from err
+        except Exception as err:  # noqa: BLE001 - reported with what it means, chained
+            raise ConstraintError(f"{where}: the function raised {type(err).__name__}: "
+                                  f"{err}. " + _HOUSEHOLD_GUIDE) from err
+
+    def _check_variables(self, made: cp.Expression | cp.Constraint, where: str) -> None:
+        own = {id(v) for v in (self.w, self.b, self.x)} | {
+            id(v) for v in self.post.variables()}
+        ours = [v for v in made.variables() if id(v) in own]
+        foreign = sorted({v.name() for v in made.variables() if id(v) not in own and
+                          v.name() in ("buy", "sell", "household_weights")})
+        if foreign:
+            raise ConstraintError(f"{where}: it uses variable(s) {', '.join(foreign)} of "
+                                  "another HouseholdProblem: use the problem the function "
+                                  "receives (p). " + _HOUSEHOLD_GUIDE)
+        if not ours:
+            raise ConstraintError(f"{where}: it uses none of the problem's variables. "
+                                  + _HOUSEHOLD_GUIDE)
+        unset = sorted(prm.name() for prm in made.parameters() if prm.value is None)
+        if unset:
+            raise ConstraintError(f"{where}: it uses cvxpy Parameter(s) {', '.join(unset)} "
+                                  "without a value; give each a value first")
+
+    def _at(self, q_sell: np.ndarray, q_buy: np.ndarray) -> None:
+        """Set ``w``, ``b`` and ``x`` to the values of the (non-fixed) share trades."""
+        V = self.value
+        x = q_sell * self._lot_px / V
+        b = q_buy * self._px_tiled() / V
+        h = self._h_start - np.asarray(self.S @ x).ravel() + b
+        self.x.value = x
+        self.b.value = b
+        self.w.value = h.reshape(self.A, self.n).sum(0)
+
+    def _added_violation(self) -> dict[str, float]:
+        """Each added constraint's violation at the variables' values."""
+        return {label: max((float(np.max(c.violation())) for c in cons), default=0.0)
+                for label, cons in self._user.items()}
+
+    def _term_gradient(self) -> np.ndarray:
+        """d(added terms)/d(buy) at the variables' values, per (account, stock).
+
+        A share bought in account ``a`` of stock ``i`` moves ``b[a, i]`` and ``w[i]``:
+        the two partial derivatives summed (first order; a variable the gradient does not
+        cover counts 0).
+        """
+        n = self.n
+        g = np.zeros(self.A * n)
+        for term in self._terms.values():
+            grad = term.grad
+            for var in (self.b, self.w):
+                d = grad.get(var) if grad else None
+                if d is None:
+                    continue
+                d = np.asarray(d.todense() if sp.issparse(d) else d, dtype=float).ravel()
+                g += d if var is self.b else np.tile(d, self.A)
+        return g
 
     # ------------------------------------------------------------------ set-up
     def _price_of(self, ticker: str) -> float:
@@ -1552,12 +1773,16 @@ class HouseholdProblem:
             if whose:
                 freed[freed.index("min_cash")] = f"min_cash of {', '.join(whose)}"
         which = ", ".join(freed) if freed else "none of these alone"
+        added = (f" The problem also has the added constraint(s) {', '.join(map(repr, self._user))}"
+                 " (add_constraint), which this search does not relax: build the problem "
+                 "without them to see whether one of them is what conflicts."
+                 if self._user else "")
         return InfeasibleError(
             f"the household rebalance is {status}: it becomes feasible when any one of "
             f"[{which}] is relaxed, so it conflicts with the rest of [te_cap, min_cash, "
             "gain_budget, restrictions and wash-sale locks, cash]. To fix: raise the "
             "tracking-error cap (te_max) or the gain budget, lower an account's min_cash "
-            "([[accounts]] min_cash in the profile), or lift a restriction",
+            "([[accounts]] min_cash in the profile), or lift a restriction" + added,
             conflicts=freed)
 
     # ------------------------------------------------------------------ results
@@ -1622,10 +1847,60 @@ class HouseholdProblem:
             small_buy = (q_buy > 0) & (q_buy * px < mt)
             q_buy = np.where(small_buy, 0.0, q_buy)
             self._small_orders += int(small_buy.sum())
+        if self._user and self.settings.whole_shares:
+            q_sell = self._sell_for_added(q_sell, q_buy, x * V / px_lot)
         if self.settings.whole_shares:
             q_buy = self._fill_cash(q_sell, q_buy)
+        if self._user:  # the added constraints at the rounded trades
+            kept = [(v, v.value) for v in (self.w, self.b, self.x)]
+            self._at(q_sell, q_buy)
+            broken = {k: v for k, v in self._added_violation().items() if v > ADDED_TOL}
+            for var, value in kept:
+                var.value = value
+            if broken:
+                raise OptimizationError(
+                    "the household's whole-share trades break the added constraint(s) "
+                    + ", ".join(f"{k!r} (by {v:.2e})" for k, v in broken.items())
+                    + ": rounding to whole shares moved the solution past the limit. To "
+                    "fix: trade fractional shares (HouseholdSettings(whole_shares=False)) or "
+                    "leave the limit a share's weight of room")
         # the fixed account's trades as they are (its own variables were held at zero)
         return q_sell + self._fixed_sell_q, q_buy + self._fixed_buy_q
+
+    def _sell_for_added(self, q_sell: np.ndarray, q_buy: np.ndarray, exact: np.ndarray
+                        ) -> np.ndarray:
+        """Sales rounded up a share while that mends an added constraint the rounding broke.
+
+        Sales rounded down by less than a share are the candidates: one share at a time,
+        the lot whose share lowers the added constraints' largest violation most first,
+        until none is broken (or no share lowers it); the cash a further share raises
+        stays in the account (its floor holds the more).
+        """
+        kept = [(v, v.value) for v in (self.w, self.b, self.x)]
+        q_sell = q_sell.copy()
+        up = np.flatnonzero((q_sell < np.minimum(np.ceil(exact - 1e-9), self._lot_shares))
+                            & (exact > 0))
+
+        def worst(q: np.ndarray) -> float:
+            self._at(q, q_buy)
+            return max(self._added_violation().values(), default=0.0)
+
+        now = worst(q_sell)
+        while now > ADDED_TOL and len(up):
+            tries = []
+            for j in up:
+                q_sell[j] += 1.0
+                tries.append(worst(q_sell))
+                q_sell[j] -= 1.0
+            best = int(np.argmin(tries))
+            if tries[best] >= now:
+                break
+            q_sell[up[best]] += 1.0
+            now = tries[best]
+            up = up[q_sell[up] < np.minimum(np.ceil(exact[up] - 1e-9), self._lot_shares[up])]
+        for var, value in kept:
+            var.value = value
+        return q_sell
 
     def _fill_cash(self, q_sell: np.ndarray, q_buy: np.ndarray) -> np.ndarray:
         """Invest the cash that rounding down to whole shares left, one share at a time.
@@ -1667,6 +1942,12 @@ class HouseholdProblem:
         i_of = np.tile(np.arange(n), self.A)
         k_of = np.repeat(np.arange(self.A), n)
         mt = s.min_trade_usd
+        added = bool(self._terms or self._user)
+        kept = [(v, v.value) for v in (self.w, self.b, self.x)] if added else []
+        term_grad = 0.0
+        if self._terms:  # the researcher's terms' first-order change with a share
+            self._at(q_sell, q_buy)
+            term_grad = self._term_gradient()
         while True:
             fits = allowed & (px <= free[k_of] + 1e-9)
             fits &= (q_buy > 0) | (px >= mt)  # a new order of one share reaches mt
@@ -1674,15 +1955,29 @@ class HouseholdProblem:
                 break
             te = step * 2 * grad[i_of] + step ** 2 * diag[i_of]
             fits &= te < 0  # the share brings the household closer to its target
+            if self._terms:  # ... and lowers the objective with the added terms
+                fits &= te + step * (lin + term_grad) < 0
             if not fits.any():
                 break
-            j = int(np.argmin(np.where(fits, te + step * lin, np.inf)))
+            j = int(np.argmin(np.where(fits, te + step * (lin + term_grad), np.inf)))
             i, k = int(i_of[j]), int(k_of[j])
+            if self._user:  # a share that breaks an added constraint is not bought
+                q_buy[j] += 1.0
+                self._at(q_sell, q_buy)
+                q_buy[j] -= 1.0
+                if max(self._added_violation().values(), default=0.0) > ADDED_TOL:
+                    allowed[j] = False
+                    continue
             q_buy[j] += 1.0
             free[k] -= px[j]
+            if self._terms:
+                self._at(q_sell, q_buy)
+                term_grad = self._term_gradient()
             unit = np.zeros(n)
             unit[i] = step[j]
             grad += tv.sigma(unit)  # the share's column of the covariance
+        for var, value in kept:  # the solve's values back
+            var.value = value
         return q_buy
 
     def _result(self, status: str, x: np.ndarray, b: np.ndarray, decisions: list,
@@ -2565,7 +2860,8 @@ def _fixed_key(fixed: FixedTrades | None) -> tuple | None:
 
 
 def solve_for_client(setup: object, settings: HouseholdSettings | None = None,
-                     fixed: FixedTrades | None = None) -> HouseholdResult:
+                     fixed: FixedTrades | None = None,
+                     additions: Additions | None = None) -> HouseholdResult:
     """The household rebalance of a prepared client, solved, one problem built per client.
 
     ``household_for_client(setup, settings, fixed=fixed).solve()``'s result.
@@ -2581,12 +2877,21 @@ def solve_for_client(setup: object, settings: HouseholdSettings | None = None,
     (:meth:`~pma_lab.tax.ledger.Ledger.state_token`); :attr:`HouseholdResult.seconds`
     is that of the solve that made it.
 
+    ``additions`` (a researcher's terms and constraints,
+    :attr:`pma_lab.optimize.rebalance.RebalanceProblem.additions`): a problem of its own
+    is built, the additions added (:meth:`HouseholdProblem.add_objective_term`,
+    :meth:`HouseholdProblem.add_constraint`) and solved; nothing is kept.
+
     Raises
     ------
     InfeasibleError, OptimizationError, DataError
         As :func:`household_for_client` and :meth:`HouseholdProblem.solve`.
     """
     s = settings or _profile_settings(setup.client.profile)  # type: ignore[attr-defined]
+    if additions:
+        prob = household_for_client(setup, s, fixed=fixed)
+        additions.apply(prob, where="the household rebalance")
+        return prob.solve()
     kept = _kept_for(setup)
     names = _model_names(setup, fixed, kept.base)
     key = (names, s, _fixed_key(fixed))

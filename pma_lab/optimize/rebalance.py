@@ -103,11 +103,13 @@ from pma_lab.optimize.checks import (
     added_violations,
     check_constraints,
     checked,
+    term_gradient,
     trade_arrays,
     violation,
 )
 from pma_lab.optimize.constraints import (
     CLEAN,
+    Additions,
     RebalanceConstraint,
     compile_added,
     compile_term,
@@ -314,6 +316,9 @@ class RebalanceProblem:
         self._user: list[tuple[str, list[cp.Constraint], RebalanceConstraint]] = []
         # researcher's objective terms (add_objective_term): label -> expression
         self._terms: dict[str, cp.Expression] = {}
+        # what was passed to add_objective_term / add_constraint, by label (additions)
+        self._added_terms: list[tuple[str, Callable]] = []
+        self._added_constraints: list[tuple[str, object]] = []
         self._exact_solved: cp.Problem | None = None  # see :attr:`exact`
         self._cap_bound = False  # the cap bound at an earlier sign-fixed solve of solve()
         # solve each sign-fixed problem without the tracking-error cap first (a QP) and
@@ -486,6 +491,7 @@ class RebalanceProblem:
                                   "problem is not convex (DCP) or not DPP; write it as "
                                   "affine <= constant or convex <= affine")
         self._user.append((label, cons, obj))
+        self._added_constraints.append((label, build))
         if self._lookahead is not None:  # the copy solves the problem without it
             self._lookahead.close()
             self._lookahead = None
@@ -498,6 +504,18 @@ class RebalanceProblem:
         common, *rest = self._hull_parts
         self._hull_parts = (common + cons, *rest)
         self._hull = None
+
+    @property
+    def additions(self) -> Additions:
+        """The terms and constraints added (the functions, by name), to add to other problems.
+
+        :class:`~pma_lab.optimize.constraints.Additions`: pass it where a path builds its
+        own problems, so they carry the same terms and constraints: a plan's steps
+        (``run_transition(setup, plans, additions=problem.additions)``, ``simulate``,
+        ``first_trades``) and the household (``additions.apply(household_problem)``).
+        The frontier sweeps this problem itself: it carries them already.
+        """
+        return Additions(tuple(self._added_terms), tuple(self._added_constraints))
 
     @property
     def objective_terms(self) -> dict[str, cp.Expression]:
@@ -554,8 +572,12 @@ class RebalanceProblem:
         pruning of sign patterns, the skip of a solve proven by the previous solution's
         multipliers and an installed sign search; every pattern is solved by cvxpy (the
         same trades as the built-in objective gets from them, more solves). The
-        whole-share rounding step does not know the term (it keeps every constraint and
-        rounds the optimum's trades), as for an added constraint.
+        whole-share rounding step rounds the optimum's trades keeping every constraint;
+        its investing of the cash left over counts the terms' first-order change with
+        each purchase (:func:`pma_lab.optimize.checks.term_gradient`), so it does not
+        buy back what a term sold (until session 25 it bought a penalised name back).
+        The frontier sweeps this problem, so its points carry the terms; a plan's steps
+        and the household build their own problems: pass them :attr:`additions`.
         """
         label, expr = compile_term(self, build, name)
         relaxed = self.relaxed  # written first: the linear hull's parts come from it
@@ -568,6 +590,7 @@ class RebalanceProblem:
                                   "problem is not convex (DCP) or not DPP; write a convex "
                                   "expression with at most one Parameter per product")
         self._terms[label] = expr
+        self._added_terms.append((label, build))
         if self._lookahead is not None:  # the copy solves the problem without it
             self._lookahead.close()
             self._lookahead = None
@@ -1299,7 +1322,11 @@ class RebalanceProblem:
             self.lot_asset, self.locked_loss, self.A, self.M, self.S, self.h, self.wt,
             self.brows, self.sec_names, self.tracking, float(self.P["cash"].value), buy,
             w_cap, self._budget_values(s.budgets), self._user_ok if self._user else None,
-            self._user_max_violation if self._user else None)
+            self._user_max_violation if self._user else None,
+            self._term_gradient if self._terms else None)
+
+    def _term_gradient(self, x: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return term_gradient(self, x, b)
 
     def _round(self, x: np.ndarray, b: np.ndarray, s: RebalanceSettings,
                dropped: set[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -67,6 +67,10 @@ class RoundingData:
     user_violation : Callable[[np.ndarray, np.ndarray], float] | None
         The largest violation of the added constraints at trades ``(x, b)`` (how the
         last step, a sale rounded down that broke one, picks the share to add).
+    term_grad : Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+        The researcher's objective terms' derivative with respect to the buys per asset
+        at trades ``(x, b)`` (:func:`pma_lab.optimize.checks.term_gradient`; ``None``:
+        none added): the leftover cash's purchases count its first-order change.
     """
 
     state: AccountState
@@ -93,6 +97,7 @@ class RoundingData:
     budget: np.ndarray
     user_ok: Callable[[np.ndarray, np.ndarray], bool] | None = None
     user_violation: Callable[[np.ndarray, np.ndarray], float] | None = None
+    term_grad: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
     def te(self, look: np.ndarray) -> float:
         """Tracking error of look-through weights ``look`` to the target."""
@@ -814,7 +819,8 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
                 allowed &= np.array([groups.get(t, t) not in now for t in st.assets])
                 sold_groups |= now
         w, a, cash = state_of(x, b)
-    # 4. leftover cash: the purchase that lowers TE most, while TE falls
+    # 4. leftover cash: the purchase that lowers TE most, while TE falls (TE and the
+    # researcher's objective terms, when added)
     if whole:
         cand = np.flatnonzero(allowed)
         block = np.maximum(1, np.ceil((mt - 0.005) / px[cand]))  # a first purchase
@@ -822,6 +828,8 @@ def round_trades(data: RoundingData, x: np.ndarray, b: np.ndarray, s: RebalanceS
             sa = data.tracking.sigma(a)[cand]
             d = np.where(b[cand] > 0, 1.0, block) * step[cand]
             gain = -(2 * d * sa + d * d * sig_ii[cand])
+            if data.term_grad is not None:  # the researcher's terms, to first order
+                gain = gain - d * data.term_grad(x, b)[cand]
             ok = (d <= cash - target_cash + 1e-12) & (gain > 0)
             new_name = w[cand] <= 1e-9
             if s.max_names is not None and int((w > 1e-9).sum()) >= s.max_names:

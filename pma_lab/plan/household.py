@@ -38,6 +38,7 @@ import pandas as pd
 
 from pma_lab.errors import LedgerError, OptimizationError
 from pma_lab.formatting import fmt_usd
+from pma_lab.optimize.constraints import Additions
 from pma_lab.optimize.household import (
     FixedTrades,
     HouseholdResult,
@@ -89,14 +90,17 @@ def household_settings(setup: object, plan: Plan | str | None = None) -> Househo
 
 
 def around_first_step(setup: object, trades: object = None,
-                      plan: Plan | str | None = None) -> HouseholdResult | None:
+                      plan: Plan | str | None = None,
+                      additions: Additions | None = None) -> HouseholdResult | None:
     """The household rebalance around a plan's first step; ``None`` with one account.
 
     ``trades``: the plan's first step (:func:`pma_lab.plan.simulation.first_trades`): that
     taxable account's trades are kept as they are and the other accounts are traded around
     them, within the budget :func:`household_settings` gives for ``plan`` less what the
     year's earlier sales and those trades realised. ``None``: every account optimised (the
-    profile's budgets).
+    profile's budgets). ``additions``: a researcher's objective terms and constraints
+    (:attr:`pma_lab.optimize.rebalance.RebalanceProblem.additions`), added to the
+    household's problem (:func:`pma_lab.optimize.household.solve_for_client`).
 
     Raises
     ------
@@ -106,12 +110,12 @@ def around_first_step(setup: object, trades: object = None,
     if len(setup.client.profile.accounts) < 2:  # type: ignore[attr-defined]
         return None
     if trades is None:
-        return solve_for_client(setup)
+        return solve_for_client(setup, additions=additions)
     fixed = FixedTrades.from_rebalance(trades, PLAN_FIRST_STEP)
     # one problem per client, one solve per first step and plan settings: the plans
     # compared, their steps solved again without pairs (without_pairs) and the proposal's
     # household section share them (solve_for_client)
-    return solve_for_client(setup, household_settings(setup, plan), fixed)
+    return solve_for_client(setup, household_settings(setup, plan), fixed, additions)
 
 
 PAIR_ROUNDS = 2
@@ -154,8 +158,8 @@ def opposite_pairs(setup: object, result: HouseholdResult
 
 def without_pairs(setup: object, plan: Plan | str | None, today: object,
                   solve: Callable[[frozenset[str], frozenset[str]], tuple[object, object]],
-                  first: object = None) -> tuple[object, object, HouseholdResult | None,
-                                                 tuple[str, ...]]:
+                  first: object = None, additions: Additions | None = None
+                  ) -> tuple[object, object, HouseholdResult | None, tuple[str, ...]]:
     """A plan's first step with no name the household trades the other way today.
 
     The plan's first step is solved for its account alone and the household's other
@@ -187,6 +191,10 @@ def without_pairs(setup: object, plan: Plan | str | None, today: object,
         when it cannot be).
     first : RebalanceResult | None
         The step's own result behind ``today`` (default ``today``).
+    additions : Additions | None
+        A researcher's terms and constraints, added to every household problem solved
+        here (:func:`around_first_step`); the comparison of objectives stays the
+        built-in one (:func:`household_objective`).
 
     Returns
     -------
@@ -203,7 +211,7 @@ def without_pairs(setup: object, plan: Plan | str | None, today: object,
         before it.
     """
     res = today if first is None else first
-    hh = around_first_step(setup, today, plan)
+    hh = around_first_step(setup, today, plan, additions)
     if hh is None:
         return res, today, None, ()
     no_buy: frozenset[str] = frozenset()
@@ -223,7 +231,8 @@ def without_pairs(setup: object, plan: Plan | str | None, today: object,
             nb, ns = no_buy | b, no_sell | s
             try:
                 res2, today2 = solve(nb, ns)
-                hh2 = None if today2 is None else around_first_step(setup, today2, plan)
+                hh2 = None if today2 is None else \
+                    around_first_step(setup, today2, plan, additions)
             except OptimizationError:
                 continue
             if hh2 is not None and _no_worse(hh2, hh):

@@ -44,7 +44,7 @@ from pma_lab.errors import (
     WithdrawalBudgetError,
 )
 from pma_lab.formatting import fmt_pct, fmt_usd
-from pma_lab.optimize.constraints import CLEAN
+from pma_lab.optimize.constraints import CLEAN, Additions
 from pma_lab.optimize.engine import (
     ClientSetup,
     _HeldRules,
@@ -177,6 +177,8 @@ class FirstStep:
     of the risk model's numbers (:func:`_risk_digest`). The last three and ``state`` tie
     the step to the setup it was solved for: a setup prepared again after an edit (tax
     rates, restrictions, minimum cash, carryforwards, the model) does not reuse it.
+    ``added``: the labels of the researcher's terms and constraints the step's problem
+    carried (:attr:`pma_lab.optimize.constraints.Additions.labels`; ``()``: none).
     """
 
     result: RebalanceResult
@@ -190,6 +192,7 @@ class FirstStep:
     base: RebalanceSettings
     target: pd.Series
     risk: str
+    added: tuple[str, ...] = ()  # the researcher's additions' labels (Additions.labels)
 
 
 def _risk_digest(risk: RiskModel) -> str:
@@ -1626,7 +1629,8 @@ def _later_glide(rules: object, st: AccountState, k: int, dates: Sequence[dt.dat
 
 
 def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
-                  ledger: Ledger | None, managed: _Managed | None = None) -> RebalanceProblem:
+                  ledger: Ledger | None, managed: _Managed | None = None,
+                  additions: Additions | None = None) -> RebalanceProblem:
     risk = managed.risk(set(st.assets)) if managed is not None else \
         setup.risk.subset(list(st.assets[:st.n_model]))
     prob = RebalanceProblem(st, risk, setup.target.weights, base, ledger)
@@ -1634,6 +1638,8 @@ def _step_problem(setup: ClientSetup, st: AccountState, base: RebalanceSettings,
     # binds by design, and a sign-fixed solve without it first (RebalanceProblem
     # .lift_te_cap) would be wasted (tech-exec serial: 17.1-17.4 vs 18.4-20.9 CPU-s)
     prob.lift_te_cap = False
+    if additions:  # the researcher's terms and constraints, written for this step's problem
+        additions.apply(prob, where=f"the plan's step on {st.as_of}")
     return prob
 
 
@@ -1660,17 +1666,26 @@ class StepProblems:
         ``False``: every step builds its own problem (the previous path).
     size : int
         Problems kept for reuse.
+    additions : Additions | None
+        A researcher's objective terms and constraints added to every problem built
+        (:attr:`pma_lab.optimize.rebalance.RebalanceProblem.additions`; a problem with
+        them is reused only for the same state, never rebased).
     """
 
-    def __init__(self, reuse: bool = True, size: int = 8) -> None:
+    def __init__(self, reuse: bool = True, size: int = 8,
+                 additions: Additions | None = None) -> None:
         if not isinstance(reuse, bool):
             raise SettingsError(f"StepProblems(reuse={reuse!r}): reuse must be True or False")
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise SettingsError(f"StepProblems(size={size!r}): size is the number of problems "
                                 "kept for reuse, a whole number >= 1 (reuse=False builds "
                                 "every step's problem)")
+        if additions is not None and not isinstance(additions, Additions):
+            raise SettingsError(f"StepProblems(additions=<{type(additions).__name__}>): pass "
+                                "an Additions, e.g. problem.additions")
         self.reuse = reuse
         self.size = size
+        self.additions = additions or Additions()
         self._store: list[tuple[tuple, ClientSetup, AccountState, RebalanceProblem]] = []
         self._taken: dict[int, tuple[tuple, ClientSetup, AccountState]] = {}
         self._lock = threading.Lock()
@@ -1695,7 +1710,7 @@ class StepProblems:
         """
         if not self.reuse:
             self.built += 1
-            return _step_problem(setup, st, base, None, managed), True
+            return _step_problem(setup, st, base, None, managed, self.additions), True
         key = self._key(st, base)
         with self._lock:
             # the same state; else the same but for names not bought or not sold (a
@@ -1715,7 +1730,7 @@ class StepProblems:
             else:
                 prob.forget_solvers()
             return prob, False
-        prob = _step_problem(setup, st, base, None, managed)
+        prob = _step_problem(setup, st, base, None, managed, self.additions)
         with self._lock:
             self._taken[id(prob)] = (key, setup, st)
             self.built += 1
@@ -1725,7 +1740,7 @@ class StepProblems:
               but: tuple[str, ...] = ()) -> int | None:
         """The position in the store of a problem for ``st`` (``but``: fields that may differ)."""
         for i, (k, su, s0, prob) in enumerate(self._store):
-            if k == key and su is setup and not (but and prob._user) and \
+            if k == key and su is setup and not (but and (prob._user or prob._terms)) and \
                     _same_state(s0, st, but):
                 return i
         return None
@@ -1744,6 +1759,17 @@ class StepProblems:
                 del self._store[last]
 
 
+def _additions(additions: object, where: str) -> Additions:
+    """``additions`` checked (``None``: none), for the function named ``where``."""
+    if additions is None:
+        return Additions()
+    if not isinstance(additions, Additions):
+        raise SettingsError(f"{where}(additions=<{type(additions).__name__}>): pass an "
+                            "Additions, e.g. problem.additions of a RebalanceProblem you "
+                            "added objective terms or constraints to")
+    return additions
+
+
 def _step0_settings(s: TransitionSettings) -> tuple:
     """The settings a plan's first step depends on (all that :func:`first_trades` reads)."""
     return (s.steps_per_year, s.te_band, s.go_gamma_tc, s.go_gamma_tax,
@@ -1751,7 +1777,8 @@ def _step0_settings(s: TransitionSettings) -> tuple:
 
 
 def _reusable(run: PlanRun, setup: ClientSetup, plan: Plan, s: TransitionSettings,
-              gift: float, st: AccountState, base: RebalanceSettings) -> FirstStep | None:
+              gift: float, st: AccountState, base: RebalanceSettings,
+              added: tuple[str, ...] = ()) -> FirstStep | None:
     """``run``'s step 0 if it is the step :func:`first_trades` would solve, else None.
 
     It is when it was solved (not skipped or failed) for the same plan, prices and gift,
@@ -1773,8 +1800,8 @@ def _reusable(run: PlanRun, setup: ClientSetup, plan: Plan, s: TransitionSetting
     if f is None or run.plan != plan:
         return None
     if (f.gift != gift or _step0_settings(f.settings) != _step0_settings(s)
-            or not f.prices.equals(setup.prices)):
-        return None
+            or not f.prices.equals(setup.prices) or f.added != added):
+        return None  # another plan, gift or settings; other terms or constraints added
     if _phase(plan, 0, f.te <= s.te_band, s) != f.phase:
         return None
     if (f.base != base or not _same_state(f.state, st)
@@ -1788,7 +1815,8 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
                  settings: TransitionSettings | None = None,
                  account_id: str | None = None,
                  sleeve: BondSleeve | None = None,
-                 run: PlanRun | None = None) -> RebalanceResult:
+                 run: PlanRun | None = None,
+                 additions: Additions | None = None) -> RebalanceResult:
     """The trades a plan makes today (its first step), with the per-lot decision ledger.
 
     Returns the :class:`~pma_lab.optimize.rebalance.RebalanceResult` of step 0, checked against the
@@ -1802,8 +1830,13 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     result is replayed through the ledger
     (:func:`pma_lab.optimize.result.ledger_checked`) instead of solving it again, the
     same trades and figures; otherwise the step is solved.
+
+    ``additions``: a researcher's objective terms and constraints
+    (:attr:`pma_lab.optimize.rebalance.RebalanceProblem.additions`), added to the step's
+    problem (a ``run`` is reused only when its step carried additions of the same names).
     """
     s = settings or TransitionSettings()
+    additions = _additions(additions, "first_trades")
     if plan is None:
         plan = client_plan(setup)
     elif isinstance(plan, str):
@@ -1827,12 +1860,13 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     base = _with_keep(base, st, _keep_for_withdrawal(
         _keep(floor, st.cash + st.contribution, plan), floor, st.cash + st.contribution, plan,
         coming))
-    f = _reusable(run, setup, plan, s, gift, st, base) if run is not None else None
+    f = _reusable(run, setup, plan, s, gift, st, base, additions.labels) \
+        if run is not None else None
     # ... unless a check fails at the ledger's gains: solved again, it raises as it should
     res = _checked_today(f.result, f.state, led, gift, note=f.note) if f is not None else None
     if res is not None:
         return _te_today(setup, acc, st, flow + move, res)
-    prob = _step_problem(setup, st, base, led)
+    prob = _step_problem(setup, st, base, led, additions=additions)
     te0 = prob.current_te()
     settings_0, fallback = _phase_settings(plan, _phase(plan, 0, te0 <= s.te_band, s), 0, te0,
                                            base, s)
@@ -1851,20 +1885,22 @@ def first_trades(setup: ClientSetup, plan: Plan | str | None = None,
     if len(setup.client.profile.accounts) > 1:  # as simulate's step 0 (without_pairs)
         def again(nb: frozenset[str], ns: frozenset[str]) -> tuple[RebalanceResult, object]:
             st2 = replace(st, no_buy=st.no_buy | nb, no_sell=st.no_sell | ns)
-            r2, _ = _solve_step(_step_problem(setup, st2, base, led), plan, settings_0,
+            r2, _ = _solve_step(_step_problem(setup, st2, base, led, additions=additions),
+                                plan, settings_0,
                                 fallback, carried=lambda: _loss_carried_in(
                                     setup, led, setup.as_of.year))
             return r2, _with_gift(r2, led, gift)  # its problem has the ledger: checked
 
         res, _, _, note, _ = _without_pairs(setup, plan, res, _with_gift(res, led, gift),
-                                            note, again)
+                                            note, again, additions)
     return _te_today(setup, acc, st, flow + move, _with_gift(res, led, gift, note=note))
 
 
 def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
                    today: RebalanceResult | None, note: str,
                    again: Callable[[frozenset[str], frozenset[str]],
-                                   tuple[RebalanceResult, RebalanceResult | None]]
+                                   tuple[RebalanceResult, RebalanceResult | None]],
+                   additions: Additions | None = None
                    ) -> tuple[RebalanceResult, RebalanceResult | None, object, str,
                               tuple[str, ...]]:
     """Step 0 free of the names the household trades the other way around it.
@@ -1874,13 +1910,15 @@ def _without_pairs(setup: ClientSetup, plan: Plan, res: RebalanceResult,
     when a check fails there, then nothing is done; ``again`` solves the step with more
     names left as they are), the step's note saying which names it leaves and why. Returns
     the step kept, its ``today``, the household around it (``None``: not solved), the
-    note and the names left as they are (sorted; ``PlanRun.left_today``).
+    note and the names left as they are (sorted; ``PlanRun.left_today``). ``additions``:
+    the researcher's terms and constraints, added to the household's problems too.
     """
     if today is None or not (len(today.trades) or len(today.lot_trades)):
         return res, today, None, note, ()  # no trade today, no pair
     first = res
     try:
-        res, today, hh, kept = without_pairs(setup, plan, today, again, first=res)
+        extra = {"additions": additions} if additions else {}  # the call as before without
+        res, today, hh, kept = without_pairs(setup, plan, today, again, first=res, **extra)
     except OptimizationError:
         # the household around the step cannot be solved: the step stays as solved, and
         # what reads the household says why (simulate's failure, the frontier's words)
@@ -2088,7 +2126,8 @@ def go_to_target_result(run: PlanRun, setup: ClientSetup, problem: RebalanceProb
     restrictions), prices, target weights (the run's and ``problem``'s) and risk model
     numbers (the run's, and ``problem``'s own: the setup's model restricted to the
     state's names, as :func:`first_trades` builds it), with no researcher's constraint
-    added to ``problem`` and its solve options at their defaults. Otherwise None: the
+    or objective term added to ``problem`` (the step's problem has neither) and its
+    solve options at their defaults. Otherwise None: the
     frontier solves the point (a gift, a cash flow or a bond sleeve's move before the
     step changes the account; a setup prepared again after an edit changes the problem).
 
@@ -2112,10 +2151,10 @@ def go_to_target_result(run: PlanRun, setup: ClientSetup, problem: RebalanceProb
     step = _phase_settings(run.plan, "go", 0, f.te, f.base, f.settings)[0]
     if step != go or go.te_cap is not None:
         return None
-    if (problem._user or not problem.history_free or problem.history_free_relaxation
-            or not problem.skip_proven_solves
+    if (problem._user or problem.objective_terms or not problem.history_free
+            or problem.history_free_relaxation or not problem.skip_proven_solves
             or problem.relaxation_options != RELAXATION_OPTIONS):
-        return None  # a constraint added, or other solve options than the step's
+        return None  # a constraint or objective term added, or other solve options
     if not f.prices.equals(setup.prices) or not _same_state(
             f.state, go_to_target_state(problem.state)):
         return None
@@ -2227,7 +2266,8 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
              record: bool = False, sleeve: BondSleeve | None = None,
              updates: Sequence[CoreUpdate] | None = None,
              dividends: DividendYields | None = None,
-             problems: StepProblems | None = None) -> PlanRun:
+             problems: StepProblems | None = None,
+             additions: Additions | None = None) -> PlanRun:
     """Run one plan along one path (see the module docs).
 
     Parameters
@@ -2258,7 +2298,13 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
         taxed each calendar year on top of the interest.
     problems : StepProblems | None
         Compiled step problems shared with the comparison's other plans (default: this
-        plan's own, ``StepProblems(s.reuse_problems)``).
+        plan's own, ``StepProblems(s.reuse_problems, additions=additions)``).
+    additions : Additions | None
+        A researcher's objective terms and constraints
+        (:attr:`pma_lab.optimize.rebalance.RebalanceProblem.additions`), added to every
+        step's problem (with ``problems``: its own, ``problems.additions``). Every step
+        that trades is then solved: the skips proven for the built-in objective alone
+        ("within band", "budget spent", "no trade") are not made.
 
     The plan runs with one OpenBLAS thread (:func:`pma_lab.blas.one_thread`): its
     products (the tracking variance of each rounding candidate, the states' and results'
@@ -2267,7 +2313,7 @@ def simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSett
     """
     with one_thread():
         return _simulate(setup, plan, path, s, account_id, rate, record, sleeve, updates,
-                         dividends, problems)
+                         dividends, problems, additions)
 
 
 def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSettings,
@@ -2275,11 +2321,19 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
               record: bool = False, sleeve: BondSleeve | None = None,
               updates: Sequence[CoreUpdate] | None = None,
               dividends: DividendYields | None = None,
-              problems: StepProblems | None = None) -> PlanRun:
+              problems: StepProblems | None = None,
+              additions: Additions | None = None) -> PlanRun:
     """:func:`simulate`'s steps (its arguments, already under one BLAS thread)."""
     t_start, cpu_start = time.perf_counter(), time.process_time()
+    additions = _additions(additions, "simulate")
     if problems is None:
-        problems = StepProblems(s.reuse_problems)
+        problems = StepProblems(s.reuse_problems, additions=additions)
+    elif additions and problems.additions is not additions:
+        raise SettingsError("simulate(problems=..., additions=...): the step problems carry "
+                            "their own additions; build them with StepProblems(..., "
+                            "additions=additions), or pass one of the two")
+    added = problems.additions  # the researcher's terms and constraints: no skip below
+
     prof = setup.client.profile
     acc = account_id or setup.taxable_accounts()[0]
     r = (rate or _cash_rate(setup, s)).rate
@@ -2416,11 +2470,13 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                 phase = _phase(plan, k, reached, s)
                 keep = _keep_for_withdrawal(_keep(floor, st.cash + st.contribution, plan),
                                             floor, st.cash + st.contribution, plan, coming)
-                if phase == "maintain" and _nothing_to_maintain(today, st, s, base, keep):
+                if phase == "maintain" and not added and \
+                        _nothing_to_maintain(today, st, s, base, keep):
                     status = "within band"
                     if rec is not None:
                         rec.cash_available(cash)
-                elif phase == "approach" and _budget_spent(today, st, plan, base, keep):
+                elif phase == "approach" and not added and \
+                        _budget_spent(today, st, plan, base, keep):
                     status = "budget spent"
                     if rec is not None:
                         rec.cash_available(cash)
@@ -2441,7 +2497,7 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                                                        later.day)
                     settings, fallback = _glide_held_back(plan, settings, fallback,
                                                           managed.rules, st, k, dates, s)
-                    if k > 0 and s.skip_no_trade and plan.kind != "hold" and \
+                    if k > 0 and s.skip_no_trade and plan.kind != "hold" and not added and \
                             _solve_trades_nothing(today, st, settings,
                                                   *managed.pieces(st)):
                         # the solve would answer "no trade" (no note): its bookkeeping
@@ -2472,11 +2528,12 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                                 return r2, _checked_today(r2, st2, led, gift)
 
                             res, today0, hh0, note, left0 = _without_pairs(
-                                setup, plan, res, _checked_today(res, st, led, gift), note, again)
+                                setup, plan, res, _checked_today(res, st, led, gift), note,
+                                again, added)
                         if k == 0 and record and update is None:
                             first = FirstStep(res, st, prices, today.te, phase, note, gift, s,
                                               base_k, core.target.weights,
-                                              _risk_digest(core.risk))
+                                              _risk_digest(core.risk), added.labels)
                         build = prob.build_seconds if built else 0.0
                         solver = float(res.summary.solver_seconds)
                         forced = st.must_sell | frozenset(st.max_weight)
@@ -2511,8 +2568,9 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
             # against the budget at every later step and net with the plan's each year
             try:
                 if today0 is None:  # step 0 not solved here (held, skipped): as today's
-                    today0 = first_trades(setup, plan, s, acc, sleeve)
-                hh = hh0 if hh0 is not None else around_first_step(setup, today0, plan)
+                    today0 = first_trades(setup, plan, s, acc, sleeve, additions=added)
+                hh = hh0 if hh0 is not None else \
+                    around_first_step(setup, today0, plan, added)
                 if hh is not None:
                     book_others(led, hh, acc, day, setup.prices)
             except OptimizationError as e:

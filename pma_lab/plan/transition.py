@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.forked import CANCEL_POLL_S, _check, _serve, run_forked  # noqa: F401 (re-exported)
+from pma_lab.optimize.constraints import Additions
 from pma_lab.optimize.engine import ClientSetup, keep_names, no_taxable_account
 from pma_lab.plan import simulation
 from pma_lab.plan.accounting import _tax_context
@@ -224,7 +225,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
                    settings: TransitionSettings | None = None,
                    vintages: Sequence[dt.date] = (), account_id: str | None = None,
                    executor: Executor | None = None,
-                   cancel: threading.Event | None = None) -> TransitionAnalysis:
+                   cancel: threading.Event | None = None,
+                   additions: Additions | None = None) -> TransitionAnalysis:
     """Compare plans: the expected path, Monte Carlo paths and (research) replays.
 
     Every plan is simulated on the expected path, its decisions are replayed on the Monte
@@ -251,6 +253,13 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
         Set by another thread when the comparison is no longer needed: the forked
         workers are killed at once (within :data:`CANCEL_POLL_S` seconds), and
         :class:`~pma_lab.errors.CancelledError` is raised instead of a result.
+    additions : Additions | None
+        A researcher's objective terms and constraints, added to every step's problem of
+        every plan (:attr:`pma_lab.optimize.rebalance.RebalanceProblem.additions` of a
+        problem they were added to; :func:`pma_lab.plan.simulation.simulate`). Each
+        function is called with each step's problem. Every step that trades is solved
+        (the skips proven for the built-in objective alone are not made); the Monte Carlo
+        paths replay the expected path's decisions, as without them.
 
     Returns
     -------
@@ -294,6 +303,7 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
                             f"run_transition(settings=<{type(settings).__name__}>): settings "
                             "must be a TransitionSettings or None for the defaults")
     _check(cancel)
+    additions = simulation._additions(additions, "run_transition")
     s = settings or TransitionSettings()
     prof = setup.client.profile
     gift = prof.charity.annual_gift if prof.charity else 0.0
@@ -330,7 +340,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
     t2 = time.perf_counter()
     dividends = plan_dividend_yields(setup)
     runs = _run_jobs(_Jobs(setup, tuple(jobs), s, acc, rate, mc, updates, dividends,
-                           StepProblems(s.reuse_problems)), executor, cancel)
+                           StepProblems(s.reuse_problems, additions=additions)),
+                      executor, cancel)
     _check(cancel)
     t_jobs = time.perf_counter() - t2
     runs = _with_losses_carried_in(runs, setup)
@@ -349,7 +360,8 @@ def run_transition(setup: ClientSetup, plans: Sequence[str | Plan] = DEFAULT_PLA
 
 
 def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
-                   account_id: str | None = None) -> PlanRun:
+                   account_id: str | None = None,
+                   additions: Additions | None = None) -> PlanRun:
     """``plan``'s run whose first step :func:`first_trades` reads (``run=``), briefly.
 
     The plan simulated as :func:`run_transition` simulates it on the expected path, with
@@ -379,7 +391,7 @@ def first_step_run(setup: ClientSetup, plan: Plan, settings: TransitionSettings,
     year0 = sum(1 for d in dates if d.year == dates[0].year) if glide else 1
     dates = dates[:max(s.steps_per_year + 2 if plan.flow < 0 else 2, year0 + 1)]
     return simulate(setup, plan, expected_path(setup.prices, dates, s.expected_return), s,
-                    acc, record=True)
+                    acc, record=True, additions=additions)
 
 
 def _with_losses_carried_in(runs: Sequence[PlanRun], setup: ClientSetup) -> list[PlanRun]:
