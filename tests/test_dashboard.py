@@ -1,6 +1,6 @@
 """Dashboard widgets without a browser: build, link, upload, toggle, and compare with the API.
 
-The widgets are wired exactly as ``notebooks/dashboard.ipynb`` wires them, with
+The widgets are wired by the notebook's own call (``build_dashboard``), with
 ``debounce=0`` so every update runs synchronously; one test covers the debounced,
 threaded path. Every number the view shows is checked against the engine's public API
 called directly here.
@@ -21,7 +21,6 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-from traitlets import dlink
 
 from pma_lab.app.dashboard import (
     DashboardSettings,
@@ -34,6 +33,7 @@ from pma_lab.app.dashboard import (
     TaxEditor,
     TaxInputs,
     TransitionPlanner,
+    build_dashboard,
     client_key,
     with_tax_inputs,
 )
@@ -64,25 +64,13 @@ TS = SETTINGS.transition_settings()
 GAMMAS = np.logspace(1, -3, SETTINGS.frontier_points - 2)  # as report.frontier sweeps
 
 
-def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "household",
-          taxes: TaxEditor | None = None):
-    """The notebook's wiring (same order), returning the five widgets (and the tax editor
-    as ``build.taxes``)."""
-    picker = ProfilePicker(selected=selected)
-    upload = HoldingsUpload(max_bytes=5_000_000)
-    taxes = taxes or TaxEditor()
-    editor = RestrictionEditor()
-    planner = TransitionPlanner()
-    view = ProposalView(engine=engine, debounce=debounce)
-    dlink((picker, "value"), (upload, "profile_path"))
-    dlink((upload, "client"), (taxes, "client"))
-    dlink((taxes, "edited"), (view, "client"))
-    dlink((taxes, "edited"), (editor, "client"))
-    dlink((taxes, "edited"), (planner, "client"))
-    dlink((editor, "restrictions"), (view, "restrictions"))
-    dlink((planner, "plan"), (view, "plan"))
-    dlink((view, "outcome"), (upload, "update_outcome"))
-    return picker, upload, editor, planner, view
+def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "household"):
+    """The notebook's page (:func:`build_dashboard`, the call notebooks/dashboard.ipynb
+    makes) without its idle-time prefetch, returning five of its widgets (the whole
+    :class:`Dashboard` as ``build.last``, to close it and reach the others)."""
+    d = build_dashboard(selected, engine=engine, debounce=debounce, prefetch=False)
+    build.last = d
+    return d.picker, d.upload, d.editor, d.planner, d.view
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +81,9 @@ def engine():
 @pytest.fixture(scope="module")
 def dash(engine):
     widgets = build(engine)
+    d = build.last
     yield widgets
-    for w in widgets:
-        w.close()
+    d.close()
 
 
 @pytest.fixture(scope="module")
@@ -712,8 +700,8 @@ def test_generation_counts_input_changes(engine):
 
 # ------------------------------------------------------------------------ tax inputs
 def test_tax_edits_update_the_proposal_to_the_apis(engine):
-    taxes = TaxEditor()
-    picker, upload, editor, planner, view = build(engine, taxes=taxes)
+    picker, upload, editor, planner, view = build(engine)
+    taxes = build.last.taxes
     try:
         base = upload.client
         assert taxes.edited is base and taxes.inputs == TaxInputs.of(base)

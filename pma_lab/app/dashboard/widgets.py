@@ -1535,6 +1535,10 @@ class ProposalView(ipw.VBox):
         if change["name"] == "models" and new is not None and self.client is not None \
                 and new.client[0] and not new.checked_for(self.client):
             return  # checked for the client about to come in: its own change follows
+        if change["name"] == "models" and self.client is not None and \
+                self.engine.key(self.client, self._used(old)) == \
+                self.engine.key(self.client, self._used(new)):
+            return  # the same models in use (the packaged ones, checked again): no update
         if change["name"] == "client" and new is not None and (
                 old is None or old.profile.path != new.profile.path):
             # another client: start from its profile's restrictions and its own plan (what
@@ -1674,7 +1678,12 @@ class ProposalView(ipw.VBox):
         Files checked for another client (the models panel re-checks them when the
         client changes, just before the view's client follows) are not used.
         """
-        m = self.models
+        return self._used(self.models, client)
+
+    def _used(self, m: DashboardModels | None, client: Client | None = None
+              ) -> DashboardModels | None:
+        """``m`` if the view would use it for ``client`` (default: the client selected)."""
+        client = self.client if client is None else client
         if m is None or m.packaged or client is None or not m.fits(client):
             return None
         return m
