@@ -997,6 +997,73 @@ def test_prefetched_toggles_are_the_editors_restrictions():
     view.close()
 
 
+def test_a_toggles_prefetch_pauses_while_the_users_update_is_computed(monkeypatch):
+    """Session 24: the toggles' prefetch ran at the page's priority beside the next update
+    (a mode switch: 0.22 -> 0.37 s idle); in one process the two share the interpreter
+    lock whatever the threads' priorities. Now the prefetch waits at its checkpoints
+    (before each solve) while an update for other inputs is computed, and goes on when
+    that update's trades, frontier and shelf sections are done; an update that needs the
+    result being prefetched does not stop it (it waits for it)."""
+    import pma_lab.app.dashboard.widgets as widgets
+    from pma_lab.errors import CancelledError
+
+    monkeypatch.setattr(widgets, "PAUSE_MAX_S", 10 * WAIT)  # a pause is never cut short
+    engine = ProposalEngine(SETTINGS)
+    view = ProposalView(engine=engine, debounce=0.1, prefetch_toggles=True)
+    c = load_client(HOUSEHOLD)
+    toggled = with_restrictions(c, dataclasses.replace(c.profile.restrictions,
+                                                       categories=("tobacco",)))
+    engine.setup(c)  # the date's risk model, as after the first page
+    calls = dict(engine.calls)
+    paused = threading.Event()
+    give = view._give_way
+
+    def give_way(key):
+        if view._user_key not in (None, key):
+            paused.set()  # about to wait for the user's update
+        give(key)
+
+    view._give_way = give_way
+    try:
+        with view._lock:  # an update for the household's own inputs is being computed
+            view._user_key = engine.key(c)
+        pre = view._ensure_prefetch().submit(view._prefetch_one, view._gen, toggled,
+                                             "budget:20000")
+        assert paused.wait(WAIT)
+        assert not pre.done()
+        assert engine.calls == calls  # nothing of the toggle computed while it waits
+        view._user_done(view._gen)  # the update's own part is done
+        pre.result(WAIT)
+        assert engine.calls["prepare"] == calls["prepare"] + 1
+        assert engine.calls["first_trades"] == calls.get("first_trades", 0) + 1
+        assert engine.cached_trades(toggled, "budget:20000") is not None
+        # an update that needs the result being prefetched lets the prefetch go on
+        with view._lock:
+            view._user_key = engine.key(toggled)
+        t = threading.Thread(target=view._give_way, args=(engine.key(toggled),))
+        t.start()
+        t.join(WAIT)
+        assert not t.is_alive()
+        # a prefetch paused when the view is closed stops
+        with view._lock:
+            view._user_key = engine.key(c)
+        stopped: list[BaseException] = []
+
+        def pause() -> None:
+            try:
+                give(engine.key(toggled))
+            except CancelledError as e:
+                stopped.append(e)
+
+        t = threading.Thread(target=pause)
+        t.start()
+        view.close()
+        t.join(WAIT)
+        assert not t.is_alive() and len(stopped) == 1
+    finally:
+        view.close()
+
+
 def test_profile_loads_are_cached_until_a_file_changes(tmp_path):
     folder = tmp_path / "household"
     shutil.copytree(clients_dir() / "household", folder)

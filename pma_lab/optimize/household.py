@@ -75,6 +75,7 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported (their home before ac
     min_cash_conflict,
     min_cash_over,
 )
+from pma_lab.checkpoints import checkpoint
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, OptimizationError
 from pma_lab.formatting import fmt_pct, fmt_rate, fmt_shares, fmt_usd
 from pma_lab.market.benchmark import Benchmark
@@ -1437,6 +1438,7 @@ class HouseholdProblem:
 
     # ------------------------------------------------------------------ solve
     def _run(self) -> str:
+        checkpoint()  # a background thread may pause here (pma_lab.checkpoints)
         try:
             self.problem.solve(solver=cp.CLARABEL)
         except cp.error.SolverError:
