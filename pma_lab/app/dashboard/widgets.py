@@ -1548,10 +1548,6 @@ class ProposalView(ipw.VBox):
         if change["name"] == "models" and new is not None and self.client is not None \
                 and new.client[0] and not new.checked_for(self.client):
             return  # checked for the client about to come in: its own change follows
-        if change["name"] == "models" and self.client is not None and \
-                self.engine.key(self.client, self._used(old)) == \
-                self.engine.key(self.client, self._used(new)):
-            return  # the same models in use (the packaged ones, checked again): no update
         if change["name"] == "client" and new is not None and (
                 old is None or old.profile.path != new.profile.path):
             # another client: start from its profile's restrictions and its own plan (what
