@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 import cvxpy as cp
 
+from pma_lab.checkpoints import checkpoint
 from pma_lab.errors import SettingsError
 
 __all__ = ["SolverSpec", "SOLVERS", "solver_spec", "check_solver", "solve_problem"]
@@ -162,6 +163,7 @@ def solve_problem(problem: cp.Problem, solver: str,
     override) the policy's for this call.
     """
     spec = solver_spec(solver)
+    checkpoint()  # a background thread may pause here (pma_lab.checkpoints)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Solution may be inaccurate")

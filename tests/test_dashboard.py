@@ -1,6 +1,6 @@
 """Dashboard widgets without a browser: build, link, upload, toggle, and compare with the API.
 
-The widgets are wired exactly as ``notebooks/dashboard.ipynb`` wires them, with
+The widgets are wired by the notebook's own call (``build_dashboard``), with
 ``debounce=0`` so every update runs synchronously; one test covers the debounced,
 threaded path. Every number the view shows is checked against the engine's public API
 called directly here.
@@ -21,7 +21,6 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-from traitlets import dlink
 
 from pma_lab.app.dashboard import (
     DashboardSettings,
@@ -34,6 +33,7 @@ from pma_lab.app.dashboard import (
     TaxEditor,
     TaxInputs,
     TransitionPlanner,
+    build_dashboard,
     client_key,
     with_tax_inputs,
 )
@@ -64,25 +64,13 @@ TS = SETTINGS.transition_settings()
 GAMMAS = np.logspace(1, -3, SETTINGS.frontier_points - 2)  # as report.frontier sweeps
 
 
-def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "household",
-          taxes: TaxEditor | None = None):
-    """The notebook's wiring (same order), returning the five widgets (and the tax editor
-    as ``build.taxes``)."""
-    picker = ProfilePicker(selected=selected)
-    upload = HoldingsUpload(max_bytes=5_000_000)
-    taxes = taxes or TaxEditor()
-    editor = RestrictionEditor()
-    planner = TransitionPlanner()
-    view = ProposalView(engine=engine, debounce=debounce)
-    dlink((picker, "value"), (upload, "profile_path"))
-    dlink((upload, "client"), (taxes, "client"))
-    dlink((taxes, "edited"), (view, "client"))
-    dlink((taxes, "edited"), (editor, "client"))
-    dlink((taxes, "edited"), (planner, "client"))
-    dlink((editor, "restrictions"), (view, "restrictions"))
-    dlink((planner, "plan"), (view, "plan"))
-    dlink((view, "outcome"), (upload, "update_outcome"))
-    return picker, upload, editor, planner, view
+def build(engine: ProposalEngine, debounce: float = 0.0, selected: str = "household"):
+    """The notebook's page (:func:`build_dashboard`, the call notebooks/dashboard.ipynb
+    makes) without its idle-time prefetch, returning five of its widgets (the whole
+    :class:`Dashboard` as ``build.last``, to close it and reach the others)."""
+    d = build_dashboard(selected, engine=engine, debounce=debounce, prefetch=False)
+    build.last = d
+    return d.picker, d.upload, d.editor, d.planner, d.view
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +81,9 @@ def engine():
 @pytest.fixture(scope="module")
 def dash(engine):
     widgets = build(engine)
+    d = build.last
     yield widgets
-    for w in widgets:
-        w.close()
+    d.close()
 
 
 @pytest.fixture(scope="module")
@@ -477,10 +465,11 @@ def test_debounced_updates_run_once_in_a_worker_thread(monkeypatch):
     engine = ProposalEngine(SETTINGS)
     picker, upload, editor, planner, view = build(engine, debounce=0.05)
     assert view.wait(600)
-    # the first result is computed at once up to the frontier, the plan comparison (the
-    # long stage) in the worker thread
-    assert view.timings["scheduler"] == "sync+thread"
-    assert view.timings["frontier_cached"] is False and view.analysis is not None
+    # the first result is computed at once up to the frontier; the notebook's page then
+    # links the models panel (its packaged models), a second, debounced update whose
+    # worker thread finds all but the plan comparison (the long stage) cached
+    assert (view.timings["scheduler"], view.timings["reason"]) == ("thread", "models")
+    assert view.timings["frontier_cached"] is True and view.analysis is not None
     calls = dict(engine.calls)
     editor.set_category("alcohol")           # not cached: scheduled
     editor.set_category("alcohol", False)    # back to the cached state: shown at once
@@ -730,8 +719,8 @@ def test_generation_counts_input_changes(engine):
 
 # ------------------------------------------------------------------------ tax inputs
 def test_tax_edits_update_the_proposal_to_the_apis(engine):
-    taxes = TaxEditor()
-    picker, upload, editor, planner, view = build(engine, taxes=taxes)
+    picker, upload, editor, planner, view = build(engine)
+    taxes = build.last.taxes
     try:
         base = upload.client
         assert taxes.edited is base and taxes.inputs == TaxInputs.of(base)
@@ -1025,6 +1014,73 @@ def test_prefetched_toggles_are_the_editors_restrictions():
     assert len(others) == len(ProfilePicker().paths) - 1
     assert not any(x.endswith("philanthropist/profile.toml") for x in others)
     view.close()
+
+
+def test_a_toggles_prefetch_pauses_while_the_users_update_is_computed(monkeypatch):
+    """Session 24: the toggles' prefetch ran at the page's priority beside the next update
+    (a mode switch: 0.22 -> 0.37 s idle); in one process the two share the interpreter
+    lock whatever the threads' priorities. Now the prefetch waits at its checkpoints
+    (before each solve) while an update for other inputs is computed, and goes on when
+    that update's trades, frontier and shelf sections are done; an update that needs the
+    result being prefetched does not stop it (it waits for it)."""
+    import pma_lab.app.dashboard.widgets as widgets
+    from pma_lab.errors import CancelledError
+
+    monkeypatch.setattr(widgets, "PAUSE_MAX_S", 10 * WAIT)  # a pause is never cut short
+    engine = ProposalEngine(SETTINGS)
+    view = ProposalView(engine=engine, debounce=0.1, prefetch_toggles=True)
+    c = load_client(HOUSEHOLD)
+    toggled = with_restrictions(c, dataclasses.replace(c.profile.restrictions,
+                                                       categories=("tobacco",)))
+    engine.setup(c)  # the date's risk model, as after the first page
+    calls = dict(engine.calls)
+    paused = threading.Event()
+    give = view._give_way
+
+    def give_way(key):
+        if view._user_key not in (None, key):
+            paused.set()  # about to wait for the user's update
+        give(key)
+
+    view._give_way = give_way
+    try:
+        with view._lock:  # an update for the household's own inputs is being computed
+            view._user_key = engine.key(c)
+        pre = view._ensure_prefetch().submit(view._prefetch_one, view._gen, toggled,
+                                             "budget:20000")
+        assert paused.wait(WAIT)
+        assert not pre.done()
+        assert engine.calls == calls  # nothing of the toggle computed while it waits
+        view._user_done(view._gen)  # the update's own part is done
+        pre.result(WAIT)
+        assert engine.calls["prepare"] == calls["prepare"] + 1
+        assert engine.calls["first_trades"] == calls.get("first_trades", 0) + 1
+        assert engine.cached_trades(toggled, "budget:20000") is not None
+        # an update that needs the result being prefetched lets the prefetch go on
+        with view._lock:
+            view._user_key = engine.key(toggled)
+        t = threading.Thread(target=view._give_way, args=(engine.key(toggled),))
+        t.start()
+        t.join(WAIT)
+        assert not t.is_alive()
+        # a prefetch paused when the view is closed stops
+        with view._lock:
+            view._user_key = engine.key(c)
+        stopped: list[BaseException] = []
+
+        def pause() -> None:
+            try:
+                give(engine.key(toggled))
+            except CancelledError as e:
+                stopped.append(e)
+
+        t = threading.Thread(target=pause)
+        t.start()
+        view.close()
+        t.join(WAIT)
+        assert not t.is_alive() and len(stopped) == 1
+    finally:
+        view.close()
 
 
 def test_profile_loads_are_cached_until_a_file_changes(tmp_path):

@@ -1,7 +1,7 @@
 """The dashboard and the proposal show the same numbers for the same client.
 
-For each of the five sample clients the dashboard is wired as ``notebooks/dashboard.ipynb``
-wires it (synchronous updates) with its default settings, which it reads from the
+For each of the five sample clients the dashboard is the notebook's page (its own call,
+``build_dashboard``, with synchronous updates) with its default settings, which it reads from the
 proposal notebook's parameters cell; the proposal side makes the calls the proposal
 notebook makes (``report.load``, ``prepare``, ``report.transition`` with the notebook's
 ``plans``, ``horizon_years`` and ``annual_steps``, ``report.todays_trades``,
@@ -38,14 +38,13 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from test_dashboard import build  # the notebook's wiring, one copy
 
 import pma_lab.plan.transition as transition
 from pma_lab.app.dashboard import (
     DashboardSettings,
     ProposalEngine,
     ProposalView,
-    TaxEditor,
+    build_dashboard,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
 from pma_lab.app.dashboard.widgets import load_profile_client
@@ -106,10 +105,9 @@ def test_dashboard_settings_are_the_proposal_notebooks_parameters():
 
 
 def _wire(engine: ProposalEngine, name: str):
-    """The notebook's wiring (test_dashboard.build), synchronous updates, with its tax editor."""
-    taxes = TaxEditor()
-    picker, upload, editor, planner, view = build(engine, selected=name, taxes=taxes)
-    return picker, upload, taxes, editor, planner, view
+    """The notebook's page (``build_dashboard``), synchronous updates, without prefetch."""
+    d = build_dashboard(name, engine=engine, debounce=0.0, prefetch=False)
+    return d.picker, d.upload, d.taxes, d.editor, d.planner, d.view, d.models, d.export
 
 
 @pytest.fixture(scope="module", params=CLIENTS)
@@ -118,7 +116,7 @@ def both(request):
     name = request.param
     engine = ProposalEngine(DashboardSettings.from_proposal(mc_paths=MC_PATHS))
     widgets = _wire(engine, name)
-    view = widgets[-1]
+    view = widgets[5]
     assert view.error == "", view.error
     # the proposal notebook's calls, with its parameters
     params = {k: v["default"] for k, v in report.notebook_parameters().items()}
@@ -460,7 +458,7 @@ def test_a_mixed_portfolios_plans_agree():
         horizon_years=2, steps_per_year=1, mc_paths=0, plans=("immediate",),
         frontier_points=3))
     widgets = _wire(engine, name)
-    view = widgets[-1]
+    view = widgets[5]
     try:
         assert view.error == "", view.error
         setup, analysis = _quick_proposal(name)

@@ -666,15 +666,11 @@ def _failing_dashboard(folder: Path) -> Path:
     _young_pro_budget0(clients / "young-pro-budget0")
     nb = json.loads((nb_dir / "dashboard.ipynb").read_text())
     swaps = {
-        'picker = ProfilePicker(selected="household")':
-            f'picker = ProfilePicker(folder={str(clients)!r}, selected="young-pro-budget0")',
-        "view = ProposalView(debounce=0.1, prefetch_profiles=picker.paths, "
-        "prefetch_toggles=True)":
+        'dash = build_dashboard(selected="household", debounce=0.1, prefetch=True)':
             "from pma_lab.app.dashboard import DashboardSettings\n"
-            "view = ProposalView(settings=DashboardSettings.from_proposal("
-            f"**{FAILING_ARGS!r}), debounce=0.1)",
-        'dlink((planner, "plan"), (view, "plan"))':
-            f'dlink((planner, "plan"), (view, "plan"), lambda p: p + {WITHDRAWAL!r})',
+            f'dash = build_dashboard("young-pro-budget0", folder={str(clients)!r}, '
+            f"settings=DashboardSettings.from_proposal(**{FAILING_ARGS!r}), debounce=0.1, "
+            f"prefetch=False, plan_text=lambda p: p + {WITHDRAWAL!r})",
     }
     for old, new in swaps.items():
         cells = [c for c in nb["cells"] if old in "".join(c["source"])]

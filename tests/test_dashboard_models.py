@@ -12,12 +12,11 @@ from __future__ import annotations
 import html
 import re
 import subprocess
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from traitlets import dlink
 
+from pma_lab.app.dashboard import build_dashboard
 from pma_lab.app.dashboard.compute import (
     DashboardModels,
     DashboardSettings,
@@ -25,16 +24,6 @@ from pma_lab.app.dashboard.compute import (
     ProposalEngine,
     client_key,
     read_model_uploads,
-)
-from pma_lab.app.dashboard.widgets import (
-    ExportPanel,
-    HoldingsUpload,
-    ModelsUpload,
-    ProfilePicker,
-    ProposalView,
-    RestrictionEditor,
-    TaxEditor,
-    TransitionPlanner,
 )
 from pma_lab.errors import BenchmarkFileError, ModelFileError, SettingsError
 from pma_lab.io.client import load_client
@@ -193,25 +182,8 @@ def test_a_risk_model_file_is_never_cached_as_the_dates(client, engine):
 
 # ---------------------------------------------------------------------------------- widgets
 def build(engine: ProposalEngine, selected: str = "household"):
-    """The notebook's wiring (notebooks/dashboard.ipynb, same order), synchronous."""
-    picker = ProfilePicker(selected=selected)
-    upload = HoldingsUpload(max_bytes=5_000_000)
-    taxes = TaxEditor()
-    editor = RestrictionEditor()
-    planner = TransitionPlanner()
-    view = ProposalView(engine=engine, debounce=0.0)
-    models = ModelsUpload(engine=view.engine, max_bytes=5_000_000)
-    dlink((picker, "value"), (upload, "profile_path"))
-    dlink((upload, "client"), (models, "client"))
-    dlink((upload, "client"), (taxes, "client"))
-    dlink((taxes, "edited"), (view, "client"))
-    dlink((taxes, "edited"), (editor, "client"))
-    dlink((taxes, "edited"), (planner, "client"))
-    dlink((editor, "restrictions"), (view, "restrictions"))
-    dlink((planner, "plan"), (view, "plan"))
-    dlink((models, "models"), (view, "models"))
-    return SimpleNamespace(picker=picker, upload=upload, taxes=taxes, editor=editor,
-                           planner=planner, view=view, models=models)
+    """The notebook's page (``build_dashboard``, its own call), synchronous, no prefetch."""
+    return build_dashboard(selected, engine=engine, debounce=0.0, prefetch=False)
 
 
 def _sources(d) -> dict[str, str]:
@@ -223,8 +195,7 @@ def _sources(d) -> dict[str, str]:
 def dash(engine):
     d = build(engine)
     yield d
-    for w in vars(d).values():
-        w.close()
+    d.close()
 
 
 def test_the_page_starts_with_the_packaged_models_named_as_the_proposal_names_them(dash):
@@ -360,13 +331,12 @@ def test_another_client_gets_the_files_checked_again(engine):
         assert d.view.setup.client.client_id == "household"
         assert "Your target" not in d.view._models.value
     finally:
-        for w in vars(d).values():
-            w.close()
+        d.close()
 
 
 def test_the_proposal_pdf_uses_the_model_files_on_screen(engine, tmp_path):
     d = build(engine, selected="young-pro")
-    panel = ExportPanel(d.view, d.upload)
+    panel = d.export  # the page's own
     try:
         assert d.models.handle_upload("benchmark", "bench_20.csv", GOOD)
         panel.export_pdf(wait=True)
@@ -378,6 +348,4 @@ def test_the_proposal_pdf_uses_the_model_files_on_screen(engine, tmp_path):
         assert "Your benchmark weights, bench_20.csv (20 stocks)" in " ".join(text.split())
         assert "Your benchmark weights, bench_20.csv (20 stocks)" in d.view._models.value
     finally:
-        panel.close()
-        for w in vars(d).values():
-            w.close()
+        d.close()

@@ -75,6 +75,7 @@ from pma_lab.accounts import (  # noqa: F401 - re-exported (their home before ac
     min_cash_conflict,
     min_cash_over,
 )
+from pma_lab.checkpoints import checkpoint
 from pma_lab.errors import (
     ConstraintError,
     DataError,
@@ -1665,6 +1666,7 @@ class HouseholdProblem:
 
     # ------------------------------------------------------------------ solve
     def _run(self) -> str:
+        checkpoint()  # a background thread may pause here (pma_lab.checkpoints)
         try:
             self.problem.solve(solver=cp.CLARABEL)
         except cp.error.SolverError:

@@ -90,6 +90,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from pma_lab.checkpoints import checkpoint
 from pma_lab.errors import (
     ConstraintError,
     InfeasibleError,
@@ -1082,6 +1083,7 @@ class RebalanceProblem:
             Naming the constraints that conflict and what to relax.
         """
         method, run = strategy(method)
+        checkpoint()  # a background thread may pause here (the solves may be duals')
         self._log: list[dict] = []
         self._tie_base = None
         self.skipped_solves = 0

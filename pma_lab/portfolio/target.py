@@ -35,6 +35,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from pma_lab.checkpoints import checkpoint
 from pma_lab.errors import DataError, InfeasibleError, NotDPPError, SettingsError, SolverFailedError
 from pma_lab.market.benchmark import Benchmark
 from pma_lab.portfolio.risk import RiskModel
@@ -360,6 +361,7 @@ class TargetBuilder:
         go through cvxpy's own solver call and unpacking: the solver gets the same data
         (the same arrays, bit for bit) in the same order, so the target is the same.
         """
+        checkpoint()  # a background thread may pause here (pma_lab.checkpoints)
         prob = self.problem
         where = self._upper_bound_rows() if solver == self.settings.solver else None
         if where is None:

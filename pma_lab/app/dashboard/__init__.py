@@ -1,7 +1,8 @@
 """Widgets of the proposal dashboard (``notebooks/dashboard.ipynb``, served by Voila).
 
 The classes keep their state in traitlets and call the public :mod:`pma_lab` functions;
-the notebook only builds them and links their traits. See :mod:`pma_lab.app.dashboard.widgets`.
+:func:`build_dashboard` builds them and links their traits, once for the notebook, the tests
+and the benchmarks (:mod:`pma_lab.app.dashboard.page`). See :mod:`pma_lab.app.dashboard.widgets`.
 The dashboard computes what the proposal notebook computes, with the same parameters
 (:meth:`DashboardSettings.from_proposal`), and formats numbers with
 :mod:`pma_lab.formatting` (``fmt_usd`` and ``fmt_pct`` are re-exported from there).
@@ -19,6 +20,7 @@ from pma_lab.app.dashboard.compute import (
     read_model_uploads,
     with_tax_inputs,
 )
+from pma_lab.app.dashboard.page import Dashboard, build_dashboard
 from pma_lab.app.dashboard.widgets import (
     ExportPanel,
     HoldingsUpload,
@@ -32,6 +34,7 @@ from pma_lab.app.dashboard.widgets import (
 from pma_lab.formatting import fmt_pct, fmt_usd
 
 __all__ = [
+    "Dashboard",
     "DashboardModels",
     "DashboardSettings",
     "ExportPanel",
@@ -45,6 +48,7 @@ __all__ = [
     "TaxEditor",
     "TaxInputs",
     "TransitionPlanner",
+    "build_dashboard",
     "client_key",
     "fmt_pct",
     "fmt_usd",

@@ -79,6 +79,7 @@ from pma_lab.app.dashboard.render import (
     trades_warning,
 )
 from pma_lab.app.dashboard.shelf import ShelfPanel
+from pma_lab.checkpoints import on_checkpoint
 from pma_lab.errors import (
     CancelledError,
     InputError,
@@ -1307,6 +1308,9 @@ def _who(client: Client) -> tuple[str, str]:
     return str(client.profile.path), client.client_id
 
 
+PAUSE_MAX_S = 60.0
+"""The longest a prefetch waits at one checkpoint for the user's update (seconds)."""
+
 COMPARE_NICE = 10
 """Niceness of the comparison thread and the plan workers it forks (Linux)."""
 
@@ -1380,7 +1384,11 @@ class ProposalView(ipw.VBox):
     Three worker threads share the work: one for the updates (set-up, trades, frontier,
     shelf), one for the plan comparisons (then the idle-time prefetch of other profiles),
     niced, so a new client's trades never wait for the previous client's comparison, and one
-    for the idle-time prefetch of the restriction toggles, at the page's priority. A
+    for the idle-time prefetch of the restriction toggles, at the page's priority. Both
+    prefetches pause at their checkpoints (before each solve, :mod:`pma_lab.checkpoints`)
+    while an update for other inputs computes its trades, frontier and shelf sections, so
+    they never share the interpreter lock with it; an update that needs the result being
+    prefetched waits for it instead (:meth:`_give_way`). A
     comparison that a change has made unneeded (another client chosen, or the same client's
     inputs edited: it would never be shown) is cancelled at once: its plan workers are
     killed, so the new client's set-up, trades and own comparison get the cores; nothing of
@@ -1471,6 +1479,11 @@ class ProposalView(ipw.VBox):
         self._pre: ThreadPoolExecutor | None = None  # the restriction toggles' prefetch
         self._idle = threading.Event()
         self._idle.set()
+        # the cache key of the client whose update the user waits for (None: no update is
+        # computed); the idle-time prefetch gives way to it at its checkpoints (_give_way)
+        self._user_key: str | None = None
+        self._turn = threading.Condition(self._lock)  # notified when _user_key changes
+        self._closed = False
         self.history: list[dict] = []
         self.stopped: list[tuple[str, int]] = []
         # the comparison running on the comparison thread: (cache key, client id,
@@ -1601,11 +1614,18 @@ class ProposalView(ipw.VBox):
         if ready:
             with contextlib.suppress(PmaLabError):  # a bad plan fails in the update itself
                 wanted = self.engine.transition_key(client, plan, models)
+        # the client's cache key (the comparison's key starts with it: no second fingerprint)
+        user_key = None if not ready else wanted[0] if wanted is not None else \
+            self.engine.key(client, models)
         with self._lock:
             self._gen += 1
             gen = self._gen
             self._cancel_timer()
             stopped = self._stop_comparison(wanted)
+            # the prefetch pauses at its next checkpoint until this update's own part is
+            # done (_user_done), unless it computes what this update needs
+            self._user_key = user_key
+            self._turn.notify_all()
         self.generation = gen
         if stopped is not None:
             self._show_stopped(stopped, client)
@@ -1675,7 +1695,12 @@ class ProposalView(ipw.VBox):
         Files checked for another client (the models panel re-checks them when the
         client changes, just before the view's client follows) are not used.
         """
-        m = self.models
+        return self._used(self.models, client)
+
+    def _used(self, m: DashboardModels | None, client: Client | None = None
+              ) -> DashboardModels | None:
+        """``m`` if the view would use it for ``client`` (default: the client selected)."""
+        client = self.client if client is None else client
         if m is None or m.packaged or client is None or not m.fits(client):
             return None
         return m
@@ -1690,6 +1715,8 @@ class ProposalView(ipw.VBox):
         with self._lock:
             if self._comparing is not None:
                 self._comparing[3].set()  # its plan workers are killed, nothing is cached
+            self._closed = True  # a paused prefetch stops (_give_way)
+            self._turn.notify_all()
         for pool in (self._pool, self._bg, self._pre):
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -1779,14 +1806,16 @@ class ProposalView(ipw.VBox):
             return
         # the proposal's shelf sections (off the first page's path; a failure stays in
         # their panel)
-        # the household is solved around the plan's first step on screen (cached by now)
-        fy, _ = self.engine.first_year(client, setup, plan, models)
-
         def shelf_post(f: Callable[[], None]) -> None:
             post(lambda: (f(), self._shelf_shown(gen)))
 
-        self.shelf.update((self.engine.key(client, models), plan), setup, shelf_post,
-                          lambda: gen == self._gen and self.shows(client), tm, fy, plan)
+        try:
+            # the household is solved around the plan's first step on screen (cached by now)
+            fy, _ = self.engine.first_year(client, setup, plan, models)
+            self.shelf.update((self.engine.key(client, models), plan), setup, shelf_post,
+                              lambda: gen == self._gen and self.shows(client), tm, fy, plan)
+        finally:
+            self._user_done(gen)  # the rest is the comparison's (its own thread, niced)
         if self.debounce > 0 and not self.engine.has_transition(client, plan, models):
             if gen == self._gen:
                 self._ensure_bg().submit(self._run_comparison, gen, client, setup, plan,
@@ -1831,10 +1860,45 @@ class ProposalView(ipw.VBox):
 
     def _fail(self, gen: int, e: Exception, post: Callable[[Callable[[], None]], None]
               ) -> None:
+        self._user_done(gen)
         if not isinstance(e, PmaLabError):
             log.exception("dashboard update failed")
         msg = _describe(e)
         post(lambda: self._show_error(gen, msg))
+
+    def _user_done(self, gen: int) -> None:
+        """Update ``gen``'s trades, frontier and shelf are computed: the prefetch may go on.
+
+        Only the latest update's end counts (a newer change keeps the prefetch paused for
+        its own update).
+        """
+        with self._lock:
+            if gen == self._gen:
+                self._user_key = None
+                self._turn.notify_all()
+
+    def _give_way(self, key: str) -> None:
+        """A prefetch's checkpoint: wait while the user's update is computed.
+
+        The prefetch of ``key`` (a client's cache key) pauses at each checkpoint (before
+        each solve: :mod:`pma_lab.checkpoints`) while an update for another client's
+        inputs is computed, so the two never share the interpreter lock (session 24: a
+        mode switch beside a toggle's prefetch, 0.373 s to the trades against session
+        23's 0.220 s; the prefetch took 2-4x the update's CPU meanwhile). An update that needs
+        ``key`` itself waits for this prefetch (the engine's key lock), which then goes on.
+        A pause lasts :data:`PAUSE_MAX_S` at most (an update never finished, e.g. its
+        timer's event loop stopped, does not hold the thread for ever).
+
+        Raises
+        ------
+        CancelledError
+            When the view is closed (the prefetch stops).
+        """
+        with self._turn:
+            self._turn.wait_for(lambda: self._closed or self._user_key is None
+                                or self._user_key == key, PAUSE_MAX_S)
+            if self._closed:
+                raise CancelledError("the dashboard was closed; its prefetch stopped")
 
     def _ensure_pool(self) -> ThreadPoolExecutor:
         """The update thread (set-up, trades, frontier, shelf sections)."""
@@ -1898,9 +1962,12 @@ class ProposalView(ipw.VBox):
                 plan = client_plan(SimpleNamespace(client=client)).name  # type: ignore[arg-type]
             else:
                 models = self.models_for(client)
-            setup, _ = self.engine.setup(client, models)
-            if gen == self._gen:
-                self.engine.first_year(client, setup, plan, models)
+            key = self.engine.key(client, models)
+            self._give_way(key)
+            with on_checkpoint(lambda: self._give_way(key)):
+                setup, _ = self.engine.setup(client, models)
+                if gen == self._gen:
+                    self.engine.first_year(client, setup, plan, models)
         except Exception:  # noqa: BLE001 - a prefetch failure shows when the user gets there
             log.debug("prefetch failed", exc_info=True)
 
