@@ -6,9 +6,19 @@ import pytest
 
 from pma_lab.io.client import find_clients, load_client
 from pma_lab.io.holdings import summarize_lots
+from pma_lab.io.profile import load_profile
 from pma_lab.paths import clients_dir
 
 PROFILES = find_clients(clients_dir())
+
+
+def test_load_client_says_a_profile_path_is_expected():
+    # a bare TypeError of pathlib before (reviewer 1, session 25, #14)
+    with pytest.raises(TypeError, match=r"load_client: 123 \(a int\) is not a path; pass the "
+                                        r"path to a client's profile.toml"):
+        load_client(123)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"load_profile: None \(a NoneType\) is not a path"):
+        load_profile(None)  # type: ignore[arg-type]
 
 
 def test_five_personas_exist():

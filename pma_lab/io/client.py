@@ -37,6 +37,7 @@ from pma_lab.io.ingest import (
     replay_problems,
 )
 from pma_lab.io.profile import ClientProfile, LotsReadable, LotsSpec, load_profile
+from pma_lab.io.profile import profile_path as _path
 from pma_lab.tax.ledger import (
     Account,
     AccountType,
@@ -349,6 +350,7 @@ def load_client_replacing(profile_path: str | Path, lots_files: Sequence[str | P
     """
     if not lots_files:
         raise PmaLabError("load_client_replacing: give at least one lots file")
+    _path(profile_path, "load_client_replacing")
     replaced: list[tuple[str, str, int]] = []
     client = _load_client(profile_path, as_of, lots_files, known, date_order, replaced,
                           [Path(f) for f in over])
@@ -386,7 +388,10 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
         ``ProfileError`` (``stale_carryforward``) also when the profile gives a loss
         carryforward into another tax year than the analysis date's
         (:meth:`ClientProfile.carryforward_into`).
+    TypeError
+        When ``profile_path`` is not a path (a path to a profile.toml is expected).
     """
+    _path(profile_path, "load_client")
     return _load_client(profile_path, as_of, lots_files, known, date_order, None, ())
 
 

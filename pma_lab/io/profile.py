@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Collection, Sequence
@@ -728,6 +729,22 @@ def _gics_industries() -> list[str]:
     return sorted(load_market().gics_structure("2023").industry.unique())
 
 
+def profile_path(path: object, where: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` when it is one (a ``str`` or path-like).
+
+    Raises
+    ------
+    TypeError
+        Saying a path to a profile.toml is expected (``load_client(123)`` raised pathlib's
+        bare "expected str, bytes or os.PathLike object, not int").
+    """
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    raise TypeError(f"{where}: {path!r} (a {type(path).__name__}) is not a path; pass the "
+                    "path to a client's profile.toml, e.g. "
+                    f"{where}(\"data/samples/clients/<client>/profile.toml\")")
+
+
 def load_profile(path: str | Path, *, known: Collection[str] | None | str = "market",
                  lots_replaced: bool = False) -> ClientProfile:
     """Read and validate a client profile (TOML).
@@ -750,8 +767,10 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     ------
     ProfileError
         With every problem in the file (``.issues``; ``column`` holds the key path).
+    TypeError
+        When ``path`` is not a path (:func:`profile_path`).
     """
-    p = Path(path)
+    p = profile_path(path, "load_profile")
     file = str(path)
     c = _Checker(file)
     if not p.is_file():
