@@ -894,6 +894,25 @@ def test_plans_with_different_flows_or_gifts_stop_before_the_setup(tmp_path, cap
               "--plans", "immediate:gift=150000,3y"])
 
 
+@pytest.mark.parametrize("command", ["propose", "transition"])
+def test_plans_with_different_flows_are_refused_before_the_optimizer_is_imported(
+        tmp_path, command):
+    """Reviewer 1 (session 25, #16): the refusal took 17 s (a loaded machine's wall time)
+    as the command imported cvxpy and scipy (2.3-2.5 s of CPU) before checking --plans;
+    it imports neither now (0.84 s of CPU, as --help). A fresh process: this one has them."""
+    young = clients_dir() / "young-pro" / "profile.toml"
+    code = (
+        "import sys\n"
+        "from pma_lab.app.cli import main\n"
+        f"code = main([{command!r}, '--profile', {str(young)!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}, '--plans', 'budget:0:flow=-50000,3y'])\n"
+        "print(code, sorted(m for m in ('cvxpy', 'scipy.stats') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=False, cwd=Path(__file__).resolve().parents[1])
+    assert "different gifts or cash flows" in " ".join(r.stderr.split()), r.stderr
+    assert r.stdout.split("\n")[-2] == "2 []", r.stdout + r.stderr
+
+
 def test_rebalance_infeasible_says_what_the_user_changes_with_todays_values(capsys):
     """philanthropist under --te-cap 0.02: the budget and the cap conflict. On main the fix
     named the engine's fields (RebalanceSettings.budgets / .te_cap); now it names the
