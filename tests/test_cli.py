@@ -208,6 +208,55 @@ def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
     assert not set(trades[trades.side == "buy"].ticker) & {"AMD", "AVGO", "INTC", "MU", "QCOM"}
 
 
+ALL_CASH_PROFILE = """schema_version = 1
+
+[client]
+id = "new-cash"
+name = "New Cash"
+as_of = 2026-07-31
+
+[tax]
+filing_status = "single"
+taxable_income = 300000.0
+state_rate = 0.05
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "min_tax"
+cash = 500000.0
+
+[target]
+model = "sp500"
+names = 30
+"""
+
+
+def test_rebalance_invests_an_all_cash_account(tmp_path, capsys):
+    """Reviewer 1 (session 25, #12): a new account funded with cash, the commonest case,
+    could not be set up ([lots] was required; the workaround was a 1-share dummy lot). A
+    profile without lots and $500,000 of cash buys the 30-name target in whole shares."""
+    (tmp_path / "profile.toml").write_text(ALL_CASH_PROFILE)
+    out = tmp_path / "out"
+    assert main(["rebalance", "--profile", str(tmp_path / "profile.toml"),
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    trades = pd.read_csv(out / "trades.csv")
+    assert set(trades.side) == {"buy"} and 28 <= len(trades) <= 30
+    assert (trades.shares > 0).all() and (trades.shares % 1 == 0).all()  # whole shares
+    assert 495_000 < trades.value.sum() <= 500_000  # the cash, invested
+    # files = [] reads the same; a header-only export is the empty account, with a warning
+    (tmp_path / "profile.toml").write_text(ALL_CASH_PROFILE.replace(
+        "[target]", '[lots]\nfiles = ["lots.csv"]\n\n[target]'))
+    (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_total\n")
+    capsys.readouterr()
+    assert main(["lots", "validate", "--profile", str(tmp_path / "profile.toml")]) == 0
+    got = capsys.readouterr()
+    text = " ".join((got.out + got.err).split())
+    assert "OK: 0 lots in 1 file(s)" in text
+    assert (f"{tmp_path / 'lots.csv'}, row 1: warning: the file has a header but no lots: "
+            "read as an account with no positions") in text
+
+
 def test_rebalance_infeasible_names_the_conflict(tmp_path, capsys):
     # a zero budget cannot bring tech-exec's 40 % of NVDA (all gain) under a 5 % cap on IT
     # (a restriction's sale no longer conflicts: it is made whatever the tax)
