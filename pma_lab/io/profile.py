@@ -955,8 +955,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         extra.append(dp)
     roots = (folder, *extra)
     files = _strings(c, lt, "lots", "files")
-    if not files and not lots_replaced and accounts and not sum(a.cash for a in accounts) > 0 \
-            and not ("files" in lt and not isinstance(lt["files"], list)):
+    if lt.get("files") in (None, []) and not lots_replaced and accounts \
+            and not sum(a.cash for a in accounts) > 0:  # a bad entry is its own error
         c.err("lots.files", "missing_value",
               "no lots file is named and no account has cash: there is nothing to manage",
               'name the lots file(s), e.g. [lots] files = ["lots.csv"], or, for a new '
