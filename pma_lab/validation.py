@@ -11,15 +11,58 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import fields, replace
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pma_lab.errors import SettingsError
 
 __all__ = ["check_number", "check_choice", "check_int", "check_text", "check_series",
-           "as_choice"]
+           "as_choice", "replace_settings"]
 
 E = TypeVar("E", bound=Enum)
+S = TypeVar("S")
+
+
+def replace_settings(settings: S, changes: dict[str, Any], where: str) -> S:
+    """``dataclasses.replace(settings, **changes)``, an unknown setting named with its fix.
+
+    Parameters
+    ----------
+    settings : dataclass instance
+        The settings to change (e.g. a :class:`~pma_lab.optimize.rebalance.RebalanceSettings`).
+    changes : dict[str, Any]
+        Field overrides.
+    where : str
+        What was called, for the message (e.g. ``"RebalanceProblem.update"``).
+
+    Raises
+    ------
+    SettingsError
+        For a key that is not a field, with the closest field (``gama_tax``: did you mean
+        ``gamma_tax``?) and every valid name; ``replace`` raised a bare ``TypeError``.
+        Bad values raise from the settings' own ``__post_init__``.
+
+    >>> from pma_lab.optimize.rebalance import RebalanceSettings
+    >>> replace_settings(RebalanceSettings(), {"gama_tax": 1}, "update")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    pma_lab.errors.SettingsError: update(gama_tax=1): gama_tax is not a setting ... 'gamma_tax'? ...
+    """
+    names = [f.name for f in fields(settings) if f.init]  # type: ignore[arg-type]
+    unknown = [k for k in changes if k not in names]
+    if unknown:
+        import difflib
+
+        parts = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, names, n=1, cutoff=0.6)
+            parts.append(f"{k} is not a setting of {type(settings).__name__}"
+                         + (f"; did you mean {close[0]!r}?" if close else "."))
+        given = ", ".join(f"{k}={changes[k]!r}" for k in unknown)
+        raise SettingsError(f"{where}({given}): {' '.join(parts)} Valid settings: "
+                            f"{', '.join(names)}")
+    return replace(settings, **changes)  # type: ignore[type-var]
 
 
 def _where(owner: object, name: str, value: object) -> str:

@@ -96,6 +96,13 @@ def test_benchmark_from_weights_validates_and_never_rescales():
         "AAPL": 0.6, "MSFT": 0.4}
     with pytest.raises(DataError, match=r"a Series or a dict of weights by ticker, not list"):
         Benchmark.from_weights([0.6, 0.4])
+    # weights as text were read as numbers without a word (reviewer 1, session 25, #14)
+    with pytest.raises(DataError, match=r"row 2: weight '0.6' is a str, not a number.*"
+                                        r"pd.to_numeric"):
+        Benchmark.from_weights({"AAPL": "0.6", "MSFT": 0.4})
+    with pytest.raises(DataError, match=r"row 3: weight '0.4' is a str"):
+        Benchmark.from_weights(pd.DataFrame({"ticker": ["AAPL", "MSFT"],
+                                             "weight": [0.6, "0.4"]}))
 
 
 def test_benchmark_from_weights_says_which_known_ticker_was_meant():

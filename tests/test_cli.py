@@ -208,6 +208,55 @@ def test_rebalance_writes_trades_and_decisions(tmp_path, capsys):
     assert not set(trades[trades.side == "buy"].ticker) & {"AMD", "AVGO", "INTC", "MU", "QCOM"}
 
 
+ALL_CASH_PROFILE = """schema_version = 1
+
+[client]
+id = "new-cash"
+name = "New Cash"
+as_of = 2026-07-31
+
+[tax]
+filing_status = "single"
+taxable_income = 300000.0
+state_rate = 0.05
+
+[[accounts]]
+id = "taxable"
+type = "taxable"
+relief = "min_tax"
+cash = 500000.0
+
+[target]
+model = "sp500"
+names = 30
+"""
+
+
+def test_rebalance_invests_an_all_cash_account(tmp_path, capsys):
+    """Reviewer 1 (session 25, #12): a new account funded with cash, the commonest case,
+    could not be set up ([lots] was required; the workaround was a 1-share dummy lot). A
+    profile without lots and $500,000 of cash buys the 30-name target in whole shares."""
+    (tmp_path / "profile.toml").write_text(ALL_CASH_PROFILE)
+    out = tmp_path / "out"
+    assert main(["rebalance", "--profile", str(tmp_path / "profile.toml"),
+                 "--out", str(out)]) == 0, capsys.readouterr().err
+    trades = pd.read_csv(out / "trades.csv")
+    assert set(trades.side) == {"buy"} and 28 <= len(trades) <= 30
+    assert (trades.shares > 0).all() and (trades.shares % 1 == 0).all()  # whole shares
+    assert 495_000 < trades.value.sum() <= 500_000  # the cash, invested
+    # files = [] reads the same; a header-only export is the empty account, with a warning
+    (tmp_path / "profile.toml").write_text(ALL_CASH_PROFILE.replace(
+        "[target]", '[lots]\nfiles = ["lots.csv"]\n\n[target]'))
+    (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_total\n")
+    capsys.readouterr()
+    assert main(["lots", "validate", "--profile", str(tmp_path / "profile.toml")]) == 0
+    got = capsys.readouterr()
+    text = " ".join((got.out + got.err).split())
+    assert "OK: 0 lots in 1 file(s)" in text
+    assert (f"{tmp_path / 'lots.csv'}, row 1: warning: the file has a header but no lots: "
+            "read as an account with no positions") in text
+
+
 def test_rebalance_infeasible_names_the_conflict(tmp_path, capsys):
     # a zero budget cannot bring tech-exec's 40 % of NVDA (all gain) under a 5 % cap on IT
     # (a restriction's sale no longer conflicts: it is made whatever the tax)
@@ -892,6 +941,25 @@ def test_plans_with_different_flows_or_gifts_stop_before_the_setup(tmp_path, cap
     with pytest.raises(AssertionError, match="before --plans was checked"):
         main([command, "--profile", str(rich), "--out", str(out),
               "--plans", "immediate:gift=150000,3y"])
+
+
+@pytest.mark.parametrize("command", ["propose", "transition"])
+def test_plans_with_different_flows_are_refused_before_the_optimizer_is_imported(
+        tmp_path, command):
+    """Reviewer 1 (session 25, #16): the refusal took 17 s (a loaded machine's wall time)
+    as the command imported cvxpy and scipy (2.3-2.5 s of CPU) before checking --plans;
+    it imports neither now (0.84 s of CPU, as --help). A fresh process: this one has them."""
+    young = clients_dir() / "young-pro" / "profile.toml"
+    code = (
+        "import sys\n"
+        "from pma_lab.app.cli import main\n"
+        f"code = main([{command!r}, '--profile', {str(young)!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}, '--plans', 'budget:0:flow=-50000,3y'])\n"
+        "print(code, sorted(m for m in ('cvxpy', 'scipy.stats') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=False, cwd=Path(__file__).resolve().parents[1])
+    assert "different gifts or cash flows" in " ".join(r.stderr.split()), r.stderr
+    assert r.stdout.split("\n")[-2] == "2 []", r.stdout + r.stderr
 
 
 def test_rebalance_infeasible_says_what_the_user_changes_with_todays_values(capsys):

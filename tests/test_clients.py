@@ -6,9 +6,19 @@ import pytest
 
 from pma_lab.io.client import find_clients, load_client
 from pma_lab.io.holdings import summarize_lots
+from pma_lab.io.profile import load_profile
 from pma_lab.paths import clients_dir
 
 PROFILES = find_clients(clients_dir())
+
+
+def test_load_client_says_a_profile_path_is_expected():
+    # a bare TypeError of pathlib before (reviewer 1, session 25, #14)
+    with pytest.raises(TypeError, match=r"load_client: 123 \(a int\) is not a path; pass the "
+                                        r"path to a client's profile.toml"):
+        load_client(123)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"load_profile: None \(a NoneType\) is not a path"):
+        load_profile(None)  # type: ignore[arg-type]
 
 
 def test_five_personas_exist():
@@ -227,3 +237,26 @@ def test_load_client_takes_a_midnight_timestamp_as_its_day_and_refuses_a_time(tm
         assert summarize_lots(c).as_of == dt.date(2026, 7, 31)
     with pytest.raises(PmaLabError, match="as_of 2026-07-31 15:30:00 has a time of day"):
         load_client(prof, as_of=pd.Timestamp("2026-07-31 15:30"))
+
+
+def test_a_header_only_lots_file_is_an_empty_account_only_with_cash(tmp_path):
+    """Reviewer 1 (session 25, #12): a custodian's export of an account with no positions
+    (a header only) is the all-cash account, read with a warning naming the file; without
+    cash in any account it stays an error (a truncated export: nothing to manage)."""
+    from pma_lab.errors import LotDataError
+
+    text = (clients_dir() / "young-pro" / "profile.toml").read_text()
+    (tmp_path / "lots.csv").write_text("ticker,acquired,shares,cost_total,account\n")
+    p = tmp_path / "profile.toml"
+    import re
+
+    text = re.sub(r"files = \[[^]]*\]", 'files = ["lots.csv"]', text)
+    text = re.sub(r"\nrecent_trades = [^\n]*", "", text)
+    p.write_text(re.sub(r"\ncash = [0-9.]+", "", text))
+    with pytest.raises(LotDataError, match="the export stopped after the header"):
+        load_client(p)
+    p.write_text(re.sub(r"\ncash = [0-9.]+", "\ncash = 250000.0", text))
+    c = load_client(p)
+    assert len(c.lots) == 0 and c.profile.cash > 0
+    assert [(w.code, w.file) for w in c.lots.warnings] == [("header_only",
+                                                            str(tmp_path / "lots.csv"))]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pma_lab.errors import DataError, InfeasibleError, OptimizationError
+from pma_lab.errors import DataError, InfeasibleError, OptimizationError, SettingsError
 from pma_lab.io.profile import load_profile
 from pma_lab.market.corpactions import DividendYield
 from pma_lab.optimize.household import (
@@ -972,6 +972,9 @@ def test_a_te_cap_the_plans_loss_sale_rules_out_is_named():
     # would wash the plan's loss) gets the household there, so the error names the cap
     # and the wash-sale bounds, and the plan's own trades are never what is relaxed
     p, _, _ = _plan_household(150_000.0, dt.date(2026, 1, 5))
+    with pytest.raises(SettingsError, match=r"HouseholdProblem.update\(te_mx=0.001\): te_mx "
+                                            r"is not a setting .*did you mean 'te_max'\?"):
+        p.update(te_mx=0.001)
     p.update(te_max=0.001)
     with pytest.raises(InfeasibleError, match=r"\[te_cap, restrictions and wash-sale "
                                               r"locks\] is relaxed"):

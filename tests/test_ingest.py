@@ -138,6 +138,17 @@ def test_encoding_delimiter_empty_and_header_only(tmp_path):
         with pytest.raises(LotDataError) as e:
             lots(path)
         assert codes(e) == [code]
+    # an account with no positions (reviewer 1, session 25, #12): read as no lots with a
+    # warning naming the file when the client has cash (load_client's empty_ok)
+    got = lots(head, empty_ok=True)
+    assert len(got) == 0 and list(got.lots.columns) == list(lots(semi, delimiter=";").lots)
+    (w,) = got.warnings
+    assert (w.code, w.file, w.row, w.severity) == ("header_only", str(head), 1,
+                                                   Severity.WARNING)
+    assert "read as an account with no positions" in w.message and "export" in w.fix
+    for path in (latin, empty):  # not a header-only file: still an error
+        with pytest.raises(LotDataError):
+            lots(path, empty_ok=True)
     # the semicolon file loads when the delimiter is declared, and is detected (saying so)
     assert len(lots(semi, delimiter=";")) == 1
     got = lots(semi)

@@ -443,3 +443,24 @@ def test_the_wash_sale_mode_is_a_trading_key_read_into_the_settings(tmp_path):
     with pytest.raises(ProfileError, match="use one of: forbid, disallow"):
         load_profile(bad)
     assert "wash_sale_mode = \"disallow\" in the profile's [trading] table" in WashSaleLocks.fix
+
+
+def test_an_all_cash_account_needs_no_lots(tmp_path):
+    """Reviewer 1 (session 25, #12): a new account funded with cash could not be set up
+    ([lots] was required and files = [] refused). With cash in an account the profile
+    needs no lots file; with neither lots nor cash there is nothing to manage."""
+    cash = ('type = "taxable"\n', 'type = "taxable"\ncash = 500000.0\n')
+    no_lots = ('[lots]\nfiles = ["good_lots.csv"]\ndefault_account = "taxable"\n', "")
+    one = ('[[accounts]]\nid = "ira"\ntype = "ira"\n\n', "")
+    got = load_profile(profile(tmp_path, cash, no_lots, one))
+    # a lots file uploaded later (the dashboard) without an account column is the one
+    # account's
+    assert got.lots.files == () and got.lots.default_account == "taxable"
+    assert load_profile(profile(tmp_path, cash, no_lots)).lots.default_account is None
+    empty = ('files = ["good_lots.csv"]', "files = []")
+    got = load_profile(profile(tmp_path, cash, empty))
+    assert got.lots.files == () and got.cash == 500_000
+    with pytest.raises(ProfileError, match=r"no lots file is named and no account has cash: "
+                                           r"there is nothing to manage.*cash = 500000.0"):
+        load_profile(profile(tmp_path, no_lots))
+    assert issues(profile(tmp_path, empty)) == {("missing_value", "lots.files")}

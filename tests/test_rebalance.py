@@ -175,6 +175,12 @@ def test_problems_are_dpp_and_resolve_through_parameters():
     assert r2.summary.te_after <= r1.summary.te_after + 1e-9
     with pytest.raises(ValueError, match="part of the compiled problem"):
         p.update(tax_credit="capped")
+    # a misspelt setting was a bare TypeError of dataclasses.replace (reviewer 1, s25, #14)
+    with pytest.raises(SettingsError, match=r"RebalanceProblem.update\(gama_tax=1\): gama_tax "
+                                            r"is not a setting of RebalanceSettings; did you "
+                                            r"mean 'gamma_tax'\? Valid settings: gamma_tax, "):
+        p.update(gama_tax=1)
+    assert p.settings.gamma_tax == 0.0  # unchanged
 
 
 def test_forget_solvers_keeps_the_compilation_and_repeats_a_fresh_solve():

@@ -2749,3 +2749,24 @@ def test_a_gift_lot_sold_at_a_loss_is_named_by_its_record_in_the_trade_files(tmp
     # without a gift lot sold below the donor's basis: the columns in the data only
     plain = report.ReportTable(rest.reset_index(drop=True), hidden=report.RECORDED_COLUMNS)
     assert report.recorded_shown(rest) == () and rec_day not in repr(plain)
+
+def test_the_proposal_invests_an_all_cash_account(tmp_path):
+    """Reviewer 1 (session 25, #12): an all-cash $500,000 account (no lots, no [lots]) goes
+    through the proposal's compute path: today's trades buy the 30-name target with the
+    cash, in whole shares."""
+    from pma_lab.optimize.engine import prepare
+    from pma_lab.report import proposal as report
+
+    (tmp_path / "profile.toml").write_text(
+        '[client]\nid = "new-cash"\nname = "New Cash"\nas_of = 2026-07-31\n\n[tax]\n'
+        'filing_status = "single"\n'
+        'taxable_income = 300000.0\nstate_rate = 0.05\n\n[[accounts]]\nid = "taxable"\n'
+        'type = "taxable"\nrelief = "min_tax"\ncash = 500000.0\n\n[target]\n'
+        'model = "sp500"\nnames = 30\n')
+    client = report.load(str(tmp_path / "profile.toml"), [], "")
+    assert len(client.lots) == 0 and client.profile.cash == 500_000
+    setup = prepare(client)
+    a = report.transition(setup, "immediate", 1, True)
+    trades = report.todays_trades(setup, a).trades
+    assert set(trades.side) == {"buy"} and 28 <= len(trades) <= 30
+    assert (trades.shares % 1 == 0).all() and 495_000 < trades.value.sum() <= 500_000

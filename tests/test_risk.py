@@ -128,6 +128,26 @@ def test_tracking_error_refuses_text_and_nan_weights(model, bench):
         w, bench.weights)
 
 
+def test_tracking_error_refuses_weights_in_percent(model, bench):
+    """Weights in percent ({"AAPL": 50, "MSFT": 50}) gave a tracking error of 28.43
+    (2,843 %) without a word (reviewer 1, session 25, #14): weights summing above 1.5 are
+    a DataError saying weights are fractions of the account."""
+    import pandas as pd
+
+    from pma_lab.errors import DataError
+
+    with pytest.raises(DataError, match=r"tracking_error: weights sum to 100; weights are "
+                                        r"fractions of the account .*divide them by 100"):
+        model.tracking_error(pd.Series({"AAPL": 50, "MSFT": 50}), pd.Series({"AAPL": 100}))
+    with pytest.raises(DataError, match="tracking_error: benchmark sum to 100"):
+        model.tracking_error({"AAPL": 0.5, "MSFT": 0.5}, {"AAPL": 100.0})
+    with pytest.raises(DataError, match="decompose: weights sum to 100"):
+        model.decompose(bench.weights * 100, bench.weights)
+    # fractions, a partial sleeve and a slightly over-invested book are read as before
+    assert model.tracking_error({"AAPL": 0.5, "MSFT": 0.5}, {"AAPL": 1.0}) > 0
+    assert model.tracking_error(bench.weights * 1.01, bench.weights) > 0
+
+
 def test_decomposition_adds_up(model, bench):
     w = bench.top(40)
     by_factor, by_name = model.decompose(w, bench.weights)

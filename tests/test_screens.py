@@ -468,6 +468,30 @@ def test_sector_limits_and_tilts_pass_through(members: pd.DataFrame) -> None:
     assert e.table.can_buy.all()
 
 
+def test_pair_fields_take_the_profiles_mapping_shape(members: pd.DataFrame) -> None:
+    # reviewer 1 (s25) #13: a dict was accepted, then crashed in apply_screens
+    # ("too many values to unpack")
+    r = Restrictions(sector_max_weight={"Information Technology": 0.25},
+                     sector_tilts={"Health Care": 0.02, "Energy": -0.01},
+                     categories=["tobacco"], never_hold="TSLA",
+                     held={"tobacco": "sell_within:3"})
+    assert r == Restrictions(sector_max_weight=(("Information Technology", 0.25),),
+                             sector_tilts=(("Health Care", 0.02), ("Energy", -0.01)),
+                             categories=("tobacco",), never_hold=("TSLA",),
+                             held=(("tobacco", HeldAction("sell_within", 3)),))
+    hash(r)  # still a value (lists are stored as tuples)
+    e = apply_screens(members, r)
+    assert e.sector_limits == {"Information Technology": 0.25}
+    assert e.sector_tilts == {"Health Care": 0.02, "Energy": -0.01}
+    assert row(e, "TSLA").must_sell and not row(e, "MO").can_buy
+    with pytest.raises(TypeError, match=r"sector_tilts: 'Energy' is not a \(key, value\) pair"):
+        Restrictions(sector_tilts=["Energy"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="sector_max_weight: 0.25 is not a mapping"):
+        Restrictions(sector_max_weight=0.25)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="sell_within:<years>"):
+        Restrictions(categories=("tobacco",), held={"tobacco": "sell_in:3"})
+
+
 def test_summary_with_benchmark_weights(members: pd.DataFrame) -> None:
     caps = members.set_index("ticker").market_cap_usd_2026_08_22.dropna()
     w = caps / caps.sum()

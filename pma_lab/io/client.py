@@ -31,12 +31,14 @@ from pma_lab.io.ingest import (
     Blotter,
     LotSet,
     _freeze,
+    empty_lots,
     known_tickers,
     read_blotter,
     read_lots,
     replay_problems,
 )
 from pma_lab.io.profile import ClientProfile, LotsReadable, LotsSpec, load_profile
+from pma_lab.io.profile import profile_path as _path
 from pma_lab.tax.ledger import (
     Account,
     AccountType,
@@ -350,6 +352,7 @@ def load_client_replacing(profile_path: str | Path, lots_files: Sequence[str | P
     """
     if not lots_files:
         raise PmaLabError("load_client_replacing: give at least one lots file")
+    _path(profile_path, "load_client_replacing")
     replaced: list[tuple[str, str, int]] = []
     client = _load_client(profile_path, as_of, lots_files, known, date_order, replaced,
                           [Path(f) for f in over])
@@ -387,7 +390,10 @@ def load_client(profile_path: str | Path, *, as_of: str | dt.date | None = None,
         ``ProfileError`` (``stale_carryforward``) also when the profile gives a loss
         carryforward into another tax year than the analysis date's
         (:meth:`ClientProfile.carryforward_into`).
+    TypeError
+        When ``profile_path`` is not a path (a path to a profile.toml is expected).
     """
+    _path(profile_path, "load_client")
     return _load_client(profile_path, as_of, lots_files, known, date_order, None, ())
 
 
@@ -426,16 +432,23 @@ def _load_client(profile_path: str | Path, as_of: str | dt.date | None,
     files = [Path(f) for f in lots_files] if lots_files else list(spec.files)
     sets: list[LotSet] = []
     aliases = {k: a.account_id for a in profile.accounts for k in (a.name, a.number) if k}
+    # an all-cash account (a new direct-indexing account funded with cash) has no lots: a
+    # header-only export is then its empty account, read with a warning naming the file;
+    # with no cash anywhere a header-only file stays an error (a truncated export: there
+    # would be nothing to manage)
+    funded = profile.cash > 0
     errors = _read_all_lots(files, sets, day, profile.account_ids(), spec, date_order, known,
-                            aliases)
+                            aliases, empty_ok=funded)
     if errors:
         if len(errors) == 1:
             raise errors[0]
         raise LotDataError(", ".join(e.source for e in errors),
                            [i for e in errors for i in e.issues])
-    lots = sets[0]
+    lots = sets[0] if sets else empty_lots("", day)
     for s in sets[1:]:
         lots = lots.concat(s)
+    if not len(lots) and not funded and not (replaced is not None and lots_files):
+        raise ProfileError(str(profile_path), [_nothing_to_manage(str(profile_path))])
     if replaced is not None and lots_files:
         lots = _keep_other_accounts(lots, day, profile.account_ids(), spec, date_order, known,
                                     replaced, over)
@@ -520,14 +533,24 @@ def _keep_other_accounts(lots: LotSet, day: dt.date, accounts: Collection[str],
     return lots
 
 
+def _nothing_to_manage(path: str) -> Issue:
+    """The profile's issue when the client has neither lots nor cash."""
+    return Issue(path, None, "lots.files", None,
+                 "the client has no lots and no cash: there is nothing to manage",
+                 "name the lots file(s) in [lots] files, or give the new account its cash "
+                 "([[accounts]] cash = 500000.0)", Severity.ERROR, "nothing_to_manage")
+
+
 def _read_all_lots(files: Sequence[Path], sets: list[LotSet], day: dt.date,
                    accounts: Collection[str], spec: LotsSpec, date_order: str | None,
                    known: Collection[str] | None,
-                   aliases: Mapping[str, str] | None = None) -> list[LotDataError]:
+                   aliases: Mapping[str, str] | None = None,
+                   empty_ok: bool = False) -> list[LotDataError]:
     """Read every lots file into ``sets``; the errors of those that fail, in file order.
 
     ``aliases``: each account's name and number -> its id (an account cell naming one is
-    refused with the id to write).
+    refused with the id to write). ``empty_ok``: a header-only file is an account with
+    no positions (:func:`~pma_lab.io.ingest.read_lots`).
     """
     errors: list[LotDataError] = []
     for f in files:
@@ -536,7 +559,7 @@ def _read_all_lots(files: Sequence[Path], sets: list[LotSet], day: dt.date,
                 f, as_of=day, accounts=accounts,
                 default_account=spec.default_account, date_order=date_order or spec.date_order,
                 known=known, delimiter=spec.delimiter, sheet=spec.sheet, policy=spec.policy,
-                account_aliases=aliases))
+                account_aliases=aliases, empty_ok=empty_ok))
         except LotDataError as e:
             errors.append(e)
     return errors

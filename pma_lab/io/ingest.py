@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -239,6 +239,42 @@ class Blotter:
     # :meth:`~pma_lab.tax.ledger.Ledger.add_lot` keyword arguments: the replay opens each
     # before the blotter and the sale relieves it (its trade's ``lot_id``), so a loss sale
     # and its buyback are all a wash sale needs (reviewer 1, session 24).
+
+
+EMPTY_FILE_MESSAGE = "the file has a header but no lots: read as an account with no positions"
+"""A header-only lots file read as an empty account (:func:`read_lots` ``empty_ok``)."""
+EMPTY_FILE_FIX = ("nothing to do if the account holds only cash; if it holds shares, export "
+                  "the lots again (the export stopped after the header)")
+
+
+def _only_header(issues: Sequence[Issue]) -> bool:
+    """Whether the one error of a file is that it has no data row (``header_only``)."""
+    return [i.code for i in issues if i.severity is Severity.ERROR] == ["header_only"]
+
+
+def _empty_account(file: str, as_of: dt.date, issues: Sequence[Issue]) -> LotSet:
+    """A header-only file read as an account with no positions, its error now a warning."""
+    return empty_lots(file, as_of, tuple(
+        replace(i, severity=Severity.WARNING, message=EMPTY_FILE_MESSAGE, fix=EMPTY_FILE_FIX)
+        if i.code == "header_only" else i for i in issues))
+
+
+def empty_lots(file: str, as_of: dt.date, warnings: tuple[Issue, ...] = ()) -> LotSet:
+    """No lots: an all-cash account (a file with a header only, or no lots file at all).
+
+    The frame has :class:`LotSet`'s columns and dtypes and no row.
+    """
+    df = pd.DataFrame({
+        "lot_id": np.array([], dtype=object), "account": np.array([], dtype=object),
+        "ticker": np.array([], dtype=object),
+        "acquired": np.array([], dtype="datetime64[ns]"),
+        "shares": np.array([], dtype=float), "cost_total": np.array([], dtype=float),
+        "cost_per_share": np.array([], dtype=float),
+        "inherited": np.array([], dtype=bool),
+        "gift_date": np.array([], dtype="datetime64[ns]"),
+        "fmv_at_gift": np.array([], dtype=float), "source_file": np.array([], dtype=object),
+        "source_row": np.array([], dtype=np.int64)})
+    return LotSet(_freeze(df), as_of, warnings, (file,) if file else ())
 
 
 def _freeze(df: pd.DataFrame) -> pd.DataFrame:
@@ -1056,7 +1092,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
               known: Collection[str] | None | str = "market", delimiter: str = ",",
               sheet: str | None = None, market: MarketData | None | str = "market",
               policy: ReadPolicy | None = None,
-              account_aliases: Mapping[str, str] | None = None) -> LotSet:
+              account_aliases: Mapping[str, str] | None = None,
+              empty_ok: bool = False) -> LotSet:
     """Read and validate one tax-lots file (CSV or XLSX).
 
     Parameters
@@ -1092,6 +1129,13 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     account_aliases : Mapping[str, str] | None
         How the client knows each account (its name, its number, lower case) -> its id: an
         account cell that names an account so is refused with the id to write.
+    empty_ok : bool
+        A file with a header and no data row is a custodian's export of an account with no
+        positions: read as no lots, with a ``header_only`` warning naming the file (its fix:
+        export again if the account holds shares). ``False`` (default): an error (the
+        export stopped after the header). :func:`pma_lab.io.client.load_client` reads
+        the profile's files so when the client has cash (an all-cash account) and refuses
+        the client when it has neither lots nor cash.
 
     Returns
     -------
@@ -1114,6 +1158,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
                                policy=policy, detect_delimiter=True)
     file = str(path)
     if table is None:
+        if empty_ok and _only_header(issues):
+            return _empty_account(file, as_of, issues)
         raise LotDataError(file, issues)
     cols, col_issues = map_columns(table, LOT_FIELDS)
     issues += col_issues
@@ -1132,6 +1178,8 @@ def read_lots(path: str | Path, *, as_of: dt.date, accounts: Collection[str] | N
     table, summary = _summary_rows(table, cols, known, default_account)
     issues += summary
     if not table.rows:
+        if empty_ok and _only_header(issues):  # a header and a total row of 0
+            return _empty_account(file, as_of, issues)
         raise LotDataError(file, issues)
     # a missing column does not stop the row checks of the columns that are present
     r = _Rows(table, cols)

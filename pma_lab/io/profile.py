@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Collection, Sequence
@@ -728,6 +729,22 @@ def _gics_industries() -> list[str]:
     return sorted(load_market().gics_structure("2023").industry.unique())
 
 
+def profile_path(path: object, where: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path` when it is one (a ``str`` or path-like).
+
+    Raises
+    ------
+    TypeError
+        Saying a path to a profile.toml is expected (``load_client(123)`` raised pathlib's
+        bare "expected str, bytes or os.PathLike object, not int").
+    """
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    raise TypeError(f"{where}: {path!r} (a {type(path).__name__}) is not a path; pass the "
+                    "path to a client's profile.toml, e.g. "
+                    f"{where}(\"data/samples/clients/<client>/profile.toml\")")
+
+
 def load_profile(path: str | Path, *, known: Collection[str] | None | str = "market",
                  lots_replaced: bool = False) -> ClientProfile:
     """Read and validate a client profile (TOML).
@@ -750,8 +767,10 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
     ------
     ProfileError
         With every problem in the file (``.issues``; ``column`` holds the key path).
+    TypeError
+        When ``path`` is not a path (:func:`profile_path`).
     """
-    p = Path(path)
+    p = profile_path(path, "load_profile")
     file = str(path)
     c = _Checker(file)
     if not p.is_file():
@@ -919,8 +938,8 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
         _numbers_apart(c, accounts, where)
     ids = {a.account_id for a in accounts}
 
-    # [lots]
-    lt = _section(c, doc, "lots", required=True) or {}
+    # [lots]: optional for an all-cash account (a new account funded with cash has no lots)
+    lt = _section(c, doc, "lots") or {}
     policy = ReadPolicy(
         allow_hidden=c.get(lt, "lots", "allow_hidden", (bool,), False, False),
         allow_before_market_data=c.get(lt, "lots", "allow_before_market_data", (bool,), False,
@@ -935,10 +954,14 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             continue
         extra.append(dp)
     roots = (folder, *extra)
-    files = _strings(c, lt, "lots", "files", required=True)
-    if "files" in lt and isinstance(lt["files"], list) and not lt["files"]:
-        c.err("lots.files", "missing_value", "lots.files is empty: no lots file is named",
-              'name at least one file, e.g. files = ["lots.csv"]')
+    files = _strings(c, lt, "lots", "files")
+    if lt.get("files") in (None, []) and not lots_replaced and accounts \
+            and not sum(a.cash for a in accounts) > 0:  # a bad entry is its own error
+        c.err("lots.files", "missing_value",
+              "no lots file is named and no account has cash: there is nothing to manage",
+              'name the lots file(s), e.g. [lots] files = ["lots.csv"], or, for a new '
+              "account funded with cash, give the account its cash ([[accounts]] "
+              "cash = 500000.0; no [lots] is needed then)")
     paths: list[Path] = []
     for i, f in files:
         fp = _inside(c, p, f"lots.files[{i}]", f, roots, must_exist=not lots_replaced)
@@ -950,6 +973,10 @@ def load_profile(path: str | Path, *, known: Collection[str] | None | str = "mar
             continue
         paths.append(fp)
     default_account = c.get(lt, "lots", "default_account", (str,), False, None)
+    if default_account is None and not files and len(accounts) == 1:
+        # an all-cash account without [lots]: a lots file uploaded later (the dashboard)
+        # holds the one account's lots
+        default_account = accounts[0].account_id
     if default_account is not None and ids and default_account not in ids:
         c.err("lots.default_account", "unknown_account",
               f"default account {default_account!r} is not declared",

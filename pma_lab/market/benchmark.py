@@ -113,7 +113,8 @@ class Benchmark:
         ----------
         frame : pd.DataFrame | pd.Series | Mapping[str, float]
             Columns ``ticker`` and ``weight`` (or a Series or dict of weights by ticker). Weights
-            are >= 0 and sum to 1 within ``tolerance``: they are never rescaled.
+            are numbers (not text such as ``"0.6"``) >= 0 and sum to 1 within
+            ``tolerance``: they are never rescaled.
         as_of : datetime.date | str | None
             The date of the weights; ``None``: undated (:func:`pma_lab.optimize.engine.prepare`
             then takes them as of the client's date).
@@ -489,7 +490,11 @@ def _from_weights(cls: type[Benchmark], frame: pd.DataFrame | pd.Series | Mappin
             near = (canon,) if canon in known else suggest(canon or str(t))
             hint = f" (did you mean {' or '.join(map(repr, near))}?)" if near else ""
             problems.append(f"row {row}: unknown ticker {t!r}{hint}")
-        if not np.isfinite(w) or w < 0:
+        if isinstance(raw, (str, bytes, bool, np.bool_)):  # was read as a number silently
+            problems.append(f"row {row}: weight {raw!r} is a {type(raw).__name__}, not a "
+                            "number; give weights as numbers (0.05 for 5 %): read a CSV "
+                            "column with pd.to_numeric(column) or dtype=float")
+        elif not np.isfinite(w) or w < 0:
             problems.append(f"row {row}: weight {raw!r} must be a number >= 0")
     if df.ticker.duplicated().any():
         problems.append("duplicate tickers: " + ", ".join(df.ticker[df.ticker.duplicated()]))

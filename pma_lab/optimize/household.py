@@ -60,7 +60,7 @@ import time
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -94,7 +94,7 @@ from pma_lab.portfolio.target import TargetSizing
 from pma_lab.tax.ledger import AccountType, Ledger, Lot, LotRelief
 from pma_lab.tax.liability import TaxProfile, yearly_netting
 from pma_lab.tax.rules import REIT_DIVIDEND_DEDUCTION
-from pma_lab.validation import check_number, check_series, check_text
+from pma_lab.validation import check_number, check_series, check_text, replace_settings
 
 __all__ = [
     "AccountKind",
@@ -1629,7 +1629,7 @@ class HouseholdProblem:
 
     def update(self, settings: HouseholdSettings | None = None, **changes: object) -> None:
         """Set the Parameters from ``settings`` (and any field overrides); nothing recompiles."""
-        s = replace(settings or self.settings, **changes)  # type: ignore[arg-type]
+        s = replace_settings(settings or self.settings, changes, "HouseholdProblem.update")
         self.settings = s
         self.p_tc.value = s.gamma_tc * s.spread
         self.p_te2.value = _NO_CAP if s.te_max is None else s.te_max ** 2

@@ -143,6 +143,7 @@ from pma_lab.optimize.strategies import strategy
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.solvers import solve_problem
 from pma_lab.tax.ledger import Ledger
+from pma_lab.validation import replace_settings
 
 __all__ = [
     "Budgets",
@@ -612,7 +613,7 @@ class RebalanceProblem:
         ``tax_credit``, ``spread``, ``budgets.unit`` and ``wash_sale_mode`` shape the
         problem and can not change after it is built.
         """
-        new = replace(settings or self.settings, **changes)
+        new = replace_settings(settings or self.settings, changes, "RebalanceProblem.update")
         for fixed in COMPILED_SETTINGS:
             if getattr(new, fixed) != getattr(self.settings, fixed):
                 raise ValueError(f"{fixed} is part of the compiled problem; build a new "

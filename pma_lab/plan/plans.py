@@ -45,11 +45,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from pma_lab.errors import DataError, SettingsError
 from pma_lab.formatting import fmt_plan
-from pma_lab.optimize.engine import ClientSetup
-from pma_lab.optimize.rebalance import Budgets
 from pma_lab.plan.grammar import (
     BUDGET_EXAMPLE,
     DEFAULT_PLANS,
@@ -61,6 +60,10 @@ from pma_lab.plan.grammar import (
 )
 from pma_lab.schema import LIMITS, WITHDRAWAL_WHEN, header_key, withdrawal_word
 from pma_lab.validation import check_int, check_number, check_text
+
+if TYPE_CHECKING:  # the optimizer pulls in cvxpy: parsing and checking plans does not need it
+    from pma_lab.optimize.engine import ClientSetup
+    from pma_lab.optimize.settings import Budgets
 
 __all__ = ["Plan", "parse_plan", "split_plans", "plan_label", "client_plan", "check_comparable",
            "DEFAULT_PLANS", "DIVERSIFIED_PLAN"]
@@ -144,7 +147,8 @@ class Plan:
         for field in ("budget", "st_budget", "lt_budget"):
             check_number(self, field, low=0, optional=True,
                          meaning="net realised gain per tax year in USD, 0 realises none")
-        if self.kind == "budget" and self.budgets() == Budgets():
+        if self.kind == "budget" and (self.budget, self.st_budget, self.lt_budget) == (
+                None, None, None):
             raise SettingsError("Plan(kind='budget', budget=None, st_budget=None, "
                                 "lt_budget=None): a budget plan needs a total (budget=25000) "
                                 "or a short- or long-term cap (lt_budget=50000, st_budget=0)")
@@ -159,6 +163,8 @@ class Plan:
 
     def budgets(self) -> Budgets:
         """The plan's yearly gain budgets (none for plans without a budget)."""
+        from pma_lab.optimize.settings import Budgets  # imports cvxpy (pma_lab.solvers)
+
         if self.kind != "budget":
             return Budgets()
         return Budgets(self.budget, self.st_budget, self.lt_budget)

@@ -7,7 +7,9 @@ Types only (no parsing): :mod:`pma_lab.io.profile` reads them from ``[restrictio
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 __all__ = ["HELD_ACTIONS", "HELD_KEYS", "HeldAction", "Restrictions"]
 
@@ -88,6 +90,14 @@ class Restrictions:
     ``held`` says, per restriction (a category id of ``categories``, ``never_hold``,
     ``exclude_sectors`` or ``exclude_industries``), what happens to names already held
     (:class:`HeldAction`); a restriction not listed sells them (``sell``).
+
+    The pair fields (``sector_max_weight``, ``sector_tilts``, ``held``) also take a mapping,
+    the profile's own shape (``sector_max_weight={"Information Technology": 0.25}``), and
+    the list fields a list or a single string (``never_hold="TSLA"``); both are stored as
+    tuples. An action of ``held`` may be written as the profile writes it
+    (``"sell_within:3"``, read by :meth:`HeldAction.parse`). A pair that is not
+    ``(key, value)`` is refused here, naming the field. Values are checked when the
+    restrictions are applied (:func:`pma_lab.portfolio.screens.apply_screens`).
     """
 
     categories: tuple[str, ...] = ()
@@ -100,6 +110,19 @@ class Restrictions:
     sector_tilts: tuple[tuple[str, float], ...] = ()  # (sector, active weight vs benchmark)
     held: tuple[tuple[str, HeldAction], ...] = ()  # (restriction, action on held names)
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _PAIR_FIELDS:
+                norm: tuple[Any, ...] = _pairs(f.name, value)
+                if f.name == "held":  # the profile's words: {"tobacco": "sell_within:3"}
+                    norm = tuple((k, HeldAction.parse(a) if isinstance(a, str) else a)
+                                 for k, a in norm)
+            else:
+                norm = _names(f.name, value)
+            if norm != value or type(norm) is not type(value):
+                object.__setattr__(self, f.name, norm)
+
     def is_empty(self) -> bool:
         """True when no screen or restriction is set."""
         return not any((self.categories, self.no_buy, self.never_hold, self.hold_no_add,
@@ -109,3 +132,38 @@ class Restrictions:
     def held_action(self, restriction: str) -> HeldAction:
         """The action on held names of one restriction (default ``sell``)."""
         return dict(self.held).get(restriction, HeldAction())
+
+
+_PAIR_FIELDS = ("sector_max_weight", "sector_tilts", "held")
+
+
+def _pairs(name: str, value: object) -> tuple[tuple[Any, Any], ...]:
+    """A pair field as a tuple of ``(key, value)`` pairs (a mapping is accepted)."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return tuple((k, v) for k, v in value.items())
+    example = ('{"Information Technology": 0.25}' if name != "held"
+               else '{"tobacco": HeldAction.parse("sell_within:3")}')
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"Restrictions.{name}: {value!r} is not a mapping or a sequence of "
+                        f"(key, value) pairs; write e.g. {name}={example}")
+    out = []
+    for item in value:  # type: ignore[attr-defined]
+        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__") or len(item) != 2:
+            raise TypeError(f"Restrictions.{name}: {item!r} is not a (key, value) pair; "
+                            f"write e.g. {name}={example}")
+        out.append((item[0], item[1]))
+    return tuple(out)
+
+
+def _names(name: str, value: object) -> tuple[Any, ...]:
+    """A list field as a tuple (a single string is one name)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Mapping) or not hasattr(value, "__iter__"):
+        raise TypeError(f"Restrictions.{name}: {value!r} is not a list of names; write e.g. "
+                        f"{name}=(\"...\",)")
+    return tuple(value)  # type: ignore[call-overload]

@@ -59,13 +59,15 @@ from pma_lab.portfolio.tracking import TrackingVariance
 from pma_lab.validation import check_int, check_number
 
 __all__ = ["RiskModelSettings", "RiskModel", "estimate_risk_model", "not_modelled", "STYLES",
-           "ANNUALIZE", "MAX_VOLATILITY", "MIN_VOLATILITY", "MIN_PRICED_DAYS"]
+           "ANNUALIZE", "MAX_VOLATILITY", "MIN_VOLATILITY", "MAX_WEIGHT_SUM", "MIN_PRICED_DAYS"]
 
 ANNUALIZE = 252
 MAX_VOLATILITY = 2.0
 """A name's annualised volatility above 200 % is taken for a unit error (percent squared)."""
 MIN_VOLATILITY = 0.02
 """A median annualised volatility below 2 % is taken for daily (not annualised) figures."""
+MAX_WEIGHT_SUM = 1.5
+"""Weights summing above 1.5 are taken for a unit error (percent, not fractions)."""
 STYLES = ("size", "momentum", "volatility")
 MIN_PRICED_DAYS = 60
 """Days with a price, in the estimation window, a stock needs to be in the packaged model."""
@@ -77,7 +79,9 @@ def numeric_weights(weights: pd.Series | dict[str, float], where: str, what: str
     """``weights`` when every weight is a number (not NaN); else a :class:`DataError`.
 
     A weight given as text (``"0.05"``, a CSV column read without conversion) or NaN (a
-    gap of a join) was read as a number or as 0 without a word. ``where``: the function
+    gap of a join) was read as a number or as 0 without a word; weights summing above
+    :data:`MAX_WEIGHT_SUM` are percent, not fractions of the account (``{"AAPL": 50,
+    "MSFT": 50}`` gave a tracking error of 28.43, i.e. 2,843 %). ``where``: the function
     the message names; ``what``: which argument (``"weights"``, ``"benchmark"``).
 
     >>> numeric_weights({"AAPL": 0.05}, "tracking_error", "weights")
@@ -113,6 +117,13 @@ def numeric_weights(weights: pd.Series | dict[str, float], where: str, what: str
             f"({len(nan)} name{'s' * (len(nan) != 1)}); a missing weight is not read as 0: "
             "give 0 for a name not held (weights.fillna(0)) or leave the name out "
             "(weights.dropna())")
+    values = list(weights.values()) if isinstance(weights, dict) else weights.to_numpy()
+    total = float(np.sum(np.asarray(values, dtype=float)))
+    if total > MAX_WEIGHT_SUM:
+        raise DataError(
+            f"{where}: {what} sum to {total:g}; weights are fractions of the account "
+            f"(0.05 for 5 %, summing to at most 1), so they cannot sum above "
+            f"{MAX_WEIGHT_SUM:g}: percent? divide them by 100 (weights / 100)")
     return weights
 
 
@@ -264,7 +275,8 @@ class RiskModel:
         ------
         DataError
             When a weight is not a number (e.g. the text ``"0.05"`` of a CSV read without
-            conversion) or is NaN (:func:`numeric_weights`), or a ticker is not modelled.
+            conversion) or is NaN, or the weights sum above 1.5 (percent, not fractions;
+            :func:`numeric_weights`), or a ticker is not modelled.
         """
         w = numeric_weights(weights, "tracking_error", "weights")
         bw = numeric_weights(benchmark, "tracking_error", "benchmark")
