@@ -111,7 +111,15 @@ class RebalanceSummary(Mapping):
     realized_st, realized_lt, tax, disallowed_loss : float
         Realised gains by term, this year's tax of the trades from the ledger's netting
         (the optimiser's linear estimate when no ledger is attached) and the loss
-        disallowed by wash sales, USD.
+        disallowed by wash sales, USD: every wash-sale adjustment the trades make (Form
+        8949's code W amounts), including a loss whose replacement shares are sold the
+        same day (its basis carries the loss, so the loss is recognised today).
+    disallowed_loss_deferred : float
+        Of ``disallowed_loss``, the part still deferred after the trades: in the basis of
+        replacement shares held (USD; not the part recognised today through the sale of
+        the replacement shares, nor a loss lost for good to a retirement account's
+        purchase). Reviewer 1, session 25: $8,793.80 disallowed and $0 deferred when a
+        loss lot and its replacement lot are both sold.
     tax_model, tax_pct : float
         The optimiser's own linear tax (USD) and the tax as a share of the account.
     carryforward_st, carryforward_lt : float
@@ -154,6 +162,7 @@ class RebalanceSummary(Mapping):
     tax_model: float
     tax_pct: float
     disallowed_loss: float
+    disallowed_loss_deferred: float
     carryforward_st: float
     carryforward_lt: float
     carryforward_st_before: float
@@ -237,6 +246,7 @@ class RebalanceSummary(Mapping):
 
 
 USD_FIGURES = ("value", "realized_st", "realized_lt", "tax", "tax_model", "disallowed_loss",
+               "disallowed_loss_deferred",
                *(f"carryforward_{t}_{w}" for t in ("st", "lt")
                  for w in ("before", "after", "change")),
                "cash_after", "smallest_order", "restriction_gain_min",
@@ -913,6 +923,7 @@ def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float,
         "tax": checked.get("tax", model_tax), "tax_model": model_tax,
         "tax_pct": checked.get("tax", model_tax) / V,
         "disallowed_loss": checked.get("disallowed", 0.0),
+        "disallowed_loss_deferred": checked.get("disallowed_deferred", 0.0),
         # loss carryforward into next year that the trade creates (after minus before)
         "carryforward_st": checked.get("carryforward_st", np.nan),
         "carryforward_lt": checked.get("carryforward_lt", np.nan),
@@ -1032,14 +1043,17 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
                 lost_by_lot[str(r[2])] = lost_by_lot.get(str(r[2]), 0.0) + float(r[9])
                 lost_shares_by_lot[str(r[2])] = (lost_shares_by_lot.get(str(r[2]), 0.0)
                                                  + float(r[8]))
+    replaced_sold = _replaced_sold(ledger, day, acc, lot_trades, trades, st.prices, m)
+    # every loss the trades wash: today's sales', and earlier sales' that today's
+    # purchases replace (their dispositions are adjusted after the fact)
+    disallowed = float(new["adjustment"]) + float(sum((r[9] for r in m if r[3] < day),
+                                                      Decimal(0)))
     return {
         "realized_st": float(new["st"]),
         "realized_lt": float(new["lt"]),
         "tax": float(both[0] - before[0]),
-        # every loss the trades wash: today's sales', and earlier sales' that today's
-        # purchases replace (their dispositions are adjusted after the fact)
-        "disallowed": float(new["adjustment"])
-        + float(sum((r[9] for r in m if r[3] < day), Decimal(0))),
+        "disallowed": disallowed,
+        "disallowed_deferred": _deferred(disallowed, m, lot_trades, replaced_sold),
         "carryforward_st": float(both[1] - before[1]),
         "carryforward_lt": float(both[2] - before[2]),
         "carryforward_st_before": float(before[1]),
@@ -1049,8 +1063,29 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
         "wash_lost_by_lot": lost_by_lot,
         "wash_lost_shares_by_lot": lost_shares_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
-        "replaced_sold": _replaced_sold(ledger, day, acc, lot_trades, trades, st.prices, m),
+        "replaced_sold": replaced_sold,
     }
+
+
+def _deferred(disallowed: float, matches: list[tuple], lot_trades: pd.DataFrame,
+              replaced_sold: Mapping[str, tuple]) -> float:
+    """Of the loss the trades disallow (``disallowed``), what stays in held lots' basis.
+
+    Not deferred: the loss a retirement account's purchase replaces (lost for good, the
+    matches' ``permanent``), and the loss added to the basis of a replacement lot sold
+    today (``replaced_sold``: its sale's basis, the ledger's, less the lot's basis before
+    today's adjustment, the ``basis`` column as the optimiser priced it), which today's
+    sale recognises. Called before :func:`_mark_washes` writes the ledger's basis.
+    """
+    lost = float(sum((r[9] for r in matches if r[10]), Decimal(0)))
+    recognised = 0.0
+    if replaced_sold:
+        ids = [str(i) for i in lot_trades.lot_id.tolist()]
+        basis = lot_trades.basis.to_numpy(dtype=float)
+        for lot_id, (ledger_basis, *_) in replaced_sold.items():
+            own = float(basis[[i == lot_id for i in ids]].sum())
+            recognised += max(float(ledger_basis) - own, 0.0)
+    return max(disallowed - lost - recognised, 0.0)
 
 
 def _replaced_sold(ledger: Ledger, day: dt.date, acc: str, lot_trades: pd.DataFrame,

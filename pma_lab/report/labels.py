@@ -508,6 +508,28 @@ OVER_TARGET_SHOWN = 4
 """The most names the note lists with their weights (the others are counted)."""
 
 
+def disallowed_words(summary: Mapping[str, object]) -> str:
+    """The loss the trades' wash sales disallow, and how much of it stays deferred.
+
+    ``summary``: a rebalance summary's ``disallowed_loss`` (Form 8949's code W amounts)
+    and ``disallowed_loss_deferred`` (in the basis of replacement shares still held).
+    The rest is recognised today, when the replacement shares are sold the same day
+    (their basis carries the loss), or lost for good to a retirement account's purchase
+    (reviewer 1, session 25: "$8,794 disallowed" read as deferred when the replacement
+    lot was sold too and $0 stayed deferred). ``""``: no loss disallowed.
+    """
+    total = float(summary.get("disallowed_loss", 0.0) or 0.0)
+    if not total > 0.005:
+        return ""
+    deferred = float(summary.get("disallowed_loss_deferred", total))
+    head = f"wash sales: {fmt_usd(total)} of loss disallowed (Form 8949 code W)"
+    if deferred >= total - 0.005:
+        return head + ", all of it deferred in the basis of replacement shares still held"
+    return (f"{head}; {fmt_usd(deferred)} of it stays deferred in the basis of replacement "
+            "shares still held, the rest is recognised today (the replacement shares are "
+            "sold too) or lost for good (a retirement account bought them)")
+
+
 def over_target_note(result: object, target: Mapping[str, float] | None = None) -> str:
     """Why a purchase leaves a name well above its target weight; ``""`` when none does.
 
