@@ -639,6 +639,12 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         assert float(s[f"carryforward_{term}_after"]) == pytest.approx(
             float(s[f"carryforward_{term}_before"]) + float(s[f"carryforward_{term}_change"]))
         assert float(s[f"carryforward_{term}_after"]) >= 0
+    # the carry-in from earlier years has its own figures, ahead of next year's without
+    # today's trades (reviewer 1, session 25: carryforward_lt_before 15,500 read as the
+    # carry-in, 18,500)
+    assert float(s["carryforward_st_in"]) + float(s["carryforward_lt_in"]) == 18_500.0
+    names = s.index.tolist()
+    assert names.index("carryforward_lt_in") < names.index("carryforward_st_before")
     summary = {k: float(s[k]) for k in ("carryforward_st_before", "carryforward_lt_before")}
     summary |= {f"carryforward_{t}": float(s[f"carryforward_{t}_change"]) for t in ("st", "lt")}
     rows = carryforward_rows(summary, 2026, "$3,000", 18_500.0)

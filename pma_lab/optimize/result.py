@@ -124,7 +124,12 @@ class RebalanceSummary(Mapping):
         The optimiser's own linear tax (USD) and the tax as a share of the account.
     carryforward_st, carryforward_lt : float
         Loss carryforward into next year that the trades create, by character (NaN
-        without a ledger); ``carryforward_*_before`` the year's carryforward without them.
+        without a ledger); ``carryforward_*_before`` next year's carryforward without
+        today's trades (not the carry-in: that is ``carryforward_*_in``).
+    carryforward_st_in, carryforward_lt_in : float
+        The loss carried into this year from earlier years, by character (USD, positive;
+        the profile's carry-in the ledger's netting starts from). Reviewer 1, session 25:
+        the retiree's ``carryforward_lt_before`` 15,500 read as the carry-in, 18,500.
     te_before, te_after, turnover, cash_after : float
         Ex-ante tracking error before and after (annualised; before: the holdings as a
         share of the account today, before a withdrawal or addition), one-way turnover
@@ -165,6 +170,8 @@ class RebalanceSummary(Mapping):
     disallowed_loss_deferred: float
     carryforward_st: float
     carryforward_lt: float
+    carryforward_st_in: float
+    carryforward_lt_in: float
     carryforward_st_before: float
     carryforward_lt_before: float
     te_before: float
@@ -216,10 +223,13 @@ class RebalanceSummary(Mapping):
     def to_series(self, cents: bool = False) -> pd.Series:
         """Every figure as a :class:`pandas.Series` (for a table or ``summary.csv``).
 
-        The loss carryforward into next year reads as levels before and after the trades
-        and the change between them (``carryforward_st_before``, ``carryforward_st_after``,
-        ``carryforward_st_change``; the attributes ``carryforward_st`` / ``_lt`` are the
-        change), so a level is never read beside a change under one name.
+        The loss carryforward reads as the carry-in from earlier years into this year
+        (``carryforward_st_in``), then next year's carryforward without today's trades
+        (``carryforward_st_before``), with them (``carryforward_st_after``) and the change
+        between them (``carryforward_st_change``; the attributes ``carryforward_st`` /
+        ``_lt`` are the change), so a level is never read beside a change under one name.
+        ``_before`` / ``_after`` keep their names (files read them): both are next
+        year's figure, the year's own gains and losses netted against the carry-in.
 
         Parameters
         ----------
@@ -248,7 +258,7 @@ class RebalanceSummary(Mapping):
 USD_FIGURES = ("value", "realized_st", "realized_lt", "tax", "tax_model", "disallowed_loss",
                "disallowed_loss_deferred",
                *(f"carryforward_{t}_{w}" for t in ("st", "lt")
-                 for w in ("before", "after", "change")),
+                 for w in ("in", "before", "after", "change")),
                "cash_after", "smallest_order", "restriction_gain_min",
                "budget_raised_by_restrictions", "gift_value")
 """The summary's figures in dollars (:meth:`RebalanceSummary.to_series`, ``cents``)."""
@@ -567,6 +577,8 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         # to the bit (a boolean selection of a string column cost ~2 ms a result)
         **_taxed(lot_trades, checked, model_tax, V,
                  gains=(float(gain[term == "ST"].sum()), float(gain[term == "LT"].sum()))),
+        # the carry-in from earlier years (the netting's start), not next year's figure
+        "carryforward_st_in": float(st.carryin_st), "carryforward_lt_in": float(st.carryin_lt),
         "te_before": te_before, "te_after": te_after,
         "turnover": float((b.sum() + sold.sum()) / 2),
         "cash_after": float(p.P["cash"].value + sold.sum() - b.sum()) * V,
