@@ -186,7 +186,16 @@ def test_te_years_table(analysis):
     run = next(r for r in an.runs if r.path == "expected")
     years = [str(int(y)) for y in run.years.year]
     assert [t.headers[c] for c in t.frame.columns] == ["Plan", *years]
-    assert t.caption.startswith("Tracking error to the S&P 500 at the end of each year")
+    # annual steps (the fixture's): a year's figure is its one step's, on the as-of
+    # anniversary, not the end of the year (reviewer 1, session 25)
+    d = run.steps.date.iloc[0]
+    assert t.caption == ("Tracking error to the S&P 500 at each step (annual steps on the "
+                         f"as-of anniversary, {d.day} {d:%B}; expected path)")
+    assert run.years.end_step.iloc[0] == setup.as_of  # the first year's figures: today's
+    quarterly = dataclasses.replace(an, settings=dataclasses.replace(an.settings,
+                                                                     steps_per_year=4))
+    assert report.te_years_table(quarterly, setup.benchmark).caption == (
+        "Tracking error to the S&P 500 at the end of each year (expected path)")
     c = an.comparison.set_index("plan")
     for code, row in t.frame.iterrows():
         assert row["te_year1"] == c.loc[code, "te_year1"]

@@ -2415,6 +2415,10 @@ def outcomes_table(analysis) -> ReportTable:
 def te_years_table(analysis, benchmark=None) -> ReportTable:
     """Tracking error to the benchmark at the end of each calendar year, one row a plan.
 
+    With annual steps (``analysis.settings.steps_per_year`` 1) a year's figure is its one
+    step's, on the as-of anniversary, and the caption says so (:data:`pma_lab.report.
+    labels.TE_STEPS_CAPTION`).
+
     The comparison's ``te_year<k>`` (the k-th calendar year of the simulation), headed by
     the year (:func:`pma_lab.report.labels.te_year_heading`); plans in the order of
     :func:`comparison_table`, the client's marked. The dashboard shows this table too.
@@ -2436,9 +2440,15 @@ def te_years_table(analysis, benchmark=None) -> ReportTable:
             heads[col] = labels.te_year_heading(year)
     if bad.any():
         f["note"], heads["note"] = _failed_notes(c), labels.NOTE
+    settings = getattr(analysis, "settings", None)
+    annual = settings is not None and settings.steps_per_year == 1 and done
+    # annual steps: a year's figure is its one step's, on the as-of anniversary
+    caption = (labels.TE_STEPS_CAPTION.format(
+        benchmark=labels.benchmark_label(benchmark),
+        day=f"{(d := done[0].steps.date.iloc[0]).day} {d:%B}") if annual else
+        labels.TE_YEARS_CAPTION.format(benchmark=labels.benchmark_label(benchmark)))
     return ReportTable(f, {k: "pct" for k in heads if k not in (labels.PLAN, "note")},
-                       labels.TE_YEARS_CAPTION.format(
-                           benchmark=labels.benchmark_label(benchmark)),
+                       caption,
                        wrap=(labels.PLAN, "note"),
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
                        headers=heads)
