@@ -482,3 +482,19 @@ def test_the_disallowed_loss_says_how_much_stays_deferred(solved, k2_sold, defer
     figures = _taxed(lot_trades, checked, 0.0, 1e6)
     assert figures["disallowed_loss"] == pytest.approx(4030.80, abs=0.005)
     assert figures["disallowed_loss_deferred"] == pytest.approx(deferred, abs=0.01)
+    # the replacement lot's sale says the disallowed loss its basis carries, recognised
+    # today (its Wash Sale cell said "no")
+    from types import SimpleNamespace
+
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.optimize.result import _mark_washes
+    from pma_lab.report.proposal import wash_sale_marks
+
+    _mark_washes(lot_trades, trades, checked)
+    assert lot_trades.wash_loss_recognised.sum() + deferred == pytest.approx(4030.80,
+                                                                             abs=0.01)
+    cells, _ = wash_sale_marks(SimpleNamespace(lot_trades=lot_trades, trades=trades))
+    assert cells[0].startswith("yes ($4,031 disallowed")
+    if k2_sold:
+        assert cells[1] == (f"replacement shares sold ({fmt_usd(4030.80 - deferred)} of "
+                            "disallowed loss in their basis, recognised today)")

@@ -281,7 +281,9 @@ class RebalanceResult:
         ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
         checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
         replay disallows under the wash-sale rule; 0 when none), ``wash_shares`` and
-        ``loss_allowed_shares`` (the shares sold whose loss is washed, and allowed), and
+        ``loss_allowed_shares`` (the shares sold whose loss is washed, and allowed),
+        ``wash_loss_recognised`` (USD of a loss disallowed today that this sale's basis
+        carries: replacement shares sold the same day, so it is recognised today), and
         ``wash_lost_shares`` and ``wash_loss_lost`` (of the washed shares and USD, those an
         IRA's purchase replaces: lost for good, Rev. Rul. 2008-5, not deferred).
     trades : pd.DataFrame
@@ -870,14 +872,19 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
     # element cost ~1 ms a result on the 456-name book)
     wash = checked["wash_by_lot"]
     ids = [str(i) for i in lot_trades.lot_id.tolist()]
+    recognised = np.zeros(len(ids), dtype=float)
     for lot_id, (basis, gain, term, start, _) in checked.get("replaced_sold", {}).items():
         # a replacement lot sold today: the ledger's basis, gain and term (the disallowed
         # loss added, the loss shares' holding period tacked on)
         at = np.flatnonzero(np.array(ids) == lot_id)
+        # the disallowed loss its basis took today, which its sale recognises today
+        recognised[at] = max(float(basis) - float(lot_trades.basis.iloc[at].sum()), 0.0) \
+            / max(len(at), 1)
         lot_trades.loc[lot_trades.index[at], ["basis", "gain", "term"]] = basis, gain, term
         if start is not None:
             lot_trades.loc[lot_trades.index[at], "acquired"] = start
     lot_trades["wash_loss_disallowed"] = np.array([wash.get(i, 0.0) for i in ids], dtype=float)
+    lot_trades["wash_loss_recognised"] = recognised
     washed, allowed = washed_shares(ids, lot_trades.shares.to_numpy(dtype=float),
                                     lot_trades.gain.to_numpy(dtype=float),
                                     checked["wash_shares_by_lot"])

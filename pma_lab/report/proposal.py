@@ -3211,7 +3211,9 @@ def custodian_trades(result) -> pd.DataFrame:
     shares)`` when it washes only the shares a purchase can absorb (the loss of the
     others is allowed), each with ``, lost for good: an IRA bought the replacement
     shares`` when an IRA's purchase replaces them (``wash_loss_lost``; ``$100 of it`` when
-    only part of it), ``replacement``
+    only part of it), ``replacement shares sold ($8,794 of disallowed loss in their basis,
+    recognised today)`` for the sale of a lot whose basis took a loss disallowed today
+    (``wash_loss_recognised``), ``replacement``
     for a purchase that is the replacement shares of a loss sale, ``no`` otherwise. A
     result no ledger checked falls back to the optimiser's wash-sale locks (``yes`` for a
     locked loss sale, and for a purchase of a name the list sells at a loss). Values are
@@ -3281,6 +3283,13 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
                   f"yes ({fmt_usd(float(v))} disallowed{_lost_words(float(v), float(g))})")
                  for v, w, q, g in zip(lt.wash_loss_disallowed.tolist(), part,
                                        lt.shares.tolist(), lost, strict=True)]
+        if "wash_loss_recognised" in lt:  # replacement shares sold the day of the loss
+            sales = [c if float(r) <= 0.005 else
+                     f"replacement shares sold ({fmt_usd(float(r))} of disallowed loss in "
+                     "their basis, recognised today)" if c == "no" else
+                     f"{c}; replacement shares sold ({fmt_usd(float(r))} of disallowed loss "
+                     "in their basis, recognised today)"
+                     for c, r in zip(sales, lt.wash_loss_recognised.tolist(), strict=True)]
     else:
         washed = lt["wash_disallowed"] if "wash_disallowed" in lt else [False] * len(lt)
         sales = ["yes" if bool(w) else "no" for w in washed]
