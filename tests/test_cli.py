@@ -318,7 +318,10 @@ def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):
     mine = transition.client_plan(setup)
     assert "\u2605 Your plan: " + labels.plan_name(mine) in text
     for words in ("Move now", "Move over 2 years", "Hold (no change)", "Tax over 1 year",
-                  "Range (1 in 10 below / above)", "Tracking error to the S&P 500 at the end"):
+                  "Range (1 in 10 below / above)",
+                  # --annual: a year's figure is its step's (reviewer 1, session 25)
+                  "Tracking error to the S&P 500 at each step (annual steps on the as-of "
+                  "anniversary, 31 July; expected path)"):
         assert words in text, words
     tables = text.split("Assumptions:")[0]
     for raw in ("budget:", "immediate", " 2y ", "hold ", "tax_total", "te_year1", "nan",
