@@ -367,7 +367,10 @@ def test_transition_prints_the_proposals_labelled_tables(tmp_path, capsys):
     mine = transition.client_plan(setup)
     assert "\u2605 Your plan: " + labels.plan_name(mine) in text
     for words in ("Move now", "Move over 2 years", "Hold (no change)", "Tax over 1 year",
-                  "Range (1 in 10 below / above)", "Tracking error to the S&P 500 at the end"):
+                  "Range (1 in 10 below / above)",
+                  # --annual: a year's figure is its step's (reviewer 1, session 25)
+                  "Tracking error to the S&P 500 at each step (annual steps on the as-of "
+                  "anniversary, 31 July; expected path)"):
         assert words in text, words
     tables = text.split("Assumptions:")[0]
     for raw in ("budget:", "immediate", " 2y ", "hold ", "tax_total", "te_year1", "nan",
@@ -688,6 +691,12 @@ def test_rebalance_states_the_loss_carryforward_in_the_proposals_words(tmp_path,
         assert float(s[f"carryforward_{term}_after"]) == pytest.approx(
             float(s[f"carryforward_{term}_before"]) + float(s[f"carryforward_{term}_change"]))
         assert float(s[f"carryforward_{term}_after"]) >= 0
+    # the carry-in from earlier years has its own figures, ahead of next year's without
+    # today's trades (reviewer 1, session 25: carryforward_lt_before 15,500 read as the
+    # carry-in, 18,500)
+    assert float(s["carryforward_st_in"]) + float(s["carryforward_lt_in"]) == 18_500.0
+    names = s.index.tolist()
+    assert names.index("carryforward_lt_in") < names.index("carryforward_st_before")
     summary = {k: float(s[k]) for k in ("carryforward_st_before", "carryforward_lt_before")}
     summary |= {f"carryforward_{t}": float(s[f"carryforward_{t}_change"]) for t in ("st", "lt")}
     rows = carryforward_rows(summary, 2026, "$3,000", 18_500.0)

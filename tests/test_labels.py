@@ -186,7 +186,16 @@ def test_te_years_table(analysis):
     run = next(r for r in an.runs if r.path == "expected")
     years = [str(int(y)) for y in run.years.year]
     assert [t.headers[c] for c in t.frame.columns] == ["Plan", *years]
-    assert t.caption.startswith("Tracking error to the S&P 500 at the end of each year")
+    # annual steps (the fixture's): a year's figure is its one step's, on the as-of
+    # anniversary, not the end of the year (reviewer 1, session 25)
+    d = run.steps.date.iloc[0]
+    assert t.caption == ("Tracking error to the S&P 500 at each step (annual steps on the "
+                         f"as-of anniversary, {d.day} {d:%B}; expected path)")
+    assert run.years.end_step.iloc[0] == setup.as_of  # the first year's figures: today's
+    quarterly = dataclasses.replace(an, settings=dataclasses.replace(an.settings,
+                                                                     steps_per_year=4))
+    assert report.te_years_table(quarterly, setup.benchmark).caption == (
+        "Tracking error to the S&P 500 at the end of each year (expected path)")
     c = an.comparison.set_index("plan")
     for code, row in t.frame.iterrows():
         assert row["te_year1"] == c.loc[code, "te_year1"]
@@ -498,3 +507,19 @@ def test_a_name_bought_well_above_its_target_is_explained():
     t = t.assign(target_weight=0.002)
     t["weight_after"] = 0.0045
     assert labels.over_target_note(dataclasses.replace(r, trades=t)) == ""
+
+
+def test_disallowed_words_say_how_much_stays_deferred():
+    """Reviewer 1 (session 25, #10): the loss a wash sale disallows and the part of it
+    still deferred; $8,793.80 disallowed with $0 deferred read as deferred."""
+    from pma_lab.report.labels import disallowed_words
+
+    got = disallowed_words({"disallowed_loss": 8793.8, "disallowed_loss_deferred": 0.0})
+    assert got == ("wash sales: $8,794 of loss disallowed (Form 8949 code W); $0 of it "
+                   "stays deferred in the basis of replacement shares still held, the rest "
+                   "is recognised today (the replacement shares are sold too) or lost for "
+                   "good (a retirement account bought them)")
+    assert disallowed_words({"disallowed_loss": 500.0, "disallowed_loss_deferred": 500.0}) \
+        == ("wash sales: $500 of loss disallowed (Form 8949 code W), all of it deferred "
+            "in the basis of replacement shares still held")
+    assert disallowed_words({"disallowed_loss": 0.0, "disallowed_loss_deferred": 0.0}) == ""

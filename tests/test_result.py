@@ -461,3 +461,40 @@ def test_a_replacement_lot_sold_past_the_shares_it_replaces_spans_two_terms(solv
     assert got.endswith(f"; 10 shares long-term ({fmt_usd(-843.6)}), "
                         f"50 shares short-term ({fmt_usd(-859.0)})"), got
     assert "held from" not in got
+
+
+@pytest.mark.parametrize(("k2_sold", "deferred"), [(49.0, 11 * 67.18), (60.0, 0.0),
+                                                   (0.0, 4030.80)])
+def test_the_disallowed_loss_says_how_much_stays_deferred(solved, k2_sold, deferred):
+    """Reviewer 1 (session 25, #10): a loss lot and its replacement lot sold the same day
+    reported the whole disallowed loss ($8,793.80 for NKE) while $0 stayed deferred. K1's
+    $4,030.80 washed onto K2's 60 shares ($67.18 a share): K2's shares sold recognise
+    theirs today, the shares still held keep the rest in their basis."""
+    from pma_lab.optimize.result import _ledger_check, _taxed
+
+    st, led, lot_trades, trades, _, _ = _klac_loss_and_replacement(
+        solved, 200.0, k2_sold or 49.0)
+    if not k2_sold:
+        lot_trades = lot_trades.iloc[:1].copy()
+    checked = _ledger_check(st, led, lot_trades, trades)
+    assert checked["disallowed"] == pytest.approx(4030.80, abs=0.005)
+    assert checked["disallowed_deferred"] == pytest.approx(deferred, abs=0.01)
+    figures = _taxed(lot_trades, checked, 0.0, 1e6)
+    assert figures["disallowed_loss"] == pytest.approx(4030.80, abs=0.005)
+    assert figures["disallowed_loss_deferred"] == pytest.approx(deferred, abs=0.01)
+    # the replacement lot's sale says the disallowed loss its basis carries, recognised
+    # today (its Wash Sale cell said "no")
+    from types import SimpleNamespace
+
+    from pma_lab.formatting import fmt_usd
+    from pma_lab.optimize.result import _mark_washes
+    from pma_lab.report.proposal import wash_sale_marks
+
+    _mark_washes(lot_trades, trades, checked)
+    assert lot_trades.wash_loss_recognised.sum() + deferred == pytest.approx(4030.80,
+                                                                             abs=0.01)
+    cells, _ = wash_sale_marks(SimpleNamespace(lot_trades=lot_trades, trades=trades))
+    assert cells[0].startswith("yes ($4,031 disallowed")
+    if k2_sold:
+        assert cells[1] == (f"replacement shares sold ({fmt_usd(4030.80 - deferred)} of "
+                            "disallowed loss in their basis, recognised today)")

@@ -1000,3 +1000,27 @@ def test_move_now_sells_a_glides_names_in_full():
     # allows): the glide paces the plans that move over time
     paced = first_trades(setup, "3y", s).trades.set_index("ticker").shares
     assert float(paced.get("SLB", 0.0)) < held["SLB"]
+
+def test_move_now_reaches_the_target_today_with_annual_steps_as_with_quarterly():
+    """Reviewer 1 (session 25, #18): "Move now" trades to the target today, as close as the
+    wash-sale locks and the minimum trade allow (tech-exec: 0.65 %-ish above the band's
+    0.50 % until a lock expires), and its time to the target read "1 year" with annual
+    steps and "0.3 years" with quarterly ones: the step spacing, not the plan. It is today
+    with both; the year's figures "at the end" are its last step's (``end_step``: with
+    annual steps the first year's is today)."""
+    from pma_lab.plan.transition import TransitionSettings
+
+    s = prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))
+    for per_year in (1, 4):
+        st = TransitionSettings(mc_paths=0, horizon_years=1, steps_per_year=per_year,
+                                workers=1)
+        an = run_transition(s, [parse_plan("immediate")], st)
+        run = next(r for r in an.runs if r.path == "expected")
+        assert not run.failed
+        assert float(run.steps.te_target.iloc[0]) > st.te_band  # the locks kept it above
+        assert run.years_to_target == 0.0, per_year
+        assert "as close as wash-sale locks" in str(run.steps.note.iloc[0])
+        assert run.years.end_step.iloc[0] == (s.as_of if per_year == 1 else
+                                              run.steps.date[run.steps.year == s.as_of.year]
+                                              .iloc[-1])
+        assert isinstance(run.years.end_step.iloc[0], dt.date)

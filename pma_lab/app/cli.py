@@ -698,6 +698,10 @@ def rebalance(lots_files: tuple[Path, ...], profile: Path, as_of: dt.date | None
     click.echo(f"  realised: ST {fmt_usd(sm.realized_st, 2)}, LT {fmt_usd(sm.realized_lt, 2)}; "
                f"tax {fmt_usd(sm.tax, 2)} ({sm.tax_pct:.2%} of the account; ledger-checked: "
                f"{bool(sm.ledger_checked)})")
+    from pma_lab.report.labels import disallowed_words
+
+    if washed := disallowed_words(sm):  # disallowed vs still deferred (reviewer 1, s25)
+        click.echo(f"  {washed}")
     click.echo(f"  tracking error to target: {sm.te_before:.2%} -> {sm.te_after:.2%}; "
                f"turnover {sm.turnover:.2%}; names after {int(sm.names_after)}")
     if math.isfinite(float(sm.carryforward_st)):  # the proposal's and dashboard's words

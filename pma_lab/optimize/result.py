@@ -111,12 +111,25 @@ class RebalanceSummary(Mapping):
     realized_st, realized_lt, tax, disallowed_loss : float
         Realised gains by term, this year's tax of the trades from the ledger's netting
         (the optimiser's linear estimate when no ledger is attached) and the loss
-        disallowed by wash sales, USD.
+        disallowed by wash sales, USD: every wash-sale adjustment the trades make (Form
+        8949's code W amounts), including a loss whose replacement shares are sold the
+        same day (its basis carries the loss, so the loss is recognised today).
+    disallowed_loss_deferred : float
+        Of ``disallowed_loss``, the part still deferred after the trades: in the basis of
+        replacement shares held (USD; not the part recognised today through the sale of
+        the replacement shares, nor a loss lost for good to a retirement account's
+        purchase). Reviewer 1, session 25: $8,793.80 disallowed and $0 deferred when a
+        loss lot and its replacement lot are both sold.
     tax_model, tax_pct : float
         The optimiser's own linear tax (USD) and the tax as a share of the account.
     carryforward_st, carryforward_lt : float
         Loss carryforward into next year that the trades create, by character (NaN
-        without a ledger); ``carryforward_*_before`` the year's carryforward without them.
+        without a ledger); ``carryforward_*_before`` next year's carryforward without
+        today's trades (not the carry-in: that is ``carryforward_*_in``).
+    carryforward_st_in, carryforward_lt_in : float
+        The loss carried into this year from earlier years, by character (USD, positive;
+        the profile's carry-in the ledger's netting starts from). Reviewer 1, session 25:
+        the retiree's ``carryforward_lt_before`` 15,500 read as the carry-in, 18,500.
     te_before, te_after, turnover, cash_after : float
         Ex-ante tracking error before and after (annualised; before: the holdings as a
         share of the account today, before a withdrawal or addition), one-way turnover
@@ -154,8 +167,11 @@ class RebalanceSummary(Mapping):
     tax_model: float
     tax_pct: float
     disallowed_loss: float
+    disallowed_loss_deferred: float
     carryforward_st: float
     carryforward_lt: float
+    carryforward_st_in: float
+    carryforward_lt_in: float
     carryforward_st_before: float
     carryforward_lt_before: float
     te_before: float
@@ -207,10 +223,13 @@ class RebalanceSummary(Mapping):
     def to_series(self, cents: bool = False) -> pd.Series:
         """Every figure as a :class:`pandas.Series` (for a table or ``summary.csv``).
 
-        The loss carryforward into next year reads as levels before and after the trades
-        and the change between them (``carryforward_st_before``, ``carryforward_st_after``,
-        ``carryforward_st_change``; the attributes ``carryforward_st`` / ``_lt`` are the
-        change), so a level is never read beside a change under one name.
+        The loss carryforward reads as the carry-in from earlier years into this year
+        (``carryforward_st_in``), then next year's carryforward without today's trades
+        (``carryforward_st_before``), with them (``carryforward_st_after``) and the change
+        between them (``carryforward_st_change``; the attributes ``carryforward_st`` /
+        ``_lt`` are the change), so a level is never read beside a change under one name.
+        ``_before`` / ``_after`` keep their names (files read them): both are next
+        year's figure, the year's own gains and losses netted against the carry-in.
 
         Parameters
         ----------
@@ -237,8 +256,9 @@ class RebalanceSummary(Mapping):
 
 
 USD_FIGURES = ("value", "realized_st", "realized_lt", "tax", "tax_model", "disallowed_loss",
+               "disallowed_loss_deferred",
                *(f"carryforward_{t}_{w}" for t in ("st", "lt")
-                 for w in ("before", "after", "change")),
+                 for w in ("in", "before", "after", "change")),
                "cash_after", "smallest_order", "restriction_gain_min",
                "budget_raised_by_restrictions", "gift_value")
 """The summary's figures in dollars (:meth:`RebalanceSummary.to_series`, ``cents``)."""
@@ -265,7 +285,9 @@ class RebalanceResult:
         ``wash_disallowed`` (the optimiser's wash-sale lock on the lot) and, when a ledger
         checked the trades, ``wash_loss_disallowed`` (USD of the sale's loss the ledger's
         replay disallows under the wash-sale rule; 0 when none), ``wash_shares`` and
-        ``loss_allowed_shares`` (the shares sold whose loss is washed, and allowed), and
+        ``loss_allowed_shares`` (the shares sold whose loss is washed, and allowed),
+        ``wash_loss_recognised`` (USD of a loss disallowed today that this sale's basis
+        carries: replacement shares sold the same day, so it is recognised today), and
         ``wash_lost_shares`` and ``wash_loss_lost`` (of the washed shares and USD, those an
         IRA's purchase replaces: lost for good, Rev. Rul. 2008-5, not deferred).
     trades : pd.DataFrame
@@ -565,6 +587,8 @@ def build_result(p: RebalanceProblem, method: str, status: str, seconds: float,
         # to the bit (a boolean selection of a string column cost ~2 ms a result)
         **_taxed(lot_trades, checked, model_tax, V,
                  gains=(float(gain[term == "ST"].sum()), float(gain[term == "LT"].sum()))),
+        # the carry-in from earlier years (the netting's start), not next year's figure
+        "carryforward_st_in": float(st.carryin_st), "carryforward_lt_in": float(st.carryin_lt),
         "te_before": te_before, "te_after": te_after,
         "turnover": float((b.sum() + sold.sum()) / 2),
         "cash_after": float(p.P["cash"].value + sold.sum() - b.sum()) * V,
@@ -856,14 +880,19 @@ def _mark_washes(lot_trades: pd.DataFrame, trades: pd.DataFrame, checked: dict) 
     # element cost ~1 ms a result on the 456-name book)
     wash = checked["wash_by_lot"]
     ids = [str(i) for i in lot_trades.lot_id.tolist()]
+    recognised = np.zeros(len(ids), dtype=float)
     for lot_id, (basis, gain, term, start, _) in checked.get("replaced_sold", {}).items():
         # a replacement lot sold today: the ledger's basis, gain and term (the disallowed
         # loss added, the loss shares' holding period tacked on)
         at = np.flatnonzero(np.array(ids) == lot_id)
+        # the disallowed loss its basis took today, which its sale recognises today
+        recognised[at] = max(float(basis) - float(lot_trades.basis.iloc[at].sum()), 0.0) \
+            / max(len(at), 1)
         lot_trades.loc[lot_trades.index[at], ["basis", "gain", "term"]] = basis, gain, term
         if start is not None:
             lot_trades.loc[lot_trades.index[at], "acquired"] = start
     lot_trades["wash_loss_disallowed"] = np.array([wash.get(i, 0.0) for i in ids], dtype=float)
+    lot_trades["wash_loss_recognised"] = recognised
     washed, allowed = washed_shares(ids, lot_trades.shares.to_numpy(dtype=float),
                                     lot_trades.gain.to_numpy(dtype=float),
                                     checked["wash_shares_by_lot"])
@@ -921,6 +950,7 @@ def _taxed(lot_trades: pd.DataFrame, checked: dict, model_tax: float, V: float,
         "tax": checked.get("tax", model_tax), "tax_model": model_tax,
         "tax_pct": checked.get("tax", model_tax) / V,
         "disallowed_loss": checked.get("disallowed", 0.0),
+        "disallowed_loss_deferred": checked.get("disallowed_deferred", 0.0),
         # loss carryforward into next year that the trade creates (after minus before)
         "carryforward_st": checked.get("carryforward_st", np.nan),
         "carryforward_lt": checked.get("carryforward_lt", np.nan),
@@ -1040,14 +1070,17 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
                 lost_by_lot[str(r[2])] = lost_by_lot.get(str(r[2]), 0.0) + float(r[9])
                 lost_shares_by_lot[str(r[2])] = (lost_shares_by_lot.get(str(r[2]), 0.0)
                                                  + float(r[8]))
+    replaced_sold = _replaced_sold(ledger, day, acc, lot_trades, trades, st.prices, m)
+    # every loss the trades wash: today's sales', and earlier sales' that today's
+    # purchases replace (their dispositions are adjusted after the fact)
+    disallowed = float(new["adjustment"]) + float(sum((r[9] for r in m if r[3] < day),
+                                                      Decimal(0)))
     return {
         "realized_st": float(new["st"]),
         "realized_lt": float(new["lt"]),
         "tax": float(both[0] - before[0]),
-        # every loss the trades wash: today's sales', and earlier sales' that today's
-        # purchases replace (their dispositions are adjusted after the fact)
-        "disallowed": float(new["adjustment"])
-        + float(sum((r[9] for r in m if r[3] < day), Decimal(0))),
+        "disallowed": disallowed,
+        "disallowed_deferred": _deferred(disallowed, m, lot_trades, replaced_sold),
         "carryforward_st": float(both[1] - before[1]),
         "carryforward_lt": float(both[2] - before[2]),
         "carryforward_st_before": float(before[1]),
@@ -1057,8 +1090,29 @@ def _ledger_check(st: AccountState, ledger: Ledger, lot_trades: pd.DataFrame,
         "wash_lost_by_lot": lost_by_lot,
         "wash_lost_shares_by_lot": lost_shares_by_lot,
         "wash_replacements": {str(r[5]) for r in m if r[7] == day and r[4] == acc},
-        "replaced_sold": _replaced_sold(ledger, day, acc, lot_trades, trades, st.prices, m),
+        "replaced_sold": replaced_sold,
     }
+
+
+def _deferred(disallowed: float, matches: list[tuple], lot_trades: pd.DataFrame,
+              replaced_sold: Mapping[str, tuple]) -> float:
+    """Of the loss the trades disallow (``disallowed``), what stays in held lots' basis.
+
+    Not deferred: the loss a retirement account's purchase replaces (lost for good, the
+    matches' ``permanent``), and the loss added to the basis of a replacement lot sold
+    today (``replaced_sold``: its sale's basis, the ledger's, less the lot's basis before
+    today's adjustment, the ``basis`` column as the optimiser priced it), which today's
+    sale recognises. Called before :func:`_mark_washes` writes the ledger's basis.
+    """
+    lost = float(sum((r[9] for r in matches if r[10]), Decimal(0)))
+    recognised = 0.0
+    if replaced_sold:
+        ids = [str(i) for i in lot_trades.lot_id.tolist()]
+        basis = lot_trades.basis.to_numpy(dtype=float)
+        for lot_id, (ledger_basis, *_) in replaced_sold.items():
+            own = float(basis[[i == lot_id for i in ids]].sum())
+            recognised += max(float(ledger_basis) - own, 0.0)
+    return max(disallowed - lost - recognised, 0.0)
 
 
 def _replaced_sold(ledger: Ledger, day: dt.date, acc: str, lot_trades: pd.DataFrame,

@@ -230,6 +230,10 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
     ``others``: a household's other taxable accounts' sales today (``ctx`` built with the
     same, :func:`_tax_context`), netted as the first year's earlier gains: the plan's
     figures are what its own sales add on the household's return.
+    ``end_step`` is the date of the year's last step, the day the year's ``te``,
+    ``te_target``, ``embedded_gain_end``, ``names_end``, ``value_end`` and ``cash_end``
+    are measured on (not 31 December: with annual steps on the as-of anniversary the
+    first year's is today, its ``value_end`` today's value; reviewer 1, session 25).
 
     What a year's ``tax_gains`` is, the same in every year and for every plan (hold too):
     the capital-gains tax line of the year's return (its net gain, or the loss of up to
@@ -359,6 +363,8 @@ def _yearly(setup: ClientSetup, ctx: TaxContext, steps: pd.DataFrame, disp: pd.D
             "pv_tax": total_y / (1 + rate) ** t_pay,
             "carryforward": float(c_st + c_lt),
             "carryforward_st": float(c_st), "carryforward_lt": float(c_lt),
+            # the year's figures "at the end" are its last step's (end_step)
+            "end_step": ye.date,
             "te": float(ye.te_benchmark), "te_target": float(ye.te_target),
             "gifts": float(in_year.gift.sum()),
             "flows": float(in_year.flow.sum()),

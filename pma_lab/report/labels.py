@@ -66,7 +66,7 @@ __all__ = ["YOUR_PLAN", "YOUR_PLAN_WITHDRAWING", "YOUR_PLAN_ADDING", "OWN_PLAN",
            "OUTCOMES_CAPTION", "plan_name",
            "plan_cell", "heading", "comparison_headings", "te_year_heading",
            "after_tax_range", "benchmark_label", "PLAN", "NOTE", "COMPARISON_CAPTION",
-           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "CARRYFORWARD_CREATED",
+           "ALTERNATIVES_CAPTION", "TE_YEARS_CAPTION", "TE_STEPS_CAPTION", "CARRYFORWARD_CREATED",
            "ECONOMIC_TAX", "sleeve_share", "excluded_from_model",
            "completion_sizing", "target_sizing", "ACCOUNT_KINDS", "account_names",
            "profile_account_names", "account_kind", "account_name",
@@ -81,6 +81,11 @@ COMPARISON_CAPTION = "Transition plans on the expected path"
 ALTERNATIVES_CAPTION = ("The alternatives side by side (expected path; the range is from the "
                         "Monte Carlo paths)")
 TE_YEARS_CAPTION = "Tracking error to the {benchmark} at the end of each year (expected path)"
+TE_STEPS_CAPTION = ("Tracking error to the {benchmark} at each step (annual steps on the "
+                    "as-of anniversary, {day}; expected path)")
+"""The tracking-error-by-year table's caption with annual steps: a year's figure is its
+one step's, the first today's (reviewer 1, session 25: "at the end of each year" headed the
+July steps)."""
 FRONTIER_TAX = "Tax of today's trades (against no trade)"
 """The frontier table's tax column: the Schedule D tax of one point's trades today against
 not trading, not a plan's whole-year "Tax this year" (reviewer 1, session 22: both columns
@@ -506,6 +511,28 @@ OVER_TARGET_MIN = 0.0025
 
 OVER_TARGET_SHOWN = 4
 """The most names the note lists with their weights (the others are counted)."""
+
+
+def disallowed_words(summary: Mapping[str, object]) -> str:
+    """The loss the trades' wash sales disallow, and how much of it stays deferred.
+
+    ``summary``: a rebalance summary's ``disallowed_loss`` (Form 8949's code W amounts)
+    and ``disallowed_loss_deferred`` (in the basis of replacement shares still held).
+    The rest is recognised today, when the replacement shares are sold the same day
+    (their basis carries the loss), or lost for good to a retirement account's purchase
+    (reviewer 1, session 25: "$8,794 disallowed" read as deferred when the replacement
+    lot was sold too and $0 stayed deferred). ``""``: no loss disallowed.
+    """
+    total = float(summary.get("disallowed_loss", 0.0) or 0.0)
+    if not total > 0.005:
+        return ""
+    deferred = float(summary.get("disallowed_loss_deferred", total))
+    head = f"wash sales: {fmt_usd(total)} of loss disallowed (Form 8949 code W)"
+    if deferred >= total - 0.005:
+        return head + ", all of it deferred in the basis of replacement shares still held"
+    return (f"{head}; {fmt_usd(deferred)} of it stays deferred in the basis of replacement "
+            "shares still held, the rest is recognised today (the replacement shares are "
+            "sold too) or lost for good (a retirement account bought them)")
 
 
 def over_target_note(result: object, target: Mapping[str, float] | None = None) -> str:

@@ -2432,6 +2432,10 @@ def outcomes_table(analysis) -> ReportTable:
 def te_years_table(analysis, benchmark=None) -> ReportTable:
     """Tracking error to the benchmark at the end of each calendar year, one row a plan.
 
+    With annual steps (``analysis.settings.steps_per_year`` 1) a year's figure is its one
+    step's, on the as-of anniversary, and the caption says so (:data:`pma_lab.report.
+    labels.TE_STEPS_CAPTION`).
+
     The comparison's ``te_year<k>`` (the k-th calendar year of the simulation), headed by
     the year (:func:`pma_lab.report.labels.te_year_heading`); plans in the order of
     :func:`comparison_table`, the client's marked. The dashboard shows this table too.
@@ -2453,9 +2457,15 @@ def te_years_table(analysis, benchmark=None) -> ReportTable:
             heads[col] = labels.te_year_heading(year)
     if bad.any():
         f["note"], heads["note"] = _failed_notes(c), labels.NOTE
+    settings = getattr(analysis, "settings", None)
+    annual = settings is not None and settings.steps_per_year == 1 and done
+    # annual steps: a year's figure is its one step's, on the as-of anniversary
+    caption = (labels.TE_STEPS_CAPTION.format(
+        benchmark=labels.benchmark_label(benchmark),
+        day=f"{(d := done[0].steps.date.iloc[0]).day} {d:%B}") if annual else
+        labels.TE_YEARS_CAPTION.format(benchmark=labels.benchmark_label(benchmark)))
     return ReportTable(f, {k: "pct" for k in heads if k not in (labels.PLAN, "note")},
-                       labels.TE_YEARS_CAPTION.format(
-                           benchmark=labels.benchmark_label(benchmark)),
+                       caption,
                        wrap=(labels.PLAN, "note"),
                        highlight=tuple(np.flatnonzero(c.is_client_plan.to_numpy())),
                        headers=heads)
@@ -3218,7 +3228,9 @@ def custodian_trades(result) -> pd.DataFrame:
     shares)`` when it washes only the shares a purchase can absorb (the loss of the
     others is allowed), each with ``, lost for good: an IRA bought the replacement
     shares`` when an IRA's purchase replaces them (``wash_loss_lost``; ``$100 of it`` when
-    only part of it), ``replacement``
+    only part of it), ``replacement shares sold ($8,794 of disallowed loss in their basis,
+    recognised today)`` for the sale of a lot whose basis took a loss disallowed today
+    (``wash_loss_recognised``), ``replacement``
     for a purchase that is the replacement shares of a loss sale, ``no`` otherwise. A
     result no ledger checked falls back to the optimiser's wash-sale locks (``yes`` for a
     locked loss sale, and for a purchase of a name the list sells at a loss). Values are
@@ -3332,6 +3344,13 @@ def wash_sale_marks(result) -> tuple[list[str], dict]:
                   f"yes ({fmt_usd(float(v))} disallowed{_lost_words(float(v), float(g))})")
                  for v, w, q, g in zip(lt.wash_loss_disallowed.tolist(), part,
                                        lt.shares.tolist(), lost, strict=True)]
+        if "wash_loss_recognised" in lt:  # replacement shares sold the day of the loss
+            sales = [c if float(r) <= 0.005 else
+                     f"replacement shares sold ({fmt_usd(float(r))} of disallowed loss in "
+                     "their basis, recognised today)" if c == "no" else
+                     f"{c}; replacement shares sold ({fmt_usd(float(r))} of disallowed loss "
+                     "in their basis, recognised today)"
+                     for c, r in zip(sales, lt.wash_loss_recognised.tolist(), strict=True)]
     else:
         washed = lt["wash_disallowed"] if "wash_disallowed" in lt else [False] * len(lt)
         sales = ["yes" if bool(w) else "no" for w in washed]
