@@ -446,16 +446,20 @@ def test_tax_this_year_counts_the_carryin():
 # (sell_within:4) at least a quarter of each account's shares now: 250 in the taxable
 # account, where the tax-averse household sells no more (250 x $90 = $22,500 of gain),
 # and at least 125 in the IRA (it sells all 500: no tax there, and it tracks better).
-def _restricted_household(sell_share=None):
+def _restricted_problem(sell_share=None, glide_now=False):
     led = ledger_with([("taxable", "BAD", 1000, 10_000.0, dt.date(2020, 1, 2)),
                        ("taxable", "CVX", 200, 20_000.0, dt.date(2020, 1, 2)),
                        ("ira", "BAD", 500, 50_000.0, dt.date(2020, 1, 2))])
     tick = ["BAD", "CVX"]
     return HouseholdProblem(led, ACCOUNTS[:2], DAY, pd.Series(100.0, index=tick),
                             toy_risk(tick), pd.Series({"BAD": 0.0, "CVX": 1.0}), RATES,
-                            HouseholdSettings(gamma_tax=100.0),
+                            HouseholdSettings(gamma_tax=100.0, glide_now=glide_now),
                             location=LocationInputs.uniform(tick, RATES),
-                            sell_share=sell_share).solve()
+                            sell_share=sell_share)
+
+
+def _restricted_household(sell_share=None):
+    return _restricted_problem(sell_share).solve()
 
 
 def _sold(r, account, ticker):
@@ -482,6 +486,26 @@ def test_a_sell_within_glide_sells_its_first_year_share():
     assert any("BAD at least 25% of each account's shares" in n for n in r.notes)
     with pytest.raises(DataError, match="sell_share"):
         _restricted_household({"BAD": 1.5})
+
+
+def test_around_move_now_a_glide_sells_every_share_in_every_account():
+    # glide_now (the household around "Move now", go_to_target_shares): the 4-year glide's
+    # name is sold in full today in both accounts, as a sell restriction's: 1,000 taxable
+    # shares ($90,000 long-term gain, $18,000 of tax) and 500 IRA shares
+    p = _restricted_problem({"BAD": 0.25}, glide_now=True)
+    r = p.solve()
+    assert _sold(r, "taxable", "BAD") == 1000 and _sold(r, "ira", "BAD") == 500
+    assert r.tax_this_year == pytest.approx(18_000)
+    assert p.sell_share == {"BAD": 1.0}
+    assert any(n.startswith("Restrictions: BAD sold in full in every account that "
+                            "holds it (a sell-within glide, in full today with \u201cMove "
+                            "now\u201d)") for n in r.notes), r.notes
+    assert not any("first year of its sell-within glide" in n for n in r.notes)
+    # the same problem with the glide paced again (another plan's settings): its first year
+    p.update(replace(p.settings, glide_now=False))
+    back = p.solve()
+    assert _sold(back, "taxable", "BAD") == 250 and p.sell_share == {"BAD": 0.25}
+    assert any("BAD at least 25% of each account's shares" in n for n in back.notes)
 
 
 def test_a_loss_lot_locked_by_a_wash_sale_is_kept_and_named():

@@ -157,3 +157,85 @@ def test_many_names_left_as_they_are_are_counted_with_the_largest():
     one = left_names_note(["CAT"], first, parse_plan("immediate"))
     assert one.startswith(LEFT_AS_THEY_ARE + "CAT as it is in this account and take the "
                           "rest to the target: your other accounts would trade it the ")
+
+
+def glide_household_profile(folder) -> object:
+    """The ``household`` sample with a fossil-fuels glide (``sell_within:3``, as the
+    retiree's profile declares it) on XOM, held in the taxable account (203 shares) and
+    the IRA (260), and CVX (120 in the IRA alone), and a second taxable account ``trust``
+    holding 120 XOM ($8,000 cash); returns the profile's path."""
+    import shutil
+
+    src = clients_dir() / "household"
+    shutil.copy(src / "recent_trades.csv", folder / "recent_trades.csv")
+    lots = (src / "household_lots.csv").read_text()
+    assert "XOM" in lots and "HH-0061" not in lots
+    (folder / "household_lots.csv").write_text(
+        lots.rstrip("\n") + "\ntrust,HH-0061,XOM,2021-03-01,120,60.00\n")
+    text = (src / "profile.toml").read_text()
+    trust = ('[[accounts]]\nid = "trust"\ntype = "taxable"\nrelief = "min_tax"\n'
+             'cash = 8000.0\n\n[[accounts]]\nid = "ira"')
+    glide = ('[restrictions]\ncategories = ["fossil_fuels"]\n'
+             'hold_no_add = ["AAPL"]   # one spouse\'s employer: keep, do not add\n\n'
+             '[restrictions.held]\nfossil_fuels = "sell_within:3"\n')
+    old = '[restrictions]\nhold_no_add = ["AAPL"]   # one spouse\'s employer: keep, do not add\n'
+    assert text.count('[[accounts]]\nid = "ira"') == 1 and text.count(old) == 1
+    text = text.replace('[[accounts]]\nid = "ira"', trust).replace(old, glide)
+    (folder / "profile.toml").write_text(text)
+    return folder / "profile.toml"
+
+
+@pytest.fixture(scope="module")
+def glide_household(tmp_path_factory):
+    """(setup, "Move now"'s first step, the household around it) of the glide client."""
+    s = prepare(load_client(glide_household_profile(tmp_path_factory.mktemp("glide-hh"))))
+    assert s.taxable_accounts() == ["taxable", "trust"]
+    now = first_trades(s, "immediate", TransitionSettings())
+    return s, now, shelf.household(s, now, "immediate")
+
+
+def _xom_sold(r, account):
+    t = r.lot_sales
+    return float(t.shares[(t.account == account) & (t.ticker == "XOM")].sum())
+
+
+@pytest.mark.slow
+def test_move_now_sells_a_glides_name_in_full_in_every_account(glide_household):
+    """"Move now" sells a sell_within glide's names in full today in the plan's own
+    account (go_to_target_state) and, around it, in the household's other accounts, the
+    IRA and the second taxable account (HouseholdSettings.glide_now, go_to_target_shares):
+    one rule. On main the others sold only the glide's first year: at least 1/3 of each
+    account's XOM (the trust 40 of its 120 shares), and the notes said so."""
+    s, now, hh = glide_household
+    t = now.trades
+    assert float(t.shares[(t.ticker == "XOM") & (t.side == "sell")].sum()) == 203
+    assert _xom_sold(hh, "ira") == 260 and _xom_sold(hh, "trust") == 120
+    ira = hh.lot_sales[hh.lot_sales.account == "ira"]
+    assert float(ira.shares[ira.ticker == "CVX"].sum()) == 120
+    assert not {"XOM", "CVX"} & set(hh.trades.ticker[hh.trades.side == "buy"])
+    note = next(n for n in hh.notes if n.startswith("Restrictions: "))
+    assert note.startswith("Restrictions: CVX, XOM sold in full in every account but "
+                           "the taxable account 1 that holds them (a sell-within glide, in "
+                           "full today with \u201cMove now\u201d); none of them is bought"), note
+    assert "first year" not in note and "at least" not in note
+    # the plan's run books the same household sales (its one return): the trust's XOM
+    st = TransitionSettings(mc_paths=0, horizon_years=1, workers=1)
+    an = run_transition(s, ["immediate"], st)
+    run = next(r for r in an.runs if r.path == "expected" and r.plan.kind == "immediate")
+    o = run.others
+    assert float(o.shares[(o.account == "trust") & (o.ticker == "XOM")].sum()) == 120
+
+
+@pytest.mark.slow
+def test_a_plan_that_moves_over_time_keeps_the_glides_first_year_elsewhere(glide_household):
+    """A plan that moves over time (the client's budget plan) keeps the glide's pace in
+    the household's other accounts: at least a third of each one's XOM now, as worded."""
+    s, _, _ = glide_household
+    mine = client_plan(s)
+    assert mine.kind != "immediate"
+    hh = shelf.household(s, first_trades(s, mine, TransitionSettings()), mine)
+    assert 40 <= _xom_sold(hh, "trust") and 87 <= _xom_sold(hh, "ira")
+    note = next(n for n in hh.notes if n.startswith("Restrictions: "))
+    assert "CVX at least 33% of each account's shares but the taxable account 1's, XOM at " \
+        "least 33% of each account's shares but the taxable account 1's (the first year of " \
+        "its sell-within glide)" in note, note

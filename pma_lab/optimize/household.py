@@ -88,6 +88,7 @@ from pma_lab.market.benchmark import Benchmark
 from pma_lab.market.corpactions import DividendYield, trailing_dividend_yield
 from pma_lab.optimize.checks import ADDED_TOL
 from pma_lab.optimize.constraints import Additions
+from pma_lab.optimize.state import go_to_target_shares
 from pma_lab.optimize.terms import TrackingVariance
 from pma_lab.portfolio.risk import RiskModel
 from pma_lab.portfolio.target import TargetSizing
@@ -548,7 +549,11 @@ class HouseholdSettings:
     """Aversions and caps of one household rebalance (any can change between solves).
 
     ``gamma_location`` weighs one year of location cost like ``gamma_tax`` weighs tax (both
-    fractions of ``V``) against the annual tracking variance.
+    fractions of ``V``) against the annual tracking variance. ``glide_now``: the
+    household around "Move now"'s first step, whose every account sells a ``sell_within``
+    glide's names in full today (:func:`pma_lab.optimize.state.go_to_target_shares`), as
+    the plan's own account does (:func:`pma_lab.optimize.state.go_to_target_state`);
+    False: their first year's share (1/N of each account's shares).
     """
 
     gamma_tax: float = 1.0
@@ -561,6 +566,10 @@ class HouseholdSettings:
     gain_budget_lt: float | None = None  # ... of net long-term gain
     whole_shares: bool = True
     min_trade_usd: float = 0.0  # no order below this (sales closing a position or forced: exempt)
+    # around "Move now"'s first step: a sell_within glide's names sold in full today in
+    # every account (go_to_target_shares, the single account's go_to_target_state rule),
+    # not their first year's 1/N
+    glide_now: bool = False
 
     def __post_init__(self) -> None:
         for name in ("gamma_tax", "gamma_location", "gamma_tc", "spread", "min_trade_usd"):
@@ -773,7 +782,10 @@ class HouseholdProblem:
     sell_share : Mapping[str, float]
         Restricted names held: ticker -> the share of each account's holding that must be
         sold now (``1``: a ``sell`` restriction, every share in every account; ``1/N``: a
-        ``sell_within:N`` glide's first year). None of them is bought. Lots a wash-sale
+        ``sell_within:N`` glide's first year, ``1`` as well with ``settings.glide_now``,
+        around "Move now": :func:`~pma_lab.optimize.state.go_to_target_shares`; the
+        attribute ``sell_share`` holds the shares the current settings sell). None of
+        them is bought. Lots a wash-sale
         lock keeps from being sold at a loss are left for later (named in the notes).
     benchmark : Benchmark | None
         The benchmark the target tracks: the result also reads the household's tracking
@@ -820,12 +832,15 @@ class HouseholdProblem:
         self.benchmark_risk = benchmark_risk or risk
         if benchmark is not None:  # every benchmark name covered (raises naming them)
             self.benchmark_risk.align(benchmark.weights)
-        self.sell_share = dict(sell_share or {})
-        bad_share = {t: f for t, f in self.sell_share.items()
+        # the restrictions' shares as given (a glide's 1/N); sell_share: those the current
+        # settings sell now (every one in full with glide_now, as update sets it)
+        self._own_share = dict(sell_share or {})
+        bad_share = {t: f for t, f in self._own_share.items()
                      if not (np.isfinite(f) and 0 < f <= 1)}
         if bad_share:
             raise DataError(f"sell_share {bad_share}: give the share of a holding to sell now "
                             "as a fraction in (0, 1], e.g. 1 for a name that must be sold")
+        self.sell_share = self._shares_now(settings or HouseholdSettings())
         no_buy = set(no_buy) | set(self.sell_share)
         if not all(np.isfinite(c) and c >= 0 for c in carryin):
             raise DataError(f"carryin {carryin!r}: give the capital loss carried into the "
@@ -1627,10 +1642,21 @@ class HouseholdProblem:
                 [self.groups[t] for t in self.lots.ticker.tolist()], dtype=object)
         return got
 
+    def _shares_now(self, settings: HouseholdSettings) -> dict[str, float]:
+        """The restricted names' shares sold now under ``settings``.
+
+        Every one in full around "Move now" (``glide_now``:
+        :func:`~pma_lab.optimize.state.go_to_target_shares`), else as given (a
+        ``sell_within:N`` glide's first year, 1/N).
+        """
+        return (go_to_target_shares(self._own_share) if settings.glide_now
+                else dict(self._own_share))
+
     def update(self, settings: HouseholdSettings | None = None, **changes: object) -> None:
         """Set the Parameters from ``settings`` (and any field overrides); nothing recompiles."""
         s = replace_settings(settings or self.settings, changes, "HouseholdProblem.update")
         self.settings = s
+        self.sell_share = self._shares_now(s)  # the names are the same: values alone
         self.p_tc.value = s.gamma_tc * s.spread
         self.p_te2.value = _NO_CAP if s.te_max is None else s.te_max ** 2
         self.p_tax.value = s.gamma_tax * self._tax_coef
@@ -2503,7 +2529,12 @@ class HouseholdProblem:
                 & set(self.sell_share) if fixed is not None else set()
             if fixed is not None and not own:
                 fixed = None
-            every = sorted(t for t, f in self.sell_share.items() if f >= 1 and t in others)
+            # a glide's names sold in full around "Move now" (glide_now) are named apart,
+            # in the words the single account's restrictions use (HeldAction.describe)
+            now = sorted(t for t, f in self.sell_share.items()
+                         if f >= 1 and self._own_share[t] < 1 and t in others)
+            every = sorted(t for t, f in self.sell_share.items()
+                           if f >= 1 and t in others and t not in now)
             glide = sorted(t for t, f in self.sell_share.items() if f < 1 and t in others)
             parts = []
             # the plan's own account is not traded here (its trades are the plan's first
@@ -2511,6 +2542,10 @@ class HouseholdProblem:
             scope = "every account" if fixed is None else f"every account but the {fixed}"
             if every:
                 parts.append(f"{', '.join(every)} sold in full in {scope} that holds them")
+            if now:
+                parts.append(f"{', '.join(now)} sold in full in {scope} that holds "
+                             f"{'it' if len(now) == 1 else 'them'} (a sell-within glide, in "
+                             "full today with \u201cMove now\u201d)")
             if glide:
                 each = ("each account's shares" if fixed is None else
                         f"each account's shares but the {fixed}'s")
@@ -2935,7 +2970,8 @@ def household_for_client(setup: object, settings: HouseholdSettings | None = Non
     targeted, the profile's total gain budget, and as household no-buys the names the
     screens exclude plus ``hold_no_add`` (per-account ``no_buy`` lists stay per account).
     Restricted names held are sold as ``[restrictions.held]`` says (``sell``: every share
-    in every account; ``sell_within:N``: 1/N of each account's shares now), and the
+    in every account; ``sell_within:N``: 1/N of each account's shares now, every share
+    around "Move now", :attr:`HouseholdSettings.glide_now`), and the
     profile's ``[trading]`` sets whole or fractional shares and the minimum trade.
 
     With ``fixed`` (the plan's first step, :meth:`FixedTrades.from_rebalance`) that

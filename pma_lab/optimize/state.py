@@ -25,8 +25,8 @@ from pma_lab.portfolio.risk import RiskModel
 from pma_lab.tax.ledger import Ledger, Lot
 from pma_lab.tax.liability import TaxProfile
 
-__all__ = ["AccountState", "LotColumns", "account_state", "go_to_target_state",
-           "least_gain_order", "lookthrough_matrix", "lot_columns"]
+__all__ = ["AccountState", "LotColumns", "account_state", "go_to_target_shares",
+           "go_to_target_state", "least_gain_order", "lookthrough_matrix", "lot_columns"]
 
 
 @dataclass(frozen=True)
@@ -791,6 +791,26 @@ def go_to_target_state(state: AccountState) -> AccountState:
         object.__setattr__(now, "_lot_columns", replace(
             cols, must_sell=cols.must_sell | cols.glide, glide=np.zeros_like(cols.glide)))
     return now
+
+
+def go_to_target_shares(sell_share: Mapping[str, float]) -> dict[str, float]:
+    """A household's restricted names as going to the target now sees them: all sold today.
+
+    :func:`go_to_target_state`'s rule for the household rebalance, whose accounts are not
+    account states: ``sell_share`` (ticker -> the share of each account's holding sold
+    now, :class:`pma_lab.optimize.household.HouseholdProblem`: ``1`` for a ``sell``
+    restriction, ``1/N`` for a ``sell_within:N`` glide's first year) with every name's
+    share ``1``, as a glide's names become must-sell names of one account. The household
+    around "Move now"'s first step reads it
+    (:attr:`pma_lab.optimize.household.HouseholdSettings.glide_now`), so every account
+    sells a glide's names in full today, as the plan's own account does.
+
+    Examples
+    --------
+    >>> go_to_target_shares({"MO": 1.0, "XOM": 1 / 3})
+    {'MO': 1.0, 'XOM': 1.0}
+    """
+    return {t: 1.0 for t in sell_share}
 
 
 def _same_value(a: object, b: object) -> bool:

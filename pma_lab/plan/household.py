@@ -70,8 +70,12 @@ def household_settings(setup: object, plan: Plan | str | None = None) -> Househo
     A budget plan's budgets (total, short- and long-term) are the household's for the tax
     year: every taxable account's net realised gain counts against them. A plan without a
     budget (immediate, a timeline, hold) leaves the profile's ``[budgets]`` to cap the
-    other accounts' trades. ``plan``: a :class:`~pma_lab.plan.plans.Plan` or its code;
-    default the client's plan (:func:`~pma_lab.plan.plans.client_plan`).
+    other accounts' trades. An immediate plan ("Move now") sells a ``sell_within`` glide's
+    names in full today in every account (:attr:`~pma_lab.optimize.household.
+    HouseholdSettings.glide_now`), as its own account's first step sells them
+    (:func:`pma_lab.optimize.state.go_to_target_state`); other plans sell a glide's first
+    year (1/N) in the other accounts. ``plan``: a :class:`~pma_lab.plan.plans.Plan` or its
+    code; default the client's plan (:func:`~pma_lab.plan.plans.client_plan`).
     """
     prof = setup.client.profile  # type: ignore[attr-defined]
     if plan is None:
@@ -84,9 +88,12 @@ def household_settings(setup: object, plan: Plan | str | None = None) -> Househo
     else:
         total, st, lt = (prof.budgets.total, prof.budgets.short_term,
                          prof.budgets.long_term)
+    # "Move now" goes to the target today in every account: a sell_within glide's names
+    # sold in full (glide_now), as the plan's own account sells them (go_to_target_state)
     return HouseholdSettings(gain_budget=total, gain_budget_st=st, gain_budget_lt=lt,
                              whole_shares=not prof.trading.fractional_shares,
-                             min_trade_usd=prof.trading.min_trade_usd)
+                             min_trade_usd=prof.trading.min_trade_usd,
+                             glide_now=plan.kind == "immediate")
 
 
 def around_first_step(setup: object, trades: object = None,
