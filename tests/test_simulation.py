@@ -1001,13 +1001,14 @@ def test_move_now_sells_a_glides_names_in_full():
     paced = first_trades(setup, "3y", s).trades.set_index("ticker").shares
     assert float(paced.get("SLB", 0.0)) < held["SLB"]
 
-def test_move_now_reaches_the_target_today_with_annual_steps_as_with_quarterly():
-    """Reviewer 1 (session 25, #18): "Move now" trades to the target today, as close as the
-    wash-sale locks and the minimum trade allow (tech-exec: 0.65 %-ish above the band's
-    0.50 % until a lock expires), and its time to the target read "1 year" with annual
-    steps and "0.3 years" with quarterly ones: the step spacing, not the plan. It is today
-    with both; the year's figures "at the end" are its last step's (``end_step``: with
-    annual steps the first year's is today)."""
+def test_annual_steps_date_each_years_figures_by_its_step():
+    """Reviewer 1 (session 25, #18): with annual steps yearly.csv's first-year value_end
+    was today's value under a heading of "the end of each year", and Move now's time to the
+    target read 1 year (0.3 years quarterly). The years' figures now carry the step they
+    are measured on (``end_step``: with annual steps the first year's is today). The time
+    to the target stays the first step within the band (tech-exec: a wash-sale lock keeps
+    Move now above the band's 0.50 % for weeks, which its note says), as fine as the
+    steps' spacing: the lead kept that rather than call the target reached today."""
     from pma_lab.plan.transition import TransitionSettings
 
     s = prepare(load_client(clients_dir() / "tech-exec" / "profile.toml"))
@@ -1018,7 +1019,11 @@ def test_move_now_reaches_the_target_today_with_annual_steps_as_with_quarterly()
         run = next(r for r in an.runs if r.path == "expected")
         assert not run.failed
         assert float(run.steps.te_target.iloc[0]) > st.te_band  # the locks kept it above
-        assert run.years_to_target == 0.0, per_year
+        # a later step's (quarterly: the next one), never today's
+        assert not run.years_to_target <= 0, per_year
+        if per_year == 4:
+            assert run.years_to_target == pytest.approx(
+                (run.steps.date.iloc[1] - run.steps.date.iloc[0]).days / 365.25)
         assert "as close as wash-sale locks" in str(run.steps.note.iloc[0])
         assert run.years.end_step.iloc[0] == (s.as_of if per_year == 1 else
                                               run.steps.date[run.steps.year == s.as_of.year]

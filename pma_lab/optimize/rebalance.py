@@ -1105,7 +1105,9 @@ class RebalanceProblem:
             if s.max_names is None or len(names) <= s.max_names:
                 break
             wv = self._post_weights()
-            keep = set(sorted(names, key=lambda t: -wv[self.asset_index[t]])[: s.max_names])
+            # ties by asset order: a set's order of strings follows the hash seed (s25-flake)
+            keep = set(sorted(names, key=lambda t: (-wv[self.asset_index[t]],
+                                                    self.asset_index[t]))[: s.max_names])
             for t in names - keep:
                 i = self.asset_index[t]
                 w_cap[i] = 0.0

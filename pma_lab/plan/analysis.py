@@ -589,9 +589,7 @@ def _assumptions(setup: ClientSetup, s: TransitionSettings, vintages: Sequence,
         f"Cash earns {rate.rate:.2%} a year: the {rate.source}.",
         f"Every plan maintains the target once its tracking error to the target is within "
         f"{s.te_band:.2%} (tax-aware rebalancing under that cap; a budget plan keeps its "
-        "gain budget); years to target is when a plan first gets there (moving now: "
-        "today, its trades today going as close to the target as the wash-sale locks and "
-        "the minimum trade allow).",
+        "gain budget); years to target is when a plan first gets there.",
         f"Expected path: every price grows {s.expected_return:.1%} a year (no dispersion).",
         (f"Monte Carlo: {mc.n_paths:,} paths from the factor risk model of {setup.as_of} "
          f"(normal factor and specific returns, seed {mc.seed}); every name has the same "

@@ -93,7 +93,11 @@ def household_settings(setup: object, plan: Plan | str | None = None) -> Househo
     return HouseholdSettings(gain_budget=total, gain_budget_st=st, gain_budget_lt=lt,
                              whole_shares=not prof.trading.fractional_shares,
                              min_trade_usd=prof.trading.min_trade_usd,
-                             glide_now=plan.kind == "immediate")
+                             # only with a glide: a setting that changes nothing would
+                             # keep plans from sharing a cached household solve
+                             glide_now=plan.kind == "immediate" and any(
+                                 r.action == "sell_within"
+                                 for _, r in prof.restrictions.held))
 
 
 def around_first_step(setup: object, trades: object = None,

@@ -213,10 +213,9 @@ class PlanRun:
     ``schedule`` (expected path only) records the plan's decisions for the Monte Carlo
     replay; ``mc`` holds the plan's outcomes on the Monte Carlo paths.
     ``years_to_target``: years from today to the first step whose tracking error to the
-    target is within the band, 0 for "Move now" when its step 0 traded to the target
-    (as close as the wash-sale locks and the minimum trade allow today, which its note
-    says) and left no names for the household's other accounts: the same with quarterly
-    and annual steps (reviewer 1, session 25).
+    target is within the band (so, like every figure of the steps, as fine as their
+    spacing: a lock that keeps "Move now" above the band for weeks reads 0.25 years with
+    quarterly steps and 1 year with annual ones).
     """
 
     plan: Plan
@@ -2367,7 +2366,6 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
     te0 = None
     reached = False
     reached_at = math.nan
-    moved0 = False  # "Move now" traded to the target at step 0 (as close as it may today)
     rows = []
     failed = ""
     failure: StepFailure | None = None
@@ -2559,11 +2557,6 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                             note = (f"tracking error to the target {fmt_pct(te_after)} after "
                                     "moving to it: as close as wash-sale locks and the minimum "
                                     "trade allow today")
-                        # the move to the target is today's, whatever the steps' spacing
-                        # (reviewer 1, session 25: "1 year" with annual steps, "0.3
-                        # years" with quarterly ones, for the same trades today); names
-                        # left for the household's accounts today reach it later
-                        moved0 = moved0 or (phase == "go" and k == 0 and not left0)
             except OptimizationError as e:
                 failed = f"step {k} ({day}): {e}"
                 status = type(e).__name__
@@ -2601,8 +2594,8 @@ def _simulate(setup: ClientSetup, plan: Plan, path: MarketPath, s: TransitionSet
                          if lt.ticker in exclude)
         unreal = sum(v - float(lt.basis) for lt, v in zip(lots, values, strict=True))
         te_target = math.nan if empty else look_through.te(look, look_through.target)
-        if plan.kind != "hold" and math.isnan(reached_at) and (te_target <= \
-                s.te_band + _REACHED_TOL or (moved0 and k == 0)):
+        if plan.kind != "hold" and math.isnan(reached_at) and te_target <= \
+                s.te_band + _REACHED_TOL:
             reached_at = (day - dates[0]).days / 365.25
         rows.append({
             "step": k, "date": day, "year": day.year, "phase": phase, "status": status,
