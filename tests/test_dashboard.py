@@ -450,10 +450,13 @@ def test_debounced_updates_run_once_in_a_worker_thread(monkeypatch):
 
     from pma_lab.app.dashboard import widgets
 
-    # the debounce timers count only once the three edits are made (go): "alcohol" was
-    # computed when the machine took more than the 0.05 s debounce between two edits
-    # (load ~20 on 2 cores: prepare counted twice)
+    # the debounce timers count only once the three edits are made (go, cleared while
+    # they are made): "alcohol" was computed when the machine took more than the 0.05 s
+    # debounce between two edits (load ~20 on 2 cores: prepare counted twice). The first
+    # page's models update is debounced too, so the timers run until the edits start (the
+    # CI of session 25 waited 600 s on it: go was clear from the start)
     go = threading.Event()
+    go.set()
 
     class HeldTimer(threading.Timer):
         def run(self):
@@ -471,6 +474,7 @@ def test_debounced_updates_run_once_in_a_worker_thread(monkeypatch):
     assert (view.timings["scheduler"], view.timings["reason"]) == ("thread", "models")
     assert view.timings["frontier_cached"] is True and view.analysis is not None
     calls = dict(engine.calls)
+    go.clear()
     editor.set_category("alcohol")           # not cached: scheduled
     editor.set_category("alcohol", False)    # back to the cached state: shown at once
     editor.set_category("tobacco")           # not cached: supersedes the first

@@ -12,6 +12,7 @@ import pytest
 
 from pma_lab.errors import BenchmarkFileError, InputError, ModelFileError
 from pma_lab.io.models import read_models, read_risk_model, read_target_weights
+from pma_lab.optimize.engine import kept_weights_today
 
 DAY = "2026-06-30"
 NAMES = ["AAPL", "MSFT", "JNJ", "PG", "KO", "PYPL"]
@@ -463,7 +464,7 @@ def test_a_target_file_may_weight_a_kept_name_as_prepare_does(tmp_path):
     c = load_client(clients_dir() / "household" / "profile.toml")
     p = tmp_path / "t.csv"
     p.write_text("ticker,weight\nAAPL,0.05\n" + "".join(f"{t},0.05\n" for t in _OTHERS))
-    files = read_models(as_of=c.as_of, client=c, target=p)
+    files = read_models(as_of=c.as_of, client=c, target=p, kept_today=kept_weights_today)
     assert files.target["AAPL"] == 0.05
     given = pd.Series({"AAPL": 0.05, **{t: 0.05 for t in _OTHERS}})
     got, want = prepare(c, **files.prepare_args()), prepare(c, target=given)
@@ -477,7 +478,7 @@ def test_a_target_file_may_weight_a_kept_name_as_prepare_does(tmp_path):
     p.write_text("ticker,Weight\nAAPL,0.01\nMSFT,0.09\n"
                  + "".join(f"{t},0.05\n" for t in _OTHERS[1:]))
     with pytest.raises(ModelFileError) as e:
-        read_models(as_of=c.as_of, client=c, target=p)
+        read_models(as_of=c.as_of, client=c, target=p, kept_today=kept_weights_today)
     (issue,) = e.value.issues
     assert (issue.row, issue.column, issue.value, issue.code) == (
         2, "Weight", "0.01", "kept_below_today")

@@ -398,7 +398,9 @@ def _setup(profile: Path, as_of: dt.date | None, lots_files: tuple[Path, ...] = 
         click.echo(f"{len(c.warnings)} warning(s) while reading the inputs:", err=True)
         _warn(c.warnings)
     _service_notes(c.profile.accounts, profile)
-    own = read_models(as_of=c.as_of, client=c, **(models or {}))
+    from pma_lab.optimize.engine import kept_weights_today
+
+    own = read_models(as_of=c.as_of, client=c, kept_today=kept_weights_today, **(models or {}))
     words = {"risk": "Risk model", "benchmark": "Benchmark", "target": "Target"}
     for k, v in own.describe().items():  # worded as the proposal's "Models used" table
         click.echo(f"{words[k]}: {v[0].upper() + v[1:]}")

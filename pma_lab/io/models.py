@@ -126,8 +126,8 @@ class ModelFiles:
 
 def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path | None = None,
                 target: str | Path | None = None, as_of: dt.date | str,
-                known: Collection[str] | None = None, client: object | None = None
-                ) -> ModelFiles:
+                known: Collection[str] | None = None, client: object | None = None,
+                kept_today: Callable | None = None) -> ModelFiles:
     """Read a researcher's risk model, benchmark and target files (each optional).
 
     Parameters
@@ -147,6 +147,11 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
     client : Client | None
         The client: a target's names must be ones its screens let it buy (each other one
         is reported with its row and the screen that excludes it).
+    kept_today : Callable | None
+        :func:`pma_lab.optimize.engine.kept_weights_today` (the app layer passes it: io
+        does not import optimize): with it a target may list a keep-list name the client
+        holds at today's weight or more, as ``prepare(target=...)`` accepts; without it
+        such a name is refused as screened out.
 
     Returns
     -------
@@ -182,7 +187,7 @@ def read_models(*, risk_model: str | Path | None = None, benchmark: str | Path |
     if target is not None:
         with errors.reading(target):
             not_buyable, kept = (None, None) if client is None else \
-                _keep_rules(client, covered)
+                _keep_rules(client, covered, kept_today)
             tgt = read_target_weights(target, known=known, covered=covered,
                                       not_buyable=not_buyable, kept=kept)
             files["target"] = Path(target)
@@ -370,7 +375,8 @@ def check_active_model_prices(path: str | Path, as_of: dt.date | str,
     return check_active_model(path, as_of, set(names) - set(why), lambda ts: why, known)
 
 
-def _keep_rules(client: object, covered: Collection[str] | None
+def _keep_rules(client: object, covered: Collection[str] | None,
+                kept_today: Callable | None = None
                 ) -> tuple[dict[str, str], dict[str, float]]:
     """What a client's target may not weight: ``(not_buyable, kept)``.
 
@@ -379,18 +385,18 @@ def _keep_rules(client: object, covered: Collection[str] | None
     ``not_buyable``: ticker -> why the client's screens keep it out of a target; the keep
     list's names the client holds are not among them (reviewer, session 24: the file
     refused them as screened out, while ``prepare(target=...)`` accepts one at today's
-    weight or more). ``kept``: those names' weights today
-    (:func:`~pma_lab.optimize.engine.kept_weights_today`), which a target may not go below
-    (:func:`~pma_lab.optimize.engine.kept_below_today`).
+    weight or more). ``kept``: those names' weights today, from ``kept_today``
+    (:func:`pma_lab.optimize.engine.kept_weights_today`, passed in by the caller: io does
+    not import optimize; without it the keep list's names are refused as screened out),
+    which a target may not go below (:func:`pma_lab.portfolio.keep.kept_below_today`).
     """
     from pma_lab.market.data import load_market
-    from pma_lab.optimize.engine import kept_weights_today
     from pma_lab.portfolio.screens import apply_screens
 
     market = load_market()
     elig = apply_screens(market.universe.frame(),
                          client.profile.target_restrictions())  # type: ignore[attr-defined]
-    kept = kept_weights_today(client, elig, market, covered)  # type: ignore[arg-type]
+    kept = {} if kept_today is None else kept_today(client, elig, market, covered)
     t = elig.table
     out = {r.ticker: r.reasons or "not buyable" for r in t[~t.can_buy].itertuples()
            if r.ticker not in kept}
@@ -411,7 +417,7 @@ def read_target_weights(path: str | Path, *, known: Collection[str] | None = Non
     holds, at today's weights, which a target may weight at today's weight or more (it is
     held at today's), never less (it would have to be sold): the rule and the words of a
     target given to :func:`~pma_lab.optimize.engine.prepare`
-    (:func:`~pma_lab.optimize.engine.kept_below_today`), here with the row.
+    (:func:`~pma_lab.portfolio.keep.kept_below_today`), here with the row.
 
     Returns
     -------
@@ -444,7 +450,7 @@ def read_target_weights(path: str | Path, *, known: Collection[str] | None = Non
         if issues:
             raise ModelFileError(file, issues, kind="target weights")
     if kept:
-        from pma_lab.optimize.engine import KEPT_BELOW_FIX, kept_below_today, kept_below_words
+        from pma_lab.portfolio.keep import KEPT_BELOW_FIX, kept_below_today, kept_below_words
 
         rows = dict(zip(df.ticker, df.row, strict=True))
         below = kept_below_today(df.set_index("ticker").weight, kept)

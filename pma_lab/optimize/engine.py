@@ -30,6 +30,7 @@ from pma_lab.optimize.rebalance import (
     account_state,
 )
 from pma_lab.portfolio.completion import CompletionResult, completion_for_profile, core_target
+from pma_lab.portfolio.keep import KEPT_BELOW_FIX, kept_below_today, kept_below_words
 from pma_lab.portfolio.risk import RiskModel, estimate_risk_model
 from pma_lab.portfolio.screens import Eligibility, apply_screens
 from pma_lab.portfolio.target import Target, TargetBuilder, TargetSizing, names_for_account
@@ -290,35 +291,6 @@ def kept_weights_today(client: Client, eligibility: Eligibility, market: MarketD
     return _kept_weights(client.profile, eligibility, lots, prices,
                          _by_account(client.profile, lots, prices),
                          set(held) if covered is None else set(covered))
-
-
-def kept_below_today(weights: Mapping[str, float] | pd.Series, kept: Mapping[str, float]
-                     ) -> list[tuple[str, float, float]]:
-    """The kept names a target weights below today's weight: ``(ticker, today, target)``.
-
-    A kept name is never sold, so a target may give it today's weight or more (it is held
-    at today's: :func:`_around_kept`) or leave it out (the rest is scaled around it); less
-    would have to be sold. The one rule for a target given to :func:`prepare` and a target
-    weights file (:func:`pma_lab.io.models.read_target_weights`), worded by
-    :func:`kept_below_words`.
-    """
-    return [(t, f, float(weights[t])) for t, f in sorted(kept.items())
-            if float(weights.get(t, 0.0)) > 0 and f > float(weights[t]) + 1e-9]
-
-
-KEPT_BELOW_FIX = ("raise its weight in the target weights file (or leave it out: the target "
-                  "is then scaled around it), or take it off [restrictions] hold_no_add in "
-                  "the profile")
-"""How to fix a kept name weighted below today's weight (:func:`kept_below_today`)."""
-
-
-def kept_below_words(ticker: str, today: float, target: float) -> str:
-    """A kept name weighted below today's weight, in words (both weights).
-
-    >>> kept_below_words("AAPL", 0.0324, 0.01)
-    'AAPL is 3.24% of what is managed today, the target gives it 1.00%'
-    """
-    return f"{ticker} is {today:.2%} of what is managed today, the target gives it {target:.2%}"
 
 
 def _kept_weights(prof: object, elig: object, lots: pd.DataFrame, prices: pd.Series,

@@ -4472,7 +4472,10 @@ def models(client: Client, risk_model_file: str = "", benchmark_file: str = "",
     given = {MODEL_FILE_PARAMS[k]: v for k, v in (
         ("risk_model_file", risk_model_file), ("benchmark_file", benchmark_file),
         ("target_file", target_file)) if v}
-    return read_models(as_of=client.as_of, client=client, **given)
+    from pma_lab.optimize.engine import kept_weights_today
+
+    return read_models(as_of=client.as_of, client=client, kept_today=kept_weights_today,
+                       **given)
 
 
 def _factor_count(rm) -> str:

@@ -57,7 +57,7 @@ from pma_lab.io.models import ModelFiles, read_models
 from pma_lab.io.profile import Budgets
 from pma_lab.market.benchmark import read_benchmark_weights
 from pma_lab.market.data import MarketData, load_market
-from pma_lab.optimize.engine import ClientSetup, prepare
+from pma_lab.optimize.engine import ClientSetup, kept_weights_today, prepare
 from pma_lab.optimize.frontier import Frontier
 from pma_lab.optimize.rebalance import RebalanceResult
 from pma_lab.plan.plans import _concentrated
@@ -602,7 +602,8 @@ def read_model_uploads(uploads: tuple[ModelUpload, ...] | list[ModelUpload],
             args[_READ_ARG[u.kind]] = path
             shown[str(path)] = Path(u.name).name or path.name
         try:
-            files = read_models(as_of=client.as_of, client=client, **args)
+            files = read_models(as_of=client.as_of, client=client,
+                                kept_today=kept_weights_today, **args)
         except ModelFileError as e:
             def named(text: str) -> str:
                 for old, new in shown.items():
