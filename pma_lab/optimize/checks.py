@@ -14,6 +14,8 @@ the solver's variables, so any result of the problem can be checked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -67,6 +69,32 @@ def trade_arrays(p: RebalanceProblem, result: RebalanceResult
     return x, b
 
 
+@contextmanager
+def _at_trades(p: RebalanceProblem, x: np.ndarray, b: np.ndarray) -> Iterator[None]:
+    """The problem's variables set to trades ``x``, ``b`` inside the block, put back after.
+
+    The sale variable is per lot, or per lot class (the lots' sales summed by class); the
+    active weights follow from the trades (``a = M (h + b - A x) - w_t``).
+    """
+    sale = p.sc if p.aggregated else p.x
+    if p.aggregated:
+        xs = np.bincount(p._cls_of, weights=x[p._cls_order],
+                         minlength=p.sc.shape[0]) if p.nl else np.zeros(0)
+    else:
+        xs = x
+    saved = (sale.value if sale is not None else None, p.b.value, p.a.value)
+    if sale is not None and p.nl:
+        sale.value = xs
+    p.b.value = b
+    p.a.value = p.M @ (p.h + b - (p.A @ x if p.nl else 0.0)) - p.wt
+    try:
+        yield
+    finally:
+        if sale is not None and p.nl:
+            sale.value = saved[0]
+        p.b.value, p.a.value = saved[1], saved[2]
+
+
 def violation(p: RebalanceProblem, constraint: RebalanceConstraint, x: np.ndarray,
               b: np.ndarray) -> float:
     """The largest violation of a constraint's cvxpy form at trades ``x``, ``b``.
@@ -85,24 +113,8 @@ def violation(p: RebalanceProblem, constraint: RebalanceConstraint, x: np.ndarra
     cons = next((c for _, c, obj in p._user if obj is constraint), None)
     if cons is None:
         cons = constraint.compile(p.formulation)
-    # the sale variable: per lot, or per lot class (the lots' sales summed by class)
-    sale = p.sc if p.aggregated else p.x
-    if p.aggregated:
-        xs = np.bincount(p._cls_of, weights=x[p._cls_order],
-                         minlength=p.sc.shape[0]) if p.nl else np.zeros(0)
-    else:
-        xs = x
-    saved = (sale.value if sale is not None else None, p.b.value, p.a.value)
-    if sale is not None and p.nl:
-        sale.value = xs
-    p.b.value = b
-    p.a.value = p.M @ (p.h + b - (p.A @ x if p.nl else 0.0)) - p.wt
-    try:
+    with _at_trades(p, x, b):
         return max((float(np.max(c.violation(), initial=0.0)) for c in cons), default=0.0)
-    finally:
-        if sale is not None and p.nl:
-            sale.value = saved[0]
-        p.b.value, p.a.value = saved[1], saved[2]
 
 
 def term_gradient(p: RebalanceProblem, x: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,19 +127,8 @@ def term_gradient(p: RebalanceProblem, x: np.ndarray, b: np.ndarray) -> np.ndarr
     by about ``d * g[i]`` (first order), in the objective's units (tracking variance).
     A term not differentiable there (cvxpy gives no gradient) counts 0.
     """
-    sale = p.sc if p.aggregated else p.x
-    if p.aggregated:
-        xs = np.bincount(p._cls_of, weights=x[p._cls_order],
-                         minlength=p.sc.shape[0]) if p.nl else np.zeros(0)
-    else:
-        xs = x
-    saved = (sale.value if sale is not None else None, p.b.value, p.a.value)
-    if sale is not None and p.nl:
-        sale.value = xs
-    p.b.value = b
-    p.a.value = p.M @ (p.h + b - (p.A @ x if p.nl else 0.0)) - p.wt
     g = np.zeros(p.na)
-    try:
+    with _at_trades(p, x, b):
         for term in p.objective_terms.values():
             grad = term.grad or {}
             for var in (p.b, p.a):
@@ -136,10 +137,6 @@ def term_gradient(p: RebalanceProblem, x: np.ndarray, b: np.ndarray) -> np.ndarr
                     continue
                 d = np.asarray(d.todense() if sp.issparse(d) else d, dtype=float).ravel()
                 g += d if var is p.b else p.M.T @ d
-    finally:
-        if sale is not None and p.nl:
-            sale.value = saved[0]
-        p.b.value, p.a.value = saved[1], saved[2]
     return g
 
 
